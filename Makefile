@@ -1,0 +1,85 @@
+# The stack's commands. `make help` lists them.
+SHELL := bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+INGESTION_URL ?= http://127.0.0.1:8001
+
+.PHONY: help
+help: ## List the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## --- the two commands of a fresh machine ------------------------------------
+
+.PHONY: demo
+demo: ## Run the stack on the sample data and print what it reports (embedded DEV-ONLY broker unless KAFKA_BOOTSTRAP_SERVERS is set)
+	$(CARGO) build --locked --bins
+	scripts/demo.sh
+
+.PHONY: test
+test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up)
+	$(CARGO) test --workspace --locked
+
+## --- development -------------------------------------------------------------
+
+.PHONY: check
+check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+.PHONY: build
+build: ## Build the release binaries
+	$(CARGO) build --release --locked --bins
+
+.PHONY: kafka-up
+kafka-up: ## Start a real single-node Kafka (KRaft) on 127.0.0.1:9092, no Docker (no-op if one answers)
+	scripts/kafka.sh up
+
+.PHONY: kafka-down
+kafka-down: ## Stop the broker started by kafka-up and delete its data
+	scripts/kafka.sh down
+
+.PHONY: kafka-topics
+kafka-topics: ## Describe the topics of the broker on 127.0.0.1:9092
+	scripts/kafka.sh topics --describe
+
+.PHONY: sample-data
+sample-data: ## Regenerate sample-data/logs.json and labels.json (deterministic)
+	$(CARGO) run --locked --release -p obs-samplegen --bin sample-gen
+
+.PHONY: bench
+bench: bench-ingest ## Run the benchmarks (figures go in the README)
+
+.PHONY: bench-ingest
+bench-ingest: kafka-up ## Ingestion throughput into the real broker (NDJSON batches of 1,000)
+	$(CARGO) build --release --locked --bins
+	scripts/bench-ingest.sh
+
+## --- a running stack ---------------------------------------------------------
+
+.PHONY: run-ingestion
+run-ingestion: ## Run the ingestion service on :8001 against KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092)
+	$(CARGO) run --locked --bin ingestion
+
+.PHONY: health
+health: ## Health of the services
+	@curl -sS $(INGESTION_URL)/health; echo
+
+.PHONY: status
+status: ## Status of the services
+	@curl -sS $(INGESTION_URL)/status; echo
+
+.PHONY: ingest
+ingest: ## Send sample-data/logs.json to the running ingestion service
+	@curl -sS -X POST -H 'content-type: application/x-ndjson' --data-binary @sample-data/logs.json $(INGESTION_URL)/ingest/file; echo
+
+.PHONY: up
+up: ## Start the full stack with docker-compose
+	docker-compose up -d
+
+.PHONY: down
+down: ## Stop the docker-compose stack
+	docker-compose down
+
+.PHONY: logs
+logs: ## Follow the docker-compose logs
+	docker-compose logs -f

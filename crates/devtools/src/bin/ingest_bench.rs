@@ -1,0 +1,121 @@
+//! Ingestion throughput against a running service and a real broker.
+//!
+//! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]`
+//! posts NDJSON batches (generated records, prepared before the clock starts) to
+//! `/ingest/batch` from `concurrency` concurrent clients and reports records/s (each batch
+//! counted only once Kafka acknowledged it, i.e. on its 202) and request latency.
+
+use anyhow::{bail, Context};
+use std::time::{Duration, Instant};
+
+struct Args {
+    url: String,
+    batches: usize,
+    batch_size: usize,
+    concurrency: usize,
+    seed: u64,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        url: "http://127.0.0.1:8001".into(),
+        batches: 200,
+        batch_size: 1000,
+        concurrency: 4,
+        seed: 42,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => args.url = value()?,
+            "--batches" => args.batches = value()?.parse().context("--batches")?,
+            "--batch-size" => args.batch_size = value()?.parse().context("--batch-size")?,
+            "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
+            "--seed" => args.seed = value()?.parse().context("--seed")?,
+            "--help" | "-h" => {
+                println!("usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (see --help)"),
+        }
+    }
+    if args.batches == 0 || args.batch_size == 0 || args.concurrency == 0 {
+        bail!("--batches, --batch-size and --concurrency must be > 0");
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    // Distinct records for every batch, so record ids never repeat within a run.
+    let records: Vec<_> =
+        obs_samplegen::records(args.seed, args.batches * args.batch_size).collect();
+    let bodies: Vec<Vec<u8>> = records
+        .chunks(args.batch_size)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .flat_map(|r| {
+                    let mut line = r.to_json_bytes();
+                    line.push(b'\n');
+                    line
+                })
+                .collect()
+        })
+        .collect();
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    let client = reqwest::Client::new();
+    let url = format!("{}/ingest/batch", args.url.trim_end_matches('/'));
+
+    let started = Instant::now();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+    let workers = (0..args.concurrency).map(|_| {
+        let (client, url, queue) = (client.clone(), url.clone(), queue.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let body = match queue.lock() {
+                    Ok(mut q) => q.pop(),
+                    Err(_) => None,
+                };
+                let Some(body) = body else { break };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                if status.as_u16() != 202 {
+                    bail!("batch answered {status}: {text}");
+                }
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        })
+    });
+    let mut latencies: Vec<Duration> = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        latencies.extend(worker.context("bench worker panicked")??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let total = args.batches * args.batch_size;
+    println!(
+        "{total} records in {} batches of {} ({:.1} MB NDJSON), concurrency {}: {:.2} s, {:.0} records/s, batch latency p50 {:.1} ms p99 {:.1} ms",
+        args.batches,
+        args.batch_size,
+        bytes as f64 / 1e6,
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+    );
+    Ok(())
+}

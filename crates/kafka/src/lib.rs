@@ -1,0 +1,32 @@
+//! Kafka plumbing shared by every service.
+//!
+//! * [`KafkaConfig`]: the typed client config (bootstrap servers, security settings passed
+//!   through to librdkafka);
+//! * [`topics`]: the stack's topics with their partitions and retention, created at
+//!   start-up when missing (broker auto-create is never relied on);
+//! * [`AckedProducer`]: an idempotent `acks=all` producer that reports success only once the
+//!   broker acknowledged, with bounded admission instead of unbounded buffering;
+//! * [`RecordHeaders`]: the headers every record carries across stages;
+//! * [`stage`]: the transactional consume-transform-produce loop of the stages;
+//! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod error;
+mod headers;
+mod probe;
+mod producer;
+pub mod stage;
+pub mod topics;
+
+pub use config::KafkaConfig;
+pub use error::KafkaError;
+pub use headers::{RecordHeaders, TraceParent};
+pub use probe::{BrokerProbe, BrokerStatus};
+pub use producer::{AckedProducer, OutgoingRecord, ProducerConfig};
+pub use stage::{
+    spawn_stage, InputRecord, OutputRecord, StageConfig, StageHandle, StageMetrics, StageStatus,
+    Transform,
+};
+pub use topics::{ensure_topics, TopicOutcome, TopicSpec, TopicsConfig};

@@ -1,0 +1,667 @@
+//! The one consume-transform-produce loop of the stack, used by standardization and
+//! processing: exactly once through Kafka transactions.
+//!
+//! A [`Transform`] turns each input record into output records. The loop gathers them into
+//! batches (up to `batch_max_records` or `batch_max_ms`) and commits each batch as one
+//! transaction together with the consumed offsets (`send_offsets_to_transaction`, next
+//! offset = last processed + 1; no auto-commit), so after a crash at any instant every
+//! input's outputs are visible exactly once to `read_committed` readers.
+//!
+//! * An abortable error aborts the transaction and rewinds the batch's partitions to the
+//!   batch start; a fatal one (fenced producer) rebuilds the producer, then rewinds.
+//! * A rebalance drops the batch being gathered (nothing of it was produced yet); the eager
+//!   assignment strategy makes the new assignment start from the committed offsets.
+//! * The transactional id is stable per instance, so a restarted instance aborts the
+//!   transaction its predecessor left open instead of stalling readers until it times out.
+//!
+//! librdkafka's transactional calls block, so the loop runs on its own thread, never on the
+//! async runtime.
+
+use crate::headers::INGESTED_AT;
+use crate::{KafkaConfig, KafkaError};
+use chrono::{DateTime, Utc};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{BorrowedHeaders, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Batching and identity of one stage instance.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Consumer group shared by every replica of the stage.
+    pub group_id: String,
+    /// Stable per instance (replicas need distinct ones); empty: `<group>-<hostname>`.
+    pub transactional_id: String,
+    /// Most input records in one transaction.
+    pub batch_max_records: usize,
+    /// Longest a batch gathers before it is committed.
+    pub batch_max_ms: u64,
+    /// `transaction.timeout.ms`: how long an abandoned transaction can hold readers back.
+    pub transaction_timeout_ms: u64,
+}
+
+impl StageConfig {
+    pub fn for_group(group_id: &str) -> Self {
+        StageConfig {
+            group_id: group_id.into(),
+            transactional_id: String::new(),
+            batch_max_records: 1000,
+            batch_max_ms: 100,
+            transaction_timeout_ms: 30_000,
+        }
+    }
+
+    fn resolved_transactional_id(&self) -> String {
+        if !self.transactional_id.is_empty() {
+            return self.transactional_id.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "local".into());
+        format!("{}-{host}", self.group_id)
+    }
+}
+
+/// One consumed record, borrowed from the consumer.
+pub struct InputRecord<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+    pub headers: Option<&'a BorrowedHeaders>,
+}
+
+impl InputRecord<'_> {
+    /// The text of header `name`, if present and UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers?
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+}
+
+/// One record to produce in the batch's transaction.
+#[derive(Debug, Clone)]
+pub struct OutputRecord {
+    pub topic: Arc<str>,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: OwnedHeaders,
+}
+
+/// The stage's logic: pure per record, told the fate of what it produced.
+pub trait Transform: Send + 'static {
+    /// Appends the outputs of one input record to `out`.
+    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Vec<OutputRecord>);
+
+    /// Everything transformed since the last call was committed (`true`) or discarded
+    /// (`false`, it will be consumed again). Business counters are updated here, so each
+    /// record is counted once.
+    fn settle(&mut self, _committed: bool) {}
+}
+
+/// Metrics of the loop, labelled by stage.
+#[derive(Clone)]
+pub struct StageMetrics {
+    consumed: IntCounterVec,
+    produced: IntCounterVec,
+    transactions: IntCounterVec,
+    commit_duration: HistogramVec,
+    end_to_end: HistogramVec,
+    lag: IntGaugeVec,
+    batch_size: Histogram,
+}
+
+impl StageMetrics {
+    pub fn register(registry: &Registry, stage: &str) -> Result<StageMetrics, prometheus::Error> {
+        fn add<C: prometheus::core::Collector + Clone + 'static>(
+            registry: &Registry,
+            collector: C,
+        ) -> Result<C, prometheus::Error> {
+            registry.register(Box::new(collector.clone()))?;
+            Ok(collector)
+        }
+        Ok(StageMetrics {
+            consumed: add(registry, IntCounterVec::new(
+                Opts::new("stage_records_consumed_total", "Input records whose outputs were committed."),
+                &["stage"],
+            )?)?,
+            produced: add(registry, IntCounterVec::new(
+                Opts::new("stage_records_produced_total", "Output records committed, by topic."),
+                &["stage", "topic"],
+            )?)?,
+            transactions: add(registry, IntCounterVec::new(
+                Opts::new("stage_transactions_total", "Transactions by outcome (committed, aborted)."),
+                &["stage", "outcome"],
+            )?)?,
+            commit_duration: add(registry, HistogramVec::new(
+                HistogramOpts::new("stage_transaction_duration_seconds",
+                    "Time from beginning a transaction to its commit.")
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                &["stage"],
+            )?)?,
+            end_to_end: add(registry, HistogramVec::new(
+                HistogramOpts::new("stage_end_to_end_latency_seconds",
+                    "Time from ingestion (ingested-at header) to the commit of the record's outputs by this stage.")
+                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+                &["stage"],
+            )?)?,
+            lag: add(registry, IntGaugeVec::new(
+                Opts::new("stage_consumer_lag_records", "Records behind the high watermark, by input partition."),
+                &["stage", "partition"],
+            )?)?,
+            batch_size: add(registry, Histogram::with_opts(
+                HistogramOpts::new("stage_batch_records", "Input records per committed transaction.")
+                    .const_label("stage", stage)
+                    .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0]),
+            )?)?,
+        })
+    }
+}
+
+/// What the loop is doing, for `/status`.
+#[derive(Debug, Default)]
+pub struct StageProgress {
+    consumed: AtomicU64,
+    produced: AtomicU64,
+    committed: AtomicU64,
+    aborted: AtomicU64,
+    state: Mutex<StageState>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct StageState {
+    phase: &'static str,
+    assigned_partitions: Vec<i32>,
+    lag: BTreeMap<i32, i64>,
+    last_commit_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+/// A snapshot of [`StageProgress`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    pub phase: &'static str,
+    pub input_topic: String,
+    pub group_id: String,
+    pub transactional_id: String,
+    pub assigned_partitions: Vec<i32>,
+    pub lag: BTreeMap<i32, i64>,
+    pub records_consumed: u64,
+    pub records_produced: u64,
+    pub transactions_committed: u64,
+    pub transactions_aborted: u64,
+    pub last_commit_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl StageProgress {
+    fn update(&self, f: impl FnOnce(&mut StageState)) {
+        let mut state = match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut state);
+    }
+}
+
+/// The running loop.
+pub struct StageHandle {
+    progress: Arc<StageProgress>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), KafkaError>>>,
+    input_topic: String,
+    group_id: String,
+    transactional_id: String,
+}
+
+impl StageHandle {
+    /// Asks the loop to stop taking input, commit its batch in flight and leave.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits for the loop thread (after [`StageHandle::stop`], or if it failed).
+    pub fn join(mut self) -> Result<(), KafkaError> {
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(KafkaError::Stage("stage thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the loop thread is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    pub fn status(&self) -> StageStatus {
+        let p = &self.progress;
+        let state = match p.state.lock() {
+            Ok(state) => state.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        StageStatus {
+            phase: state.phase,
+            input_topic: self.input_topic.clone(),
+            group_id: self.group_id.clone(),
+            transactional_id: self.transactional_id.clone(),
+            assigned_partitions: state.assigned_partitions,
+            lag: state.lag,
+            records_consumed: p.consumed.load(Ordering::Relaxed),
+            records_produced: p.produced.load(Ordering::Relaxed),
+            transactions_committed: p.committed.load(Ordering::Relaxed),
+            transactions_aborted: p.aborted.load(Ordering::Relaxed),
+            last_commit_at: state.last_commit_at,
+            last_error: state.last_error,
+        }
+    }
+}
+
+/// Counts rebalances, so the loop notices one happened during a poll.
+struct StageContext {
+    rebalances: AtomicU64,
+    progress: Arc<StageProgress>,
+}
+
+impl ClientContext for StageContext {}
+
+impl ConsumerContext for StageContext {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
+        let partitions: Vec<i32> = match rebalance {
+            Rebalance::Assign(_) => consumer
+                .assignment()
+                .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        tracing::info!(?partitions, "partitions assigned");
+        self.progress.update(|s| {
+            s.assigned_partitions = partitions;
+            s.lag.clear();
+        });
+    }
+}
+
+type StageConsumer = BaseConsumer<StageContext>;
+type StageProducer = ThreadedProducer<DefaultProducerContext>;
+
+/// Starts the loop on its own thread: consumes `input_topic` in the group of `config`,
+/// transforms with `transform`, commits batches transactionally.
+pub fn spawn_stage<T: Transform>(
+    kafka: &KafkaConfig,
+    stage: &str,
+    input_topic: &str,
+    config: &StageConfig,
+    transform: T,
+    metrics: StageMetrics,
+) -> Result<StageHandle, KafkaError> {
+    let progress = Arc::new(StageProgress::default());
+    let context = StageContext {
+        rebalances: AtomicU64::new(0),
+        progress: progress.clone(),
+    };
+    let consumer: StageConsumer = kafka
+        .client_config(stage)
+        .set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        // Eager: a rebalance revokes everything, so a dropped batch is re-read from the
+        // committed offsets.
+        .set("partition.assignment.strategy", "roundrobin")
+        .create_with_context(context)?;
+    consumer.subscribe(&[input_topic])?;
+    let transactional_id = config.resolved_transactional_id();
+    let mut worker = Worker {
+        kafka: kafka.clone(),
+        stage: stage.to_owned(),
+        config: config.clone(),
+        transactional_id: transactional_id.clone(),
+        consumer,
+        producer: None,
+        transform,
+        metrics,
+        progress: progress.clone(),
+        batch: Batch::default(),
+        seen_rebalances: 0,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("{stage}-loop"))
+        .spawn(move || worker.run(&stop_flag))
+        .map_err(|e| KafkaError::Stage(format!("cannot start the loop thread: {e}")))?;
+    Ok(StageHandle {
+        progress,
+        stop,
+        thread: Some(thread),
+        input_topic: input_topic.to_owned(),
+        group_id: config.group_id.clone(),
+        transactional_id,
+    })
+}
+
+/// The batch being gathered: outputs, where each partition starts and where it ends.
+#[derive(Default)]
+struct Batch {
+    outputs: Vec<OutputRecord>,
+    /// (topic, partition) → (first offset, last offset) of the inputs.
+    ranges: BTreeMap<(String, i32), (i64, i64)>,
+    inputs: usize,
+    started: Option<Instant>,
+    ingested_at: Vec<DateTime<Utc>>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.inputs == 0
+    }
+}
+
+struct Worker<T: Transform> {
+    kafka: KafkaConfig,
+    stage: String,
+    config: StageConfig,
+    transactional_id: String,
+    consumer: StageConsumer,
+    producer: Option<StageProducer>,
+    transform: T,
+    metrics: StageMetrics,
+    progress: Arc<StageProgress>,
+    batch: Batch,
+    seen_rebalances: u64,
+}
+
+impl<T: Transform> Worker<T> {
+    fn run(&mut self, stop: &AtomicBool) -> Result<(), KafkaError> {
+        let max_wait = Duration::from_millis(self.config.batch_max_ms.max(1));
+        let mut last_lag = Instant::now();
+        while !stop.load(Ordering::SeqCst) {
+            if self.producer.is_none() {
+                self.phase("initializing transactions");
+                match self.new_producer() {
+                    Ok(producer) => self.producer = Some(producer),
+                    Err(error) => {
+                        self.fail(&error);
+                        std::thread::sleep(Duration::from_secs(2));
+                        continue;
+                    }
+                }
+                self.phase("running");
+            }
+            let timeout = match self.batch.started {
+                Some(started) => max_wait.saturating_sub(started.elapsed()),
+                None => max_wait,
+            };
+            let polled = self.consumer.poll(timeout);
+            let rebalances = self.consumer.context().rebalances.load(Ordering::SeqCst);
+            if rebalances != self.seen_rebalances {
+                self.seen_rebalances = rebalances;
+                if !self.batch.is_empty() {
+                    tracing::info!(
+                        inputs = self.batch.inputs,
+                        "rebalance: dropping the uncommitted batch"
+                    );
+                    self.batch = Batch::default();
+                    self.transform.settle(false);
+                }
+            }
+            match polled {
+                Some(Ok(message)) => {
+                    let input = InputRecord {
+                        topic: message.topic(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        key: message.key(),
+                        payload: message.payload(),
+                        headers: message.headers(),
+                    };
+                    if let Some(at) = input
+                        .header(INGESTED_AT)
+                        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                    {
+                        self.batch.ingested_at.push(at.with_timezone(&Utc));
+                    }
+                    self.transform.transform(&input, &mut self.batch.outputs);
+                    let range = self
+                        .batch
+                        .ranges
+                        .entry((input.topic.to_owned(), input.partition))
+                        .or_insert((input.offset, input.offset));
+                    range.1 = input.offset;
+                    self.batch.inputs += 1;
+                    self.batch.started.get_or_insert_with(Instant::now);
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "consumer error");
+                    self.fail(&KafkaError::Client(error));
+                }
+                None => {}
+            }
+            let full = self.batch.inputs >= self.config.batch_max_records;
+            let due = self.batch.started.is_some_and(|s| s.elapsed() >= max_wait);
+            if !self.batch.is_empty() && (full || due) {
+                self.commit_batch();
+            }
+            if last_lag.elapsed() >= LAG_INTERVAL {
+                self.update_lag();
+                last_lag = Instant::now();
+            }
+        }
+        self.phase("stopping");
+        if !self.batch.is_empty() && self.producer.is_some() {
+            self.commit_batch();
+        }
+        self.consumer.unsubscribe();
+        self.phase("stopped");
+        Ok(())
+    }
+
+    fn new_producer(&self) -> Result<StageProducer, KafkaError> {
+        let producer: StageProducer = self
+            .kafka
+            .client_config(&self.stage)
+            .set("transactional.id", &self.transactional_id)
+            .set("enable.idempotence", "true")
+            .set(
+                "transaction.timeout.ms",
+                self.config.transaction_timeout_ms.to_string(),
+            )
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .create()?;
+        producer.init_transactions(TXN_TIMEOUT)?;
+        tracing::info!(transactional_id = %self.transactional_id, "transactions initialized");
+        Ok(producer)
+    }
+
+    /// Produces the batch and commits it with its offsets; on failure rewinds.
+    fn commit_batch(&mut self) {
+        let Some(producer) = self.producer.as_ref() else {
+            return;
+        };
+        let started = Instant::now();
+        let batch = std::mem::take(&mut self.batch);
+        let result = Self::transact(producer, &self.consumer, &batch);
+        match result {
+            Ok(()) => {
+                let stage = self.stage.as_str();
+                self.transform.settle(true);
+                let m = &self.metrics;
+                m.consumed
+                    .with_label_values(&[stage])
+                    .inc_by(batch.inputs as u64);
+                let mut per_topic: BTreeMap<&str, u64> = BTreeMap::new();
+                for output in &batch.outputs {
+                    *per_topic.entry(&output.topic).or_default() += 1;
+                }
+                for (topic, count) in per_topic {
+                    m.produced.with_label_values(&[stage, topic]).inc_by(count);
+                }
+                m.transactions
+                    .with_label_values(&[stage, "committed"])
+                    .inc();
+                m.commit_duration
+                    .with_label_values(&[stage])
+                    .observe(started.elapsed().as_secs_f64());
+                m.batch_size.observe(batch.inputs as f64);
+                let now = Utc::now();
+                let e2e = m.end_to_end.with_label_values(&[stage]);
+                for at in &batch.ingested_at {
+                    e2e.observe((now - *at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+                }
+                let p = &self.progress;
+                p.consumed.fetch_add(batch.inputs as u64, Ordering::Relaxed);
+                p.produced
+                    .fetch_add(batch.outputs.len() as u64, Ordering::Relaxed);
+                p.committed.fetch_add(1, Ordering::Relaxed);
+                p.update(|s| {
+                    s.last_commit_at = Some(now);
+                    s.last_error = None;
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, inputs = batch.inputs, "transaction failed; rewinding");
+                self.fail(&error);
+                self.metrics
+                    .transactions
+                    .with_label_values(&[self.stage.as_str(), "aborted"])
+                    .inc();
+                self.progress.aborted.fetch_add(1, Ordering::Relaxed);
+                let fatal = matches!(&error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
+                if fatal {
+                    // A fenced or broken producer cannot abort; a new one aborts the open
+                    // transaction when it initializes with the same transactional id.
+                    self.producer = None;
+                } else if let Err(abort_error) = producer.abort_transaction(TXN_TIMEOUT) {
+                    tracing::warn!(%abort_error, "abort failed; rebuilding the producer");
+                    self.producer = None;
+                }
+                self.transform.settle(false);
+                self.rewind(&batch);
+            }
+        }
+    }
+
+    fn transact(
+        producer: &StageProducer,
+        consumer: &StageConsumer,
+        batch: &Batch,
+    ) -> Result<(), KafkaError> {
+        producer.begin_transaction()?;
+        for output in &batch.outputs {
+            let mut record = BaseRecord::to(&output.topic)
+                .payload(&output.payload)
+                .headers(output.headers.clone());
+            if let Some(key) = &output.key {
+                record = record.key(key);
+            }
+            let mut record = record;
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        back,
+                    )) => {
+                        // The producer's thread drains the queue; wait for room.
+                        record = back;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err((error, _)) => return Err(error.into()),
+                }
+            }
+        }
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), (_, last)) in &batch.ranges {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(last + 1))?;
+        }
+        let group = consumer
+            .group_metadata()
+            .ok_or_else(|| KafkaError::Stage("no consumer group metadata".into()))?;
+        producer.send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)?;
+        producer.commit_transaction(TXN_TIMEOUT)?;
+        Ok(())
+    }
+
+    /// Re-reads the batch's inputs: each of its partitions goes back to the batch start.
+    fn rewind(&self, batch: &Batch) {
+        for ((topic, partition), (first, _)) in &batch.ranges {
+            if let Err(error) = self.consumer.seek(
+                topic,
+                *partition,
+                Offset::Offset(*first),
+                Duration::from_secs(5),
+            ) {
+                // Not assigned any more (rebalance): the new owner reads from the
+                // committed offset.
+                tracing::info!(%error, topic, partition, "seek after abort skipped");
+            }
+        }
+    }
+
+    fn update_lag(&self) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        let mut lag = BTreeMap::new();
+        for element in assignment.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let Ok((_, high)) =
+                self.consumer
+                    .fetch_watermarks(topic, partition, Duration::from_millis(500))
+            else {
+                continue;
+            };
+            let position = positions
+                .find_partition(topic, partition)
+                .and_then(|p| p.offset().to_raw());
+            let behind = match position {
+                Some(position) if position >= 0 => (high - position).max(0),
+                _ => continue,
+            };
+            self.metrics
+                .lag
+                .with_label_values(&[self.stage.as_str(), &partition.to_string()])
+                .set(behind);
+            lag.insert(partition, behind);
+        }
+        self.progress.update(|s| s.lag = lag);
+    }
+
+    fn phase(&self, phase: &'static str) {
+        self.progress.update(|s| s.phase = phase);
+    }
+
+    fn fail(&self, error: &KafkaError) {
+        let text = error.to_string();
+        self.progress.update(|s| s.last_error = Some(text));
+    }
+}

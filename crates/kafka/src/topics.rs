@@ -1,0 +1,242 @@
+//! The stack's topics and their creation at start-up.
+//!
+//! Services create what is missing with the admin API (broker auto-create is never relied
+//! on) and warn, without changing anything, when an existing topic differs from the
+//! configuration: repartitioning or changing retention is an operator's decision.
+
+use crate::{KafkaConfig, KafkaError};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One topic: name, partitions, retention.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub retention_ms: i64,
+}
+
+impl TopicSpec {
+    fn new(name: &str, partitions: i32, retention_days: i64) -> Self {
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            retention_ms: retention_days * DAY_MS,
+        }
+    }
+}
+
+/// Every topic of the stack, as in the architecture guide.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    pub raw_logs: TopicSpec,
+    pub standardized_logs: TopicSpec,
+    pub processed_metrics: TopicSpec,
+    pub alerts: TopicSpec,
+    pub dead_letters: TopicSpec,
+    /// Replication factor of created topics; -1 takes the broker's
+    /// `default.replication.factor`.
+    pub replication_factor: i32,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            raw_logs: TopicSpec::new("raw-logs", 3, 7),
+            standardized_logs: TopicSpec::new("standardized-logs", 3, 7),
+            processed_metrics: TopicSpec::new("processed-metrics", 3, 30),
+            alerts: TopicSpec::new("alerts", 1, 1),
+            dead_letters: TopicSpec::new("dead-letters", 1, 30),
+            replication_factor: -1,
+        }
+    }
+}
+
+impl TopicsConfig {
+    pub fn all(&self) -> [&TopicSpec; 5] {
+        [
+            &self.raw_logs,
+            &self.standardized_logs,
+            &self.processed_metrics,
+            &self.alerts,
+            &self.dead_letters,
+        ]
+    }
+}
+
+/// What start-up found or did for one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicOutcome {
+    Created,
+    /// Exists and matches the configuration.
+    Matches,
+    /// Exists but differs; each entry says how. Left unchanged.
+    Differs(Vec<String>),
+}
+
+/// Creates the missing topics of `topics` and compares the existing ones.
+pub async fn ensure_topics(
+    kafka: &KafkaConfig,
+    service: &str,
+    topics: &TopicsConfig,
+) -> Result<Vec<(String, TopicOutcome)>, KafkaError> {
+    let admin: Arc<AdminClient<DefaultClientContext>> =
+        Arc::new(kafka.client_config(service).create()?);
+    let existing = {
+        let admin = admin.clone();
+        tokio::task::spawn_blocking(move || -> Result<HashMap<String, i32>, KafkaError> {
+            let metadata = admin
+                .inner()
+                .fetch_metadata(None, Timeout::After(ADMIN_TIMEOUT))?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+                .collect())
+        })
+        .await
+        .map_err(|e| KafkaError::Admin {
+            topic: "*".into(),
+            reason: format!("metadata task failed: {e}"),
+        })??
+    };
+    let options = AdminOptions::new().operation_timeout(Some(Timeout::After(ADMIN_TIMEOUT)));
+
+    let missing: Vec<&TopicSpec> = topics
+        .all()
+        .into_iter()
+        .filter(|t| !existing.contains_key(&t.name))
+        .collect();
+    let retention: Vec<String> = missing.iter().map(|t| t.retention_ms.to_string()).collect();
+    let new_topics: Vec<NewTopic> = missing
+        .iter()
+        .zip(&retention)
+        .map(|(t, retention_ms)| {
+            NewTopic::new(
+                &t.name,
+                t.partitions,
+                TopicReplication::Fixed(topics.replication_factor),
+            )
+            .set("retention.ms", retention_ms)
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    if !new_topics.is_empty() {
+        for result in admin.create_topics(&new_topics, &options).await? {
+            match result {
+                Ok(name) => {
+                    tracing::info!(topic = %name, "created topic");
+                    outcomes.push((name, TopicOutcome::Created));
+                }
+                // Another service created it in the meantime.
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    outcomes.push((name, TopicOutcome::Matches));
+                }
+                Err((name, code)) => {
+                    return Err(KafkaError::Admin {
+                        topic: name,
+                        reason: code.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    let present: Vec<&TopicSpec> = topics
+        .all()
+        .into_iter()
+        .filter(|t| existing.contains_key(&t.name))
+        .collect();
+    if present.is_empty() {
+        return Ok(outcomes);
+    }
+    let resources: Vec<ResourceSpecifier> = present
+        .iter()
+        .map(|t| ResourceSpecifier::Topic(&t.name))
+        .collect();
+    // Not every broker (librdkafka's mock cluster, restricted ACLs) answers DescribeConfigs;
+    // the retention check is then skipped with a warning rather than failing start-up.
+    let retentions: HashMap<String, Option<i64>> =
+        match admin.describe_configs(&resources, &options).await {
+            Ok(results) => present
+                .iter()
+                .zip(results)
+                .map(|(t, result)| {
+                    let value = result.ok().and_then(|r| {
+                        r.get("retention.ms")
+                            .and_then(|e| e.value.as_deref())
+                            .and_then(|v| v.parse().ok())
+                    });
+                    (t.name.clone(), value)
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "could not read topic configs; retention not checked");
+                HashMap::new()
+            }
+        };
+    for spec in present {
+        let mut differences = Vec::new();
+        let partitions = existing.get(&spec.name).copied().unwrap_or_default();
+        if partitions != spec.partitions {
+            differences.push(format!(
+                "has {partitions} partitions, configured {}",
+                spec.partitions
+            ));
+        }
+        if let Some(Some(retention_ms)) = retentions.get(&spec.name) {
+            if *retention_ms != spec.retention_ms {
+                differences.push(format!(
+                    "has retention.ms={retention_ms}, configured {}",
+                    spec.retention_ms
+                ));
+            }
+        }
+        let outcome = if differences.is_empty() {
+            TopicOutcome::Matches
+        } else {
+            tracing::warn!(topic = %spec.name, differences = ?differences,
+                "existing topic differs from the configuration; left unchanged");
+            TopicOutcome::Differs(differences)
+        };
+        outcomes.push((spec.name.clone(), outcome));
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_architecture_guide() {
+        let topics = TopicsConfig::default();
+        let summary: Vec<(&str, i32, i64)> = topics
+            .all()
+            .iter()
+            .map(|t| (t.name.as_str(), t.partitions, t.retention_ms / DAY_MS))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("raw-logs", 3, 7),
+                ("standardized-logs", 3, 7),
+                ("processed-metrics", 3, 30),
+                ("alerts", 1, 1),
+                ("dead-letters", 1, 30),
+            ]
+        );
+    }
+}

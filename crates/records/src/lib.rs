@@ -1,0 +1,26 @@
+//! Record schemas shared by every stage.
+//!
+//! * [`raw`]: the job-execution record exactly as the connectors write it (French wire
+//!   names), and its validation, which reports every bad field at once.
+//! * [`keys`]: the series key and record id every topic is keyed and traced by.
+//! * [`framing`]: splitting NDJSON and JSON-array bodies into records, incrementally, so
+//!   uploads are streamed rather than loaded whole.
+//!
+//! Nothing here does I/O; the services wire it to HTTP and Kafka.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod error;
+pub mod framing;
+pub mod keys;
+pub mod raw;
+pub mod standardize;
+pub mod time;
+
+pub use error::{ErrorKind, FieldError, RecordError};
+pub use keys::{record_id, series_key, source_slug};
+pub use raw::{RawRecord, Status, RAW_SCHEMA_VERSION};
+pub use standardize::{
+    parse_time_zone, standardize, standardize_bytes, FailureKind, QualityFlag, StandardizeOptions,
+    StandardizedRecord, UnknownTimeZone, STANDARDIZED_SCHEMA_VERSION,
+};

@@ -1,0 +1,378 @@
+//! HTTP plumbing shared by the services: one error shape, request ids, per-route metrics,
+//! `/metrics`, `/health`, body reading with limits, and serving until SIGTERM.
+
+use crate::Metrics;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use obs_kafka::BrokerStatus;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+/// Header carrying the request id (set when the client sent none, echoed back).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The one error answer of every endpoint:
+/// `{"error": {"code", "message", "details"}}` with the matching status code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(message: impl Into<String>, details: Value) -> Self {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+        .with_details(details)
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Self {
+        let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+        .with_details(json!({ "limit_bytes": limit }))
+    }
+
+    pub fn unsupported_media_type(found: Option<&str>, expected: &[&str]) -> Self {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "content type {} is not accepted here; use one of {}",
+                found.map_or("(none)".to_owned(), |f| format!("{f:?}")),
+                expected.join(", ")
+            ),
+        )
+        .with_details(json!({ "expected": expected, "found": found }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": { "code": self.code, "message": self.message, "details": self.details }
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(retry_after) = self.retry_after {
+            let seconds = retry_after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// The media type of a request, without parameters, lower-cased.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Reads a whole body of at most `limit` bytes; over it, 413 in the JSON shape.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::payload_too_large(limit)
+        } else {
+            ApiError::bad_request(
+                "body_unreadable",
+                format!("could not read the body: {error}"),
+            )
+        }
+    })
+}
+
+/// Answer of `GET /health`: 200 when the service can reach Kafka, 503 otherwise.
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    pub service: &'static str,
+    pub version: &'static str,
+    pub kafka: BrokerStatus,
+}
+
+impl HealthReport {
+    pub fn new(service: &'static str, kafka: BrokerStatus) -> Self {
+        HealthReport {
+            status: if kafka.reachable { "ok" } else { "degraded" },
+            service,
+            version: env!("CARGO_PKG_VERSION"),
+            kafka,
+        }
+    }
+}
+
+impl IntoResponse for HealthReport {
+    fn into_response(self) -> Response {
+        let status = if self.kafka.reachable {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (status, Json(self)).into_response()
+    }
+}
+
+/// Per-route request metrics (route templates only, so labels stay bounded).
+#[derive(Clone)]
+struct HttpMetrics {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+async fn record_metrics(
+    State(metrics): State<HttpMetrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    response
+}
+
+/// Adds what every service answers and does on top of its own routes: `/metrics`, JSON
+/// 404/405, request ids, one tracing span per request, per-route metrics.
+pub fn finish_router(routes: Router, metrics: &Metrics) -> Result<Router, prometheus::Error> {
+    let http_metrics = HttpMetrics {
+        requests: metrics.register(IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )?)?,
+        duration: metrics.register(HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["route"],
+        )?)?,
+    };
+    let registry = metrics.clone();
+    Ok(routes
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let registry = registry.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        registry.render(),
+                    )
+                }
+            }),
+        )
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            )
+        })
+        .layer(middleware::from_fn_with_state(http_metrics, record_metrics))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .extensions()
+                    .get::<RequestId>()
+                    .and_then(|id| id.header_value().to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(),
+                    uri = %request.uri(), request_id = %request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)))
+}
+
+/// Serves `router` on `listen` until SIGTERM or Ctrl-C, then lets requests in flight finish.
+pub async fn serve(router: Router, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    async fn echo_len(body: Body) -> Result<String, ApiError> {
+        Ok(read_body(body, 8).await?.len().to_string())
+    }
+
+    async fn call(router: Router, request: Request) -> (StatusCode, HeaderMap, Value) {
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    fn router() -> Router {
+        finish_router(
+            Router::new().route("/echo", post(echo_len)),
+            &Metrics::new(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_a_json_413() {
+        let request = Request::post("/echo")
+            .body(Body::from("123456789"))
+            .unwrap();
+        let (status, headers, body) = call(router(), request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+        assert_eq!(body["error"]["details"]["limit_bytes"], 8);
+        assert!(headers.contains_key(REQUEST_ID_HEADER));
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_methods_answer_in_the_json_shape() {
+        let (status, _, body) =
+            call(router(), Request::get("/nope").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, _, body) =
+            call(router(), Request::get("/echo").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+
+    #[tokio::test]
+    async fn request_id_is_echoed_and_metrics_count_routes() {
+        let metrics = Metrics::new();
+        let router = finish_router(Router::new().route("/echo", post(echo_len)), &metrics).unwrap();
+        let request = Request::post("/echo")
+            .header(REQUEST_ID_HEADER, "abc-123")
+            .body(Body::from("1234"))
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[REQUEST_ID_HEADER], "abc-123");
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"http_requests_total{method="POST",route="/echo",status="200"} 1"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unavailable_carries_retry_after() {
+        let response = ApiError::unavailable("kafka down", Duration::from_secs(3)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+}

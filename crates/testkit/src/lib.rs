@@ -1,0 +1,100 @@
+//! Support for integration tests that talk to a real Kafka broker.
+//!
+//! Tests never skip: when no broker answers they fail and say how to start one
+//! (`make kafka-up`). Each test gets its own topics, so tests run in parallel and a broker
+//! reused across runs never mixes their records.
+
+use obs_kafka::{KafkaConfig, TopicsConfig};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::{ClientConfig, Message};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// The broker of the tests: `KAFKA_BOOTSTRAP_SERVERS` or `127.0.0.1:9092`. Panics when it
+/// does not accept connections.
+pub fn kafka() -> KafkaConfig {
+    let bootstrap = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
+        .unwrap_or_else(|_| KafkaConfig::default().bootstrap_servers);
+    let reachable = bootstrap.split(',').any(|server| {
+        server
+            .trim()
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+    });
+    assert!(
+        reachable,
+        "no Kafka broker answers at {bootstrap}: start one with `make kafka-up` \
+         (integration tests need a real broker and never skip)"
+    );
+    KafkaConfig {
+        bootstrap_servers: bootstrap,
+        ..KafkaConfig::default()
+    }
+}
+
+/// The stack's topics under names unique to one test.
+pub fn unique_topics() -> TopicsConfig {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let suffix = &suffix[..12];
+    let mut topics = TopicsConfig {
+        replication_factor: 1,
+        ..TopicsConfig::default()
+    };
+    for spec in [
+        &mut topics.raw_logs,
+        &mut topics.standardized_logs,
+        &mut topics.processed_metrics,
+        &mut topics.alerts,
+        &mut topics.dead_letters,
+    ] {
+        spec.name = format!("test-{}-{suffix}", spec.name);
+    }
+    topics
+}
+
+/// Reads `topic` from the beginning as a `read_committed` consumer outside any group, until
+/// `expected` messages arrived and then `settle` passed with nothing more (so extra
+/// messages are seen too), or until `timeout`.
+pub fn read_topic(
+    kafka: &KafkaConfig,
+    topic: &str,
+    expected: usize,
+    settle: Duration,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("group.id", format!("testkit-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("creating the test consumer");
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let started = Instant::now();
+    let mut last_message = Instant::now();
+    let mut messages = Vec::new();
+    while started.elapsed() < timeout {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                messages.push(message.detach());
+                last_message = Instant::now();
+            }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
+            None => {
+                if messages.len() >= expected && last_message.elapsed() >= settle {
+                    break;
+                }
+            }
+        }
+    }
+    messages
+}
+
+/// The key of a message as text.
+pub fn key_of(message: &OwnedMessage) -> String {
+    String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned()
+}

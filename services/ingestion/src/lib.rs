@@ -1,0 +1,111 @@
+//! The ingestion service: HTTP → `raw-logs`.
+//!
+//! Records arrive one by one, as batches (JSON array or NDJSON) or as uploaded files; each
+//! is validated ([`obs_records::RawRecord`]), keyed by its series key, given the record
+//! headers, and published with [`obs_kafka::AckedProducer`]. A request is answered `202`
+//! only after Kafka acknowledged every record it accepted.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod config;
+mod metrics;
+mod pipeline;
+mod routes;
+
+use anyhow::Context;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+pub use config::IngestionConfig;
+use metrics::IngestionMetrics;
+use obs_kafka::{AckedProducer, BrokerProbe};
+use obs_service::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SERVICE: &str = "ingestion";
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: IngestionConfig,
+    producer: AckedProducer,
+    probe: BrokerProbe,
+    metrics: IngestionMetrics,
+    registry: Metrics,
+    started_at: DateTime<Utc>,
+}
+
+impl AppState {
+    /// Creates the producer and starts the broker probe (needs a Tokio runtime).
+    pub fn new(config: IngestionConfig) -> anyhow::Result<Arc<AppState>> {
+        let registry = Metrics::new();
+        let metrics = IngestionMetrics::register(&registry).context("registering metrics")?;
+        let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
+            .context("creating the Kafka producer")?;
+        let probe_producer = producer.clone();
+        let probe = BrokerProbe::spawn(
+            move || probe_producer.broker_count_blocking(Duration::from_secs(3)),
+            Duration::from_secs(5),
+        );
+        Ok(Arc::new(AppState {
+            config,
+            producer,
+            probe,
+            metrics,
+            registry,
+            started_at: Utc::now(),
+        }))
+    }
+
+    fn producer_retry_after(&self) -> Duration {
+        Duration::from_secs(self.config.producer.retry_after_seconds.max(1))
+    }
+}
+
+/// The service's routes, with the shared layers.
+pub fn router(state: Arc<AppState>) -> anyhow::Result<Router> {
+    let routes = Router::new()
+        .route("/ingest/single", post(routes::ingest_single))
+        .route("/ingest/batch", post(routes::ingest_batch))
+        .route("/ingest/file", post(routes::ingest_file))
+        .route("/ingest/trigger", get(routes::ingest_trigger))
+        .route("/health", get(routes::health))
+        .route("/status", get(routes::status))
+        // Bodies are read by the handlers with their own limits and JSON 413 answers.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state.clone());
+    obs_service::http::finish_router(routes, &state.registry).context("registering HTTP metrics")
+}
+
+/// Runs the service until SIGTERM: creates the topics (retrying in the background while
+/// Kafka is away), serves HTTP, then waits for the records in flight to be acknowledged.
+pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
+    let listen = config.http.listen;
+    let state = AppState::new(config)?;
+    let topics_state = state.clone();
+    tokio::spawn(async move {
+        let config = &topics_state.config;
+        loop {
+            match obs_kafka::topics::ensure_topics(&config.kafka, SERVICE, &config.topics).await {
+                Ok(outcomes) => {
+                    tracing::info!(?outcomes, "topics ready");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    });
+    obs_service::http::serve(router(state.clone())?, listen)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("draining the producer");
+    state
+        .producer
+        .flush(Duration::from_secs(30))
+        .await
+        .context("flushing the producer at shutdown")?;
+    Ok(())
+}

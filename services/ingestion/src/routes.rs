@@ -1,0 +1,291 @@
+//! HTTP handlers of the ingestion service.
+
+use crate::pipeline::{Ingest, IngestReport, Positions};
+use crate::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use futures::{Stream, StreamExt};
+use obs_kafka::TraceParent;
+use obs_records::framing::{frame_all, BodyFormat, Framer};
+use obs_service::http::{media_type, read_body};
+use obs_service::{ApiError, HealthReport};
+use prometheus::core::Collector;
+use serde::Deserialize;
+use serde_json::json;
+use std::fmt::Display;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::AsyncReadExt;
+
+type Answer = Result<(StatusCode, Json<IngestReport>), ApiError>;
+
+const JSON: &str = "application/json";
+const NDJSON_TYPES: [&str; 3] = [
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+];
+
+fn trace_of(headers: &HeaderMap) -> Option<TraceParent> {
+    headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `POST /ingest/single`: one JSON record.
+pub async fn ingest_single(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let found = media_type(&headers);
+    if found.as_deref() != Some(JSON) {
+        return Err(ApiError::unsupported_media_type(found.as_deref(), &[JSON]));
+    }
+    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    if bytes.len() > state.config.ingest.max_record_bytes {
+        return Err(ApiError::payload_too_large(
+            state.config.ingest.max_record_bytes,
+        ));
+    }
+    let mut ingest = Ingest::new(&state, Positions::Index, trace_of(&headers));
+    ingest.add_single(bytes.trim_ascii())?;
+    ingest.publish().await?;
+    let (status, report) = ingest.finish()?;
+    Ok((status, Json(report)))
+}
+
+/// `POST /ingest/batch`: a JSON array, or NDJSON with an NDJSON content type.
+pub async fn ingest_batch(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let found = media_type(&headers);
+    let (format, positions) = match found.as_deref() {
+        Some(JSON) => (BodyFormat::JsonArray, Positions::Index),
+        Some(t) if NDJSON_TYPES.contains(&t) => (BodyFormat::Ndjson, Positions::Line),
+        other => {
+            let mut expected = vec![JSON];
+            expected.extend(NDJSON_TYPES);
+            return Err(ApiError::unsupported_media_type(other, &expected));
+        }
+    };
+    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    let frames =
+        frame_all(format, &bytes, state.config.ingest.max_record_bytes).map_err(|error| {
+            ApiError::bad_request("malformed_json", format!("malformed body: {error}"))
+        })?;
+    let mut ingest = Ingest::new(&state, positions, trace_of(&headers));
+    for frame in frames {
+        ingest.add(frame);
+    }
+    ingest.publish().await?;
+    let (status, report) = ingest.finish()?;
+    Ok((status, Json(report)))
+}
+
+/// `POST /ingest/file`: an upload, as `multipart/form-data` (field `file`) or as the raw
+/// body; NDJSON or a JSON array, detected from the first byte. Streamed: records are
+/// published in chunks as they arrive.
+pub async fn ingest_file(State(state): State<Arc<AppState>>, request: Request) -> Answer {
+    let headers = request.headers().clone();
+    let limit = state.config.ingest.max_file_bytes;
+    if declared_length(&headers).is_some_and(|length| length > limit) {
+        return Err(ApiError::payload_too_large(
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        ));
+    }
+    let trace = trace_of(&headers);
+    if media_type(&headers).as_deref() == Some("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+        loop {
+            let field = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
+            let Some(field) = field else {
+                return Err(ApiError::bad_request(
+                    "missing_file",
+                    "the multipart body has no field named \"file\"",
+                ));
+            };
+            if field.name() == Some("file") {
+                return ingest_stream(&state, field, trace).await;
+            }
+        }
+    }
+    ingest_stream(&state, request.into_body().into_data_stream(), trace).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TriggerQuery {
+    file: Option<String>,
+}
+
+/// `GET /ingest/trigger[?file=NAME]`: ingests a file of the configured data directory.
+pub async fn ingest_trigger(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<TriggerQuery>,
+) -> Answer {
+    let name = query
+        .file
+        .unwrap_or_else(|| state.config.ingest.trigger_file.clone());
+    let path = confined_path(&state.config.ingest.data_dir, &name)?;
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "file_not_found",
+            format!("cannot open {name:?} in the data directory: {e}"),
+        )
+    })?;
+    tracing::info!(file = %path.display(), "ingesting file from the data directory");
+    let chunks = futures::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok(Bytes::from(buffer)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    ingest_stream(&state, Box::pin(chunks), trace_of(&headers)).await
+}
+
+/// Resolves `name` inside `dir`, refusing anything that could leave it.
+fn confined_path(dir: &Path, name: &str) -> Result<PathBuf, ApiError> {
+    let forbidden = || {
+        ApiError::bad_request(
+            "invalid_file",
+            format!("{name:?} is not a file name inside the data directory"),
+        )
+    };
+    let relative = Path::new(name);
+    if name.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(forbidden());
+    }
+    let not_found = |e: std::io::Error| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "file_not_found",
+            format!("{name:?} is not in the data directory: {e}"),
+        )
+    };
+    let base = dir.canonicalize().map_err(not_found)?;
+    let path = base.join(relative).canonicalize().map_err(not_found)?;
+    if !path.starts_with(&base) {
+        return Err(forbidden());
+    }
+    Ok(path)
+}
+
+async fn ingest_stream<S, E>(state: &AppState, mut chunks: S, trace: Option<TraceParent>) -> Answer
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    let config = &state.config.ingest;
+    let mut framer = Framer::new(BodyFormat::Detect, config.max_record_bytes);
+    let mut ingest = Ingest::new(state, Positions::Line, trace);
+    let mut frames = Vec::new();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("body_unreadable", format!("could not read the upload: {e}"))
+        })?;
+        received += chunk.len() as u64;
+        if received > config.max_file_bytes {
+            // Chunks published so far stay published; the answer says how many.
+            return Err(ApiError::payload_too_large(
+                usize::try_from(config.max_file_bytes).unwrap_or(usize::MAX),
+            )
+            .with_details(json!({
+                "limit_bytes": config.max_file_bytes,
+                "accepted_before_limit": ingest.finish().map(|(_, r)| r.accepted).unwrap_or(0),
+            })));
+        }
+        framer.push(&chunk, &mut frames).map_err(|error| {
+            ApiError::bad_request("malformed_json", format!("malformed upload: {error}"))
+        })?;
+        if framer.format() == BodyFormat::JsonArray {
+            ingest.set_positions(Positions::Index);
+        }
+        for frame in frames.drain(..) {
+            ingest.add(frame);
+            if ingest.pending() >= config.file_chunk_records {
+                ingest.publish().await?;
+            }
+        }
+    }
+    framer.finish(&mut frames).map_err(|error| {
+        ApiError::bad_request("malformed_json", format!("malformed upload: {error}"))
+    })?;
+    for frame in frames {
+        ingest.add(frame);
+    }
+    ingest.publish().await?;
+    let (status, report) = ingest.finish()?;
+    Ok((status, Json(report)))
+}
+
+/// `GET /health`.
+pub async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+    HealthReport::new("ingestion", state.probe.status())
+}
+
+/// `GET /status`: what the service is doing and has done.
+pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let rejected: u64 = m
+        .rejected
+        .collect()
+        .iter()
+        .flat_map(|family| family.get_metric())
+        .map(|metric| metric.get_counter().get_value() as u64)
+        .sum();
+    Json(json!({
+        "service": "ingestion",
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": state.started_at,
+        "uptime_seconds": (chrono::Utc::now() - state.started_at).num_seconds(),
+        "kafka": {
+            "bootstrap_servers": state.config.kafka.bootstrap_servers,
+            "topic": state.config.topics.raw_logs.name,
+            "broker": state.probe.status(),
+        },
+        "records": {
+            "received": m.received.get(),
+            "published": m.published.get(),
+            "rejected": rejected,
+        },
+        "producer": {
+            "in_flight_bytes": state.producer.in_flight_bytes(),
+            "capacity_bytes": state.producer.capacity_bytes(),
+        },
+        "limits": {
+            "max_body_bytes": state.config.http.max_body_bytes,
+            "max_record_bytes": state.config.ingest.max_record_bytes,
+            "max_file_bytes": state.config.ingest.max_file_bytes,
+        },
+    }))
+}

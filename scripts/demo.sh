@@ -10,8 +10,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="${BIN:-target/debug}"
 STATE=.demo
-INGESTION_PORT="${DEMO_INGESTION_PORT:-8001}"
-INGESTION="http://127.0.0.1:$INGESTION_PORT"
+INGESTION="http://127.0.0.1:${DEMO_INGESTION_PORT:-8001}"
+STANDARDIZATION="http://127.0.0.1:${DEMO_STANDARDIZATION_PORT:-8002}"
+PROCESSING="http://127.0.0.1:${DEMO_PROCESSING_PORT:-8003}"
 mkdir -p "$STATE"
 
 pids=()
@@ -33,10 +34,12 @@ wait_healthy() { # name url
   exit 1
 }
 
-if port_busy "$INGESTION_PORT"; then
-  echo "demo: port $INGESTION_PORT is in use (set DEMO_INGESTION_PORT)" >&2
-  exit 1
-fi
+for url in "$INGESTION" "$STANDARDIZATION" "$PROCESSING"; do
+  if port_busy "${url##*:}"; then
+    echo "demo: port ${url##*:} is in use (set DEMO_INGESTION_PORT, DEMO_STANDARDIZATION_PORT, DEMO_PROCESSING_PORT)" >&2
+    exit 1
+  fi
+done
 
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
   echo "=== DEV ONLY: embedded broker (librdkafka mock cluster, in memory; not Apache Kafka)"
@@ -51,20 +54,46 @@ if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
 fi
 echo "=== Kafka: $KAFKA_BOOTSTRAP_SERVERS"
 
-OBS_HTTP__LISTEN="127.0.0.1:$INGESTION_PORT" "$BIN/ingestion" >"$STATE/ingestion.log" 2>&1 &
+# A fresh consumer group and transactional ids per run: a demo against a real broker
+# processes the sample again instead of resuming an earlier run.
+RUN="demo-$(date +%s)"
+start_service() { # name url
+  OBS_HTTP__LISTEN="127.0.0.1:${2##*:}" OBS_STAGE__GROUP_ID="$RUN-$1" OBS_STAGE__TRANSACTIONAL_ID="$RUN-$1" \
+    "$BIN/$1" >"$STATE/$1.log" 2>&1 &
+  pids+=($!)
+}
+OBS_HTTP__LISTEN="127.0.0.1:${INGESTION##*:}" "$BIN/ingestion" >"$STATE/ingestion.log" 2>&1 &
 pids+=($!)
+start_service standardization "$STANDARDIZATION"
+start_service processing "$PROCESSING"
 wait_healthy ingestion "$INGESTION"
-echo "=== ingestion healthy on $INGESTION"
+wait_healthy standardization "$STANDARDIZATION"
+wait_healthy processing "$PROCESSING"
+echo "=== services healthy: ingestion $INGESTION, standardization $STANDARDIZATION, processing $PROCESSING"
 
-echo "=== POST /ingest/file  sample-data/logs.json ($(wc -l <sample-data/logs.json) records)"
+total=$(grep -c . sample-data/logs.json)
+echo "=== POST /ingest/file  sample-data/logs.json ($total records)"
 curl -sS -X POST -H 'content-type: application/x-ndjson' \
   --data-binary @sample-data/logs.json "$INGESTION/ingest/file"
 echo
-echo "=== GET /status (ingestion)"
-curl -sS "$INGESTION/status"
+
+echo "=== waiting for the pipeline to process them"
+for _ in $(seq 1 120); do
+  done_count=$(curl -fsS "$PROCESSING/analytics/summary" | sed -n 's/.*"total_logs_processed":\([0-9]*\).*/\1/p')
+  [[ "${done_count:-0}" -ge "$total" ]] && break
+  sleep 0.5
+done
+
+pretty() { if command -v python3 >/dev/null; then python3 -m json.tool; else cat; echo; fi; }
+echo "=== GET /analytics/summary"
+curl -sS "$PROCESSING/analytics/summary" | pretty
+echo "=== GET /analytics/sources"
+curl -sS "$PROCESSING/analytics/sources" | pretty
+echo "=== GET /analytics/anomalies?limit=10&severity=critical"
+curl -sS "$PROCESSING/analytics/anomalies?limit=10&severity=critical" | pretty
+echo "=== bookkeeping"
+curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^ingestion_records_rejected_total'
+curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_total'
+curl -sS "$PROCESSING/metrics" | grep -E '^stage_records_consumed_total'
 echo
-echo "=== ingestion metrics"
-curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published|rejected)_total'
-echo
-echo "demo: standardization and processing are not implemented yet (see the README's roadmap)."
 echo "demo: logs are in $STATE/"

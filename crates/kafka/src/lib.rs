@@ -13,8 +13,9 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+pub mod dead_letter;
 mod error;
-mod headers;
+pub mod headers;
 mod probe;
 mod producer;
 pub mod stage;

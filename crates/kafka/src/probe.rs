@@ -3,7 +3,10 @@
 //! A metadata request blocks, so it runs on the blocking pool at an interval and `/health`
 //! reads the last answer instead of calling the broker on the request path.
 
+use crate::KafkaConfig;
 use chrono::{DateTime, Utc};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::util::Timeout;
 use serde::Serialize;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -69,6 +72,21 @@ impl BrokerProbe {
             }
         });
         probe
+    }
+
+    /// Checks the brokers of `kafka` every 5 s with a client of its own named `client_id`.
+    pub fn start(kafka: &KafkaConfig, client_id: &str) -> Result<BrokerProbe, crate::KafkaError> {
+        let client: BaseProducer = kafka.client_config(client_id).create()?;
+        Ok(BrokerProbe::spawn(
+            move || {
+                client
+                    .client()
+                    .fetch_metadata(None, Timeout::After(Duration::from_secs(3)))
+                    .map(|m| m.brokers().len())
+                    .map_err(|e| e.to_string())
+            },
+            Duration::from_secs(5),
+        ))
     }
 
     pub fn status(&self) -> BrokerStatus {

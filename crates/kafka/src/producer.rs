@@ -180,15 +180,6 @@ impl AckedProducer {
         self.capacity
     }
 
-    /// Number of brokers in a fresh metadata answer (blocking: call from the blocking pool).
-    pub fn broker_count_blocking(&self, timeout: Duration) -> Result<usize, String> {
-        self.producer
-            .client()
-            .fetch_metadata(None, Timeout::After(timeout))
-            .map(|m| m.brokers().len())
-            .map_err(|e| e.to_string())
-    }
-
     /// Waits for everything enqueued to be delivered (at shutdown).
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         let producer = self.producer.clone();

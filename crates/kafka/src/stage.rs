@@ -17,14 +17,15 @@
 //! librdkafka's transactional calls block, so the loop runs on its own thread, never on the
 //! async runtime.
 
-use crate::headers::INGESTED_AT;
+use crate::headers::{INGESTED_AT, SCHEMA_VERSION, TRACEPARENT};
+use crate::TraceParent;
 use crate::{KafkaConfig, KafkaError};
 use chrono::{DateTime, Utc};
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{BorrowedHeaders, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,37 @@ pub struct InputRecord<'a> {
 }
 
 impl InputRecord<'_> {
+    /// Headers for this record's output at the next hop: the input's headers (`record-id`,
+    /// `ingested-at`, `content-type`... carry over) with `schema-version` set to
+    /// `schema_version` and the next span of its trace (a new trace when it had none).
+    pub fn next_hop_headers(&self, schema_version: &str) -> OwnedHeaders {
+        let trace = self
+            .header(TRACEPARENT)
+            .and_then(|t| t.parse::<TraceParent>().ok())
+            .map_or_else(TraceParent::new_root, |t| t.child())
+            .to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(6);
+        if let Some(original) = self.headers {
+            for header in original.iter() {
+                if header.key != SCHEMA_VERSION && header.key != TRACEPARENT {
+                    headers = headers.insert(Header {
+                        key: header.key,
+                        value: header.value,
+                    });
+                }
+            }
+        }
+        headers
+            .insert(Header {
+                key: SCHEMA_VERSION,
+                value: Some(schema_version),
+            })
+            .insert(Header {
+                key: TRACEPARENT,
+                value: Some(trace.as_str()),
+            })
+    }
+
     /// The text of header `name`, if present and UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers?

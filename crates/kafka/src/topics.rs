@@ -16,6 +16,8 @@ use std::time::Duration;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// Short: a broker that does not answer DescribeConfigs must not hold start-up.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// One topic: name, partitions, retention.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -112,7 +114,9 @@ pub async fn ensure_topics(
             reason: format!("metadata task failed: {e}"),
         })??
     };
-    let options = AdminOptions::new().operation_timeout(Some(Timeout::After(ADMIN_TIMEOUT)));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Timeout::After(ADMIN_TIMEOUT)))
+        .request_timeout(Some(Timeout::After(ADMIN_TIMEOUT)));
 
     let missing: Vec<&TopicSpec> = topics
         .all()
@@ -168,25 +172,30 @@ pub async fn ensure_topics(
         .collect();
     // Not every broker (librdkafka's mock cluster, restricted ACLs) answers DescribeConfigs;
     // the retention check is then skipped with a warning rather than failing start-up.
-    let retentions: HashMap<String, Option<i64>> =
-        match admin.describe_configs(&resources, &options).await {
-            Ok(results) => present
-                .iter()
-                .zip(results)
-                .map(|(t, result)| {
-                    let value = result.ok().and_then(|r| {
-                        r.get("retention.ms")
-                            .and_then(|e| e.value.as_deref())
-                            .and_then(|v| v.parse().ok())
-                    });
-                    (t.name.clone(), value)
-                })
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, "could not read topic configs; retention not checked");
-                HashMap::new()
-            }
-        };
+    let retentions: HashMap<String, Option<i64>> = match admin
+        .describe_configs(
+            &resources,
+            &AdminOptions::new().request_timeout(Some(Timeout::After(DESCRIBE_TIMEOUT))),
+        )
+        .await
+    {
+        Ok(results) => present
+            .iter()
+            .zip(results)
+            .map(|(t, result)| {
+                let value = result.ok().and_then(|r| {
+                    r.get("retention.ms")
+                        .and_then(|e| e.value.as_deref())
+                        .and_then(|v| v.parse().ok())
+                });
+                (t.name.clone(), value)
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "could not read topic configs; retention not checked");
+            HashMap::new()
+        }
+    };
     for spec in present {
         let mut differences = Vec::new();
         let partitions = existing.get(&spec.name).copied().unwrap_or_default();

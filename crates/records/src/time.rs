@@ -1,13 +1,36 @@
-//! The connectors' naive timestamp format, `DD-MM-YYYY HH:MM:SS[.ffffff]`.
+//! The connectors' naive timestamp format, `DD-MM-YYYY HH:MM:SS[.ffffff]`, and the
+//! `YYYY-MM-DD` sequence date.
+//!
+//! Parsing goes through a hand-written reader of the exact layout the connectors write
+//! first, because `chrono`'s format-string parser (which re-reads the format on every call
+//! and accepts many looser shapes) is a large share of the per-record cost on the ingest
+//! hot path. The reader only ever *accepts* a subset of what `chrono` accepts, with the
+//! same result; anything else (single-digit fields, leading spaces, leap seconds, more
+//! than nine fraction digits, garbage) is handed to `chrono`, so both the accepted
+//! language and the error messages are exactly `chrono`'s.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// `chrono` format of `Debut` / `Fin`; `%.f` also accepts a missing fraction.
 pub const CONNECTOR_TIME_FORMAT: &str = "%d-%m-%Y %H:%M:%S%.f";
 
+/// `chrono` format of `Date_Sequence`.
+pub const SEQUENCE_DATE_FORMAT: &str = "%Y-%m-%d";
+
 /// Parses a connector timestamp; the zone is not part of it (see standardization).
 pub fn parse_connector_time(text: &str) -> Result<NaiveDateTime, chrono::ParseError> {
-    NaiveDateTime::parse_from_str(text, CONNECTOR_TIME_FORMAT)
+    match parse_connector_time_exact(text) {
+        Some(time) => Ok(time),
+        None => NaiveDateTime::parse_from_str(text, CONNECTOR_TIME_FORMAT),
+    }
+}
+
+/// Parses a `Date_Sequence` (`YYYY-MM-DD`).
+pub fn parse_sequence_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
+    match parse_sequence_date_exact(text) {
+        Some(date) => Ok(date),
+        None => NaiveDate::parse_from_str(text, SEQUENCE_DATE_FORMAT),
+    }
 }
 
 /// Writes a timestamp the way the connectors do, always with microseconds.
@@ -15,10 +38,84 @@ pub fn format_connector_time(time: &NaiveDateTime) -> String {
     time.format("%d-%m-%Y %H:%M:%S%.6f").to_string()
 }
 
+/// Reads exactly `DD-MM-YYYY HH:MM:SS` optionally followed by `.` and 1 to 9 digits, all
+/// fields zero-padded ASCII digits, seconds below 60. `None` means "not this exact
+/// shape or not a real date/time", never "invalid": the caller then asks `chrono`.
+pub(crate) fn parse_connector_time_exact(text: &str) -> Option<NaiveDateTime> {
+    let [d1, d2, b'-', mo1, mo2, b'-', y1, y2, y3, y4, b' ', h1, h2, b':', mi1, mi2, b':', s1, s2, fraction @ ..] =
+        text.as_bytes()
+    else {
+        return None;
+    };
+    let nanosecond = match fraction {
+        [] => 0,
+        // Same scaling as `%.f`: ".5" is 500 ms, ".191702" is 191 702 µs.
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let mut value = 0u32;
+            for &digit in digits {
+                value = value * 10 + ascii_digit(digit)?;
+            }
+            let missing = 9 - digits.len() as u32;
+            value * 10u32.pow(missing)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(
+        four_digits(y1, y2, y3, y4)?,
+        two_digits(mo1, mo2)?,
+        two_digits(d1, d2)?,
+    )?;
+    // `from_hms_nano_opt` refuses hour 24, minute 60 and second 60 (a leap second is
+    // `chrono`'s business, via the fallback).
+    let time = NaiveTime::from_hms_nano_opt(
+        two_digits(h1, h2)?,
+        two_digits(mi1, mi2)?,
+        two_digits(s1, s2)?,
+        nanosecond,
+    )?;
+    Some(date.and_time(time))
+}
+
+/// Reads exactly `YYYY-MM-DD`, zero-padded ASCII digits; `None` otherwise (see
+/// [`parse_connector_time_exact`]).
+pub(crate) fn parse_sequence_date_exact(text: &str) -> Option<NaiveDate> {
+    let [y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2] = text.as_bytes() else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(
+        four_digits(y1, y2, y3, y4)?,
+        two_digits(mo1, mo2)?,
+        two_digits(d1, d2)?,
+    )
+}
+
+fn ascii_digit(byte: u8) -> Option<u32> {
+    byte.is_ascii_digit().then(|| u32::from(byte - b'0'))
+}
+
+fn two_digits(tens: &u8, units: &u8) -> Option<u32> {
+    Some(ascii_digit(*tens)? * 10 + ascii_digit(*units)?)
+}
+
+fn four_digits(a: &u8, b: &u8, c: &u8, d: &u8) -> Option<i32> {
+    let value = two_digits(a, b)? * 100 + two_digits(c, d)?;
+    // At most 9999: always fits.
+    i32::try_from(value).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Timelike;
+    use chrono::{Datelike, Timelike};
+    use proptest::prelude::*;
+
+    fn chrono_time(text: &str) -> Result<NaiveDateTime, chrono::ParseError> {
+        NaiveDateTime::parse_from_str(text, CONNECTOR_TIME_FORMAT)
+    }
+
+    fn chrono_date(text: &str) -> Result<NaiveDate, chrono::ParseError> {
+        NaiveDate::parse_from_str(text, SEQUENCE_DATE_FORMAT)
+    }
 
     #[test]
     fn parses_with_and_without_fraction() {
@@ -41,6 +138,135 @@ mod tests {
             "05-09-2025 16:45:26.19 extra",
         ] {
             assert!(parse_connector_time(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn looser_shapes_chrono_accepts_still_parse_through_the_fallback() {
+        for loose in [
+            "5-9-2025 16:45:26",
+            " 05-09-2025 16:45:26",
+            "05-09-2025  16:45:26",
+            "05-09-2025 16:45:26.1234567891234",
+            "31-12-2016 23:59:60",
+            "05-09-+2025 16:45:26",
+        ] {
+            assert_eq!(parse_connector_time_exact(loose), None, "{loose}");
+            assert_eq!(parse_connector_time(loose), chrono_time(loose), "{loose}");
+            assert!(parse_connector_time(loose).is_ok(), "{loose}");
+        }
+        assert_eq!(parse_sequence_date_exact("2025-9-5"), None);
+        assert_eq!(
+            parse_sequence_date("2025-9-5"),
+            Ok(NaiveDate::from_ymd_opt(2025, 9, 5).unwrap())
+        );
+    }
+
+    /// Every day-month pair (valid or not) of leap, non-leap, century and edge years: the
+    /// exact reader accepts precisely what `chrono` accepts, with the same value.
+    #[test]
+    fn exact_readers_match_chrono_on_every_calendar_day() {
+        for year in [0, 1, 1900, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let date = format!("{year:04}-{month:02}-{day:02}");
+                    assert_eq!(parse_sequence_date_exact(&date), chrono_date(&date).ok());
+                    for fraction in ["", ".5", ".000001"] {
+                        let time = format!("{day:02}-{month:02}-{year:04} 12:34:56{fraction}");
+                        assert_eq!(parse_connector_time_exact(&time), chrono_time(&time).ok());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every hour-minute-second up to one past each bound; second 60 (a leap second) is
+    /// left to `chrono`, which the public parser still honours.
+    #[test]
+    fn exact_reader_matches_chrono_on_every_time_of_day() {
+        for hour in 0..=24 {
+            for minute in 0..=60 {
+                for second in 0..=60 {
+                    let text = format!("28-02-2024 {hour:02}:{minute:02}:{second:02}.25");
+                    let expected = chrono_time(&text);
+                    assert_eq!(parse_connector_time(&text), expected, "{text}");
+                    if second < 60 {
+                        assert_eq!(parse_connector_time_exact(&text), expected.ok(), "{text}");
+                    } else {
+                        assert_eq!(parse_connector_time_exact(&text), None, "{text}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_fraction_length_scales_like_chrono() {
+        for digits in 0..=12 {
+            let fraction: String = "123456789012".chars().take(digits).collect();
+            let text = format!("05-09-2025 16:45:26.{fraction}");
+            let expected = chrono_time(&text);
+            assert_eq!(parse_connector_time(&text), expected, "{text}");
+            if (1..=9).contains(&digits) {
+                assert_eq!(parse_connector_time_exact(&text), expected.ok(), "{text}");
+            } else {
+                assert_eq!(parse_connector_time_exact(&text), None, "{text}");
+            }
+        }
+    }
+
+    /// Strings close to the layout (wrong widths, signs, spaces, separators, fractions,
+    /// trailing text), and arbitrary ones.
+    fn near_connector_time() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9 +-]{0,3}[-/][0-9 ]{1,3}-[0-9+-]{1,5}[ T]{0,2}[0-9 ]{1,3}:[0-9]{1,3}:[0-9]{1,3}(\\.[0-9a]{0,11})?[ a.]?",
+            "[0-3][0-9]-[01][0-9]-[0-9]{4} [0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,11})?",
+            ".{0,30}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn exact_time_reader_never_disagrees_with_chrono(text in near_connector_time()) {
+            if let Some(time) = parse_connector_time_exact(&text) {
+                prop_assert_eq!(Ok(time), chrono_time(&text), "{}", text);
+            }
+            prop_assert_eq!(parse_connector_time(&text), chrono_time(&text), "{}", text);
+        }
+
+        #[test]
+        fn exact_date_reader_never_disagrees_with_chrono(
+            text in prop_oneof!["[0-9+ -]{0,5}-[0-9 ]{1,3}-[0-9 ]{1,3}[ a]?", ".{0,12}"],
+        ) {
+            if let Some(date) = parse_sequence_date_exact(&text) {
+                prop_assert_eq!(Ok(date), chrono_date(&text), "{}", text);
+            }
+            prop_assert_eq!(parse_sequence_date(&text), chrono_date(&text), "{}", text);
+        }
+
+        /// Every valid timestamp written in the layout, with 0 to 9 fraction digits, takes
+        /// the exact reader and gives `chrono`'s value.
+        #[test]
+        fn valid_timestamps_take_the_exact_reader(
+            days in 0i64..3_652_059,
+            second_of_day in 0u32..86_400,
+            nanosecond in 0u32..1_000_000_000,
+            digits in 0usize..=9,
+        ) {
+            let date = NaiveDate::from_ymd_opt(1, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            let nanos = format!("{nanosecond:09}");
+            let fraction = if digits == 0 { String::new() } else { format!(".{}", &nanos[..digits]) };
+            let text = format!(
+                "{:02}-{:02}-{:04} {:02}:{:02}:{:02}{fraction}",
+                date.day(), date.month(), date.year(),
+                second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60,
+            );
+            let expected = chrono_time(&text).unwrap();
+            prop_assert_eq!(parse_connector_time_exact(&text), Some(expected), "{}", text);
+            let iso = date.format("%Y-%m-%d").to_string();
+            prop_assert_eq!(parse_sequence_date_exact(&iso), Some(date));
         }
     }
 }

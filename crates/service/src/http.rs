@@ -9,7 +9,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use obs_kafka::BrokerStatus;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -138,29 +137,59 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Answer of `GET /health`: 200 when the service can reach Kafka, 503 otherwise.
+/// Answer of `GET /health`: 200 when the service can reach Kafka and every check of its
+/// own passes (e.g. its processing loop runs), 503 otherwise.
 #[derive(Debug, Serialize)]
 pub struct HealthReport {
     pub status: &'static str,
     pub service: &'static str,
     pub version: &'static str,
     pub kafka: BrokerStatus,
+    pub checks: Vec<HealthCheck>,
+}
+
+/// One check of a service beyond Kafka connectivity.
+#[derive(Debug, Serialize)]
+pub struct HealthCheck {
+    pub name: &'static str,
+    pub ok: bool,
 }
 
 impl HealthReport {
     pub fn new(service: &'static str, kafka: BrokerStatus) -> Self {
-        HealthReport {
-            status: if kafka.reachable { "ok" } else { "degraded" },
+        let mut report = HealthReport {
+            status: "",
             service,
             version: env!("CARGO_PKG_VERSION"),
             kafka,
+            checks: Vec::new(),
+        };
+        report.status = report.verdict();
+        report
+    }
+
+    pub fn with_check(mut self, name: &'static str, ok: bool) -> Self {
+        self.checks.push(HealthCheck { name, ok });
+        self.status = self.verdict();
+        self
+    }
+
+    fn healthy(&self) -> bool {
+        self.kafka.reachable && self.checks.iter().all(|c| c.ok)
+    }
+
+    fn verdict(&self) -> &'static str {
+        if self.healthy() {
+            "ok"
+        } else {
+            "degraded"
         }
     }
 }
 
 impl IntoResponse for HealthReport {
     fn into_response(self) -> Response {
-        let status = if self.kafka.reachable {
+        let status = if self.healthy() {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -169,18 +198,7 @@ impl IntoResponse for HealthReport {
     }
 }
 
-/// Per-route request metrics (route templates only, so labels stay bounded).
-#[derive(Clone)]
-struct HttpMetrics {
-    requests: IntCounterVec,
-    duration: HistogramVec,
-}
-
-async fn record_metrics(
-    State(metrics): State<HttpMetrics>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn record_metrics(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -189,10 +207,12 @@ async fn record_metrics(
     let started = Instant::now();
     let response = next.run(request).await;
     metrics
+        .http
         .duration
         .with_label_values(&[&route])
         .observe(started.elapsed().as_secs_f64());
     metrics
+        .http
         .requests
         .with_label_values(&[&route, &method, response.status().as_str()])
         .inc();
@@ -201,28 +221,9 @@ async fn record_metrics(
 
 /// Adds what every service answers and does on top of its own routes: `/metrics`, JSON
 /// 404/405, request ids, one tracing span per request, per-route metrics.
-pub fn finish_router(routes: Router, metrics: &Metrics) -> Result<Router, prometheus::Error> {
-    let http_metrics = HttpMetrics {
-        requests: metrics.register(IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by route, method and status.",
-            ),
-            &["route", "method", "status"],
-        )?)?,
-        duration: metrics.register(HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "Time to answer an HTTP request, by route.",
-            )
-            .buckets(vec![
-                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]),
-            &["route"],
-        )?)?,
-    };
+pub fn finish_router(routes: Router, metrics: &Metrics) -> Router {
     let registry = metrics.clone();
-    Ok(routes
+    routes
         .route(
             "/metrics",
             axum::routing::get(move || {
@@ -245,7 +246,10 @@ pub fn finish_router(routes: Router, metrics: &Metrics) -> Result<Router, promet
                 "this endpoint does not accept that method",
             )
         })
-        .layer(middleware::from_fn_with_state(http_metrics, record_metrics))
+        .layer(middleware::from_fn_with_state(
+            metrics.clone(),
+            record_metrics,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -258,7 +262,7 @@ pub fn finish_router(routes: Router, metrics: &Metrics) -> Result<Router, promet
                     uri = %request.uri(), request_id = %request_id)
             }),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// Serves `router` on `listen` until SIGTERM or Ctrl-C, then lets requests in flight finish.
@@ -325,7 +329,6 @@ mod tests {
             Router::new().route("/echo", post(echo_len)),
             &Metrics::new(),
         )
-        .unwrap()
     }
 
     #[tokio::test]
@@ -355,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn request_id_is_echoed_and_metrics_count_routes() {
         let metrics = Metrics::new();
-        let router = finish_router(Router::new().route("/echo", post(echo_len)), &metrics).unwrap();
+        let router = finish_router(Router::new().route("/echo", post(echo_len)), &metrics);
         let request = Request::post("/echo")
             .header(REQUEST_ID_HEADER, "abc-123")
             .body(Body::from("1234"))

@@ -4,7 +4,9 @@
 //! Prometheus registry per process, [`Metrics`], which every component registers into and
 //! `/metrics` renders; the process collector adds `process_resident_memory_bytes` & co.
 
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the JSON log subscriber; call once at the top of `main`.
@@ -23,19 +25,53 @@ pub fn init_tracing() {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    pub(crate) http: HttpMetrics,
+}
+
+/// Per-route request metrics (route templates only, so labels stay bounded).
+#[derive(Clone)]
+pub(crate) struct HttpMetrics {
+    pub(crate) requests: IntCounterVec,
+    pub(crate) duration: HistogramVec,
 }
 
 impl Metrics {
-    /// A registry with the process collector (memory, CPU, open fds) registered.
+    /// A registry with the process collector (memory, CPU, open fds) and the HTTP
+    /// metrics every service serves.
     pub fn new() -> Metrics {
         let registry = Registry::new();
+        // Fixed, valid definitions registered once into a fresh registry: neither the
+        // constructors nor the registrations can fail.
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid counter definition"));
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route.",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .unwrap_or_else(|_| unreachable!("valid histogram definition"));
+        let _ = registry.register(Box::new(requests.clone()));
+        let _ = registry.register(Box::new(duration.clone()));
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
-            // Registering a fresh collector into a fresh registry cannot collide.
             let _ = registry.register(Box::new(process));
         }
-        Metrics { registry }
+        Metrics {
+            registry,
+            http: HttpMetrics { requests, duration },
+        }
     }
 
     pub fn registry(&self) -> &Registry {

@@ -98,3 +98,59 @@ pub fn read_topic(
 pub fn key_of(message: &OwnedMessage) -> String {
     String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned()
 }
+
+/// One message to produce: key, payload, headers.
+pub type TestMessage = (Option<Vec<u8>>, Vec<u8>, rdkafka::message::OwnedHeaders);
+
+/// Produces `messages` to `topic` (idempotent, acks=all) and waits until all are delivered.
+pub fn produce(kafka: &KafkaConfig, topic: &str, messages: Vec<TestMessage>) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("creating the test producer");
+    for (key, payload, headers) in &messages {
+        let mut record = BaseRecord::to(topic)
+            .payload(payload)
+            .headers(headers.clone());
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        let mut record = record;
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("flushing the test producer");
+}
+
+/// Messages as ingestion writes them: key = series key, the record headers.
+pub fn raw_messages(records: &[obs_records::RawRecord]) -> Vec<TestMessage> {
+    records
+        .iter()
+        .map(|record| {
+            let headers = obs_kafka::RecordHeaders {
+                record_id: record.record_id(),
+                schema_version: obs_records::RAW_SCHEMA_VERSION.into(),
+                content_type: "application/json".into(),
+                ingested_at: chrono::Utc::now(),
+                traceparent: obs_kafka::TraceParent::new_root(),
+            };
+            (
+                Some(record.series_key().into_bytes()),
+                record.to_json_bytes(),
+                headers.to_kafka(),
+            )
+        })
+        .collect()
+}

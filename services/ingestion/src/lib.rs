@@ -42,11 +42,7 @@ impl AppState {
         let metrics = IngestionMetrics::register(&registry).context("registering metrics")?;
         let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
             .context("creating the Kafka producer")?;
-        let probe_producer = producer.clone();
-        let probe = BrokerProbe::spawn(
-            move || probe_producer.broker_count_blocking(Duration::from_secs(3)),
-            Duration::from_secs(5),
-        );
+        let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         Ok(Arc::new(AppState {
             config,
             producer,
@@ -63,7 +59,7 @@ impl AppState {
 }
 
 /// The service's routes, with the shared layers.
-pub fn router(state: Arc<AppState>) -> anyhow::Result<Router> {
+pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/ingest/single", post(routes::ingest_single))
         .route("/ingest/batch", post(routes::ingest_batch))
@@ -74,7 +70,7 @@ pub fn router(state: Arc<AppState>) -> anyhow::Result<Router> {
         // Bodies are read by the handlers with their own limits and JSON 413 answers.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
-    obs_service::http::finish_router(routes, &state.registry).context("registering HTTP metrics")
+    obs_service::http::finish_router(routes, &state.registry)
 }
 
 /// Runs the service until SIGTERM: creates the topics (retrying in the background while
@@ -98,7 +94,7 @@ pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
             }
         }
     });
-    obs_service::http::serve(router(state.clone())?, listen)
+    obs_service::http::serve(router(state.clone()), listen)
         .await
         .context("serving HTTP")?;
     tracing::info!("draining the producer");

@@ -18,7 +18,7 @@ async fn service(config: IngestionConfig) -> Router {
     obs_kafka::topics::ensure_topics(&config.kafka, "ingestion-test", &config.topics)
         .await
         .unwrap();
-    ingestion::router(AppState::new(config).unwrap()).unwrap()
+    ingestion::router(AppState::new(config).unwrap())
 }
 
 fn config() -> IngestionConfig {
@@ -331,7 +331,7 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
     config.kafka.bootstrap_servers = "127.0.0.1:1".into();
     config.producer.delivery_timeout_ms = 2000;
     config.topics = obs_testkit::unique_topics();
-    let router = ingestion::router(AppState::new(config).unwrap()).unwrap();
+    let router = ingestion::router(AppState::new(config).unwrap());
     let records: Vec<RawRecord> = obs_samplegen::records(9, 10).collect();
     let (status, body, headers) = call(
         &router,

@@ -1,0 +1,122 @@
+//! What the processing stage publishes: a processed record per run on
+//! `processed-metrics`, and one alert per anomalous run on `alerts`.
+
+use crate::rules::{RuleHit, RuleKind, RulesConfig, RunMetrics, Severity};
+use chrono::{DateTime, Utc};
+use obs_records::standardize::StandardizedRecord;
+use serde::{Deserialize, Serialize};
+
+/// Value of the `schema-version` header on `processed-metrics`.
+pub const PROCESSED_SCHEMA_VERSION: &str = "processed-v1";
+/// Value of the `schema-version` header on `alerts`.
+pub const ALERT_SCHEMA_VERSION: &str = "alert-v1";
+
+/// The standardized record with its scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessedRecord {
+    #[serde(flatten)]
+    pub record: StandardizedRecord,
+    #[serde(flatten)]
+    pub metrics: RunMetrics,
+    /// Rules the run broke; empty for a normal run.
+    pub rule_hits: Vec<RuleHit>,
+    pub anomalous: bool,
+    pub severity: Option<Severity>,
+    pub processed_at: DateTime<Utc>,
+}
+
+impl ProcessedRecord {
+    /// Scores one standardized record with the rules.
+    pub fn score(record: StandardizedRecord, rules: &RulesConfig, now: DateTime<Utc>) -> Self {
+        let metrics = rules.metrics(
+            record.duration_seconds,
+            record.cpu_time_seconds,
+            record.memory_used_bytes,
+        );
+        let rule_hits = rules.evaluate(&record, &metrics);
+        let severity = rules.severity(&rule_hits);
+        ProcessedRecord {
+            record,
+            metrics,
+            anomalous: !rule_hits.is_empty(),
+            rule_hits,
+            severity,
+            processed_at: now,
+        }
+    }
+
+    /// The alert of an anomalous record (`None` for a normal one).
+    pub fn alert(&self) -> Option<Alert> {
+        let severity = self.severity?;
+        let r = &self.record;
+        let rules: Vec<RuleKind> = self.rule_hits.iter().map(|h| h.rule).collect();
+        let reasons: Vec<String> = self.rule_hits.iter().map(|h| h.reason.clone()).collect();
+        Some(Alert {
+            alert_id: Alert::rules_id(&r.record_id),
+            series_key: r.series_key.clone(),
+            record_id: r.record_id.clone(),
+            source: r.source.clone(),
+            company: r.company.clone(),
+            object_id: r.object_id,
+            object_type: r.object_type.clone(),
+            detector: "rules".into(),
+            rules,
+            severity,
+            message: format!(
+                "{} {} ({}): {}",
+                r.source,
+                r.object_type,
+                r.object_id,
+                reasons.join("; ")
+            ),
+            reasons,
+            metrics: AlertMetrics {
+                duration_seconds: r.duration_seconds,
+                memory_used_bytes: r.memory_used_bytes,
+                cpu_time_seconds: r.cpu_time_seconds,
+                efficiency_score: self.metrics.efficiency_score,
+            },
+            run_started_at: r.start_time,
+            raised_at: self.processed_at,
+        })
+    }
+}
+
+/// One alert: which run, what was wrong, how urgent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable: the same run and detector always give the same id, so a repeat can be
+    /// de-duplicated downstream.
+    pub alert_id: String,
+    pub series_key: String,
+    pub record_id: String,
+    pub source: String,
+    pub company: String,
+    pub object_id: i64,
+    pub object_type: String,
+    /// `rules`, or the statistical detector that raised it.
+    pub detector: String,
+    pub rules: Vec<RuleKind>,
+    pub severity: Severity,
+    pub message: String,
+    pub reasons: Vec<String>,
+    pub metrics: AlertMetrics,
+    pub run_started_at: DateTime<Utc>,
+    pub raised_at: DateTime<Utc>,
+}
+
+impl Alert {
+    /// Id of the rules alert of a run.
+    pub fn rules_id(record_id: &str) -> String {
+        format!("{record_id}/rules")
+    }
+}
+
+/// The run's figures, as the alert shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertMetrics {
+    pub duration_seconds: f64,
+    pub memory_used_bytes: i64,
+    pub cpu_time_seconds: f64,
+    pub efficiency_score: f64,
+}

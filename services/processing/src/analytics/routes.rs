@@ -1,0 +1,357 @@
+//! The `/analytics/*` endpoints.
+//!
+//! Query strings are checked strictly: an unknown or repeated parameter, a limit that is
+//! not an integer in range, or an unknown status or severity is a 400 in the stack's JSON
+//! error shape naming the parameter — never silently ignored, so a typo such as
+//! `?serverity=critical` does not return unfiltered results that look filtered.
+
+use super::view::{
+    AnalyticsView, Anomalies, AnomalyQuery, RecentQuery, RecentRecords, SourcesReport, Summary,
+};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use obs_detector::Severity;
+use obs_records::Status;
+use obs_service::ApiError;
+use serde_json::json;
+use std::sync::Arc;
+
+/// `limit` of `/analytics/recent` when none is given.
+pub const RECENT_DEFAULT_LIMIT: usize = 100;
+/// Largest `limit` of `/analytics/recent`.
+pub const RECENT_MAX_LIMIT: usize = 1000;
+/// `limit` of `/analytics/anomalies` when none is given.
+pub const ANOMALIES_DEFAULT_LIMIT: usize = 50;
+/// Largest `limit` of `/analytics/anomalies`.
+pub const ANOMALIES_MAX_LIMIT: usize = 500;
+
+/// The analytics endpoints, with their state, ready to be merged into the service router:
+/// `GET /analytics/summary`, `/analytics/sources`, `/analytics/recent?limit&source&status`
+/// and `/analytics/anomalies?limit&severity&source`.
+pub fn router(view: Arc<AnalyticsView>) -> Router {
+    Router::new()
+        .route("/analytics/summary", get(summary))
+        .route("/analytics/sources", get(sources))
+        .route("/analytics/recent", get(recent))
+        .route("/analytics/anomalies", get(anomalies))
+        .with_state(view)
+}
+
+type View = State<Arc<AnalyticsView>>;
+/// The query as name/value pairs, decoded by axum; checked by [`Params::parse`].
+type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+async fn summary(State(view): View, query: RawQuery) -> Result<Json<Summary>, ApiError> {
+    Params::parse(query, &[])?;
+    Ok(Json(view.summary()))
+}
+
+async fn sources(State(view): View, query: RawQuery) -> Result<Json<SourcesReport>, ApiError> {
+    Params::parse(query, &[])?;
+    Ok(Json(view.sources()))
+}
+
+async fn recent(State(view): View, query: RawQuery) -> Result<Json<RecentRecords>, ApiError> {
+    let params = Params::parse(query, &["limit", "source", "status"])?;
+    let query = RecentQuery {
+        limit: params.limit(RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT)?,
+        source: params.source()?,
+        status: params
+            .get("status")
+            .map(|value| {
+                Status::parse(&value.to_ascii_uppercase())
+                    .ok_or_else(|| invalid("status", value, "SUCCESS or FAILED"))
+            })
+            .transpose()?,
+    };
+    Ok(Json(view.recent(&query)))
+}
+
+async fn anomalies(State(view): View, query: RawQuery) -> Result<Json<Anomalies>, ApiError> {
+    let params = Params::parse(query, &["limit", "severity", "source"])?;
+    let query = AnomalyQuery {
+        limit: params.limit(ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT)?,
+        severity: params
+            .get("severity")
+            .map(|value| {
+                value
+                    .to_ascii_lowercase()
+                    .parse::<Severity>()
+                    .map_err(|_| invalid("severity", value, "warning or critical"))
+            })
+            .transpose()?,
+        source: params.source()?,
+    };
+    Ok(Json(view.anomalies(&query)))
+}
+
+/// The checked query parameters of one request: known names, each at most once.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(query: RawQuery, allowed: &[&str]) -> Result<Params, ApiError> {
+        let Query(pairs) = query.map_err(|rejection| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "the query string cannot be decoded: {}",
+                    rejection.body_text()
+                ),
+            )
+        })?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if !allowed.contains(&name.as_str()) {
+                let message = if allowed.is_empty() {
+                    format!("unknown query parameter `{name}`: this endpoint takes none")
+                } else {
+                    format!(
+                        "unknown query parameter `{name}`: expected {}",
+                        allowed.join(", ")
+                    )
+                };
+                return Err(ApiError::bad_request("unknown_parameter", message)
+                    .with_details(json!({ "parameter": name, "allowed": allowed })));
+            }
+            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(ApiError::bad_request(
+                    "invalid_parameter",
+                    format!("query parameter `{name}` is given more than once"),
+                )
+                .with_details(json!({ "parameter": name, "problem": "repeated" })));
+            }
+        }
+        Ok(Params(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        let Some(value) = self.get("limit") else {
+            return Ok(default);
+        };
+        value
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| invalid("limit", value, &format!("an integer from 1 to {max}")))
+    }
+
+    fn source(&self) -> Result<Option<String>, ApiError> {
+        match self.get("source") {
+            Some("") => Err(invalid("source", "", "a non-empty source name")),
+            other => Ok(other.map(str::to_owned)),
+        }
+    }
+}
+
+fn invalid(parameter: &str, value: &str, expected: &str) -> ApiError {
+    ApiError::bad_request(
+        "invalid_parameter",
+        format!("query parameter `{parameter}` must be {expected}, got {value:?}"),
+    )
+    .with_details(json!({ "parameter": parameter, "value": value, "expected": expected }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testing::processed;
+    use crate::analytics::AnalyticsConfig;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    /// 120 runs of `zoho`, every third FAILED (critical alert), every fifth other one
+    /// with negative memory (warning alert).
+    fn view() -> Arc<AnalyticsView> {
+        let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
+        for n in 0..120 {
+            let status = if n % 3 == 0 {
+                Status::Failed
+            } else {
+                Status::Success
+            };
+            let memory = if n % 5 == 0 { -1 } else { 1_000 };
+            let record = processed(n, "zoho", status, 1.0, memory, 0.1);
+            if let Some(alert) = record.alert() {
+                view.apply_alert(alert);
+            }
+            view.apply_processed(record);
+        }
+        view
+    }
+
+    async fn get(view: &Arc<AnalyticsView>, uri: &str) -> (StatusCode, Value) {
+        let response = router(view.clone())
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// A 400 in the stack's error shape, naming `parameter`; returns the error code.
+    async fn bad_request(view: &Arc<AnalyticsView>, uri: &str, parameter: &str) -> String {
+        let (status, body) = get(view, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        let error = &body["error"];
+        assert_eq!(error["details"]["parameter"], parameter, "{uri}: {body}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(parameter), "{uri}: {message}");
+        error["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn summary_and_sources_have_the_documented_fields() {
+        let view = view();
+        let (status, summary) = get(&view, "/analytics/summary").await;
+        assert_eq!(status, StatusCode::OK);
+        let mut keys: Vec<&str> = summary
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "anomaly_count",
+                "anomaly_rate",
+                "average_duration_seconds",
+                "average_efficiency_score",
+                "failed_count",
+                "last_updated",
+                "records_from_untracked_sources",
+                "success_count",
+                "success_rate",
+                "total_logs_processed",
+                "total_sources",
+            ]
+        );
+        assert_eq!(summary["total_logs_processed"], 120);
+        // 40 failed (n % 3 == 0) + 16 negative-memory successes (n % 5 == 0, n % 3 != 0).
+        assert_eq!(summary["anomaly_count"], 56);
+
+        let (status, sources) = get(&view, "/analytics/sources").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(sources["total_sources"], 1);
+        assert_eq!(sources["sources"][0]["source"], "zoho");
+        assert_eq!(sources["sources"][0]["failed_count"], 40);
+    }
+
+    #[tokio::test]
+    async fn recent_limits_and_filters() {
+        let view = view();
+        let (status, body) = get(&view, "/analytics/recent").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["count"], RECENT_DEFAULT_LIMIT);
+        assert_eq!(
+            body["records"][0]["object_id"], 219,
+            "newest first (run 119)"
+        );
+        let (_, body) = get(&view, "/analytics/recent?limit=1000").await;
+        assert_eq!(body["count"], 120);
+        let (_, body) = get(&view, "/analytics/recent?status=failed&limit=5&source=ZOHO").await;
+        assert_eq!(body["count"], 5);
+        assert_eq!(
+            body["records"][0]["object_id"], 217,
+            "run 117, the latest FAILED"
+        );
+        assert!(body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "FAILED"));
+        let (_, body) = get(&view, "/analytics/recent?source=powerbi").await;
+        assert_eq!(body["count"], 0);
+    }
+
+    #[tokio::test]
+    async fn anomalies_limits_and_filters() {
+        let view = view();
+        let (status, body) = get(&view, "/analytics/anomalies").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["count"], ANOMALIES_DEFAULT_LIMIT);
+        let (_, body) = get(&view, "/analytics/anomalies?limit=500").await;
+        assert_eq!(body["count"], 56);
+        let (_, body) = get(&view, "/analytics/anomalies?severity=Warning&limit=500").await;
+        assert_eq!(body["count"], 16);
+        assert_eq!(body["anomalies"][0]["alert_id"], "acme:115:215/rules");
+        let (_, body) = get(&view, "/analytics/anomalies?severity=critical&source=zoho").await;
+        assert_eq!(body["count"], 40);
+    }
+
+    #[tokio::test]
+    async fn bad_query_parameters_are_json_400s_naming_the_parameter() {
+        let view = view();
+        for (uri, parameter, code) in [
+            ("/analytics/recent?limit=0", "limit", "invalid_parameter"),
+            ("/analytics/recent?limit=1001", "limit", "invalid_parameter"),
+            ("/analytics/recent?limit=ten", "limit", "invalid_parameter"),
+            ("/analytics/recent?limit=-1", "limit", "invalid_parameter"),
+            ("/analytics/recent?limit=", "limit", "invalid_parameter"),
+            (
+                "/analytics/recent?status=RUNNING",
+                "status",
+                "invalid_parameter",
+            ),
+            ("/analytics/recent?source=", "source", "invalid_parameter"),
+            (
+                "/analytics/recent?limit=5&limit=6",
+                "limit",
+                "invalid_parameter",
+            ),
+            (
+                "/analytics/recent?severity=critical",
+                "severity",
+                "unknown_parameter",
+            ),
+            (
+                "/analytics/anomalies?limit=501",
+                "limit",
+                "invalid_parameter",
+            ),
+            (
+                "/analytics/anomalies?severity=fatal",
+                "severity",
+                "invalid_parameter",
+            ),
+            (
+                "/analytics/anomalies?serverity=critical",
+                "serverity",
+                "unknown_parameter",
+            ),
+            (
+                "/analytics/summary?verbose=1",
+                "verbose",
+                "unknown_parameter",
+            ),
+            ("/analytics/sources?limit=5", "limit", "unknown_parameter"),
+        ] {
+            assert_eq!(bad_request(&view, uri, parameter).await, code, "{uri}");
+        }
+        let (_, body) = get(&view, "/analytics/anomalies?serverity=critical").await;
+        assert_eq!(
+            body["error"]["details"]["allowed"],
+            serde_json::json!(["limit", "severity", "source"])
+        );
+        let (_, body) = get(&view, "/analytics/recent?limit=1001").await;
+        assert_eq!(body["error"]["details"]["value"], "1001");
+        assert_eq!(
+            body["error"]["details"]["expected"],
+            "an integer from 1 to 1000"
+        );
+    }
+}

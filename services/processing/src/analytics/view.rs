@@ -1,0 +1,718 @@
+//! The aggregates behind the endpoints, fed one record or alert at a time.
+//!
+//! Two locks, one per input topic, so a slow `/analytics/sources` (quantiles of every
+//! source) never holds back the alerts, and the reader thread only ever waits for the
+//! readers of the aggregate it updates.
+
+use super::sketch::QuantileSketch;
+use super::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
+use chrono::{DateTime, Utc};
+use obs_detector::{Alert, ProcessedRecord, Severity};
+use obs_records::Status;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The global analytics of every processed record and alert applied so far.
+pub struct AnalyticsView {
+    config: AnalyticsConfig,
+    records: RwLock<RecordState>,
+    alerts: RwLock<AlertState>,
+}
+
+/// Run counters: the whole stack's, and each source's.
+#[derive(Debug, Default)]
+struct Counts {
+    total: u64,
+    success: u64,
+    failed: u64,
+    anomalous: u64,
+    efficiency_sum: f64,
+    duration_sum: f64,
+}
+
+impl Counts {
+    fn add(&mut self, record: &ProcessedRecord) {
+        self.total += 1;
+        match record.record.status {
+            Status::Success => self.success += 1,
+            Status::Failed => self.failed += 1,
+        }
+        if record.anomalous {
+            self.anomalous += 1;
+        }
+        self.efficiency_sum += record.metrics.efficiency_score;
+        self.duration_sum += record.record.duration_seconds;
+    }
+
+    /// `part / total` as a fraction, `None` without runs (no data is not 0 %).
+    fn rate(&self, part: u64) -> Option<f64> {
+        (self.total > 0).then(|| part as f64 / self.total as f64)
+    }
+
+    fn mean(&self, sum: f64) -> Option<f64> {
+        (self.total > 0).then(|| sum / self.total as f64)
+    }
+}
+
+struct SourceStats {
+    counts: Counts,
+    last_run_at: DateTime<Utc>,
+    duration: QuantileSketch,
+    memory: QuantileSketch,
+    cpu: QuantileSketch,
+}
+
+/// The newest `capacity` items by time, oldest evicted first. Ordered by time rather than
+/// arrival because the reader interleaves partitions: during catch-up, partition 0 may be
+/// read well ahead of partition 2, and arrival order would then evict newer records.
+struct Newest<T> {
+    capacity: usize,
+    /// `(time, arrival number)` → item; the arrival number keeps equal times apart and
+    /// orders them by arrival. Boxed: B-tree nodes hold 11 slots but stay about half full
+    /// when appended to, and a half-empty slot then costs a pointer, not a whole record.
+    items: BTreeMap<(DateTime<Utc>, u64), Box<T>>,
+    arrivals: u64,
+}
+
+impl<T> Newest<T> {
+    fn new(capacity: usize) -> Self {
+        Newest {
+            capacity,
+            items: BTreeMap::new(),
+            arrivals: 0,
+        }
+    }
+
+    /// Keeps `item` unless it is older than everything kept at capacity. `Ok` with the
+    /// evicted item, if any; `Err` with `item` when it was not kept.
+    fn insert(&mut self, at: DateTime<Utc>, item: T) -> Result<Option<Box<T>>, T> {
+        self.arrivals += 1;
+        let key = (at, self.arrivals);
+        if self.items.len() < self.capacity {
+            self.items.insert(key, Box::new(item));
+            return Ok(None);
+        }
+        match self.items.first_key_value() {
+            Some((oldest, _)) if *oldest < key => {
+                let evicted = self.items.pop_first().map(|(_, v)| v);
+                self.items.insert(key, Box::new(item));
+                Ok(evicted)
+            }
+            _ => Err(item),
+        }
+    }
+
+    fn newest_first(&self) -> impl Iterator<Item = &T> {
+        self.items.values().rev().map(|item| item.as_ref())
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+struct RecordState {
+    totals: Counts,
+    sources: BTreeMap<String, SourceStats>,
+    untracked_records: u64,
+    last_updated: Option<DateTime<Utc>>,
+    recent: Newest<ProcessedRecord>,
+}
+
+struct AlertState {
+    kept: Newest<Alert>,
+    /// Ids of the alerts in `kept`, for de-duplication.
+    ids: HashSet<String>,
+    received: u64,
+    duplicates: u64,
+}
+
+/// `GET /analytics/summary`. Rates are fractions in [0, 1]; rates and averages are `null`
+/// before the first record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub total_logs_processed: u64,
+    pub success_count: u64,
+    pub failed_count: u64,
+    pub success_rate: Option<f64>,
+    /// Anomalous records (a record breaking several rules counts once).
+    pub anomaly_count: u64,
+    pub anomaly_rate: Option<f64>,
+    pub average_efficiency_score: Option<f64>,
+    pub average_duration_seconds: Option<f64>,
+    /// Sources with their own statistics (at most `max_sources`).
+    pub total_sources: usize,
+    /// Runs of sources beyond `max_sources`: in the totals, not in `/analytics/sources`.
+    pub records_from_untracked_sources: u64,
+    /// The latest `processed_at` applied: replaying the topics after a restart gives the
+    /// same value, unlike the time the reader applied it.
+    pub last_updated: Option<DateTime<Utc>>,
+}
+
+/// One source on `GET /analytics/sources`. Quantiles are estimates within
+/// `quantile_relative_accuracy` of a value observed at that rank.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceSummary {
+    pub source: String,
+    pub total_runs: u64,
+    pub success_count: u64,
+    pub failed_count: u64,
+    /// Fraction in [0, 1].
+    pub success_rate: f64,
+    pub anomaly_count: u64,
+    pub duration_p50_seconds: Option<f64>,
+    pub duration_p95_seconds: Option<f64>,
+    pub duration_p99_seconds: Option<f64>,
+    pub memory_p95_bytes: Option<f64>,
+    pub cpu_p95_seconds: Option<f64>,
+    /// The latest `start_time` of the source's runs.
+    pub last_run_at: DateTime<Utc>,
+    pub average_efficiency_score: f64,
+}
+
+/// `GET /analytics/sources`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourcesReport {
+    /// Sorted by source name.
+    pub sources: Vec<SourceSummary>,
+    pub total_sources: usize,
+    pub records_from_untracked_sources: u64,
+    pub quantile_relative_accuracy: f64,
+}
+
+/// Filters of `GET /analytics/recent`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentQuery {
+    pub limit: usize,
+    /// Matches the source slug, ignoring ASCII case.
+    pub source: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// `GET /analytics/recent`: newest `processed_at` first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecentRecords {
+    pub count: usize,
+    pub records: Vec<ProcessedRecord>,
+}
+
+/// Filters of `GET /analytics/anomalies`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyQuery {
+    pub limit: usize,
+    pub severity: Option<Severity>,
+    /// Matches the source slug, ignoring ASCII case.
+    pub source: Option<String>,
+}
+
+/// `GET /analytics/anomalies`: newest `raised_at` first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Anomalies {
+    pub count: usize,
+    pub anomalies: Vec<Alert>,
+}
+
+/// What the view holds, for `/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ViewStats {
+    pub records_applied: u64,
+    pub records_kept: usize,
+    /// Alerts applied, duplicates included.
+    pub alerts_applied: u64,
+    /// Alerts ignored because an alert with the same id was kept.
+    pub duplicate_alerts: u64,
+    pub alerts_kept: usize,
+    pub sources_tracked: usize,
+    pub records_from_untracked_sources: u64,
+}
+
+impl AnalyticsView {
+    /// An empty view. An invalid value in `config` falls back to its default (see
+    /// [`AnalyticsConfig::validate`] to refuse it at start-up instead).
+    pub fn new(mut config: AnalyticsConfig) -> Self {
+        let defaults = AnalyticsConfig::default();
+        if !(MIN_RELATIVE_ACCURACY..=MAX_RELATIVE_ACCURACY)
+            .contains(&config.quantile_relative_accuracy)
+        {
+            config.quantile_relative_accuracy = defaults.quantile_relative_accuracy;
+        }
+        if config.quantile_max_buckets < 2 {
+            config.quantile_max_buckets = defaults.quantile_max_buckets;
+        }
+        AnalyticsView {
+            records: RwLock::new(RecordState {
+                totals: Counts::default(),
+                sources: BTreeMap::new(),
+                untracked_records: 0,
+                last_updated: None,
+                recent: Newest::new(config.recent_capacity),
+            }),
+            alerts: RwLock::new(AlertState {
+                kept: Newest::new(config.anomalies_capacity),
+                ids: HashSet::new(),
+                received: 0,
+                duplicates: 0,
+            }),
+            config,
+        }
+    }
+
+    /// The configuration in force (after falling back from invalid values).
+    pub fn config(&self) -> &AnalyticsConfig {
+        &self.config
+    }
+
+    /// Adds one processed record to the totals, its source's statistics and the recent
+    /// records.
+    pub fn apply_processed(&self, record: ProcessedRecord) {
+        let mut state = write(&self.records);
+        state.totals.add(&record);
+        if state.last_updated.is_none_or(|at| at < record.processed_at) {
+            state.last_updated = Some(record.processed_at);
+        }
+        let r = &record.record;
+        let tracked = state.sources.len();
+        match state.sources.get_mut(r.source.as_str()) {
+            Some(stats) => stats.add(&record),
+            None if tracked < self.config.max_sources => {
+                let sketch = || {
+                    QuantileSketch::new(
+                        self.config.quantile_relative_accuracy,
+                        self.config.quantile_max_buckets,
+                    )
+                };
+                let mut stats = SourceStats {
+                    counts: Counts::default(),
+                    last_run_at: r.start_time,
+                    duration: sketch(),
+                    memory: sketch(),
+                    cpu: sketch(),
+                };
+                stats.add(&record);
+                state.sources.insert(r.source.clone(), stats);
+            }
+            None => state.untracked_records += 1,
+        }
+        // A record older than every kept one at capacity is simply not kept.
+        let _ = state.recent.insert(record.processed_at, record);
+    }
+
+    /// Keeps one alert unless an alert with the same `alert_id` is kept already (a repeat
+    /// of the same run and detector).
+    pub fn apply_alert(&self, alert: Alert) {
+        let mut state = write(&self.alerts);
+        state.received += 1;
+        if state.ids.contains(&alert.alert_id) {
+            state.duplicates += 1;
+            return;
+        }
+        let id = alert.alert_id.clone();
+        if let Ok(evicted) = state.kept.insert(alert.raised_at, alert) {
+            if let Some(evicted) = evicted {
+                state.ids.remove(&evicted.alert_id);
+            }
+            state.ids.insert(id);
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        let state = read(&self.records);
+        let t = &state.totals;
+        Summary {
+            total_logs_processed: t.total,
+            success_count: t.success,
+            failed_count: t.failed,
+            success_rate: t.rate(t.success),
+            anomaly_count: t.anomalous,
+            anomaly_rate: t.rate(t.anomalous),
+            average_efficiency_score: t.mean(t.efficiency_sum),
+            average_duration_seconds: t.mean(t.duration_sum),
+            total_sources: state.sources.len(),
+            records_from_untracked_sources: state.untracked_records,
+            last_updated: state.last_updated,
+        }
+    }
+
+    pub fn sources(&self) -> SourcesReport {
+        let state = read(&self.records);
+        let sources = state
+            .sources
+            .iter()
+            .map(|(name, stats)| {
+                let c = &stats.counts;
+                SourceSummary {
+                    source: name.clone(),
+                    total_runs: c.total,
+                    success_count: c.success,
+                    failed_count: c.failed,
+                    success_rate: c.rate(c.success).unwrap_or_default(),
+                    anomaly_count: c.anomalous,
+                    duration_p50_seconds: stats.duration.quantile(0.50),
+                    duration_p95_seconds: stats.duration.quantile(0.95),
+                    duration_p99_seconds: stats.duration.quantile(0.99),
+                    memory_p95_bytes: stats.memory.quantile(0.95),
+                    cpu_p95_seconds: stats.cpu.quantile(0.95),
+                    last_run_at: stats.last_run_at,
+                    average_efficiency_score: c.mean(c.efficiency_sum).unwrap_or_default(),
+                }
+            })
+            .collect();
+        SourcesReport {
+            sources,
+            total_sources: state.sources.len(),
+            records_from_untracked_sources: state.untracked_records,
+            quantile_relative_accuracy: self.config.quantile_relative_accuracy,
+        }
+    }
+
+    pub fn recent(&self, query: &RecentQuery) -> RecentRecords {
+        let state = read(&self.records);
+        let records: Vec<ProcessedRecord> = state
+            .recent
+            .newest_first()
+            .filter(|p| source_matches(query.source.as_deref(), &p.record.source))
+            .filter(|p| query.status.is_none_or(|s| s == p.record.status))
+            .take(query.limit)
+            .cloned()
+            .collect();
+        RecentRecords {
+            count: records.len(),
+            records,
+        }
+    }
+
+    pub fn anomalies(&self, query: &AnomalyQuery) -> Anomalies {
+        let state = read(&self.alerts);
+        let anomalies: Vec<Alert> = state
+            .kept
+            .newest_first()
+            .filter(|a| source_matches(query.source.as_deref(), &a.source))
+            .filter(|a| query.severity.is_none_or(|s| s == a.severity))
+            .take(query.limit)
+            .cloned()
+            .collect();
+        Anomalies {
+            count: anomalies.len(),
+            anomalies,
+        }
+    }
+
+    pub fn stats(&self) -> ViewStats {
+        let (records_applied, records_kept, sources_tracked, untracked) = {
+            let state = read(&self.records);
+            (
+                state.totals.total,
+                state.recent.len(),
+                state.sources.len(),
+                state.untracked_records,
+            )
+        };
+        let alerts = read(&self.alerts);
+        ViewStats {
+            records_applied,
+            records_kept,
+            alerts_applied: alerts.received,
+            duplicate_alerts: alerts.duplicates,
+            alerts_kept: alerts.kept.len(),
+            sources_tracked,
+            records_from_untracked_sources: untracked,
+        }
+    }
+}
+
+impl SourceStats {
+    fn add(&mut self, record: &ProcessedRecord) {
+        let r = &record.record;
+        self.counts.add(record);
+        self.last_run_at = self.last_run_at.max(r.start_time);
+        self.duration.add(r.duration_seconds);
+        self.memory.add(r.memory_used_bytes as f64);
+        self.cpu.add(r.cpu_time_seconds);
+    }
+}
+
+fn source_matches(wanted: Option<&str>, source: &str) -> bool {
+    wanted.is_none_or(|w| w.eq_ignore_ascii_case(source))
+}
+
+/// A poisoned lock only means a panic elsewhere mid-update; counters stay usable, and
+/// the view must keep answering rather than propagate the panic to every request.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testing::{base_time, processed};
+    use chrono::Duration;
+
+    fn view_with(config: AnalyticsConfig) -> AnalyticsView {
+        AnalyticsView::new(config)
+    }
+
+    fn close(value: Option<f64>, expected: f64) -> bool {
+        value.is_some_and(|v| (v - expected).abs() < 1e-9)
+    }
+
+    /// Within the sketch's 1 %.
+    fn within(value: Option<f64>, expected: f64) -> bool {
+        value.is_some_and(|v| (v - expected).abs() <= 0.01 * expected.abs())
+    }
+
+    fn everything(limit: usize) -> RecentQuery {
+        RecentQuery {
+            limit,
+            source: None,
+            status: None,
+        }
+    }
+
+    #[test]
+    fn empty_view_has_counts_of_zero_and_no_rates() {
+        let view = view_with(AnalyticsConfig::default());
+        let summary = view.summary();
+        assert_eq!(summary.total_logs_processed, 0);
+        assert_eq!(summary.success_rate, None, "no data is not 0 %");
+        assert_eq!(summary.average_efficiency_score, None);
+        assert_eq!(summary.last_updated, None);
+        assert!(view.sources().sources.is_empty());
+        assert_eq!(view.recent(&everything(10)).count, 0);
+    }
+
+    #[test]
+    fn summary_by_hand() {
+        let view = view_with(AnalyticsConfig::default());
+        // Applied out of order, as partitions interleave.
+        for record in [
+            processed(2, "powerbi", Status::Success, 30.0, 200_000_000, 5.0), // eff 0, anomalous
+            processed(0, "zoho", Status::Success, 2.0, 4_000_000, 0.5), // eff (90 + 80) / 2 = 85
+            processed(3, "powerbi", Status::Success, 6.0, 0, 3.0),      // eff (70 + 100) / 2 = 85
+            processed(1, "zoho", Status::Failed, 10.0, 1_000_000, 2.0), // eff (50 + 95) / 2 = 72.5, anomalous
+        ] {
+            view.apply_processed(record);
+        }
+        let s = view.summary();
+        assert_eq!(
+            (s.total_logs_processed, s.success_count, s.failed_count),
+            (4, 3, 1)
+        );
+        assert!(close(s.success_rate, 0.75));
+        assert_eq!(s.anomaly_count, 2);
+        assert!(close(s.anomaly_rate, 0.5));
+        assert!(close(
+            s.average_efficiency_score,
+            (0.0 + 85.0 + 85.0 + 72.5) / 4.0
+        ));
+        assert!(close(
+            s.average_duration_seconds,
+            (30.0 + 2.0 + 6.0 + 10.0) / 4.0
+        ));
+        assert_eq!(s.total_sources, 2);
+        // The latest processed_at (run 3), not the last applied (run 1).
+        let expected = processed(3, "x", Status::Success, 1.0, 0, 0.0).processed_at;
+        assert_eq!(s.last_updated, Some(expected));
+    }
+
+    #[test]
+    fn sources_by_hand() {
+        let view = view_with(AnalyticsConfig::default());
+        for record in [
+            processed(3, "zoho", Status::Success, 1.0, -500_000, 0.2), // eff 97.5, negative memory
+            processed(0, "zoho", Status::Success, 2.0, 4_000_000, 0.5), // eff 85
+            processed(2, "zoho", Status::Failed, 10.0, 1_000_000, 2.0), // eff 72.5
+            processed(1, "zoho", Status::Success, 4.0, 2_000_000, 1.0), // eff 85
+            processed(4, "efficy", Status::Success, 2.0, -300_000, 1.0),
+        ] {
+            view.apply_processed(record);
+        }
+        let report = view.sources();
+        assert_eq!(report.total_sources, 2);
+        assert_eq!(report.quantile_relative_accuracy, 0.01);
+        let names: Vec<&str> = report.sources.iter().map(|s| s.source.as_str()).collect();
+        assert_eq!(names, ["efficy", "zoho"], "sorted by name");
+
+        let zoho = &report.sources[1];
+        assert_eq!(
+            (zoho.total_runs, zoho.success_count, zoho.failed_count),
+            (4, 3, 1)
+        );
+        assert!(close(Some(zoho.success_rate), 0.75));
+        assert_eq!(zoho.anomaly_count, 2, "the failure and the negative memory");
+        // Nearest rank over durations 1, 2, 4, 10: p50 = rank 2 = 2; p95 = p99 = rank 4.
+        assert!(within(zoho.duration_p50_seconds, 2.0));
+        assert!(within(zoho.duration_p95_seconds, 10.0));
+        assert!(within(zoho.duration_p99_seconds, 10.0));
+        assert!(within(zoho.memory_p95_bytes, 4_000_000.0));
+        assert!(within(zoho.cpu_p95_seconds, 2.0));
+        // Latest start_time (run 3) although run 1 was applied last.
+        assert_eq!(zoho.last_run_at, base_time() + Duration::minutes(3));
+        assert!(close(
+            Some(zoho.average_efficiency_score),
+            (97.5 + 85.0 + 72.5 + 85.0) / 4.0
+        ));
+
+        // A negative memory stays negative.
+        let efficy = &report.sources[0];
+        assert!(within(efficy.memory_p95_bytes, -300_000.0));
+        assert!(efficy.memory_p95_bytes.unwrap_or_default() < 0.0);
+    }
+
+    #[test]
+    fn sources_beyond_the_limit_count_in_the_totals_only() {
+        let view = view_with(AnalyticsConfig {
+            max_sources: 2,
+            ..AnalyticsConfig::default()
+        });
+        for (n, source) in ["a", "b", "c", "a", "d"].into_iter().enumerate() {
+            view.apply_processed(processed(n as i64, source, Status::Success, 1.0, 0, 0.1));
+        }
+        let summary = view.summary();
+        assert_eq!(summary.total_logs_processed, 5);
+        assert_eq!(summary.total_sources, 2);
+        assert_eq!(summary.records_from_untracked_sources, 2);
+        let report = view.sources();
+        let runs: Vec<(&str, u64)> = report
+            .sources
+            .iter()
+            .map(|s| (s.source.as_str(), s.total_runs))
+            .collect();
+        assert_eq!(runs, [("a", 2), ("b", 1)]);
+        assert_eq!(report.records_from_untracked_sources, 2);
+    }
+
+    #[test]
+    fn recent_keeps_the_newest_by_processed_at_and_filters() {
+        let view = view_with(AnalyticsConfig {
+            recent_capacity: 3,
+            ..AnalyticsConfig::default()
+        });
+        for n in [4, 0, 5, 1, 3, 2] {
+            let status = if n % 2 == 0 {
+                Status::Success
+            } else {
+                Status::Failed
+            };
+            let source = if n == 4 { "Zoho" } else { "zoho" };
+            view.apply_processed(processed(n, source, status, 1.0, 0, 0.1));
+        }
+        let ids = |records: RecentRecords| -> Vec<i64> {
+            records
+                .records
+                .iter()
+                .map(|r| r.record.object_id - 100)
+                .collect()
+        };
+        assert_eq!(ids(view.recent(&everything(10))), [5, 4, 3], "newest first");
+        assert_eq!(ids(view.recent(&everything(2))), [5, 4]);
+        let failed = RecentQuery {
+            status: Some(Status::Failed),
+            ..everything(10)
+        };
+        assert_eq!(ids(view.recent(&failed)), [5, 3]);
+        let zoho = RecentQuery {
+            source: Some("ZOHO".into()),
+            ..everything(10)
+        };
+        assert_eq!(
+            ids(view.recent(&zoho)),
+            [5, 4, 3],
+            "source ignores ASCII case"
+        );
+        let none = RecentQuery {
+            source: Some("powerbi".into()),
+            ..everything(10)
+        };
+        assert_eq!(view.recent(&none).count, 0);
+        assert_eq!(view.stats().records_kept, 3);
+        assert_eq!(
+            view.summary().total_logs_processed,
+            6,
+            "totals keep everything"
+        );
+    }
+
+    #[test]
+    fn alerts_are_deduplicated_among_those_kept_and_filtered() {
+        let view = view_with(AnalyticsConfig {
+            anomalies_capacity: 2,
+            ..AnalyticsConfig::default()
+        });
+        let alert = |n: i64, status: Status, memory: i64| {
+            processed(n, "zoho", status, 1.0, memory, 0.1)
+                .alert()
+                .unwrap()
+        };
+        let critical = alert(1, Status::Failed, 0);
+        view.apply_alert(critical.clone());
+        view.apply_alert(critical.clone());
+        assert_eq!(
+            (view.stats().alerts_kept, view.stats().duplicate_alerts),
+            (1, 1)
+        );
+        view.apply_alert(alert(2, Status::Success, -1));
+        view.apply_alert(alert(3, Status::Success, 200_000_000));
+        // The critical alert was evicted (oldest); sent again, it is older than both kept
+        // ones, so it is neither kept nor a duplicate.
+        view.apply_alert(critical);
+        let stats = view.stats();
+        assert_eq!(
+            (
+                stats.alerts_applied,
+                stats.duplicate_alerts,
+                stats.alerts_kept
+            ),
+            (5, 1, 2)
+        );
+
+        let query = |severity: Option<Severity>, source: Option<&str>| AnomalyQuery {
+            limit: 10,
+            severity,
+            source: source.map(str::to_owned),
+        };
+        let ids = |anomalies: Anomalies| -> Vec<String> {
+            anomalies
+                .anomalies
+                .into_iter()
+                .map(|a| a.alert_id)
+                .collect()
+        };
+        assert_eq!(
+            ids(view.anomalies(&query(None, None))),
+            ["acme:3:103/rules", "acme:2:102/rules"]
+        );
+        assert_eq!(
+            view.anomalies(&query(Some(Severity::Warning), None)).count,
+            2
+        );
+        assert_eq!(
+            view.anomalies(&query(Some(Severity::Critical), None)).count,
+            0
+        );
+        assert_eq!(view.anomalies(&query(None, Some("efficy"))).count, 0);
+        assert_eq!(
+            view.anomalies(&AnomalyQuery {
+                limit: 1,
+                ..query(None, Some("zoho"))
+            })
+            .count,
+            1
+        );
+    }
+
+    #[test]
+    fn invalid_config_values_fall_back_to_their_defaults() {
+        let view = view_with(AnalyticsConfig {
+            quantile_relative_accuracy: 2.0,
+            quantile_max_buckets: 0,
+            ..AnalyticsConfig::default()
+        });
+        assert_eq!(view.config(), &AnalyticsConfig::default());
+    }
+}

@@ -1,0 +1,31 @@
+//! Configuration of the processing service (see the README's configuration table).
+
+use crate::analytics::AnalyticsConfig;
+use obs_detector::RulesConfig;
+use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
+use obs_service::HttpConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessingConfig {
+    pub http: HttpConfig,
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub stage: StageConfig,
+    pub rules: RulesConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+impl Default for ProcessingConfig {
+    fn default() -> Self {
+        ProcessingConfig {
+            http: HttpConfig::on_port(8003),
+            kafka: KafkaConfig::default(),
+            topics: TopicsConfig::default(),
+            stage: StageConfig::for_group("processing"),
+            rules: RulesConfig::default(),
+            analytics: AnalyticsConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The processing service: `standardized-logs` → `processed-metrics` + `alerts`, exactly
+//! once, and the global analytics view.
+//!
+//! The scoring is [`obs_detector`]; this crate wires it into the shared transactional loop
+//! ([`obs_kafka::stage`]). The [`analytics`] view reads every partition of the outputs
+//! (outside the processing group), so its answers are global with several replicas and
+//! are rebuilt after a restart.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod analytics;
+pub mod config;
+mod transform;
+
+use analytics::{AnalyticsView, ReaderHandle};
+use anyhow::Context;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+pub use config::ProcessingConfig;
+use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
+use obs_service::{HealthReport, Metrics};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
+
+pub const SERVICE: &str = "processing";
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: ProcessingConfig,
+    pub view: Arc<AnalyticsView>,
+    probe: BrokerProbe,
+    registry: Metrics,
+    metrics: ProcessingMetrics,
+    stage: Mutex<Option<StageHandle>>,
+    reader: Mutex<Option<ReaderHandle>>,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AppState {
+    /// Validates the config and prepares metrics, the view and the broker probe (needs a
+    /// Tokio runtime); the loops start with [`AppState::start`].
+    pub fn new(config: ProcessingConfig) -> anyhow::Result<Arc<AppState>> {
+        config
+            .analytics
+            .validate()
+            .context("invalid configuration of analytics")?;
+        let registry = Metrics::new();
+        let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
+        let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
+        let view = Arc::new(AnalyticsView::new(config.analytics.clone()));
+        Ok(Arc::new(AppState {
+            config,
+            view,
+            probe,
+            registry,
+            metrics,
+            stage: Mutex::new(None),
+            reader: Mutex::new(None),
+            started_at: chrono::Utc::now(),
+        }))
+    }
+
+    /// Starts the consume-transform-produce loop and the analytics reader.
+    pub fn start(&self) -> anyhow::Result<()> {
+        let c = &self.config;
+        let transform = ProcessTransform::new(c.rules.clone(), &c.topics, self.metrics.clone());
+        let stage_metrics = StageMetrics::register(self.registry.registry(), STAGE)
+            .context("registering stage metrics")?;
+        let stage = spawn_stage(
+            &c.kafka,
+            STAGE,
+            &c.topics.standardized_logs.name,
+            &c.stage,
+            transform,
+            stage_metrics,
+        )?;
+        let reader = analytics::spawn_reader(&c.kafka, &c.topics, self.view.clone())?;
+        *lock(&self.stage)? = Some(stage);
+        *lock(&self.reader)? = Some(reader);
+        Ok(())
+    }
+
+    /// Stops the loop after it committed its batch in flight, and the reader (blocking).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        if let Some(stage) = lock(&self.stage)?.take() {
+            stage.stop();
+            stage.join()?;
+        }
+        if let Some(reader) = lock(&self.reader)?.take() {
+            reader.stop();
+            reader.join()?;
+        }
+        Ok(())
+    }
+
+    /// Input records whose outputs this instance committed.
+    pub fn stage_consumed(&self) -> u64 {
+        self.stage_status().map_or(0, |s| s.records_consumed)
+    }
+
+    fn stage_status(&self) -> Option<obs_kafka::StageStatus> {
+        self.stage.lock().ok()?.as_ref().map(StageHandle::status)
+    }
+
+    fn reader_status(&self) -> Option<analytics::ReaderStatus> {
+        self.reader.lock().ok()?.as_ref().map(ReaderHandle::status)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> anyhow::Result<std::sync::MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))
+}
+
+/// The service's routes (analytics included), with the shared layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/status", get(status))
+        .with_state(state.clone())
+        .merge(analytics::router(state.view.clone()));
+    obs_service::http::finish_router(routes, &state.registry)
+}
+
+fn running<T>(slot: &Mutex<Option<T>>, is_running: fn(&T) -> bool) -> bool {
+    slot.lock()
+        .ok()
+        .is_some_and(|s| s.as_ref().is_some_and(is_running))
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+    HealthReport::new(SERVICE, state.probe.status())
+        .with_check("stage_loop", running(&state.stage, StageHandle::is_running))
+        .with_check(
+            "analytics_reader",
+            running(&state.reader, ReaderHandle::is_running),
+        )
+}
+
+/// `GET /status`: the loop (partitions, lag, counts) and the analytics view.
+async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "service": SERVICE,
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": state.started_at,
+        "kafka": {
+            "bootstrap_servers": state.config.kafka.bootstrap_servers,
+            "broker": state.probe.status(),
+            "input": state.config.topics.standardized_logs.name,
+            "outputs": [
+                state.config.topics.processed_metrics.name,
+                state.config.topics.alerts.name,
+            ],
+        },
+        "stage": state.stage_status(),
+        "analytics": {
+            "reader": state.reader_status(),
+            "view": state.view.stats(),
+        },
+    }))
+}
+
+/// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits
+/// its batch in flight before the process exits.
+pub async fn run(config: ProcessingConfig) -> anyhow::Result<()> {
+    let listen = config.http.listen;
+    let state = AppState::new(config)?;
+    let starting = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let c = &starting.config;
+            match obs_kafka::topics::ensure_topics(&c.kafka, SERVICE, &c.topics).await {
+                Ok(outcomes) => {
+                    tracing::info!(?outcomes, "topics ready");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+        if let Err(error) = starting.start() {
+            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
+        }
+    });
+    obs_service::http::serve(router(state.clone()), listen)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopping the loops");
+    let stopping = state.clone();
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .context("joining the loops")??;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The standardization service: `raw-logs` → `standardized-logs`, bad records to
+//! `dead-letters`, exactly once.
+//!
+//! The pure work is [`obs_records::standardize`]; this crate wires it into the shared
+//! transactional loop ([`obs_kafka::stage`]) and serves the HTTP API: a dry run of the
+//! standardization, status, health and metrics.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod config;
+mod transform;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+pub use config::StandardizationConfig;
+use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
+use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
+use obs_records::RecordError;
+use obs_service::http::{media_type, read_body};
+use obs_service::{ApiError, HealthReport, Metrics};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
+
+pub const SERVICE: &str = "standardization";
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: StandardizationConfig,
+    options: StandardizeOptions,
+    probe: BrokerProbe,
+    registry: Metrics,
+    metrics: StandardizationMetrics,
+    stage: Mutex<Option<StageHandle>>,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AppState {
+    /// Validates the config and prepares metrics and the broker probe (needs a Tokio
+    /// runtime); the loop starts with [`AppState::start_stage`].
+    pub fn new(config: StandardizationConfig) -> anyhow::Result<Arc<AppState>> {
+        let options = StandardizeOptions::with_zone_name(&config.standardize.time_zone)
+            .context("invalid configuration of standardize.time_zone")?;
+        let registry = Metrics::new();
+        let metrics = StandardizationMetrics::register(&registry).context("registering metrics")?;
+        let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
+        Ok(Arc::new(AppState {
+            config,
+            options,
+            probe,
+            registry,
+            metrics,
+            stage: Mutex::new(None),
+            started_at: chrono::Utc::now(),
+        }))
+    }
+
+    /// Starts the consume-transform-produce loop.
+    pub fn start_stage(&self) -> anyhow::Result<()> {
+        let c = &self.config;
+        let transform = StandardizeTransform::new(
+            self.options,
+            &c.topics.standardized_logs.name,
+            &c.topics.dead_letters.name,
+            self.metrics.clone(),
+        );
+        let stage_metrics = StageMetrics::register(self.registry.registry(), STAGE)
+            .context("registering stage metrics")?;
+        let handle = spawn_stage(
+            &c.kafka,
+            STAGE,
+            &c.topics.raw_logs.name,
+            &c.stage,
+            transform,
+            stage_metrics,
+        )?;
+        *self
+            .stage
+            .lock()
+            .map_err(|_| anyhow::anyhow!("stage lock poisoned"))? = Some(handle);
+        Ok(())
+    }
+
+    /// Stops the loop after it committed the batch in flight (blocking).
+    pub fn stop_stage(&self) -> anyhow::Result<()> {
+        let handle = self
+            .stage
+            .lock()
+            .map_err(|_| anyhow::anyhow!("stage lock poisoned"))?
+            .take();
+        if let Some(handle) = handle {
+            handle.stop();
+            handle.join()?;
+        }
+        Ok(())
+    }
+
+    /// Committed counts `(in, standardized, dead-lettered)`: `in` is counted by the loop
+    /// (inputs whose batch committed), the two others by the transform's outcomes, so
+    /// `in = standardized + dead-lettered` is a real reconciliation.
+    pub fn stage_totals(&self) -> (u64, u64, u64) {
+        let m = &self.metrics;
+        let standardized = m.records.with_label_values(&["standardized"]).get();
+        let dead = m.records.with_label_values(&["dead_lettered"]).get();
+        let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
+        (consumed, standardized, dead)
+    }
+
+    fn stage_status(&self) -> Option<obs_kafka::StageStatus> {
+        self.stage
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(StageHandle::status))
+    }
+
+    fn stage_running(&self) -> bool {
+        self.stage
+            .lock()
+            .ok()
+            .is_some_and(|s| s.as_ref().is_some_and(StageHandle::is_running))
+    }
+}
+
+/// The service's routes, with the shared layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let routes = Router::new()
+        .route("/standardize/single", post(standardize_single))
+        .route("/health", get(health))
+        .route("/status", get(status))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state.clone());
+    obs_service::http::finish_router(routes, &state.registry)
+}
+
+/// `POST /standardize/single`: a dry run; the standardized form (200) or every error (422).
+async fn standardize_single(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<StandardizedRecord>, ApiError> {
+    let found = media_type(&headers);
+    if found.as_deref() != Some("application/json") {
+        return Err(ApiError::unsupported_media_type(
+            found.as_deref(),
+            &["application/json"],
+        ));
+    }
+    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    standardize_bytes(&bytes, &state.options)
+        .map(Json)
+        .map_err(|error| match &error {
+            RecordError::Malformed(message) => {
+                ApiError::bad_request("malformed_json", format!("malformed JSON: {message}"))
+            }
+            RecordError::Invalid(fields) => ApiError::unprocessable(
+                format!(
+                    "the record cannot be standardized: {} error(s)",
+                    fields.len()
+                ),
+                json!({ "errors": error.messages(), "fields": fields }),
+            ),
+        })
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+    HealthReport::new(SERVICE, state.probe.status()).with_check("stage_loop", state.stage_running())
+}
+
+/// `GET /status`: the loop's partitions, lag and counts; `in = standardized + dead`.
+async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
+    let (total, standardized, dead) = state.stage_totals();
+    (
+        StatusCode::OK,
+        Json(json!({
+            "service": SERVICE,
+            "version": env!("CARGO_PKG_VERSION"),
+            "started_at": state.started_at,
+            "time_zone": state.config.standardize.time_zone,
+            "kafka": {
+                "bootstrap_servers": state.config.kafka.bootstrap_servers,
+                "broker": state.probe.status(),
+                "input": state.config.topics.raw_logs.name,
+                "outputs": [
+                    state.config.topics.standardized_logs.name,
+                    state.config.topics.dead_letters.name,
+                ],
+            },
+            "stage": state.stage_status(),
+            "records": {
+                "in": total,
+                "standardized": standardized,
+                "dead_lettered": dead,
+            },
+        })),
+    )
+}
+
+/// Runs the service until SIGTERM: topics, the loop, HTTP; at shutdown the loop commits
+/// its batch in flight before the process exits.
+pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
+    let listen = config.http.listen;
+    let state = AppState::new(config)?;
+    // HTTP answers at once (health says the loop is not running yet) while the topics are
+    // prepared, retrying while Kafka is away.
+    let starting = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let c = &starting.config;
+            match obs_kafka::topics::ensure_topics(&c.kafka, SERVICE, &c.topics).await {
+                Ok(outcomes) => {
+                    tracing::info!(?outcomes, "topics ready");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+        if let Err(error) = starting.start_stage() {
+            tracing::error!(error = format!("{error:#}"), "cannot start the loop");
+        }
+    });
+    obs_service::http::serve(router(state.clone()), listen)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopping the loop");
+    let stopping = state.clone();
+    tokio::task::spawn_blocking(move || stopping.stop_stage())
+        .await
+        .context("joining the loop")??;
+    Ok(())
+}

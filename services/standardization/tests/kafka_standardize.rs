@@ -1,0 +1,361 @@
+//! Standardization against a real Kafka broker (`make kafka-up`): the field data, dead
+//! letters of every kind with their original bytes, and exactly once across a SIGKILL.
+
+use obs_kafka::dead_letter;
+use obs_kafka::headers::{INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
+use obs_kafka::{StageConfig, TraceParent};
+use obs_records::standardize::{FailureKind, QualityFlag, StandardizedRecord};
+use obs_records::RawRecord;
+use obs_testkit::{key_of, produce, raw_messages, read_topic, TestMessage};
+use rdkafka::message::{Headers, OwnedHeaders, OwnedMessage};
+use rdkafka::Message;
+use standardization::{AppState, StandardizationConfig};
+use std::collections::HashMap;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/seed-logs.json"
+);
+
+fn config() -> StandardizationConfig {
+    let topics = obs_testkit::unique_topics();
+    StandardizationConfig {
+        kafka: obs_testkit::kafka(),
+        stage: StageConfig {
+            batch_max_ms: 50,
+            transaction_timeout_ms: 10_000,
+            transactional_id: format!("test-{}", topics.raw_logs.name),
+            ..StageConfig::for_group(&format!("test-{}", topics.raw_logs.name))
+        },
+        topics,
+        ..StandardizationConfig::default()
+    }
+}
+
+async fn start(config: &StandardizationConfig) -> std::sync::Arc<AppState> {
+    obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
+        .await
+        .unwrap();
+    let state = AppState::new(config.clone()).unwrap();
+    state.start_stage().unwrap();
+    state
+}
+
+fn read(config: &StandardizationConfig, topic: &str, expected: usize) -> Vec<OwnedMessage> {
+    read_topic(
+        &config.kafka,
+        topic,
+        expected,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    )
+}
+
+/// The committed totals once `expected` inputs are counted (the counters follow the
+/// commit by a moment).
+async fn totals(state: &AppState, expected: u64) -> (u64, u64, u64) {
+    for _ in 0..100 {
+        let totals = state.stage_totals();
+        if totals.0 >= expected {
+            return totals;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    state.stage_totals()
+}
+
+fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_field_data_is_standardized_with_no_dead_letter() {
+    let config = config();
+    let state = start(&config).await;
+    let raw: Vec<RawRecord> = std::fs::read_to_string(SEED)
+        .unwrap()
+        .lines()
+        .map(|l| RawRecord::parse(l.as_bytes()).unwrap())
+        .collect();
+    let messages = raw_messages(&raw);
+    let sent_headers: HashMap<String, (String, String)> = messages
+        .iter()
+        .map(|(_, _, h)| {
+            let h = obs_kafka::RecordHeaders::from_kafka(h).unwrap();
+            let at = h
+                .ingested_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            (
+                h.record_id,
+                (at, format!("{:032x}", h.traceparent.trace_id)),
+            )
+        })
+        .collect();
+    produce(&config.kafka, &config.topics.raw_logs.name, messages);
+
+    let out = read(&config, &config.topics.standardized_logs.name, 72);
+    assert_eq!(out.len(), 72);
+    assert!(read(&config, &config.topics.dead_letters.name, 0).is_empty());
+
+    let records: HashMap<i64, (StandardizedRecord, &OwnedMessage)> = out
+        .iter()
+        .map(|m| {
+            let r: StandardizedRecord = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            (r.object_id, (r, m))
+        })
+        .collect();
+    assert_eq!(records.len(), 72);
+    for (record, message) in records.values() {
+        assert_eq!(key_of(message), record.series_key);
+        assert_eq!(header(message, RECORD_ID), Some(record.record_id.as_str()));
+        assert_eq!(header(message, SCHEMA_VERSION), Some("standardized-v1"));
+        let (ingested_at, trace) = &sent_headers[&record.record_id];
+        assert_eq!(
+            header(message, INGESTED_AT),
+            Some(ingested_at.as_str()),
+            "carried over"
+        );
+        let tp: TraceParent = header(message, TRACEPARENT).unwrap().parse().unwrap();
+        assert_eq!(
+            &format!("{:032x}", tp.trace_id),
+            trace,
+            "same trace, next span"
+        );
+    }
+    let (first, _) = &records[&1995];
+    assert_eq!(
+        first.start_time.to_rfc3339(),
+        "2025-09-05T16:45:26.191702+00:00"
+    );
+    assert_eq!(first.cpu_time_seconds, 0.09);
+    assert_eq!(first.source, "zohoprojects");
+    let (failed, _) = &records[&1035];
+    assert_eq!(failed.error_message.as_deref(), Some("'id'"));
+    assert_eq!(failed.error_kind, Some(FailureKind::MissingField));
+    let negative = records
+        .values()
+        .filter(|(r, _)| r.quality.contains(&QualityFlag::NegativeMemory))
+        .count();
+    assert_eq!(negative, 2);
+    assert!(records.values().any(|(r, _)| r.source == "easyprojects"));
+
+    assert_eq!(
+        totals(&state, 72).await,
+        (72, 72, 0),
+        "in = standardized + dead-lettered"
+    );
+    tokio::task::spawn_blocking(move || state.stop_stage())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_become_dead_letters_with_their_kind_and_original_bytes() {
+    let config = config();
+    let state = start(&config).await;
+    let valid = obs_samplegen::records(21, 1).next().unwrap();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut v = serde_json::to_value(&valid).unwrap();
+        v[field] = value;
+        serde_json::to_vec(&v).unwrap()
+    };
+    let without = |field: &str| {
+        let mut v = serde_json::to_value(&valid).unwrap();
+        v.as_object_mut().unwrap().remove(field);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let corpus: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed_json", b"{\"No_Sequence\": \"2025-".to_vec()),
+        ("malformed_json", vec![0xff, 0xfe, 0x00, 0x01]),
+        ("malformed_json", Vec::new()),
+        ("not_an_object", b"[1, 2, 3]".to_vec()),
+        ("missing_field", without("Objet_Id")),
+        ("wrong_type", with("Objet_Id", "1995".into())),
+        ("empty_field", with("Entreprise", "".into())),
+        (
+            "invalid_timestamp",
+            with("Debut", "2025-09-05T16:45:26".into()),
+        ),
+        ("unknown_status", with("Etat", "RUNNING".into())),
+        ("out_of_range", with("Duree secondes", (-3.0).into())),
+    ];
+    let mut messages: Vec<TestMessage> = corpus
+        .iter()
+        .enumerate()
+        .map(|(i, (_, bytes))| {
+            let headers = OwnedHeaders::new().insert(rdkafka::message::Header {
+                key: "case",
+                value: Some(&i.to_string()),
+            });
+            (
+                Some(format!("key-{i}").into_bytes()),
+                bytes.clone(),
+                headers,
+            )
+        })
+        .collect();
+    messages.extend(raw_messages(&[valid]));
+    produce(&config.kafka, &config.topics.raw_logs.name, messages);
+
+    let dead = read(&config, &config.topics.dead_letters.name, corpus.len());
+    assert_eq!(dead.len(), corpus.len());
+    for message in &dead {
+        let case: usize = header(message, "case").unwrap().parse().unwrap();
+        let (kind, bytes) = &corpus[case];
+        assert_eq!(
+            message.payload().unwrap_or_default(),
+            bytes.as_slice(),
+            "original bytes, case {case}"
+        );
+        assert_eq!(key_of(message), format!("key-{case}"));
+        assert_eq!(
+            header(message, dead_letter::ERROR_KIND),
+            Some(*kind),
+            "case {case}"
+        );
+        assert_eq!(header(message, dead_letter::STAGE), Some("standardization"));
+        assert_eq!(
+            header(message, dead_letter::SOURCE_TOPIC),
+            Some(config.topics.raw_logs.name.as_str())
+        );
+        assert!(header(message, dead_letter::SOURCE_OFFSET)
+            .unwrap()
+            .parse::<i64>()
+            .is_ok());
+        assert!(header(message, dead_letter::SOURCE_PARTITION)
+            .unwrap()
+            .parse::<i32>()
+            .is_ok());
+        assert!(!header(message, dead_letter::REASON).unwrap().is_empty());
+        assert!(header(message, dead_letter::FAILED_AT).is_some());
+    }
+    let reason = dead
+        .iter()
+        .find(|m| header(m, dead_letter::ERROR_KIND) == Some("unknown_status"))
+        .and_then(|m| header(m, dead_letter::REASON))
+        .unwrap();
+    assert!(
+        reason.contains("Etat") && reason.contains("RUNNING"),
+        "{reason}"
+    );
+    assert_eq!(
+        read(&config, &config.topics.standardized_logs.name, 1).len(),
+        1
+    );
+    assert_eq!(
+        totals(&state, 11).await,
+        (11, 1, 10),
+        "in = standardized + dead-lettered"
+    );
+    tokio::task::spawn_blocking(move || state.stop_stage())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// The service binary with the test's topics and stage identity.
+fn spawn_binary(config: &StandardizationConfig) -> Child {
+    let t = &config.topics;
+    Command::new(env!("CARGO_BIN_EXE_standardization"))
+        .env("KAFKA_BOOTSTRAP_SERVERS", &config.kafka.bootstrap_servers)
+        .env("OBS_HTTP__LISTEN", "127.0.0.1:0")
+        .env("OBS_TOPICS__RAW_LOGS__NAME", &t.raw_logs.name)
+        .env(
+            "OBS_TOPICS__STANDARDIZED_LOGS__NAME",
+            &t.standardized_logs.name,
+        )
+        .env("OBS_TOPICS__DEAD_LETTERS__NAME", &t.dead_letters.name)
+        .env(
+            "OBS_TOPICS__PROCESSED_METRICS__NAME",
+            &t.processed_metrics.name,
+        )
+        .env("OBS_TOPICS__ALERTS__NAME", &t.alerts.name)
+        .env("OBS_TOPICS__REPLICATION_FACTOR", "1")
+        .env("OBS_STAGE__GROUP_ID", &config.stage.group_id)
+        .env(
+            "OBS_STAGE__TRANSACTIONAL_ID",
+            &config.stage.transactional_id,
+        )
+        .env("OBS_STAGE__BATCH_MAX_RECORDS", "500")
+        .env("OBS_STAGE__TRANSACTION_TIMEOUT_MS", "10000")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("starting the standardization binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
+    const N: usize = 20_000;
+    let config = config();
+    obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
+        .await
+        .unwrap();
+    let records: Vec<RawRecord> = obs_samplegen::records(99, N).collect();
+    produce(
+        &config.kafka,
+        &config.topics.raw_logs.name,
+        raw_messages(&records),
+    );
+
+    let mut first = spawn_binary(&config);
+    // Kill it once part of the input is committed downstream, but not all of it.
+    let started = Instant::now();
+    let mut committed = 0;
+    while started.elapsed() < Duration::from_secs(120) {
+        committed = read_topic(
+            &config.kafka,
+            &config.topics.standardized_logs.name,
+            1,
+            Duration::from_millis(300),
+            Duration::from_secs(5),
+        )
+        .len();
+        if committed >= 2_000 {
+            break;
+        }
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    assert!(
+        committed > 0 && committed < N,
+        "killed after {committed} of {N}: not mid-stream"
+    );
+
+    let mut second = spawn_binary(&config);
+    let out = read_topic(
+        &config.kafka,
+        &config.topics.standardized_logs.name,
+        N,
+        Duration::from_secs(5),
+        Duration::from_secs(240),
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for message in &out {
+        *seen
+            .entry(header(message, RECORD_ID).unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(
+        duplicates.is_empty(),
+        "duplicates after the crash: {duplicates:?}"
+    );
+    let missing = records
+        .iter()
+        .filter(|r| !seen.contains_key(&r.record_id()))
+        .count();
+    assert_eq!(missing, 0, "records lost after the crash");
+    assert_eq!(out.len(), N);
+    assert!(read(&config, &config.topics.dead_letters.name, 0).is_empty());
+}

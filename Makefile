@@ -3,6 +3,8 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 INGESTION_URL ?= http://127.0.0.1:8001
+STANDARDIZATION_URL ?= http://127.0.0.1:8002
+PROCESSING_URL ?= http://127.0.0.1:8003
 
 .PHONY: help
 help: ## List the commands
@@ -47,12 +49,18 @@ sample-data: ## Regenerate sample-data/logs.json and labels.json (deterministic)
 	$(CARGO) run --locked --release -p obs-samplegen --bin sample-gen
 
 .PHONY: bench
-bench: bench-ingest ## Run the benchmarks (figures go in the README)
+bench: bench-ingest bench-standardize ## Run the benchmarks (figures go in the README)
 
 .PHONY: bench-ingest
 bench-ingest: kafka-up ## Ingestion throughput into the real broker (NDJSON batches of 1,000)
-	$(CARGO) build --release --locked --bins
+	$(CARGO) build --release --locked --bin ingestion --bin ingest-bench
 	scripts/bench-ingest.sh
+
+.PHONY: bench-standardize
+bench-standardize: kafka-up ## Standardization: criterion for the pure function, then raw-logs → standardized-logs on the real broker
+	$(CARGO) bench --locked -p obs-records --bench standardize -- --warm-up-time 1 --measurement-time 5
+	$(CARGO) build --release --locked --bin standardization --bin stage-bench
+	scripts/bench-stage.sh
 
 ## --- a running stack ---------------------------------------------------------
 
@@ -60,13 +68,30 @@ bench-ingest: kafka-up ## Ingestion throughput into the real broker (NDJSON batc
 run-ingestion: ## Run the ingestion service on :8001 against KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092)
 	$(CARGO) run --locked --bin ingestion
 
+.PHONY: run-standardization
+run-standardization: ## Run the standardization service on :8002
+	$(CARGO) run --locked --bin standardization
+
+.PHONY: run-processing
+run-processing: ## Run the processing service on :8003
+	$(CARGO) run --locked --bin processing
+
 .PHONY: health
 health: ## Health of the services
-	@curl -sS $(INGESTION_URL)/health; echo
+	@for url in $(INGESTION_URL) $(STANDARDIZATION_URL) $(PROCESSING_URL); do curl -sS $$url/health; echo; done
 
 .PHONY: status
 status: ## Status of the services
-	@curl -sS $(INGESTION_URL)/status; echo
+	@for url in $(INGESTION_URL) $(STANDARDIZATION_URL) $(PROCESSING_URL); do curl -sS $$url/status; echo; done
+
+.PHONY: analytics
+analytics: ## Summary and per-source figures from the processing service
+	@curl -sS $(PROCESSING_URL)/analytics/summary; echo
+	@curl -sS $(PROCESSING_URL)/analytics/sources; echo
+
+.PHONY: anomalies
+anomalies: ## The latest anomalies (alerts) from the processing service
+	@curl -sS '$(PROCESSING_URL)/analytics/anomalies?limit=20'; echo
 
 .PHONY: ingest
 ingest: ## Send sample-data/logs.json to the running ingestion service

@@ -26,7 +26,7 @@ use prometheus::{
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,7 +59,7 @@ impl StageConfig {
         StageConfig {
             group_id: group_id.into(),
             transactional_id: String::new(),
-            batch_max_records: 1000,
+            batch_max_records: 5000,
             batch_max_ms: 100,
             transaction_timeout_ms: 30_000,
         }
@@ -336,7 +336,26 @@ impl ConsumerContext for StageContext {
 }
 
 type StageConsumer = BaseConsumer<StageContext>;
-type StageProducer = ThreadedProducer<DefaultProducerContext>;
+/// Polled by the loop thread itself (see [`flush`]).
+type StageProducer = BaseProducer;
+
+/// Waits until every message of the transaction is delivered, serving delivery reports in
+/// 1 ms slices. rdkafka's own `flush` polls in 100 ms slices that always run to their end
+/// (`BaseProducer::poll` loops until its deadline), which would add 100 ms to every
+/// transaction; librdkafka's commit then has nothing left to flush.
+fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + TXN_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(KafkaError::Stage(format!(
+                "{} messages still undelivered after {TXN_TIMEOUT:?}",
+                producer.in_flight_count()
+            )));
+        }
+        producer.poll(Duration::from_millis(1));
+    }
+    Ok(())
+}
 
 /// Starts the loop on its own thread: consumes `input_topic` in the group of `config`,
 /// transforms with `transform`, commits batches transactionally.
@@ -363,6 +382,8 @@ pub fn spawn_stage<T: Transform>(
         // Eager: a rebalance revokes everything, so a dropped batch is re-read from the
         // committed offsets.
         .set("partition.assignment.strategy", "roundrobin")
+        // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default.
+        .set("queued.max.messages.kbytes", "16384")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
     let transactional_id = config.resolved_transactional_id();
@@ -523,6 +544,11 @@ impl<T: Transform> Worker<T> {
             )
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
+            // The next transaction's partitions are refused (CONCURRENT_TRANSACTIONS)
+            // until the broker has written the previous one's markers, a few ms; the
+            // default 100 ms retry backoff would add up to 100 ms to a transaction.
+            .set("retry.backoff.ms", "5")
+            .set("retry.backoff.max.ms", "100")
             .create()?;
         producer.init_transactions(TXN_TIMEOUT)?;
         tracing::info!(transactional_id = %self.transactional_id, "transactions initialized");
@@ -636,6 +662,7 @@ impl<T: Transform> Worker<T> {
             .group_metadata()
             .ok_or_else(|| KafkaError::Stage("no consumer group metadata".into()))?;
         producer.send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)?;
+        flush(producer)?;
         producer.commit_transaction(TXN_TIMEOUT)?;
         Ok(())
     }

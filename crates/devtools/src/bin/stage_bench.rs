@@ -1,0 +1,104 @@
+//! Service bench of a stage on the real broker.
+//!
+//! * `stage-bench produce N`: creates the topics named by the environment (`OBS_TOPICS__…`,
+//!   the services' own config loader) and preloads N generated raw records into `raw-logs`,
+//!   keyed and with headers as ingestion writes them.
+//! * `stage-bench watch STATUS_URL N`: polls a stage's `/status` and reports its throughput
+//!   from its first committed batch until N inputs are committed.
+
+use anyhow::{bail, Context};
+use obs_kafka::{KafkaConfig, RecordHeaders, TopicsConfig, TraceParent};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+struct BenchConfig {
+    kafka: KafkaConfig,
+    topics: TopicsConfig,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["produce", n] => produce(n.parse().context("N")?).await,
+        ["watch", url, n] => watch(url, n.parse().context("N")?).await,
+        _ => bail!("usage: stage-bench produce N | stage-bench watch STATUS_URL N"),
+    }
+}
+
+async fn produce(n: usize) -> anyhow::Result<()> {
+    let config: BenchConfig = obs_service::load_config("stage-bench")?;
+    obs_kafka::topics::ensure_topics(&config.kafka, "stage-bench", &config.topics).await?;
+    let producer: ThreadedProducer<DefaultProducerContext> = config
+        .kafka
+        .client_config("stage-bench")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let topic = &config.topics.raw_logs.name;
+    let started = Instant::now();
+    for record in obs_samplegen::records(4242, n) {
+        let headers = RecordHeaders {
+            record_id: record.record_id(),
+            schema_version: obs_records::RAW_SCHEMA_VERSION.into(),
+            content_type: "application/json".into(),
+            ingested_at: chrono::Utc::now(),
+            traceparent: TraceParent::new_root(),
+        }
+        .to_kafka();
+        let key = record.series_key();
+        let payload = record.to_json_bytes();
+        let mut message = BaseRecord::to(topic).key(&key).payload(&payload).headers(headers);
+        loop {
+            match producer.send(message) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    println!(
+        "preloaded {n} raw records into {topic} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn watch(url: &str, n: u64) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let consumed = || async {
+        let status: serde_json::Value = client.get(url).send().await?.json().await?;
+        anyhow::Ok(status["stage"]["records_consumed"].as_u64().unwrap_or(0))
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (mut first, mut at_first) = (None, 0);
+    loop {
+        let count = consumed().await.unwrap_or(0);
+        if first.is_none() && count > 0 {
+            first = Some(Instant::now());
+            at_first = count;
+        }
+        if count >= n {
+            let Some(first) = first else { bail!("no progress observed") };
+            let seconds = first.elapsed().as_secs_f64();
+            println!(
+                "{} records committed in {seconds:.2} s after the first batch: {:.0} records/s",
+                count - at_first,
+                (count - at_first) as f64 / seconds
+            );
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {count} of {n} records committed after 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

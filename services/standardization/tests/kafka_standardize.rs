@@ -261,12 +261,34 @@ async fn bad_records_become_dead_letters_with_their_kind_and_original_bytes() {
         .unwrap();
 }
 
-/// The service binary with the test's topics and stage identity.
-fn spawn_binary(config: &StandardizationConfig) -> Child {
+/// A port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Inputs the service at `port` has committed, per its `/status` (0 while it starts).
+async fn committed(port: u16) -> u64 {
+    let url = format!("http://127.0.0.1:{port}/status");
+    match reqwest::get(&url).await {
+        Ok(response) => response
+            .json::<serde_json::Value>()
+            .await
+            .map(|s| s["stage"]["records_consumed"].as_u64().unwrap_or(0))
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// The service binary with the test's topics and stage identity, listening on `port`.
+fn spawn_binary(config: &StandardizationConfig, port: u16) -> Child {
     let t = &config.topics;
     Command::new(env!("CARGO_BIN_EXE_standardization"))
         .env("KAFKA_BOOTSTRAP_SERVERS", &config.kafka.bootstrap_servers)
-        .env("OBS_HTTP__LISTEN", "127.0.0.1:0")
+        .env("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .env("OBS_TOPICS__RAW_LOGS__NAME", &t.raw_logs.name)
         .env(
             "OBS_TOPICS__STANDARDIZED_LOGS__NAME",
@@ -284,7 +306,7 @@ fn spawn_binary(config: &StandardizationConfig) -> Child {
             "OBS_STAGE__TRANSACTIONAL_ID",
             &config.stage.transactional_id,
         )
-        .env("OBS_STAGE__BATCH_MAX_RECORDS", "500")
+        .env("OBS_STAGE__BATCH_MAX_RECORDS", "100")
         .env("OBS_STAGE__TRANSACTION_TIMEOUT_MS", "10000")
         .env("RUST_LOG", "warn")
         .spawn()
@@ -305,31 +327,26 @@ async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
         raw_messages(&records),
     );
 
-    let mut first = spawn_binary(&config);
-    // Kill it once part of the input is committed downstream, but not all of it.
+    let port = free_port();
+    let mut first = spawn_binary(&config, port);
+    // Kill it once part of the input is committed, with transactions still going on.
     let started = Instant::now();
-    let mut committed = 0;
+    let mut done = 0;
     while started.elapsed() < Duration::from_secs(120) {
-        committed = read_topic(
-            &config.kafka,
-            &config.topics.standardized_logs.name,
-            1,
-            Duration::from_millis(300),
-            Duration::from_secs(5),
-        )
-        .len();
-        if committed >= 2_000 {
+        done = committed(port).await;
+        if done >= 2_000 {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     assert!(
-        committed > 0 && committed < N,
-        "killed after {committed} of {N}: not mid-stream"
+        done >= 2_000 && done < N as u64,
+        "killed after {done} of {N} committed: not mid-stream"
     );
 
-    let mut second = spawn_binary(&config);
+    let mut second = spawn_binary(&config, free_port());
     let out = read_topic(
         &config.kafka,
         &config.topics.standardized_logs.name,

@@ -18,8 +18,9 @@ demo: ## Run the stack on the sample data and print what it reports (embedded DE
 	scripts/demo.sh
 
 .PHONY: test
-test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up)
+test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up), then the ops test (real Prometheus and Alertmanager)
 	$(CARGO) test --workspace --locked
+	scripts/ops-test.sh
 
 ## --- development -------------------------------------------------------------
 
@@ -49,7 +50,7 @@ sample-data: ## Regenerate sample-data/logs.json and labels.json (deterministic)
 	$(CARGO) run --locked --release -p obs-samplegen --bin sample-gen
 
 .PHONY: bench
-bench: bench-ingest bench-standardize ## Run the benchmarks (figures go in the README)
+bench: bench-ingest bench-standardize bench-e2e ## Run the benchmarks (figures go in the README)
 
 .PHONY: bench-ingest
 bench-ingest: kafka-up ## Ingestion throughput into the real broker (NDJSON batches of 1,000)
@@ -61,6 +62,11 @@ bench-standardize: kafka-up ## Standardization: criterion for the pure function,
 	$(CARGO) bench --locked -p obs-records --bench standardize -- --warm-up-time 1 --measurement-time 5
 	$(CARGO) build --release --locked --bin standardization --bin stage-bench
 	scripts/bench-stage.sh
+
+.PHONY: bench-e2e
+bench-e2e: kafka-up ## End to end on the real broker: latency at 5,000 records/s, throughput and RSS over 1,000,000 records
+	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
+	scripts/bench-e2e.sh
 
 ## --- a running stack ---------------------------------------------------------
 
@@ -108,3 +114,5 @@ down: ## Stop the docker-compose stack
 .PHONY: logs
 logs: ## Follow the docker-compose logs
 	docker-compose logs -f
+
+include ops.mk

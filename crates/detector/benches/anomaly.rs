@@ -1,1 +1,110 @@
-fn main() {}
+//! Throughput of the streaming detectors and cost of training a forest.
+//!
+//! `cargo bench -p obs-detector --bench anomaly`; the figures go in the report. Points are
+//! a seasonal random series with occasional spikes, fixed by a seed.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use obs_detector::anomaly::{DetectorBank, DetectorConfig, IsolationForest};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+use std::time::Duration;
+
+const METRICS: [&str; 4] = [
+    "duration_seconds",
+    "memory_bytes",
+    "cpu_seconds",
+    "cpu_ratio",
+];
+const POINTS: usize = 10_000;
+
+fn stream(metrics: usize) -> Vec<Vec<(&'static str, f64)>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    (0..POINTS)
+        .map(|i| {
+            let season = (i as f64 / 24.0 * std::f64::consts::TAU).sin();
+            METRICS[..metrics]
+                .iter()
+                .enumerate()
+                .map(|(m, name)| {
+                    let spike = if rng.random_range(0..500) == 0 {
+                        10.0
+                    } else {
+                        1.0
+                    };
+                    let base = 10f64.powi(m as i32 + 1);
+                    (
+                        *name,
+                        base * (2.0 + season + rng.random_range(-0.3..0.3)) * spike,
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Feeds the stream to one series over and over, timestamps moving on.
+fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
+    let points = stream(metrics);
+    let mut group = c.benchmark_group("scoring");
+    group.throughput(Throughput::Elements(POINTS as u64));
+    group.bench_function(BenchmarkId::new(name, format!("{metrics} metrics")), |b| {
+        let mut bank = DetectorBank::new(config.clone()).unwrap();
+        let mut time = DateTime::<Utc>::UNIX_EPOCH;
+        b.iter(|| {
+            for features in &points {
+                time += TimeDelta::seconds(60);
+                black_box(bank.observe("job", time, features).unwrap());
+            }
+        });
+    });
+    group.finish();
+}
+
+fn scoring(c: &mut Criterion) {
+    let mut univariate = DetectorConfig::default();
+    univariate.forest.enabled = false;
+    bench_bank(c, "zscore+ewma", univariate.clone(), 1);
+    bench_bank(c, "zscore+ewma", univariate, 4);
+    bench_bank(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
+    let mut forest_everywhere = DetectorConfig::default();
+    forest_everywhere.forest.min_metrics = 1;
+    bench_bank(c, "zscore+ewma+forest", forest_everywhere, 1);
+}
+
+fn forest(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let dims = 8;
+    let rows: Vec<f64> = (0..256 * dims)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    let mut group = c.benchmark_group("forest");
+    group.bench_function("train 256 points x 100 trees (8 dims)", |b| {
+        b.iter(|| IsolationForest::fit(black_box(&rows), dims, 100, 256, 1).unwrap());
+    });
+    let forest = IsolationForest::fit(&rows, dims, 100, 256, 1).unwrap();
+    group.throughput(Throughput::Elements(256));
+    group.bench_function("score 256 points (100 trees)", |b| {
+        b.iter(|| {
+            for point in rows.chunks(dims) {
+                black_box(forest.score(point).unwrap());
+            }
+        });
+    });
+    group.finish();
+}
+
+fn short() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+}
+
+criterion_group! {
+    name = benches;
+    config = short();
+    targets = scoring, forest
+}
+criterion_main!(benches);

@@ -399,6 +399,7 @@ pub fn spawn_stage<T: Transform>(
         progress: progress.clone(),
         batch: Batch::default(),
         seen_rebalances: 0,
+        lag_partitions: std::collections::BTreeSet::new(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
@@ -445,6 +446,9 @@ struct Worker<T: Transform> {
     progress: Arc<StageProgress>,
     batch: Batch,
     seen_rebalances: u64,
+    /// Partitions whose lag this instance exports; dropped when it loses them, so another
+    /// replica's partitions never show a stale lag here.
+    lag_partitions: std::collections::BTreeSet<i32>,
 }
 
 impl<T: Transform> Worker<T> {
@@ -683,7 +687,7 @@ impl<T: Transform> Worker<T> {
         }
     }
 
-    fn update_lag(&self) {
+    fn update_lag(&mut self) {
         let Ok(assignment) = self.consumer.assignment() else {
             return;
         };
@@ -712,6 +716,19 @@ impl<T: Transform> Worker<T> {
                 .set(behind);
             lag.insert(partition, behind);
         }
+        let owned: std::collections::BTreeSet<i32> = assignment
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        for lost in self.lag_partitions.difference(&owned) {
+            // The series may not exist (never set); nothing to remove then.
+            let _ = self
+                .metrics
+                .lag
+                .remove_label_values(&[self.stage.as_str(), &lost.to_string()]);
+        }
+        self.lag_partitions = owned;
         self.progress.update(|s| s.lag = lag);
     }
 

@@ -5,7 +5,7 @@
 //! every problem at once, each naming the wire field, so a client fixes a record in one go.
 //!
 //! [`RawRecord::parse`] is on the ingest hot path, so it first tries a fast path (see
-//! [`fast`]) that reads the bytes straight into borrowed fields; whenever that path
+//! module `fast`) that reads the bytes straight into borrowed fields; whenever that path
 //! declines, for whatever reason, the validating path above decides. Success values are
 //! the same either way; errors always come from the validating path.
 
@@ -476,6 +476,7 @@ fn cpu_as_string<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
 /// * only an object is read: the visitor has no `visit_seq` (a derived `Deserialize`
 ///   would also take an array of the values in field order);
 /// * a repeated key keeps its last value, as `serde_json::Map` does;
+/// * a key `serde_json` reserves for itself declines (see `SERDE_JSON_PRIVATE`);
 /// * the per-field rules are those of `Reader`, as predicates: null, a missing field, a
 ///   wrong type or a broken rule declines.
 mod fast {
@@ -905,7 +906,10 @@ mod tests {
         assert!(takes_fast_path(&around("", r#""Zone": "3-Gold""#)));
     }
 
-    /// What a skipped (rather than parsed) unknown value would have let through.
+    /// What a skipped (rather than parsed) unknown value would have let through, and the
+    /// keys `serde_json` reserves (they only change the validating path's result when
+    /// serde_json's `raw_value` feature is on, as it is in the services through axum; run
+    /// `cargo test -p obs-records -p obs-service --lib raw::` to check with it).
     #[test]
     fn unknown_values_are_refused_exactly_when_the_validating_path_refuses_them() {
         let deep = |n: usize| format!(r#""deep": {}1{}"#, "[".repeat(n), "]".repeat(n));

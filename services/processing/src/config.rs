@@ -1,5 +1,6 @@
 //! Configuration of the processing service (see the README's configuration table).
 
+use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
 use obs_detector::RulesConfig;
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
@@ -15,6 +16,7 @@ pub struct ProcessingConfig {
     pub stage: StageConfig,
     pub rules: RulesConfig,
     pub analytics: AnalyticsConfig,
+    pub alertmanager: AlertmanagerConfig,
 }
 
 impl Default for ProcessingConfig {
@@ -26,6 +28,7 @@ impl Default for ProcessingConfig {
             stage: StageConfig::for_group("processing"),
             rules: RulesConfig::default(),
             analytics: AnalyticsConfig::default(),
+            alertmanager: AlertmanagerConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod alertmanager;
 pub mod analytics;
 pub mod config;
 mod transform;
@@ -36,6 +37,7 @@ pub struct AppState {
     metrics: ProcessingMetrics,
     stage: Mutex<Option<StageHandle>>,
     reader: Mutex<Option<ReaderHandle>>,
+    forwarder: Mutex<Option<alertmanager::AlertForwarderHandle>>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -47,6 +49,10 @@ impl AppState {
             .analytics
             .validate()
             .context("invalid configuration of analytics")?;
+        config
+            .alertmanager
+            .validate()
+            .context("invalid configuration of alertmanager")?;
         let registry = Metrics::new();
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
@@ -59,6 +65,7 @@ impl AppState {
             metrics,
             stage: Mutex::new(None),
             reader: Mutex::new(None),
+            forwarder: Mutex::new(None),
             started_at: chrono::Utc::now(),
         }))
     }
@@ -78,8 +85,17 @@ impl AppState {
             stage_metrics,
         )?;
         let reader = analytics::spawn_reader(&c.kafka, &c.topics, self.view.clone())?;
+        let forwarder = alertmanager::spawn_forwarder(
+            &c.alertmanager,
+            &c.kafka,
+            &c.topics.alerts.name,
+            &self.registry,
+            &tokio::runtime::Handle::try_current()
+                .context("the alert forwarder needs a Tokio runtime")?,
+        )?;
         *lock(&self.stage)? = Some(stage);
         *lock(&self.reader)? = Some(reader);
+        *lock(&self.forwarder)? = forwarder;
         Ok(())
     }
 
@@ -92,6 +108,10 @@ impl AppState {
         if let Some(reader) = lock(&self.reader)?.take() {
             reader.stop();
             reader.join()?;
+        }
+        if let Some(forwarder) = lock(&self.forwarder)?.take() {
+            forwarder.stop();
+            forwarder.join()?;
         }
         Ok(())
     }
@@ -131,12 +151,23 @@ fn running<T>(slot: &Mutex<Option<T>>, is_running: fn(&T) -> bool) -> bool {
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
-    HealthReport::new(SERVICE, state.probe.status())
+    let report = HealthReport::new(SERVICE, state.probe.status())
         .with_check("stage_loop", running(&state.stage, StageHandle::is_running))
         .with_check(
             "analytics_reader",
             running(&state.reader, ReaderHandle::is_running),
+        );
+    if state.config.alertmanager.url.is_some() {
+        report.with_check(
+            "alert_forwarder",
+            running(
+                &state.forwarder,
+                alertmanager::AlertForwarderHandle::is_running,
+            ),
         )
+    } else {
+        report
+    }
 }
 
 /// `GET /status`: the loop (partitions, lag, counts) and the analytics view.

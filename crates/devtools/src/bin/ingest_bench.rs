@@ -1,9 +1,10 @@
 //! Ingestion throughput against a running service and a real broker.
 //!
-//! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]`
-//! posts NDJSON batches (generated records, prepared before the clock starts) to
-//! `/ingest/batch` from `concurrency` concurrent clients and reports records/s (each batch
-//! counted only once Kafka acknowledged it, i.e. on its 202) and request latency.
+//! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]
+//! [--rate RECORDS_PER_S]` posts NDJSON batches (generated records, prepared before the
+//! clock starts) to `/ingest/batch` from `concurrency` concurrent clients and reports
+//! records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202) and
+//! request latency. With `--rate`, batches are paced to that many records per second.
 
 use anyhow::{bail, Context};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ struct Args {
     batch_size: usize,
     concurrency: usize,
     seed: u64,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -23,6 +25,7 @@ fn parse_args() -> anyhow::Result<Args> {
         batch_size: 1000,
         concurrency: 4,
         seed: 42,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -33,8 +36,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--batch-size" => args.batch_size = value()?.parse().context("--batch-size")?,
             "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
             "--seed" => args.seed = value()?.parse().context("--seed")?,
+            "--rate" => args.rate = Some(value()?.parse().context("--rate")?),
             "--help" | "-h" => {
-                println!("usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]");
+                println!("usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N] [--rate RECORDS_PER_S]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (see --help)"),
@@ -70,17 +74,26 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{}/ingest/batch", args.url.trim_end_matches('/'));
 
     let started = Instant::now();
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+    // Batch i may start at i × batch_size / rate seconds.
+    let pace = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(args.batch_size as f64 / rate));
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(
+        bodies.into_iter().enumerate().rev().collect::<Vec<_>>(),
+    ));
     let workers = (0..args.concurrency).map(|_| {
         let (client, url, queue) = (client.clone(), url.clone(), queue.clone());
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
-                let body = match queue.lock() {
+                let next = match queue.lock() {
                     Ok(mut q) => q.pop(),
                     Err(_) => None,
                 };
-                let Some(body) = body else { break };
+                let Some((index, body)) = next else { break };
+                if let Some(pace) = pace {
+                    tokio::time::sleep_until((started + pace * index as u32).into()).await;
+                }
                 let sent = Instant::now();
                 let response = client
                     .post(&url)

@@ -5,6 +5,8 @@
 //!   keyed and with headers as ingestion writes them.
 //! * `stage-bench watch STATUS_URL N`: polls a stage's `/status` and reports its throughput
 //!   from its first committed batch until N inputs are committed.
+//! * `stage-bench latency METRICS_URL STAGE`: p50/p99 of the stage's end-to-end latency
+//!   (`ingested-at` → commit), interpolated within the histogram's buckets.
 
 use anyhow::{bail, Context};
 use obs_kafka::{KafkaConfig, RecordHeaders, TopicsConfig, TraceParent};
@@ -25,7 +27,10 @@ async fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["produce", n] => produce(n.parse().context("N")?).await,
         ["watch", url, n] => watch(url, n.parse().context("N")?).await,
-        _ => bail!("usage: stage-bench produce N | stage-bench watch STATUS_URL N"),
+        ["latency", url, stage] => latency(url, stage).await,
+        _ => bail!(
+            "usage: stage-bench produce N | stage-bench watch STATUS_URL N | stage-bench latency METRICS_URL STAGE"
+        ),
     }
 }
 
@@ -53,7 +58,10 @@ async fn produce(n: usize) -> anyhow::Result<()> {
         .to_kafka();
         let key = record.series_key();
         let payload = record.to_json_bytes();
-        let mut message = BaseRecord::to(topic).key(&key).payload(&payload).headers(headers);
+        let mut message = BaseRecord::to(topic)
+            .key(&key)
+            .payload(&payload)
+            .headers(headers);
         loop {
             match producer.send(message) {
                 Ok(()) => break,
@@ -87,7 +95,9 @@ async fn watch(url: &str, n: u64) -> anyhow::Result<()> {
             at_first = count;
         }
         if count >= n {
-            let Some(first) = first else { bail!("no progress observed") };
+            let Some(first) = first else {
+                bail!("no progress observed")
+            };
             let seconds = first.elapsed().as_secs_f64();
             println!(
                 "{} records committed in {seconds:.2} s after the first batch: {:.0} records/s",
@@ -101,4 +111,61 @@ async fn watch(url: &str, n: u64) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn latency(url: &str, stage: &str) -> anyhow::Result<()> {
+    let text = reqwest::get(url).await?.text().await?;
+    let prefix = "stage_end_to_end_latency_seconds_bucket{";
+    let stage_label = format!("stage=\"{stage}\"");
+    // (upper bound, cumulative count), in order.
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(prefix) else {
+            continue;
+        };
+        if !rest.contains(&stage_label) {
+            continue;
+        }
+        let le = rest
+            .split("le=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .context("bucket without le")?;
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        let count: f64 = line
+            .rsplit(' ')
+            .next()
+            .context("bucket without value")?
+            .parse()?;
+        buckets.push((bound, count));
+    }
+    let total = buckets.last().map(|b| b.1).unwrap_or(0.0);
+    if total == 0.0 {
+        bail!("no latency observed for stage {stage}");
+    }
+    let quantile = |q: f64| {
+        let rank = q * total;
+        let mut lower = (0.0, 0.0);
+        for &(bound, count) in &buckets {
+            if count >= rank {
+                if bound.is_infinite() {
+                    return lower.0;
+                }
+                let share = (rank - lower.1) / (count - lower.1).max(1.0);
+                return lower.0 + (bound - lower.0) * share;
+            }
+            lower = (bound, count);
+        }
+        lower.0
+    };
+    println!(
+        "{stage}: {total} records, end-to-end latency p50 {:.0} ms, p99 {:.0} ms (interpolated within histogram buckets)",
+        quantile(0.5) * 1e3,
+        quantile(0.99) * 1e3
+    );
+    Ok(())
 }

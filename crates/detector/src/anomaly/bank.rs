@@ -1,0 +1,166 @@
+//! The entry point: one bank holds the detectors of every series, bounded in number.
+
+use super::config::DetectorConfig;
+use super::lru::LruMap;
+use super::series::{Rates, SeriesState};
+use super::verdict::Verdict;
+use super::DetectorError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The streaming detectors of up to `max_series` series. `Send`, so the processing
+/// service can own one per partition worker.
+#[derive(Debug, Clone)]
+pub struct DetectorBank {
+    config: DetectorConfig,
+    rates: Rates,
+    series: LruMap<SeriesState>,
+    observations: u64,
+    rejected: u64,
+}
+
+/// Status of a bank, for a status endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BankSnapshot {
+    /// Series held now.
+    pub series: usize,
+    pub max_series: usize,
+    /// Series forgotten to make room for newer ones.
+    pub evicted_series: u64,
+    /// Series whose forest has been trained.
+    pub trained_forests: usize,
+    /// Points accepted, scored or not.
+    pub observations: u64,
+    /// Points refused with an error.
+    pub rejected: u64,
+    /// Upper bound of the bytes held by the present series (their keys aside).
+    pub state_bytes: usize,
+    /// Upper bound at `max_series` series of `max_metrics` metrics (keys aside).
+    pub max_state_bytes: usize,
+}
+
+impl DetectorBank {
+    /// A bank with no series yet; refuses an invalid configuration.
+    pub fn new(config: DetectorConfig) -> Result<Self, DetectorError> {
+        config.validate()?;
+        Ok(DetectorBank {
+            rates: Rates::new(&config),
+            series: LruMap::new(config.max_series),
+            config,
+            observations: 0,
+            rejected: 0,
+        })
+    }
+
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// Series held now.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.len() == 0
+    }
+
+    /// Scores one record of `series` from the data seen up to it, then learns from it.
+    ///
+    /// `features` are `(metric, value)` pairs; a series keeps the names and order of its
+    /// first record. A refused record (non-finite value, other metrics, older than the
+    /// last one) changes nothing, not even which series are held.
+    pub fn observe(
+        &mut self,
+        series: &str,
+        timestamp: DateTime<Utc>,
+        features: &[(&str, f64)],
+    ) -> Result<Verdict, DetectorError> {
+        let result = self.check_features(series, features).and_then(|()| {
+            let (config, rates) = (&self.config, self.rates);
+            self.series
+                .get_or_insert_with(series, || SeriesState::new(config, series, features))
+                .observe(config, rates, series, timestamp, features)
+        });
+        match result {
+            Ok(_) => self.observations += 1,
+            Err(_) => self.rejected += 1,
+        }
+        result
+    }
+
+    fn check_features(&self, series: &str, features: &[(&str, f64)]) -> Result<(), DetectorError> {
+        if features.is_empty() {
+            return Err(DetectorError::NoMetrics {
+                series: series.to_owned(),
+            });
+        }
+        if features.len() > self.config.max_metrics {
+            return Err(DetectorError::TooManyMetrics {
+                series: series.to_owned(),
+                count: features.len(),
+                max: self.config.max_metrics,
+            });
+        }
+        for (i, &(name, value)) in features.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(DetectorError::NonFinite {
+                    context: format!("series {series:?}"),
+                    metric: name.to_owned(),
+                    value,
+                });
+            }
+            if features[..i].iter().any(|(other, _)| *other == name) {
+                return Err(DetectorError::DuplicateMetric {
+                    series: series.to_owned(),
+                    metric: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Retrains the forest of one series, or of all of them, on their current windows, out
+    /// of schedule (after a deployment, or when an operator says the old normal is gone).
+    /// Returns how many forests were trained; a series with fewer than two points or no
+    /// forest is skipped.
+    pub fn retrain(&mut self, series: Option<&str>) -> Result<usize, DetectorError> {
+        let forest = &self.config.forest;
+        match series {
+            Some(key) => {
+                let state = self
+                    .series
+                    .peek_mut(key)
+                    .ok_or_else(|| DetectorError::UnknownSeries(key.to_owned()))?;
+                Ok(usize::from(state.retrain(forest)))
+            }
+            None => Ok(self
+                .series
+                .values_mut()
+                .map(|state| usize::from(state.retrain(forest)))
+                .sum()),
+        }
+    }
+
+    pub fn snapshot(&self) -> BankSnapshot {
+        BankSnapshot {
+            series: self.series.len(),
+            max_series: self.config.max_series,
+            evicted_series: self.series.evicted(),
+            trained_forests: self
+                .series
+                .values()
+                .filter(|s| s.has_trained_forest())
+                .count(),
+            observations: self.observations,
+            rejected: self.rejected,
+            state_bytes: self
+                .series
+                .values()
+                .map(|s| SeriesState::bytes_for(s.metric_count(), &self.config))
+                .sum(),
+            max_state_bytes: self.config.max_series
+                * SeriesState::bytes_for(self.config.max_metrics, &self.config),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Turning a detector's raw deviation into a *surprise*: −log10 of the probability, under
+//! the series' own recent history, of a deviation at least as large.
+//!
+//! A z-score of 6 is alarming on a quiet metric and routine on a spiky one, so one fixed
+//! threshold cannot serve every series; each detector's output is therefore judged against
+//! the distribution of its own past outputs for that series. The distribution is a
+//! histogram with exponential forgetting (a `half_life` in points), kept as suffix sums so
+//! that adding a value and querying a tail are both O(bins) at worst and cheap for the
+//! common small values. Beyond the `1 − TAIL` quantile the tail is modelled as exponential
+//! with the observed mean excess (peaks over threshold, Siffer et al., KDD 2017), so that a
+//! deviation larger than anything in the history still gets a finite, growing surprise
+//! rather than a saturated one.
+//!
+//! Because recent deviations are part of the history, the second occurrence of a large
+//! deviation is much less surprising than the first: a shift is reported when it happens,
+//! not for as long as it lasts.
+
+/// Histogram bins.
+const BINS: usize = 128;
+/// Fraction of the mass in the modelled tail.
+const TAIL: f64 = 0.02;
+/// Weights are rescaled when the growing weight of new values passes this.
+const RESCALE_AT: f64 = 1e100;
+
+/// What a calibrator says of a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Tail {
+    /// −log10 of the probability of a value at least as large.
+    pub(crate) surprise: f64,
+    /// Beyond the series' usual extremes (the top 2 % of its history).
+    pub(crate) extreme: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TailCalibrator {
+    width: f64,
+    /// `mass[i]`: weight of the values in bins `i..`; `mass[BINS]` is 0.
+    mass: Vec<f64>,
+    /// `moment[i]`: Σ over bins `b ≥ i` of weight × (b + ½), the excess of the tail in bins.
+    moment: Vec<f64>,
+    /// Weight of the next value: it grows instead of the old weights shrinking, which is the
+    /// same forgetting without touching every bin.
+    weight: f64,
+    growth: f64,
+}
+
+impl TailCalibrator {
+    /// A calibrator for values in `[0, width × 128)` (larger ones count in the last bin)
+    /// forgetting with the given half-life in points.
+    pub(crate) fn new(width: f64, half_life: f64) -> Self {
+        TailCalibrator {
+            width,
+            mass: vec![0.0; BINS + 1],
+            moment: vec![0.0; BINS + 1],
+            weight: 1.0,
+            growth: (1.0 / half_life).exp2(),
+        }
+    }
+
+    fn bin(&self, value: f64) -> usize {
+        ((value / self.width) as usize).min(BINS - 1)
+    }
+
+    /// −log10 of the tail probability of a value ≥ 0 (0 with no history), and whether the
+    /// value lies in the extreme tail (beyond the `1 − TAIL` quantile). The current value
+    /// counts as one more observation, so that the empirical part never reaches 0.
+    pub(crate) fn surprise(&self, value: f64) -> Tail {
+        let total = self.mass[0];
+        if total <= 0.0 {
+            return Tail {
+                surprise: 0.0,
+                extreme: false,
+            };
+        }
+        let target = TAIL * total;
+        // Largest bin whose suffix holds the tail mass: the threshold u lies in it.
+        let at = self.mass.partition_point(|m| *m >= target) - 1;
+        let in_bin = (self.mass[at] - self.mass[at + 1]).max(f64::MIN_POSITIVE);
+        let upper = (at + 1) as f64 * self.width;
+        let threshold = upper - self.width * ((target - self.mass[at + 1]) / in_bin).min(1.0);
+        let extreme = value > threshold;
+        let log_p = if !extreme {
+            let b = self.bin(value);
+            let inside = (self.mass[b] - self.mass[b + 1]).max(0.0);
+            let above = self.mass[b + 1]
+                + inside * (((b + 1) as f64 * self.width - value) / self.width).clamp(0.0, 1.0);
+            ((above + self.weight) / (total + self.weight)).ln()
+        } else {
+            // Mean excess over the threshold: whole bins above it at their middle, and the
+            // part of the threshold's own bin above it at the middle of that part.
+            let partial = target - self.mass[at + 1];
+            let sum = self.moment[at + 1] * self.width + partial * (threshold + upper) / 2.0;
+            let excess = (sum / target - threshold).max(self.width / 4.0);
+            ((target + self.weight) / (total + self.weight)).ln() - (value - threshold) / excess
+        };
+        Tail {
+            surprise: (-log_p / std::f64::consts::LN_10).max(0.0),
+            extreme,
+        }
+    }
+
+    /// Adds a value ≥ 0 to the history.
+    pub(crate) fn push(&mut self, value: f64) {
+        let b = self.bin(value);
+        let moment = self.weight * (b as f64 + 0.5);
+        for i in 0..=b {
+            self.mass[i] += self.weight;
+            self.moment[i] += moment;
+        }
+        self.weight *= self.growth;
+        if self.weight > RESCALE_AT {
+            let scale = 1.0 / self.weight;
+            self.mass.iter_mut().for_each(|m| *m *= scale);
+            self.moment.iter_mut().for_each(|m| *m *= scale);
+            self.weight = 1.0;
+        }
+    }
+
+    pub(crate) fn bytes() -> usize {
+        std::mem::size_of::<Self>() + 2 * (BINS + 1) * std::mem::size_of::<f64>()
+    }
+}
+
+/// A z-score's surprise, with rises and falls judged separately: many metrics are lopsided
+/// (latency spikes up, throughput drops down), and a drop should not look ordinary because
+/// spikes are.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedCalibrator {
+    up: TailCalibrator,
+    down: TailCalibrator,
+}
+
+/// Bin width on the `ln(1 + |z|)` scale: 128 bins reach |z| ≈ 9·10⁶, past the cap of 10⁶.
+const LOG_Z_WIDTH: f64 = 0.125;
+
+impl SignedCalibrator {
+    pub(crate) fn new(half_life: f64) -> Self {
+        SignedCalibrator {
+            up: TailCalibrator::new(LOG_Z_WIDTH, half_life),
+            down: TailCalibrator::new(LOG_Z_WIDTH, half_life),
+        }
+    }
+
+    /// What the history says of a z-score, and its magnitude on the calibration's scale,
+    /// for [`push`](Self::push).
+    pub(crate) fn surprise(&self, z: f64) -> (Tail, f64) {
+        let magnitude = z.abs().ln_1p();
+        let side = if z >= 0.0 { &self.up } else { &self.down };
+        (side.surprise(magnitude), magnitude)
+    }
+
+    /// Adds a z-score, given with the magnitude [`surprise`](Self::surprise) returned.
+    pub(crate) fn push(&mut self, z: f64, magnitude: f64) {
+        let side = if z >= 0.0 {
+            &mut self.up
+        } else {
+            &mut self.down
+        };
+        side.push(magnitude);
+    }
+
+    pub(crate) fn bytes() -> usize {
+        2 * TailCalibrator::bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_history_is_never_surprised() {
+        let calibrator = TailCalibrator::new(0.1, 100.0);
+        assert_eq!(calibrator.surprise(5.0).surprise, 0.0);
+    }
+
+    #[test]
+    fn rare_values_are_surprising_and_common_ones_are_not() {
+        let mut calibrator = TailCalibrator::new(0.125, 10_000.0);
+        for i in 0..1000 {
+            calibrator.push(f64::from(i % 10) / 10.0); // uniform on [0, 1)
+        }
+        let median = calibrator.surprise(0.5).surprise;
+        assert!((median - 0.3).abs() < 0.05, "P(≥ 0.5) ≈ 0.5: {median}");
+        let top = calibrator.surprise(0.99).surprise;
+        assert!(top > 1.3 && top < 2.5, "P(≥ 0.99) ≈ 0.01: {top}");
+        let beyond = calibrator.surprise(3.0);
+        assert!(beyond.extreme && !calibrator.surprise(0.9).extreme);
+        assert!(
+            beyond.surprise > 5.0,
+            "far beyond anything seen: {beyond:?}"
+        );
+        assert!(
+            calibrator.surprise(4.0).surprise > beyond.surprise,
+            "and growing"
+        );
+    }
+
+    #[test]
+    fn a_repeated_deviation_becomes_ordinary() {
+        let mut calibrator = SignedCalibrator::new(1000.0);
+        for i in 0..500 {
+            let z = f64::from(i % 7) / 3.0 - 1.0;
+            let (_, magnitude) = calibrator.surprise(z);
+            calibrator.push(z, magnitude);
+        }
+        let (
+            Tail {
+                surprise: first, ..
+            },
+            magnitude,
+        ) = calibrator.surprise(50.0);
+        for _ in 0..3 {
+            calibrator.push(50.0, magnitude);
+        }
+        let fourth = calibrator.surprise(50.0).0.surprise;
+        assert!(first > 4.0 && fourth < 2.5, "{first} then {fourth}");
+        assert!(
+            calibrator.surprise(-50.0).0.surprise > 4.0,
+            "a fall as large is still news"
+        );
+    }
+
+    #[test]
+    fn forgetting_rescales_without_drift() {
+        let mut calibrator = TailCalibrator::new(0.125, 2.0);
+        for i in 0..5000 {
+            calibrator.push(f64::from(i % 3));
+        }
+        assert!(calibrator.mass.iter().all(|m| m.is_finite()));
+        assert!(calibrator.surprise(1.0).surprise.is_finite());
+    }
+}

@@ -1,0 +1,53 @@
+//! Streaming anomaly detection per series and metric (durations, memory, CPU, ratios).
+//!
+//! A [`DetectorBank`] holds, for each series, detectors that only ever look at the data up
+//! to the point they score:
+//!
+//! * a rolling z-score per metric, robust by default (median and interquartile range) and
+//!   on a log scale for the heavy-tailed metrics ([`DetectorConfig::log_metrics`]), of the
+//!   value (a level not seen lately) and of its change since the previous point (a jump);
+//! * an EWMA deviation per metric: how fast a value moves away from a drifting level;
+//! * for records of several metrics, an Isolation Forest ([`IsolationForest`], Liu, Ting &
+//!   Zhou 2008) over the vector of the metrics and their changes, trained on a rolling
+//!   window and retrained on a schedule: combinations that were never seen together.
+//!
+//! A raw z-score means different things on a quiet and on a spiky series, so each
+//! detector's output is calibrated against its own recent history for that series into a
+//! *surprise*, −log10 of the probability of something at least as unusual
+//! (module `calibration`); the surprises of all detectors and metrics are combined by Fisher's
+//! method into one, and the score in [0, 1] is that surprise over
+//! [`LevelsConfig::max_surprise`], with warning and critical levels. Since recent
+//! deviations are part of the history, a change is reported when it happens, not for as
+//! long as it lasts; the outage probability, the share of recent points beyond the
+//! series' usual extremes, is what stays up during a lasting degradation, and its
+//! sustained rise fires a predictive alert.
+//!
+//! A series too young to judge gets [`Verdict::InsufficientHistory`]; non-finite values are
+//! refused with a [`DetectorError`]. Same seed, same input: same scores.
+
+mod bank;
+mod calibration;
+mod config;
+mod deviation;
+mod error;
+mod evaluation;
+mod ewma;
+mod features;
+mod forest;
+mod lru;
+mod online_forest;
+mod scoring;
+mod series;
+mod verdict;
+mod window;
+mod zscore;
+
+pub use bank::{BankSnapshot, DetectorBank};
+pub use config::{
+    DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, OutageConfig, ZScoreConfig,
+};
+pub use error::DetectorError;
+pub use evaluation::{roc_auc, LabelledPoints};
+pub use features::{run_features, CPU_RATIO, CPU_SECONDS, DURATION_SECONDS, MEMORY_BYTES};
+pub use forest::{average_path_length, IsolationForest};
+pub use verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};

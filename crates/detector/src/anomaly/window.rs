@@ -1,0 +1,180 @@
+//! The last `capacity` values of one metric, with the statistics the z-scores need.
+//!
+//! Values are kept twice: in arrival order (to know which one leaves the window) and sorted
+//! (so that the median and the quartiles are lookups, not a selection pass per point). The
+//! sorted copy costs one binary search and one short memmove per point, which keeps the
+//! robust z-score on the per-core budget of a million points a second. The running sums of
+//! the classic z-score are recomputed from scratch once per window length, so rounding
+//! errors cannot accumulate over a long stream.
+
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone)]
+pub(crate) struct RollingWindow {
+    capacity: usize,
+    arrival: VecDeque<f64>,
+    sorted: Vec<f64>,
+    sum: f64,
+    sum_sq: f64,
+    pushes_since_resum: usize,
+}
+
+impl RollingWindow {
+    pub(crate) fn new(capacity: usize) -> Self {
+        RollingWindow {
+            capacity,
+            arrival: VecDeque::with_capacity(capacity),
+            sorted: Vec::with_capacity(capacity),
+            sum: 0.0,
+            sum_sq: 0.0,
+            pushes_since_resum: 0,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.arrival.len()
+    }
+
+    /// Adds a finite value, dropping the oldest one when the window is full.
+    pub(crate) fn push(&mut self, value: f64) {
+        if self.arrival.len() == self.capacity {
+            if let Some(old) = self.arrival.pop_front() {
+                let at = self.sorted.partition_point(|v| *v < old);
+                self.sorted.remove(at);
+                self.sum -= old;
+                self.sum_sq -= old * old;
+            }
+        }
+        self.arrival.push_back(value);
+        let at = self.sorted.partition_point(|v| *v < value);
+        self.sorted.insert(at, value);
+        self.sum += value;
+        self.sum_sq += value * value;
+        self.pushes_since_resum += 1;
+        if self.pushes_since_resum >= self.capacity {
+            self.sum = self.arrival.iter().sum();
+            self.sum_sq = self.arrival.iter().map(|v| v * v).sum();
+            self.pushes_since_resum = 0;
+        }
+    }
+
+    pub(crate) fn mean(&self) -> f64 {
+        let n = self.len().max(1) as f64;
+        if self.sum.is_finite() {
+            self.sum / n
+        } else {
+            // Values near f64::MAX overflow the running sum; this cannot.
+            self.arrival.iter().map(|v| v / n).sum()
+        }
+    }
+
+    /// Population standard deviation.
+    pub(crate) fn std_dev(&self) -> f64 {
+        let n = self.len().max(1) as f64;
+        let mean = self.sum / n;
+        let variance = self.sum_sq / n - mean * mean;
+        if variance.is_finite() {
+            variance.max(0.0).sqrt()
+        } else {
+            // Overflowing sums: scale by the largest magnitude first.
+            let mean = self.mean();
+            let scale = self
+                .arrival
+                .iter()
+                .fold(0.0f64, |m, v| m.max((v - mean).abs()));
+            if scale == 0.0 || !scale.is_finite() {
+                return scale;
+            }
+            let sum: f64 = self
+                .arrival
+                .iter()
+                .map(|v| ((v - mean) / scale).powi(2))
+                .sum();
+            scale * (sum / n).sqrt()
+        }
+    }
+
+    /// The `q` quantile (0 ≤ q ≤ 1), linearly interpolated; 0 for an empty window.
+    pub(crate) fn quantile(&self, q: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let position = q * (n - 1) as f64;
+        let below = position.floor() as usize;
+        let above = (below + 1).min(n - 1);
+        let fraction = position - below as f64;
+        // A convex combination: no overflow between values of opposite signs near f64::MAX.
+        self.sorted[below] * (1.0 - fraction) + self.sorted[above] * fraction
+    }
+
+    pub(crate) fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+
+    /// Bytes held, for the memory bound of the bank.
+    pub(crate) fn bytes_for(capacity: usize) -> usize {
+        2 * capacity * std::mem::size_of::<f64>() + std::mem::size_of::<Self>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_of_a_full_window_forget_the_oldest_values() {
+        let mut window = RollingWindow::new(4);
+        for v in [100.0, 1.0, 2.0, 3.0, 4.0] {
+            window.push(v);
+        }
+        assert_eq!(window.len(), 4);
+        assert_eq!(window.median(), 2.5);
+        assert_eq!(window.mean(), 2.5);
+        assert!((window.std_dev() - 1.25f64.sqrt()).abs() < 1e-12);
+        assert_eq!(window.quantile(0.0), 1.0);
+        assert_eq!(window.quantile(1.0), 4.0);
+        assert_eq!(window.quantile(0.25), 1.75);
+    }
+
+    #[test]
+    fn empty_and_single_value_windows_are_harmless() {
+        let mut window = RollingWindow::new(1);
+        assert_eq!(window.median(), 0.0);
+        assert_eq!(window.std_dev(), 0.0);
+        window.push(7.0);
+        window.push(9.0);
+        assert_eq!(
+            (window.len(), window.median(), window.std_dev()),
+            (1, 9.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn huge_values_do_not_overflow_the_statistics() {
+        let mut window = RollingWindow::new(4);
+        for v in [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX] {
+            window.push(v);
+        }
+        assert_eq!(window.median(), 0.0);
+        assert_eq!(window.mean(), 0.0);
+        assert!(window.std_dev() > 1e300 && window.std_dev().is_finite());
+        let mut window = RollingWindow::new(2);
+        window.push(f64::MAX);
+        window.push(f64::MAX);
+        assert_eq!(window.mean(), f64::MAX);
+    }
+
+    #[test]
+    fn running_sums_are_refreshed() {
+        let mut window = RollingWindow::new(3);
+        for i in 0..10_000 {
+            window.push(1e9 + f64::from(i % 3));
+        }
+        assert!((window.mean() - (1e9 + 1.0)).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make bench-e2e`: the three release services on the real broker.
+#  1. latency: 60,000 records at a fixed 5,000 records/s; p50/p99 from `ingested-at` to
+#     processed (the processing stage's end-to-end histogram);
+#  2. throughput: BENCH_RECORDS (1,000,000) records as fast as ingestion takes them, timed
+#     until processing has committed them all;
+#  3. the RSS of each service after it all.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+N="${BENCH_RECORDS:-1000000}"
+RUN="e2e-$(date +%s)"
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+export OBS_TOPICS__RAW_LOGS__NAME="$RUN-raw" OBS_TOPICS__STANDARDIZED_LOGS__NAME="$RUN-std" \
+  OBS_TOPICS__DEAD_LETTERS__NAME="$RUN-dead" OBS_TOPICS__PROCESSED_METRICS__NAME="$RUN-proc" \
+  OBS_TOPICS__ALERTS__NAME="$RUN-alerts" OBS_TOPICS__REPLICATION_FACTOR=1 RUST_LOG=warn
+mkdir -p .demo
+pids=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+declare -A port=([ingestion]=18101 [standardization]=18102 [processing]=18103)
+OBS_HTTP__LISTEN="127.0.0.1:${port[ingestion]}" target/release/ingestion >.demo/bench-ingestion.log 2>&1 &
+pids+=($!); pid_ingestion=$!
+for service in standardization processing; do
+  OBS_HTTP__LISTEN="127.0.0.1:${port[$service]}" OBS_STAGE__GROUP_ID="$RUN-$service" \
+    OBS_STAGE__TRANSACTIONAL_ID="$RUN-$service" target/release/$service >".demo/bench-$service.log" 2>&1 &
+  pids+=($!)
+  declare "pid_$service=$!"
+done
+for service in ingestion standardization processing; do
+  healthy=0
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:${port[$service]}/health" >/dev/null 2>&1; then healthy=1; break; fi
+    sleep 0.5
+  done
+  if [[ $healthy == 0 ]]; then echo "bench: $service did not become healthy:" >&2; tail -5 ".demo/bench-$service.log" >&2; exit 1; fi
+done
+consumed() { curl -fsS "http://127.0.0.1:${port[processing]}/status" | sed -n 's/.*"records_consumed":\([0-9]*\).*/\1/p'; }
+wait_for() { for _ in $(seq 1 3000); do [[ "$(consumed)" -ge "$1" ]] && return 0; sleep 0.1; done; echo "timed out" >&2; exit 1; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker $KAFKA_BOOTSTRAP_SERVERS on the same host"
+echo "--- latency at a fixed 5,000 records/s (60,000 records)"
+target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 1 \
+  --batches 600 --batch-size 100 --concurrency 4 --rate 5000
+wait_for 60000
+target/release/stage-bench latency "http://127.0.0.1:${port[processing]}/metrics" processing
+
+echo "--- throughput: $N records, ingestion to processed-metrics"
+start=$(date +%s.%N)
+target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 2 \
+  --batches $((N / 1000)) --batch-size 1000 --concurrency 4
+wait_for $((60000 + N))
+end=$(date +%s.%N)
+awk -v n="$N" -v s="$start" -v e="$end" 'BEGIN { printf "end to end: %d records processed in %.1f s: %.0f records/s\n", n, e - s, n / (e - s) }'
+for service in ingestion standardization processing; do
+  pid_var="pid_$service"
+  echo "RSS $service: $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}')"
+done

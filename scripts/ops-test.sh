@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The operations test (run by `make test` and `make ops-test`):
+#   1. installs Prometheus/promtool, Alertmanager/amtool and docker-compose when missing
+#      (scripts/ops-tools.sh: apt-get as root, Compose built from its Go module);
+#   2. checks the configuration: promtool check config/rules, promtool test rules (every
+#      alert firing and not firing), amtool check-config, docker-compose config, the
+#      Grafana dashboards;
+#   3. unless --static-only: builds the three services, runs them against the real broker
+#      with a real Prometheus and Alertmanager on loopback ports, ingests
+#      sample-data/logs.json and checks every rule and dashboard query, the panels' data
+#      and the alerts in Alertmanager (tests/ops/ops_test.py).
+# Needs a broker for step 3 (`make kafka-up`). Fails, never skips, when a tool or the
+# broker cannot be had.
+#
+# Env: OPS_BIN_DIR (prebuilt binaries; default: build target/debug), KAFKA_BOOTSTRAP_SERVERS,
+#      OPS_{INGESTION,STANDARDIZATION,PROCESSING,PROMETHEUS,ALERTMANAGER}_PORT
+#      (18001-18003, 19090, 19093), OPS_KEEP_LOGS=1 (keep the processes' logs on failure).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+tools="$(scripts/ops-tools.sh env)"
+eval "$tools"
+export PROMETHEUS PROMTOOL ALERTMANAGER AMTOOL COMPOSE
+
+if [[ "${1:-}" != --static-only && -z "${OPS_BIN_DIR:-}" ]]; then
+  "${CARGO:-cargo}" build --locked --bin ingestion --bin standardization --bin processing
+fi
+exec python3 tests/ops/ops_test.py "$@"

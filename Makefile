@@ -68,6 +68,10 @@ bench-e2e: kafka-up ## End to end on the real broker: latency at 5,000 records/s
 	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
 	scripts/bench-e2e.sh
 
+.PHONY: eval
+eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, NAB score of the streaming detector (../shared/data)
+	scripts/eval.sh
+
 ## --- a running stack ---------------------------------------------------------
 
 .PHONY: run-ingestion

@@ -39,3 +39,7 @@ nab --sweep
 echo
 echo "== Isolation Forest ROC-AUC on ODDS (batch, 100 trees, ψ = 256)"
 "$BACKTEST" --odds "$DATA/odds/shuttle.csv" --odds "$DATA/odds/mammography.csv" --repeat 5
+
+echo
+echo "== Alerts against the sample generator's labels (rules, detectors, any; 400 hours)"
+"$BACKTEST" --labelled "$@"

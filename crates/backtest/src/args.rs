@@ -7,6 +7,7 @@ pub const USAGE: &str = "\
 usage: backtest --input PATH --output DIR [--config FILE.json] [--explain]
        backtest --print-config [--config FILE.json]
        backtest --odds FILE [--odds FILE]... [--seed N] [--repeat K]
+       backtest --labelled [--hours H] [--seed N] [--config FILE.json]
 
 Runs the streaming detector of the processing service, one series per file, over a
 `timestamp,value` CSV or every *.csv under a directory, and writes per input file
@@ -18,7 +19,13 @@ the outage probability and the predictive alert. The output is what nab_score.py
 --print-config prints the configuration in effect.
 
 --odds batch-trains an Isolation Forest (100 trees, 256-point subsamples) on an ODDS data
-set, as Liu et al. do, and prints its ROC-AUC; --repeat K runs K seeds from --seed.";
+set, as Liu et al. do, and prints its ROC-AUC; --repeat K runs K seeds from --seed.
+
+--labelled generates H hours (default 400) of labelled records with the sample
+generator (seed N, default the generator's), scores each one with the rules and the
+detectors as the processing service does, and prints the TP, FP, FN, precision, recall
+and F1 of the rules alerts, the detector alerts and any alert against the labels, and
+their recall per labelled kind.";
 
 pub enum Command {
     Backtest {
@@ -35,6 +42,11 @@ pub enum Command {
         seed: Option<u64>,
         repeat: u64,
     },
+    Labelled {
+        hours: usize,
+        seed: Option<u64>,
+        config: Option<PathBuf>,
+    },
     Help,
 }
 
@@ -43,6 +55,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     let (mut input, mut output, mut config, mut explain) = (None, None, None, false);
     let mut print_config = false;
     let (mut odds, mut seed, mut repeat) = (Vec::new(), None, 1);
+    let (mut labelled, mut hours) = (false, None);
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -62,9 +75,30 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                     bail!("--repeat needs at least 1");
                 }
             }
+            "--labelled" => labelled = true,
+            "--hours" => {
+                let h: usize = value()?.parse().context("--hours needs an integer")?;
+                if h == 0 {
+                    bail!("--hours needs at least 1");
+                }
+                hours = Some(h);
+            }
             "-h" | "--help" => return Ok(Command::Help),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
+    }
+    if labelled {
+        if input.is_some() || output.is_some() || !odds.is_empty() || print_config || explain {
+            bail!("--labelled goes with --hours, --seed and --config only\n\n{USAGE}");
+        }
+        return Ok(Command::Labelled {
+            hours: hours.unwrap_or(crate::labelled::DEFAULT_HOURS),
+            seed,
+            config,
+        });
+    }
+    if hours.is_some() {
+        bail!("--hours goes with --labelled\n\n{USAGE}");
     }
     if print_config {
         if input.is_some() || output.is_some() || !odds.is_empty() {

@@ -3,6 +3,7 @@
 //! [`args::USAGE`].
 
 mod args;
+mod labelled;
 mod odds;
 mod run;
 mod series_csv;
@@ -36,6 +37,17 @@ fn try_main() -> Result<()> {
             seed,
             repeat,
         } => odds::run(&files, seed, repeat)?,
+        args::Command::Labelled {
+            hours,
+            seed,
+            config,
+        } => {
+            let config = load_config(config.as_deref())?;
+            print!(
+                "{}",
+                labelled::report(&labelled::evaluate(hours, seed, &config)?)
+            );
+        }
         args::Command::Backtest {
             input,
             output,

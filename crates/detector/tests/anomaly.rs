@@ -388,3 +388,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
+    use chrono::{TimeZone, Utc};
+    use obs_detector::{DetectorBank, DetectorConfig};
+    let at = |i: i64| Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap();
+    let point = |i: i64| {
+        [
+            ("duration_seconds", 10.0 + (i % 7) as f64),
+            ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
+        ]
+    };
+    let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
+    let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+    for i in 0..300 {
+        reference.observe("a", at(i), &point(i)).unwrap();
+        bank.observe("a", at(i), &point(i)).unwrap();
+    }
+    // A batch that aborts: it touches the existing series and creates another.
+    bank.begin_batch();
+    for i in 300..350 {
+        bank.observe("a", at(i), &point(i * 13)).unwrap();
+        bank.observe("b", at(i), &point(i)).unwrap();
+    }
+    bank.rollback_batch();
+    // Replayed after the abort, the same records score as if the batch never happened.
+    bank.begin_batch();
+    for i in 300..350 {
+        let expected = reference.observe("a", at(i), &point(i)).unwrap();
+        let got = bank.observe("a", at(i), &point(i)).unwrap();
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
+    }
+    bank.commit_batch();
+    let fresh = bank.observe("b", at(400), &point(400)).unwrap();
+    assert!(
+        fresh.score().is_none(),
+        "the rolled-back series starts afresh: {fresh:?}"
+    );
+    assert_eq!(
+        bank.snapshot().observations,
+        reference.snapshot().observations + 1
+    );
+}

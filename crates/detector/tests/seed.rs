@@ -50,18 +50,18 @@ fn the_field_data_gives_the_known_summary() {
         .find(|p| p.record.object_id == 1035)
         .unwrap();
     assert_eq!(failed.severity, Some(Severity::Critical));
-    let alert = failed.alert().unwrap();
+    let alert = failed.alerts().into_iter().next().unwrap();
     assert_eq!(alert.alert_id, "akonovia:2025-09-05-16-45:1035/rules");
     assert!(
         alert.reasons[0].contains("FAILED: 'id'"),
         "{:?}",
         alert.reasons
     );
-    assert!(anomalous.iter().all(|p| p.alert().is_some()));
+    assert!(anomalous.iter().all(|p| p.alerts().len() == 1));
     assert!(processed
         .iter()
         .filter(|p| !p.anomalous)
-        .all(|p| p.alert().is_none()));
+        .all(|p| p.alerts().is_empty()));
     let json = serde_json::to_string(&processed[0]).unwrap();
     let back: ProcessedRecord = serde_json::from_str(&json).unwrap();
     assert_eq!(back, processed[0]);

@@ -60,7 +60,7 @@ impl StageConfig {
             group_id: group_id.into(),
             transactional_id: String::new(),
             batch_max_records: 5000,
-            batch_max_ms: 100,
+            batch_max_ms: 50,
             transaction_timeout_ms: 30_000,
         }
     }
@@ -384,6 +384,10 @@ pub fn spawn_stage<T: Transform>(
         .set("partition.assignment.strategy", "roundrobin")
         // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default.
         .set("queued.max.messages.kbytes", "16384")
+        // A broker wakes a waiting fetch when the high watermark moves, not when a commit
+        // moves the last stable offset, so a read_committed fetch could sit on committed
+        // records for the whole default 500 ms: latency.
+        .set("fetch.wait.max.ms", "25")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
     let transactional_id = config.resolved_transactional_id();

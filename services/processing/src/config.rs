@@ -2,7 +2,7 @@
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
-use obs_detector::RulesConfig;
+use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_service::HttpConfig;
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ pub struct ProcessingConfig {
     pub topics: TopicsConfig,
     pub stage: StageConfig,
     pub rules: RulesConfig,
+    pub detector: DetectorConfig,
     pub analytics: AnalyticsConfig,
     pub alertmanager: AlertmanagerConfig,
 }
@@ -27,6 +28,7 @@ impl Default for ProcessingConfig {
             topics: TopicsConfig::default(),
             stage: StageConfig::for_group("processing"),
             rules: RulesConfig::default(),
+            detector: DetectorConfig::default(),
             analytics: AnalyticsConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
         }

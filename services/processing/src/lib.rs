@@ -15,11 +15,15 @@ mod transform;
 
 use analytics::{AnalyticsView, ReaderHandle};
 use anyhow::Context;
+use axum::extract::Query;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 pub use config::ProcessingConfig;
+use obs_detector::DetectorBank;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
+use obs_service::ApiError;
 use obs_service::{HealthReport, Metrics};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -32,6 +36,7 @@ pub const SERVICE: &str = "processing";
 pub struct AppState {
     pub config: ProcessingConfig,
     pub view: Arc<AnalyticsView>,
+    detectors: Arc<Mutex<DetectorBank>>,
     probe: BrokerProbe,
     registry: Metrics,
     metrics: ProcessingMetrics,
@@ -57,9 +62,12 @@ impl AppState {
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let view = Arc::new(AnalyticsView::new(config.analytics.clone()));
+        let detectors = DetectorBank::new(config.detector.clone())
+            .context("invalid configuration of detector")?;
         Ok(Arc::new(AppState {
             config,
             view,
+            detectors: Arc::new(Mutex::new(detectors)),
             probe,
             registry,
             metrics,
@@ -73,7 +81,12 @@ impl AppState {
     /// Starts the consume-transform-produce loop and the analytics reader.
     pub fn start(&self) -> anyhow::Result<()> {
         let c = &self.config;
-        let transform = ProcessTransform::new(c.rules.clone(), &c.topics, self.metrics.clone());
+        let transform = ProcessTransform::new(
+            c.rules.clone(),
+            self.detectors.clone(),
+            &c.topics,
+            self.metrics.clone(),
+        );
         let stage_metrics = StageMetrics::register(self.registry.registry(), STAGE)
             .context("registering stage metrics")?;
         let stage = spawn_stage(
@@ -139,6 +152,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
         .route("/status", get(status))
+        .route("/detector/retrain", axum::routing::post(retrain))
         .with_state(state.clone())
         .merge(analytics::router(state.view.clone()));
     obs_service::http::finish_router(routes, &state.registry)
@@ -186,11 +200,54 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             ],
         },
         "stage": state.stage_status(),
+        "detector": transform::lock(&state.detectors).snapshot(),
         "analytics": {
             "reader": state.reader_status(),
             "view": state.view.stats(),
         },
     }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetrainQuery {
+    series: Option<String>,
+}
+
+/// `POST /detector/retrain[?series=KEY]`: retrains the forest of one series, or of all,
+/// on their current windows, out of schedule.
+async fn retrain(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<RetrainQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request("invalid_parameter", e.body_text())
+            .with_details(json!({ "allowed": ["series"] }))
+    })?;
+    let bank = state.detectors.clone();
+    let series = query.series.clone();
+    // Training every forest takes a while: off the async threads.
+    let retrained =
+        tokio::task::spawn_blocking(move || transform::lock(&bank).retrain(series.as_deref()))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
+    match retrained {
+        Ok(count) => Ok(Json(
+            json!({ "series": query.series, "forests_retrained": count }),
+        )),
+        Err(obs_detector::DetectorError::UnknownSeries(key)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_series",
+            format!("no detector state for series {key:?}"),
+        )),
+        Err(error) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "retrain_failed",
+            error.to_string(),
+        )),
+    }
 }
 
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits

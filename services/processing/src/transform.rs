@@ -3,13 +3,13 @@
 
 use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
-use obs_detector::{ProcessedRecord, RuleKind, RulesConfig, Severity};
+use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
 use obs_kafka::{InputRecord, OutputRecord, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const STAGE: &str = "processing";
 
@@ -26,6 +26,9 @@ pub struct ProcessingMetrics {
     anomalous: IntCounterVec,
     efficiency: HistogramVec,
     dead_letters: IntCounterVec,
+    detector_score: GaugeVec,
+    outage_probability: GaugeVec,
+    detector_alerts: IntCounterVec,
 }
 
 impl ProcessingMetrics {
@@ -81,6 +84,27 @@ impl ProcessingMetrics {
                 Opts::new("processing_dead_letters_total", "Standardized records that could not be read, by error kind."),
                 &["kind"],
             )?)?,
+            detector_score: metrics.register(GaugeVec::new(
+                Opts::new(
+                    "processing_detector_anomaly_score",
+                    "Latest combined anomaly score (0-1) of the streaming detectors, by source and object.",
+                ),
+                &["source", "object"],
+            )?)?,
+            outage_probability: metrics.register(GaugeVec::new(
+                Opts::new(
+                    "processing_detector_outage_probability",
+                    "Latest outage probability (0-1) of the streaming detectors, by source and object.",
+                ),
+                &["source", "object"],
+            )?)?,
+            detector_alerts: metrics.register(IntCounterVec::new(
+                Opts::new(
+                    "processing_detector_alerts_total",
+                    "Alerts raised by the streaming detectors, by detector (statistical, outage_prediction) and severity.",
+                ),
+                &["detector", "severity"],
+            )?)?,
         })
     }
 }
@@ -96,11 +120,20 @@ struct Observed {
     started: f64,
     efficiency: f64,
     severity: Option<Severity>,
+    rules_severity: Option<Severity>,
     rules: Vec<RuleKind>,
+    /// Latest detector score and outage probability, when the detectors scored the run.
+    detector: Option<(f64, f64)>,
+    /// Detector alerts raised: (detector, severity).
+    detector_alerts: Vec<(String, Severity)>,
 }
 
 pub struct ProcessTransform {
     rules: RulesConfig,
+    /// Shared with `POST /detector/retrain`; locked per record by this stage's thread.
+    detectors: Arc<Mutex<DetectorBank>>,
+    /// Whether the bank records the current batch (so an abort can undo it).
+    in_batch: bool,
     processed_topic: Arc<str>,
     alerts_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
@@ -112,11 +145,14 @@ pub struct ProcessTransform {
 impl ProcessTransform {
     pub fn new(
         rules: RulesConfig,
+        detectors: Arc<Mutex<DetectorBank>>,
         topics: &obs_kafka::TopicsConfig,
         metrics: ProcessingMetrics,
     ) -> Self {
         ProcessTransform {
             rules,
+            detectors,
+            in_batch: false,
             processed_topic: topics.processed_metrics.name.as_str().into(),
             alerts_topic: topics.alerts.name.as_str().into(),
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
@@ -149,13 +185,21 @@ impl Transform for ProcessTransform {
                 return;
             }
         };
-        let processed = ProcessedRecord::score(record, &self.rules, Utc::now());
+        let processed = {
+            let mut bank = lock(&self.detectors);
+            if !self.in_batch {
+                bank.begin_batch();
+                self.in_batch = true;
+            }
+            ProcessedRecord::assess(record, &self.rules, &mut bank, Utc::now())
+        };
         let key = processed.record.series_key.as_bytes().to_vec();
-        if let Some(alert) = processed.alert() {
+        let alerts = processed.alerts();
+        for alert in &alerts {
             out.push(OutputRecord {
                 topic: self.alerts_topic.clone(),
                 key: Some(key.clone()),
-                payload: serde_json::to_vec(&alert).unwrap_or_default(),
+                payload: serde_json::to_vec(alert).unwrap_or_default(),
                 headers: input.next_hop_headers(ALERT_SCHEMA_VERSION),
             });
         }
@@ -169,8 +213,19 @@ impl Transform for ProcessTransform {
             cpu: r.cpu_time_seconds,
             started: r.start_time.timestamp_micros() as f64 / 1e6,
             efficiency: processed.metrics.efficiency_score,
-            severity: processed.severity,
+            severity: processed.overall_severity(),
+            rules_severity: processed.severity,
             rules: processed.rule_hits.iter().map(|h| h.rule).collect(),
+            detector: processed
+                .detector
+                .as_ref()
+                .and_then(|v| v.assessment())
+                .map(|a| (a.score, a.outage_probability)),
+            detector_alerts: alerts
+                .iter()
+                .filter(|a| a.detector != "rules")
+                .map(|a| (a.detector.clone(), a.severity))
+                .collect(),
         });
         out.push(OutputRecord {
             topic: self.processed_topic.clone(),
@@ -184,6 +239,15 @@ impl Transform for ProcessTransform {
     fn settle(&mut self, committed: bool) {
         let pending = std::mem::take(&mut self.pending);
         let dead = std::mem::take(&mut self.pending_dead);
+        if std::mem::take(&mut self.in_batch) {
+            let mut bank = lock(&self.detectors);
+            if committed {
+                bank.commit_batch();
+            } else {
+                // The batch will be consumed again: the detectors must not learn it twice.
+                bank.rollback_batch();
+            }
+        }
         if !committed {
             return;
         }
@@ -211,8 +275,23 @@ impl Transform for ProcessTransform {
             if run.status == Status::Failed {
                 m.failures.with_label_values(&[source, &run.object]).inc();
             }
+            if let Some((score, outage)) = run.detector {
+                m.detector_score
+                    .with_label_values(&[source, &run.object])
+                    .set(score);
+                m.outage_probability
+                    .with_label_values(&[source, &run.object])
+                    .set(outage);
+            }
+            for (detector, severity) in &run.detector_alerts {
+                m.detector_alerts
+                    .with_label_values(&[detector, severity.as_str()])
+                    .inc();
+            }
             if let Some(severity) = run.severity {
                 m.anomalous.with_label_values(&[severity.as_str()]).inc();
+            }
+            if let Some(severity) = run.rules_severity {
                 for rule in run.rules {
                     m.rule_hits
                         .with_label_values(&[rule.as_str(), severity.as_str()])
@@ -220,5 +299,14 @@ impl Transform for ProcessTransform {
                 }
             }
         }
+    }
+}
+
+/// The bank, even if a panic poisoned its lock: the panic has already stopped the stage
+/// loop (health reports it), and status and retrain keep answering.
+pub fn lock(bank: &Mutex<DetectorBank>) -> MutexGuard<'_, DetectorBank> {
+    match bank.lock() {
+        Ok(bank) => bank,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }

@@ -125,7 +125,7 @@ async fn abort_one_run(
         .unwrap();
     transactional.begin_transaction().unwrap();
     let aborted = processed(6, "aborted", Status::Failed, 1.0, 0, 0.1);
-    let alert = aborted.alert().unwrap();
+    let alert = aborted.alerts().into_iter().next().unwrap();
     send(
         &transactional,
         &topics.processed_metrics.name,
@@ -192,7 +192,7 @@ async fn reader_builds_the_global_view_from_every_partition() {
         .await;
     }
     send(&producer, processed_topic, 1, b"{not json").await;
-    let alerts: Vec<_> = runs.iter().filter_map(|(_, r)| r.alert()).collect();
+    let alerts: Vec<_> = runs.iter().flat_map(|(_, r)| r.alerts()).collect();
     assert_eq!(alerts.len(), 3);
     for (i, alert) in alerts.iter().enumerate() {
         send(
@@ -357,7 +357,7 @@ async fn reader_waits_for_topics_created_after_it_started() {
         &producer,
         &topics.alerts.name,
         1,
-        &serde_json::to_vec(&record.alert().unwrap()).unwrap(),
+        &serde_json::to_vec(&record.alerts()[0]).unwrap(),
     )
     .await;
     wait_for("the record and its alert", &handle, || {

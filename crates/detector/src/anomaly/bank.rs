@@ -7,6 +7,7 @@ use super::verdict::Verdict;
 use super::DetectorError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The streaming detectors of up to `max_series` series. `Send`, so the processing
 /// service can own one per partition worker.
@@ -17,6 +18,25 @@ pub struct DetectorBank {
     series: LruMap<SeriesState>,
     observations: u64,
     rejected: u64,
+    /// Undo log of the batch in progress (see [`DetectorBank::begin_batch`]).
+    undo: Option<Undo>,
+}
+
+/// What a batch changed, to put back if its transaction aborts: the first state of each
+/// series it touched, and the counters.
+#[derive(Debug, Clone)]
+struct Undo {
+    series: HashMap<String, Before>,
+    observations: u64,
+    rejected: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Before {
+    /// The series existed: its state before the batch.
+    Existing(Box<SeriesState>),
+    /// The series was new in the batch: the metrics it was created with.
+    New(Vec<(String, f64)>),
 }
 
 /// Status of a bank, for a status endpoint.
@@ -49,7 +69,79 @@ impl DetectorBank {
             config,
             observations: 0,
             rejected: 0,
+            undo: None,
         })
+    }
+
+    /// Starts recording what the following observations change, so that
+    /// [`DetectorBank::rollback_batch`] can undo them: the processing stage calls it when a
+    /// batch begins, because a batch whose transaction aborts is consumed again and must not
+    /// be learned twice.
+    pub fn begin_batch(&mut self) {
+        self.undo = Some(Undo {
+            series: HashMap::new(),
+            observations: self.observations,
+            rejected: self.rejected,
+        });
+    }
+
+    /// The batch committed: what it taught stays.
+    pub fn commit_batch(&mut self) {
+        self.undo = None;
+    }
+
+    /// The batch aborted: every series it touched gets back its state from before it (a
+    /// series it created starts afresh). A series the batch evicted to make room stays
+    /// forgotten and will warm up again.
+    pub fn rollback_batch(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        for (key, before) in undo.series {
+            let state = match before {
+                Before::Existing(state) => *state,
+                Before::New(features) => {
+                    let features: Vec<(&str, f64)> =
+                        features.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+                    SeriesState::new(&self.config, &key, &features)
+                }
+            };
+            match self.series.peek_mut(&key) {
+                Some(slot) => *slot = state,
+                // Evicted during the batch by a newer series: it comes back.
+                None => {
+                    let mut state = Some(state);
+                    let slot = self.series.get_or_insert_with(&key, || {
+                        state.take().unwrap_or_else(|| unreachable!("taken once"))
+                    });
+                    if let Some(state) = state {
+                        *slot = state;
+                    }
+                }
+            }
+        }
+        self.observations = undo.observations;
+        self.rejected = undo.rejected;
+    }
+
+    /// Saves the state of `series` before the batch first changes it.
+    fn record_before(&mut self, series: &str, features: &[(&str, f64)]) {
+        let Some(undo) = self.undo.as_mut() else {
+            return;
+        };
+        if undo.series.contains_key(series) {
+            return;
+        }
+        let before = match self.series.peek_mut(series) {
+            Some(state) => Before::Existing(Box::new(state.clone())),
+            None => Before::New(
+                features
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), *v))
+                    .collect(),
+            ),
+        };
+        undo.series.insert(series.to_owned(), before);
     }
 
     pub fn config(&self) -> &DetectorConfig {
@@ -76,7 +168,11 @@ impl DetectorBank {
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
     ) -> Result<Verdict, DetectorError> {
-        let result = self.check_features(series, features).and_then(|()| {
+        let checked = self.check_features(series, features);
+        if checked.is_ok() {
+            self.record_before(series, features);
+        }
+        let result = checked.and_then(|()| {
             let (config, rates) = (&self.config, self.rates);
             self.series
                 .get_or_insert_with(series, || SeriesState::new(config, series, features))

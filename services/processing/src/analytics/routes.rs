@@ -181,7 +181,7 @@ mod tests {
             };
             let memory = if n % 5 == 0 { -1 } else { 1_000 };
             let record = processed(n, "zoho", status, 1.0, memory, 0.1);
-            if let Some(alert) = record.alert() {
+            for alert in record.alerts() {
                 view.apply_alert(alert);
             }
             view.apply_processed(record);

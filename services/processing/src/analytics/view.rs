@@ -646,7 +646,9 @@ mod tests {
         });
         let alert = |n: i64, status: Status, memory: i64| {
             processed(n, "zoho", status, 1.0, memory, 0.1)
-                .alert()
+                .alerts()
+                .into_iter()
+                .next()
                 .unwrap()
         };
         let critical = alert(1, Status::Failed, 0);

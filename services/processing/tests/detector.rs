@@ -1,0 +1,157 @@
+//! The streaming detectors inside processing, on a real broker: a run far outside its
+//! series' history raises a detector alert with an explanation; retrain on demand.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Duration as Span, TimeZone, Utc};
+use obs_kafka::StageConfig;
+use obs_records::standardize::StandardizedRecord;
+use obs_records::Status;
+use obs_testkit::{produce, read_topic};
+use processing::{AppState, ProcessingConfig};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::Message;
+use serde_json::Value;
+use std::time::Duration;
+use tower::ServiceExt;
+
+fn run(i: i64, duration: f64, memory: i64) -> StandardizedRecord {
+    let start = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap() + Span::hours(i);
+    StandardizedRecord {
+        record_id: format!("acme:{i}:7"),
+        series_key: "acme:powerbi:7".into(),
+        schema_version: "standardized-v1".into(),
+        sequence_id: i.to_string(),
+        sequence_time: start,
+        company: "acme".into(),
+        zone: "1-Raw".into(),
+        source: "powerbi".into(),
+        object_id: 7,
+        object_type: "datasets".into(),
+        transformation: "PowerBI_API_get_data".into(),
+        status: Status::Success,
+        start_time: start,
+        end_time: start + Span::milliseconds((duration * 1000.0) as i64),
+        duration_seconds: duration,
+        cpu_time_seconds: duration / 10.0,
+        memory_used_bytes: memory,
+        description: "Tout roule, pas de stress!".into(),
+        error_message: None,
+        error_kind: None,
+        quality: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_far_from_its_history_raises_a_detector_alert() {
+    let topics = obs_testkit::unique_topics();
+    let kafka = obs_testkit::kafka();
+    obs_kafka::topics::ensure_topics(&kafka, "detector-test", &topics)
+        .await
+        .unwrap();
+    // 150 ordinary hourly runs (a little noise), then one 30 times slower.
+    let mut records: Vec<StandardizedRecord> = (0..150)
+        .map(|i| run(i, 2.0 + (i % 5) as f64 * 0.1, 5_000_000 + (i % 3) * 100_000))
+        .collect();
+    records.push(run(150, 60.0, 5_100_000));
+    let messages = records
+        .iter()
+        .map(|r| {
+            (
+                Some(r.series_key.clone().into_bytes()),
+                serde_json::to_vec(r).unwrap(),
+                OwnedHeaders::new(),
+            )
+        })
+        .collect();
+    produce(&kafka, &topics.standardized_logs.name, messages);
+
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let state = AppState::new(ProcessingConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        stage: StageConfig {
+            transactional_id: group.clone(),
+            ..StageConfig::for_group(&group)
+        },
+        ..ProcessingConfig::default()
+    })
+    .unwrap();
+    state.start().unwrap();
+
+    let processed = read_topic(
+        &kafka,
+        &topics.processed_metrics.name,
+        151,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    );
+    assert_eq!(processed.len(), 151);
+    let last: Value = processed
+        .iter()
+        .map(|m| serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap())
+        .find(|p| p["record_id"] == "acme:150:7")
+        .unwrap();
+    assert_eq!(last["detector"]["status"], "scored", "{}", last["detector"]);
+    assert!(
+        last["detector"]["score"].as_f64().unwrap() >= 0.5,
+        "{}",
+        last["detector"]
+    );
+    assert_eq!(last["anomalous"], true);
+    let first: Value = serde_json::from_slice(processed[0].payload().unwrap()).unwrap();
+    assert_eq!(
+        first["detector"]["status"], "insufficient_history",
+        "{}",
+        first["detector"]
+    );
+
+    let alerts: Vec<Value> = read_topic(
+        &kafka,
+        &topics.alerts.name,
+        1,
+        Duration::from_secs(3),
+        Duration::from_secs(30),
+    )
+    .iter()
+    .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+    .collect();
+    let alert = alerts
+        .iter()
+        .find(|a| a["alert_id"] == "acme:150:7/detector")
+        .unwrap_or_else(|| panic!("no detector alert for the slow run: {alerts:?}"));
+    assert_eq!(alert["detector"], "statistical");
+    let reason = alert["reasons"][0].as_str().unwrap();
+    // The slow run moved duration and CPU together; either may be named as the most surprising.
+    assert!(
+        (reason.contains("duration_seconds") || reason.contains("cpu_"))
+            && reason.contains("baseline")
+            && reason.contains("anomaly score"),
+        "{reason}"
+    );
+
+    let router = processing::router(state.clone());
+    let post = |uri: &str| Request::post(uri).body(Body::empty()).unwrap();
+    let response = router
+        .clone()
+        .oneshot(post("/detector/retrain?series=acme:powerbi:7"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = router
+        .clone()
+        .oneshot(post("/detector/retrain?series=nope"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = router
+        .clone()
+        .oneshot(post("/detector/retrain?serie=x"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    tokio::task::spawn_blocking(move || state.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -388,6 +388,8 @@ pub fn spawn_stage<T: Transform>(
         // moves the last stable offset, so a read_committed fetch could sit on committed
         // records for the whole default 500 ms: latency.
         .set("fetch.wait.max.ms", "25")
+        // Larger fetches per partition: fewer round trips at full speed.
+        .set("max.partition.fetch.bytes", "4194304")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
     let transactional_id = config.resolved_transactional_id();
@@ -569,8 +571,13 @@ impl<T: Transform> Worker<T> {
             return;
         };
         let started = Instant::now();
-        let batch = std::mem::take(&mut self.batch);
-        let result = Self::transact(producer, &self.consumer, &batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        let produced = batch.outputs.len();
+        let mut per_topic: BTreeMap<Arc<str>, u64> = BTreeMap::new();
+        for output in &batch.outputs {
+            *per_topic.entry(output.topic.clone()).or_default() += 1;
+        }
+        let result = Self::transact(producer, &self.consumer, &mut batch);
         match result {
             Ok(()) => {
                 let stage = self.stage.as_str();
@@ -579,11 +586,8 @@ impl<T: Transform> Worker<T> {
                 m.consumed
                     .with_label_values(&[stage])
                     .inc_by(batch.inputs as u64);
-                let mut per_topic: BTreeMap<&str, u64> = BTreeMap::new();
-                for output in &batch.outputs {
-                    *per_topic.entry(&output.topic).or_default() += 1;
-                }
-                for (topic, count) in per_topic {
+                for (topic, count) in &per_topic {
+                    let (topic, count): (&str, u64) = (topic, *count);
                     m.produced.with_label_values(&[stage, topic]).inc_by(count);
                 }
                 m.transactions
@@ -600,8 +604,7 @@ impl<T: Transform> Worker<T> {
                 }
                 let p = &self.progress;
                 p.consumed.fetch_add(batch.inputs as u64, Ordering::Relaxed);
-                p.produced
-                    .fetch_add(batch.outputs.len() as u64, Ordering::Relaxed);
+                p.produced.fetch_add(produced as u64, Ordering::Relaxed);
                 p.committed.fetch_add(1, Ordering::Relaxed);
                 p.update(|s| {
                     s.last_commit_at = Some(now);
@@ -631,16 +634,18 @@ impl<T: Transform> Worker<T> {
         }
     }
 
+    /// Produces the batch's outputs (moved out of it: they are not needed after, the
+    /// inputs are read again if the transaction fails) and commits them with the offsets.
     fn transact(
         producer: &StageProducer,
         consumer: &StageConsumer,
-        batch: &Batch,
+        batch: &mut Batch,
     ) -> Result<(), KafkaError> {
         producer.begin_transaction()?;
-        for output in &batch.outputs {
+        for output in batch.outputs.drain(..) {
             let mut record = BaseRecord::to(&output.topic)
                 .payload(&output.payload)
-                .headers(output.headers.clone());
+                .headers(output.headers);
             if let Some(key) = &output.key {
                 record = record.key(key);
             }

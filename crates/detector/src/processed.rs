@@ -109,18 +109,30 @@ impl ProcessedRecord {
 
     fn rules_alert(&self) -> Option<Alert> {
         let severity = self.severity?;
-        let r = &self.record;
         let rules: Vec<RuleKind> = self.rule_hits.iter().map(|h| h.rule).collect();
         let reasons: Vec<String> = self.rule_hits.iter().map(|h| h.reason.clone()).collect();
-        Some(Alert {
-            alert_id: Alert::rules_id(&r.record_id),
+        Some(self.alert_of("rules", "rules", rules, severity, reasons))
+    }
+
+    /// An alert about this run; `id_suffix` makes its id stable per run and detector.
+    fn alert_of(
+        &self,
+        id_suffix: &str,
+        detector: &str,
+        rules: Vec<RuleKind>,
+        severity: Severity,
+        reasons: Vec<String>,
+    ) -> Alert {
+        let r = &self.record;
+        Alert {
+            alert_id: format!("{}/{id_suffix}", r.record_id),
             series_key: r.series_key.clone(),
             record_id: r.record_id.clone(),
             source: r.source.clone(),
             company: r.company.clone(),
             object_id: r.object_id,
             object_type: r.object_type.clone(),
-            detector: "rules".into(),
+            detector: detector.into(),
             rules,
             severity,
             message: format!(
@@ -139,7 +151,7 @@ impl ProcessedRecord {
             },
             run_started_at: r.start_time,
             raised_at: self.processed_at,
-        })
+        }
     }
 
     fn detector_alert(&self) -> Option<Alert> {
@@ -164,38 +176,12 @@ impl ProcessedRecord {
                 assessment.outage_probability
             ));
         }
-        Some(Alert {
-            alert_id: format!("{}/detector", r.record_id),
-            series_key: r.series_key.clone(),
-            record_id: r.record_id.clone(),
-            source: r.source.clone(),
-            company: r.company.clone(),
-            object_id: r.object_id,
-            object_type: r.object_type.clone(),
-            detector: if assessment.severity.is_some() {
-                "statistical".into()
-            } else {
-                "outage_prediction".into()
-            },
-            rules: Vec::new(),
-            severity,
-            message: format!(
-                "{} {} ({}): {}",
-                r.source,
-                r.object_type,
-                r.object_id,
-                reasons.join("; ")
-            ),
-            reasons,
-            metrics: AlertMetrics {
-                duration_seconds: r.duration_seconds,
-                memory_used_bytes: r.memory_used_bytes,
-                cpu_time_seconds: r.cpu_time_seconds,
-                efficiency_score: self.metrics.efficiency_score,
-            },
-            run_started_at: r.start_time,
-            raised_at: self.processed_at,
-        })
+        let detector = if assessment.severity.is_some() {
+            "statistical"
+        } else {
+            "outage_prediction"
+        };
+        Some(self.alert_of("detector", detector, Vec::new(), severity, reasons))
     }
 }
 
@@ -220,13 +206,6 @@ pub struct Alert {
     pub metrics: AlertMetrics,
     pub run_started_at: DateTime<Utc>,
     pub raised_at: DateTime<Utc>,
-}
-
-impl Alert {
-    /// Id of the rules alert of a run.
-    pub fn rules_id(record_id: &str) -> String {
-        format!("{record_id}/rules")
-    }
 }
 
 /// The run's figures, as the alert shows them.

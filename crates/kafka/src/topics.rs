@@ -225,6 +225,27 @@ pub async fn ensure_topics(
     Ok(outcomes)
 }
 
+/// [`ensure_topics`] until it succeeds: services start while Kafka is still away and
+/// prepare their topics as soon as it answers.
+pub async fn ensure_topics_when_reachable(
+    kafka: &KafkaConfig,
+    service: &str,
+    topics: &TopicsConfig,
+) {
+    loop {
+        match ensure_topics(kafka, service, topics).await {
+            Ok(outcomes) => {
+                tracing::info!(?outcomes, "topics ready");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,5 +12,36 @@ pub mod http;
 pub mod telemetry;
 
 pub use config::{load_config, ConfigError, HttpConfig};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::process::ExitCode;
+
+/// The `main` of every service: JSON logs, the config (exit code 2 and a message naming
+/// the key when it is invalid), then `run` until it returns (exit code 1 on error).
+pub async fn service_main<C, F, Fut>(service: &str, run: F) -> ExitCode
+where
+    C: DeserializeOwned + Serialize + Default,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    telemetry::init_tracing();
+    let config = match load_config::<C>(service) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "{service} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
 pub use http::{ApiError, HealthReport};
 pub use telemetry::Metrics;

@@ -81,18 +81,8 @@ pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
     let topics_state = state.clone();
     tokio::spawn(async move {
         let config = &topics_state.config;
-        loop {
-            match obs_kafka::topics::ensure_topics(&config.kafka, SERVICE, &config.topics).await {
-                Ok(outcomes) => {
-                    tracing::info!(?outcomes, "topics ready");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            }
-        }
+        obs_kafka::topics::ensure_topics_when_reachable(&config.kafka, SERVICE, &config.topics)
+            .await;
     });
     obs_service::http::serve(router(state.clone()), listen)
         .await

@@ -1,23 +1,10 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::ExitCode;
-
 #[tokio::main]
-async fn main() -> ExitCode {
-    obs_service::telemetry::init_tracing();
-    let config = match obs_service::load_config::<ingestion::IngestionConfig>(ingestion::SERVICE) {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration");
-            eprintln!("{error}");
-            return ExitCode::from(2);
-        }
-    };
-    match ingestion::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "ingestion stopped");
-            ExitCode::FAILURE
-        }
-    }
+async fn main() -> std::process::ExitCode {
+    obs_service::service_main::<ingestion::IngestionConfig, _, _>(
+        ingestion::SERVICE,
+        ingestion::run,
+    )
+    .await
 }

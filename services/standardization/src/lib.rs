@@ -24,7 +24,6 @@ use obs_service::http::{media_type, read_body};
 use obs_service::{ApiError, HealthReport, Metrics};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
 
 pub const SERVICE: &str = "standardization";
@@ -209,19 +208,8 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
     // prepared, retrying while Kafka is away.
     let starting = state.clone();
     tokio::spawn(async move {
-        loop {
-            let c = &starting.config;
-            match obs_kafka::topics::ensure_topics(&c.kafka, SERVICE, &c.topics).await {
-                Ok(outcomes) => {
-                    tracing::info!(?outcomes, "topics ready");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot prepare topics yet; retrying in 5 s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            }
-        }
+        let c = &starting.config;
+        obs_kafka::topics::ensure_topics_when_reachable(&c.kafka, SERVICE, &c.topics).await;
         if let Err(error) = starting.start_stage() {
             tracing::error!(error = format!("{error:#}"), "cannot start the loop");
         }

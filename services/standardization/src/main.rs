@@ -1,25 +1,10 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::ExitCode;
-
 #[tokio::main]
-async fn main() -> ExitCode {
-    obs_service::telemetry::init_tracing();
-    let config = match obs_service::load_config::<standardization::StandardizationConfig>(
+async fn main() -> std::process::ExitCode {
+    obs_service::service_main::<standardization::StandardizationConfig, _, _>(
         standardization::SERVICE,
-    ) {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration");
-            eprintln!("{error}");
-            return ExitCode::from(2);
-        }
-    };
-    match standardization::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "standardization stopped");
-            ExitCode::FAILURE
-        }
-    }
+        standardization::run,
+    )
+    .await
 }

@@ -274,6 +274,41 @@ pub async fn serve(router: Router, listen: SocketAddr) -> std::io::Result<()> {
         .await
 }
 
+/// The background loops of a stage service.
+pub trait StageLoops: Send + Sync + 'static {
+    /// Starts the loops (the topics exist by then).
+    fn start_loops(&self) -> anyhow::Result<()>;
+    /// Stops them after they committed their batch in flight (blocking).
+    fn stop_loops(&self) -> anyhow::Result<()>;
+}
+
+/// Runs a stage service: serves `router` at once (health says the loops are not running
+/// yet) while the topics are prepared, retrying while Kafka is away, then starts the
+/// loops; after SIGTERM stopped the server, they stop on the blocking pool.
+pub async fn serve_stage<S: StageLoops>(
+    service: &'static str,
+    state: std::sync::Arc<S>,
+    router: Router,
+    listen: SocketAddr,
+    kafka: obs_kafka::KafkaConfig,
+    topics: obs_kafka::TopicsConfig,
+) -> anyhow::Result<()> {
+    let starting = state.clone();
+    tokio::spawn(async move {
+        obs_kafka::topics::ensure_topics_when_reachable(&kafka, service, &topics).await;
+        if let Err(error) = starting.start_loops() {
+            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
+        }
+    });
+    serve(router, listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("serving HTTP: {e}"))?;
+    tracing::info!("stopping the loops");
+    tokio::task::spawn_blocking(move || state.stop_loops())
+        .await
+        .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?
+}
+
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -252,23 +252,22 @@ async fn retrain(
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits
 /// its batch in flight before the process exits.
 pub async fn run(config: ProcessingConfig) -> anyhow::Result<()> {
-    let listen = config.http.listen;
+    let (listen, kafka, topics) = (
+        config.http.listen,
+        config.kafka.clone(),
+        config.topics.clone(),
+    );
     let state = AppState::new(config)?;
-    let starting = state.clone();
-    tokio::spawn(async move {
-        let c = &starting.config;
-        obs_kafka::topics::ensure_topics_when_reachable(&c.kafka, SERVICE, &c.topics).await;
-        if let Err(error) = starting.start() {
-            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
-        }
-    });
-    obs_service::http::serve(router(state.clone()), listen)
+    obs_service::http::serve_stage(SERVICE, state.clone(), router(state), listen, kafka, topics)
         .await
-        .context("serving HTTP")?;
-    tracing::info!("stopping the loops");
-    let stopping = state.clone();
-    tokio::task::spawn_blocking(move || stopping.stop())
-        .await
-        .context("joining the loops")??;
-    Ok(())
+}
+
+impl obs_service::http::StageLoops for AppState {
+    fn start_loops(&self) -> anyhow::Result<()> {
+        self.start()
+    }
+
+    fn stop_loops(&self) -> anyhow::Result<()> {
+        self.stop()
+    }
 }

@@ -199,28 +199,25 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
     )
 }
 
-/// Runs the service until SIGTERM: topics, the loop, HTTP; at shutdown the loop commits
+/// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits
 /// its batch in flight before the process exits.
 pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
-    let listen = config.http.listen;
+    let (listen, kafka, topics) = (
+        config.http.listen,
+        config.kafka.clone(),
+        config.topics.clone(),
+    );
     let state = AppState::new(config)?;
-    // HTTP answers at once (health says the loop is not running yet) while the topics are
-    // prepared, retrying while Kafka is away.
-    let starting = state.clone();
-    tokio::spawn(async move {
-        let c = &starting.config;
-        obs_kafka::topics::ensure_topics_when_reachable(&c.kafka, SERVICE, &c.topics).await;
-        if let Err(error) = starting.start_stage() {
-            tracing::error!(error = format!("{error:#}"), "cannot start the loop");
-        }
-    });
-    obs_service::http::serve(router(state.clone()), listen)
+    obs_service::http::serve_stage(SERVICE, state.clone(), router(state), listen, kafka, topics)
         .await
-        .context("serving HTTP")?;
-    tracing::info!("stopping the loop");
-    let stopping = state.clone();
-    tokio::task::spawn_blocking(move || stopping.stop_stage())
-        .await
-        .context("joining the loop")??;
-    Ok(())
+}
+
+impl obs_service::http::StageLoops for AppState {
+    fn start_loops(&self) -> anyhow::Result<()> {
+        self.start_stage()
+    }
+
+    fn stop_loops(&self) -> anyhow::Result<()> {
+        self.stop_stage()
+    }
 }

@@ -195,12 +195,23 @@ impl<'a> Ingest<'a> {
                 self.pending_from = None;
                 Ok(())
             }
+            Err(KafkaError::BatchTooLarge { bytes, capacity }) => {
+                // Retrying cannot help: the request must be split.
+                state
+                    .metrics
+                    .publish_failed
+                    .with_label_values(&["batch_too_large"])
+                    .inc_by(count as u64);
+                Err(ApiError::payload_too_large(capacity).with_details(json!({
+                    "limit_bytes": capacity,
+                    "batch_bytes": bytes,
+                    "accepted_before_failure": self.accepted,
+                    "hint": "the batch is larger than producer.max_in_flight_bytes; send it in smaller parts",
+                })))
+            }
             Err(error) => {
                 let (reason, retry_after) = match &error {
                     KafkaError::QueueFull { retry_after, .. } => ("queue_full", *retry_after),
-                    KafkaError::BatchTooLarge { .. } => {
-                        ("batch_too_large", state.producer_retry_after())
-                    }
                     _ => ("not_acknowledged", state.producer_retry_after()),
                 };
                 state

@@ -361,3 +361,73 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
 fn uuid_like() -> String {
     format!("{}-{}", std::process::id(), TraceParent::new_root().span_id)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_producer_answers_503_with_retry_after_at_once() {
+    let mut config = config();
+    // 1 MiB of admission (the minimum); a topic that does not exist (and is never
+    // auto-created) keeps the first batch in flight until its delivery timeout.
+    config.producer.max_in_flight_bytes = 1 << 20;
+    config.producer.delivery_timeout_ms = 5000;
+    config.topics.raw_logs.name = format!("{}-never-created", config.topics.raw_logs.name);
+    let holding = ingestion::router(AppState::new(config).unwrap());
+
+    let records: Vec<RawRecord> = obs_samplegen::records(31, 1200).collect();
+    let first_half = serde_json::to_vec(&records[..600]).unwrap();
+    let second_half = serde_json::to_vec(&records[600..]).unwrap();
+    assert!(first_half.len() > 300_000 && second_half.len() > 300_000);
+    // Two batches of ~0.4 MB each fill the 1 MiB gate only together with a third.
+    let holder = holding.clone();
+    let body = first_half.clone();
+    let first = tokio::spawn(async move {
+        call(&holder, post("/ingest/batch", "application/json", body)).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let holder = holding.clone();
+    let second = tokio::spawn(async move {
+        call(
+            &holder,
+            post("/ingest/batch", "application/json", second_half),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let (status, body, headers) = call(
+        &holding,
+        post("/ingest/batch", "application/json", first_half),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once, not after a wait"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("queue is full"),
+        "{body}"
+    );
+    assert!(headers.contains_key("retry-after"));
+    // The two in flight are not acknowledged either (their topic does not exist): 503.
+    for pending in [first, second] {
+        let (status, body, _) = pending.await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_the_producer_can_admit_is_413() {
+    let mut config = config();
+    config.producer.max_in_flight_bytes = 1 << 20;
+    config.http.max_body_bytes = 4 << 20;
+    let router = service(config.clone()).await;
+    let records: Vec<RawRecord> = obs_samplegen::records(41, 3000).collect();
+    let body = serde_json::to_vec(&records).unwrap();
+    assert!(body.len() > 1 << 20);
+    let (status, body, _) = call(&router, post("/ingest/batch", "application/json", body)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(read(&config, 0).is_empty(), "nothing published");
+}

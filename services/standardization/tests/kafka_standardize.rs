@@ -313,14 +313,31 @@ fn spawn_binary(config: &StandardizationConfig, port: u16) -> Child {
         .expect("starting the standardization binary")
 }
 
+/// How the first instance is stopped mid-stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    Kill,
+    Terminate,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
-    const N: usize = 20_000;
+    stopped_mid_stream_then_restarted(Stop::Kill, 20_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_cleanly_and_loses_and_duplicates_nothing() {
+    stopped_mid_stream_then_restarted(Stop::Terminate, 10_000).await;
+}
+
+/// Stops the service binary once 2,000 of `n` records are committed, restarts it, and
+/// checks a read_committed reader sees every record exactly once.
+async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
     let config = config();
     obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
         .await
         .unwrap();
-    let records: Vec<RawRecord> = obs_samplegen::records(99, N).collect();
+    let records: Vec<RawRecord> = obs_samplegen::records(99, n).collect();
     produce(
         &config.kafka,
         &config.topics.raw_logs.name,
@@ -329,7 +346,6 @@ async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
 
     let port = free_port();
     let mut first = spawn_binary(&config, port);
-    // Kill it once part of the input is committed, with transactions still going on.
     let started = Instant::now();
     let mut done = 0;
     while started.elapsed() < Duration::from_secs(120) {
@@ -339,18 +355,41 @@ async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    match stop {
+        Stop::Kill => {
+            first.kill().unwrap(); // SIGKILL
+            first.wait().unwrap();
+        }
+        Stop::Terminate => {
+            let term = Command::new("kill")
+                .args(["-TERM", &first.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(term.success());
+            let stopping = Instant::now();
+            let status = loop {
+                if let Some(status) = first.try_wait().unwrap() {
+                    break status;
+                }
+                assert!(
+                    stopping.elapsed() < Duration::from_secs(30),
+                    "no exit 30 s after SIGTERM"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(status.success(), "exit after SIGTERM: {status}");
+        }
+    }
     assert!(
-        done >= 2_000 && done < N as u64,
-        "killed after {done} of {N} committed: not mid-stream"
+        done >= 2_000 && done < n as u64,
+        "stopped after {done} of {n} committed: not mid-stream"
     );
 
     let mut second = spawn_binary(&config, free_port());
     let out = read_topic(
         &config.kafka,
         &config.topics.standardized_logs.name,
-        N,
+        n,
         Duration::from_secs(5),
         Duration::from_secs(240),
     );
@@ -366,13 +405,13 @@ async fn a_sigkill_mid_stream_loses_and_duplicates_nothing() {
     let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(
         duplicates.is_empty(),
-        "duplicates after the crash: {duplicates:?}"
+        "duplicates after {stop:?}: {duplicates:?}"
     );
     let missing = records
         .iter()
         .filter(|r| !seen.contains_key(&r.record_id()))
         .count();
-    assert_eq!(missing, 0, "records lost after the crash");
-    assert_eq!(out.len(), N);
+    assert_eq!(missing, 0, "records lost after {stop:?}");
+    assert_eq!(out.len(), n);
     assert!(read(&config, &config.topics.dead_letters.name, 0).is_empty());
 }

@@ -29,7 +29,7 @@ pub struct BrokerProbe {
 impl BrokerProbe {
     /// Runs `check` (a metadata request returning the number of brokers) now and every
     /// `interval` until the runtime stops.
-    pub fn spawn<F>(check: F, interval: Duration) -> BrokerProbe
+    fn spawn<F>(check: F, interval: Duration) -> BrokerProbe
     where
         F: Fn() -> Result<usize, String> + Send + Sync + 'static,
     {

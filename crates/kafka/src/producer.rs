@@ -175,6 +175,11 @@ impl AckedProducer {
         self.capacity - self.admission.available_permits()
     }
 
+    /// The `Retry-After` to advertise when a publish fails.
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+
     /// Admission capacity in bytes.
     pub fn capacity_bytes(&self) -> usize {
         self.capacity

@@ -396,6 +396,7 @@ pub fn spawn_stage<T: Transform>(
     let mut worker = Worker {
         kafka: kafka.clone(),
         stage: stage.to_owned(),
+        input_topic: input_topic.to_owned(),
         config: config.clone(),
         transactional_id: transactional_id.clone(),
         consumer,
@@ -427,8 +428,8 @@ pub fn spawn_stage<T: Transform>(
 #[derive(Default)]
 struct Batch {
     outputs: Vec<OutputRecord>,
-    /// (topic, partition) → (first offset, last offset) of the inputs.
-    ranges: BTreeMap<(String, i32), (i64, i64)>,
+    /// Input partition → (first offset, last offset) of the inputs (one input topic).
+    ranges: BTreeMap<i32, (i64, i64)>,
     inputs: usize,
     started: Option<Instant>,
     ingested_at: Vec<DateTime<Utc>>,
@@ -443,6 +444,7 @@ impl Batch {
 struct Worker<T: Transform> {
     kafka: KafkaConfig,
     stage: String,
+    input_topic: String,
     config: StageConfig,
     transactional_id: String,
     consumer: StageConsumer,
@@ -511,7 +513,7 @@ impl<T: Transform> Worker<T> {
                     let range = self
                         .batch
                         .ranges
-                        .entry((input.topic.to_owned(), input.partition))
+                        .entry(input.partition)
                         .or_insert((input.offset, input.offset));
                     range.1 = input.offset;
                     self.batch.inputs += 1;
@@ -577,7 +579,7 @@ impl<T: Transform> Worker<T> {
         for output in &batch.outputs {
             *per_topic.entry(output.topic.clone()).or_default() += 1;
         }
-        let result = Self::transact(producer, &self.consumer, &mut batch);
+        let result = Self::transact(producer, &self.consumer, &self.input_topic, &mut batch);
         match result {
             Ok(()) => {
                 let stage = self.stage.as_str();
@@ -639,6 +641,7 @@ impl<T: Transform> Worker<T> {
     fn transact(
         producer: &StageProducer,
         consumer: &StageConsumer,
+        input_topic: &str,
         batch: &mut Batch,
     ) -> Result<(), KafkaError> {
         producer.begin_transaction()?;
@@ -659,17 +662,17 @@ impl<T: Transform> Worker<T> {
                         ),
                         back,
                     )) => {
-                        // The producer's thread drains the queue; wait for room.
+                        // Room comes back as delivery reports are served, here.
                         record = back;
-                        std::thread::sleep(Duration::from_millis(5));
+                        producer.poll(Duration::from_millis(5));
                     }
                     Err((error, _)) => return Err(error.into()),
                 }
             }
         }
         let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), (_, last)) in &batch.ranges {
-            offsets.add_partition_offset(topic, *partition, Offset::Offset(last + 1))?;
+        for (partition, (_, last)) in &batch.ranges {
+            offsets.add_partition_offset(input_topic, *partition, Offset::Offset(last + 1))?;
         }
         let group = consumer
             .group_metadata()
@@ -682,7 +685,8 @@ impl<T: Transform> Worker<T> {
 
     /// Re-reads the batch's inputs: each of its partitions goes back to the batch start.
     fn rewind(&self, batch: &Batch) {
-        for ((topic, partition), (first, _)) in &batch.ranges {
+        let topic = self.input_topic.as_str();
+        for (partition, (first, _)) in &batch.ranges {
             if let Err(error) = self.consumer.seek(
                 topic,
                 *partition,

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod http;
+mod running;
 pub mod telemetry;
 
 pub use config::{load_config, ConfigError, HttpConfig};
@@ -44,4 +45,5 @@ where
     }
 }
 pub use http::{ApiError, HealthReport};
+pub use running::Running;
 pub use telemetry::Metrics;

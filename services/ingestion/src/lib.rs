@@ -52,10 +52,6 @@ impl AppState {
             started_at: Utc::now(),
         }))
     }
-
-    fn producer_retry_after(&self) -> Duration {
-        Duration::from_secs(self.config.producer.retry_after_seconds.max(1))
-    }
 }
 
 /// The service's routes, with the shared layers.

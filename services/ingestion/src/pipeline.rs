@@ -172,7 +172,7 @@ impl<'a> Ingest<'a> {
                 .inc_by(count);
             return Err(self.unavailable(
                 format!("Kafka is unreachable: {}", probe.error.unwrap_or_default()),
-                state.producer_retry_after(),
+                state.producer.retry_after(),
             ));
         }
         let started = Instant::now();
@@ -212,7 +212,7 @@ impl<'a> Ingest<'a> {
             Err(error) => {
                 let (reason, retry_after) = match &error {
                     KafkaError::QueueFull { retry_after, .. } => ("queue_full", *retry_after),
-                    _ => ("not_acknowledged", state.producer_retry_after()),
+                    _ => ("not_acknowledged", state.producer.retry_after()),
                 };
                 state
                     .metrics

@@ -24,7 +24,7 @@ pub use config::ProcessingConfig;
 use obs_detector::DetectorBank;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
 use obs_service::ApiError;
-use obs_service::{HealthReport, Metrics};
+use obs_service::{HealthReport, Metrics, Running};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -39,9 +39,9 @@ pub struct AppState {
     probe: BrokerProbe,
     registry: Metrics,
     metrics: ProcessingMetrics,
-    stage: Mutex<Option<StageHandle>>,
-    reader: Mutex<Option<ReaderHandle>>,
-    forwarder: Mutex<Option<alertmanager::AlertForwarderHandle>>,
+    stage: Running<StageHandle>,
+    reader: Running<ReaderHandle>,
+    forwarder: Running<alertmanager::AlertForwarderHandle>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -70,9 +70,9 @@ impl AppState {
             probe,
             registry,
             metrics,
-            stage: Mutex::new(None),
-            reader: Mutex::new(None),
-            forwarder: Mutex::new(None),
+            stage: Running::default(),
+            reader: Running::default(),
+            forwarder: Running::default(),
             started_at: chrono::Utc::now(),
         }))
     }
@@ -105,23 +105,25 @@ impl AppState {
             &tokio::runtime::Handle::try_current()
                 .context("the alert forwarder needs a Tokio runtime")?,
         )?;
-        *lock(&self.stage)? = Some(stage);
-        *lock(&self.reader)? = Some(reader);
-        *lock(&self.forwarder)? = forwarder;
+        self.stage.set(stage);
+        self.reader.set(reader);
+        if let Some(forwarder) = forwarder {
+            self.forwarder.set(forwarder);
+        }
         Ok(())
     }
 
     /// Stops the loop after it committed its batch in flight, and the reader (blocking).
     pub fn stop(&self) -> anyhow::Result<()> {
-        if let Some(stage) = lock(&self.stage)?.take() {
+        if let Some(stage) = self.stage.take() {
             stage.stop();
             stage.join()?;
         }
-        if let Some(reader) = lock(&self.reader)?.take() {
+        if let Some(reader) = self.reader.take() {
             reader.stop();
             reader.join()?;
         }
-        if let Some(forwarder) = lock(&self.forwarder)?.take() {
+        if let Some(forwarder) = self.forwarder.take() {
             forwarder.stop();
             forwarder.join()?;
         }
@@ -130,20 +132,8 @@ impl AppState {
 
     /// Input records whose outputs this instance committed.
     pub fn stage_consumed(&self) -> u64 {
-        self.stage_status().map_or(0, |s| s.records_consumed)
+        self.stage.map(|s| s.status().records_consumed).unwrap_or(0)
     }
-
-    fn stage_status(&self) -> Option<obs_kafka::StageStatus> {
-        self.stage.lock().ok()?.as_ref().map(StageHandle::status)
-    }
-
-    fn reader_status(&self) -> Option<analytics::ReaderStatus> {
-        self.reader.lock().ok()?.as_ref().map(ReaderHandle::status)
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> anyhow::Result<std::sync::MutexGuard<'_, T>> {
-    mutex.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))
 }
 
 /// The service's routes (analytics included), with the shared layers.
@@ -157,26 +147,19 @@ pub fn router(state: Arc<AppState>) -> Router {
     obs_service::http::finish_router(routes, &state.registry)
 }
 
-fn running<T>(slot: &Mutex<Option<T>>, is_running: fn(&T) -> bool) -> bool {
-    slot.lock()
-        .ok()
-        .is_some_and(|s| s.as_ref().is_some_and(is_running))
-}
-
 async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
     let report = HealthReport::new(SERVICE, state.probe.status())
-        .with_check("stage_loop", running(&state.stage, StageHandle::is_running))
+        .with_check("stage_loop", state.stage.is(StageHandle::is_running))
         .with_check(
             "analytics_reader",
-            running(&state.reader, ReaderHandle::is_running),
+            state.reader.is(ReaderHandle::is_running),
         );
     if state.config.alertmanager.url.is_some() {
         report.with_check(
             "alert_forwarder",
-            running(
-                &state.forwarder,
-                alertmanager::AlertForwarderHandle::is_running,
-            ),
+            state
+                .forwarder
+                .is(alertmanager::AlertForwarderHandle::is_running),
         )
     } else {
         report
@@ -198,10 +181,10 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
                 state.config.topics.alerts.name,
             ],
         },
-        "stage": state.stage_status(),
+        "stage": state.stage.map(StageHandle::status),
         "detector": transform::lock(&state.detectors).snapshot(),
         "analytics": {
-            "reader": state.reader_status(),
+            "reader": state.reader.map(ReaderHandle::status),
             "view": state.view.stats(),
         },
     }))

@@ -21,9 +21,9 @@ use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_records::RecordError;
 use obs_service::http::{media_type, read_body};
-use obs_service::{ApiError, HealthReport, Metrics};
+use obs_service::{ApiError, HealthReport, Metrics, Running};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
 
 pub const SERVICE: &str = "standardization";
@@ -35,7 +35,7 @@ pub struct AppState {
     probe: BrokerProbe,
     registry: Metrics,
     metrics: StandardizationMetrics,
-    stage: Mutex<Option<StageHandle>>,
+    stage: Running<StageHandle>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -54,7 +54,7 @@ impl AppState {
             probe,
             registry,
             metrics,
-            stage: Mutex::new(None),
+            stage: Running::default(),
             started_at: chrono::Utc::now(),
         }))
     }
@@ -78,21 +78,13 @@ impl AppState {
             transform,
             stage_metrics,
         )?;
-        *self
-            .stage
-            .lock()
-            .map_err(|_| anyhow::anyhow!("stage lock poisoned"))? = Some(handle);
+        self.stage.set(handle);
         Ok(())
     }
 
     /// Stops the loop after it committed the batch in flight (blocking).
     pub fn stop_stage(&self) -> anyhow::Result<()> {
-        let handle = self
-            .stage
-            .lock()
-            .map_err(|_| anyhow::anyhow!("stage lock poisoned"))?
-            .take();
-        if let Some(handle) = handle {
+        if let Some(handle) = self.stage.take() {
             handle.stop();
             handle.join()?;
         }
@@ -106,22 +98,8 @@ impl AppState {
         let m = &self.metrics;
         let standardized = m.records.with_label_values(&["standardized"]).get();
         let dead = m.records.with_label_values(&["dead_lettered"]).get();
-        let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
+        let consumed = self.stage.map(|s| s.status().records_consumed).unwrap_or(0);
         (consumed, standardized, dead)
-    }
-
-    fn stage_status(&self) -> Option<obs_kafka::StageStatus> {
-        self.stage
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(StageHandle::status))
-    }
-
-    fn stage_running(&self) -> bool {
-        self.stage
-            .lock()
-            .ok()
-            .is_some_and(|s| s.as_ref().is_some_and(StageHandle::is_running))
     }
 }
 
@@ -167,7 +145,8 @@ async fn standardize_single(
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
-    HealthReport::new(SERVICE, state.probe.status()).with_check("stage_loop", state.stage_running())
+    HealthReport::new(SERVICE, state.probe.status())
+        .with_check("stage_loop", state.stage.is(StageHandle::is_running))
 }
 
 /// `GET /status`: the loop's partitions, lag and counts; `in = standardized + dead`.
@@ -189,7 +168,7 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
                     state.config.topics.dead_letters.name,
                 ],
             },
-            "stage": state.stage_status(),
+            "stage": state.stage.map(StageHandle::status),
             "records": {
                 "in": total,
                 "standardized": standardized,

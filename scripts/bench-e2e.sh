@@ -51,7 +51,12 @@ target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 2
 wait_for $((60000 + N))
 end=$(date +%s.%N)
 awk -v n="$N" -v s="$start" -v e="$end" 'BEGIN { printf "end to end: %d records processed in %.1f s: %.0f records/s\n", n, e - s, n / (e - s) }'
+# CPU seconds (user + system) each service spent over the whole run, to show where the
+# two cores went; the broker's is reported too when it runs from scripts/kafka.sh.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$1/stat"; }
 for service in ingestion standardization processing; do
   pid_var="pid_$service"
-  echo "RSS $service: $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}')"
+  echo "$service: RSS $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}'), CPU $(cpu_seconds ${!pid_var})"
 done
+broker=$(pgrep -f 'kafka\.Kafka ' | head -1 || true)
+[[ -n "$broker" ]] && echo "broker: CPU $(cpu_seconds "$broker") (since it started)"

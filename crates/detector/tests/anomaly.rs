@@ -412,7 +412,7 @@ fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
         bank.observe("a", at(i), &point(i * 13)).unwrap();
         bank.observe("b", at(i), &point(i)).unwrap();
     }
-    bank.rollback_batch();
+    bank.rollback_batches();
     // Replayed after the abort, the same records score as if the batch never happened.
     bank.begin_batch();
     for i in 300..350 {
@@ -420,7 +420,7 @@ fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
         let got = bank.observe("a", at(i), &point(i)).unwrap();
         assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
     }
-    bank.commit_batch();
+    bank.commit_oldest_batch();
     let fresh = bank.observe("b", at(400), &point(400)).unwrap();
     assert!(
         fresh.score().is_none(),
@@ -430,4 +430,54 @@ fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
         bank.snapshot().observations,
         reference.snapshot().observations + 1
     );
+}
+
+#[test]
+fn with_two_open_batches_commit_keeps_the_oldest_and_rollback_undoes_the_rest() {
+    use chrono::{TimeZone, Utc};
+    use obs_detector::{DetectorBank, DetectorConfig};
+    let at = |i: i64| Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap();
+    let point = |i: i64| {
+        [
+            ("duration_seconds", 10.0 + (i % 7) as f64),
+            ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
+        ]
+    };
+    let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
+    let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+    for i in 0..300 {
+        reference.observe("a", at(i), &point(i)).unwrap();
+    }
+    // Batch 1 (0..300) commits while batch 2 (300..350, with a new series) is gathered;
+    // batch 2 then aborts.
+    bank.begin_batch();
+    for i in 0..300 {
+        bank.observe("a", at(i), &point(i)).unwrap();
+    }
+    bank.begin_batch();
+    for i in 300..350 {
+        bank.observe("a", at(i), &point(i * 13)).unwrap();
+        bank.observe("b", at(i), &point(i)).unwrap();
+    }
+    bank.commit_oldest_batch();
+    bank.rollback_batches();
+    for i in 300..320 {
+        let expected = reference.observe("a", at(i), &point(i)).unwrap();
+        let got = bank.observe("a", at(i), &point(i)).unwrap();
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
+    }
+    // Both batches open, both abort: the bank is as it was before the first.
+    let mut empty = DetectorBank::new(DetectorConfig::default()).unwrap();
+    empty.begin_batch();
+    empty.observe("a", at(0), &point(0)).unwrap();
+    empty.begin_batch();
+    empty.observe("a", at(1), &point(1)).unwrap();
+    empty.rollback_batches();
+    assert_eq!(empty.snapshot().observations, 0);
+    let mut fresh = DetectorBank::new(DetectorConfig::default()).unwrap();
+    for i in 2..40 {
+        let expected = fresh.observe("a", at(i), &point(i)).unwrap();
+        let got = empty.observe("a", at(i), &point(i)).unwrap();
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
+    }
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, OutputRecord, Transform};
+use obs_kafka::{InputRecord, OutputRecord, PerBatch, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
@@ -128,18 +128,24 @@ struct Observed {
     detector_alerts: Vec<(String, Severity)>,
 }
 
+/// What a batch leaves to do once it commits.
+#[derive(Default)]
+struct Pending {
+    runs: Vec<Observed>,
+    dead_letters: Vec<&'static str>,
+    /// Whether the detector bank opened a batch for it (so an abort can undo it).
+    bank_batch: bool,
+}
+
 pub struct ProcessTransform {
     rules: RulesConfig,
     /// Shared with `POST /detector/retrain`; locked per record by this stage's thread.
     detectors: Arc<Mutex<DetectorBank>>,
-    /// Whether the bank records the current batch (so an abort can undo it).
-    in_batch: bool,
     processed_topic: Arc<str>,
     alerts_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: ProcessingMetrics,
-    pending: Vec<Observed>,
-    pending_dead: Vec<&'static str>,
+    pending: PerBatch<Pending>,
 }
 
 impl ProcessTransform {
@@ -152,13 +158,11 @@ impl ProcessTransform {
         ProcessTransform {
             rules,
             detectors,
-            in_batch: false,
             processed_topic: topics.processed_metrics.name.as_str().into(),
             alerts_topic: topics.alerts.name.as_str().into(),
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
             metrics,
-            pending: Vec::new(),
-            pending_dead: Vec::new(),
+            pending: PerBatch::default(),
         }
     }
 }
@@ -174,7 +178,10 @@ impl Transform for ProcessTransform {
         let record = match parsed {
             Ok(record) => record,
             Err(reason) => {
-                self.pending_dead.push("unreadable_standardized_record");
+                self.pending
+                    .gathering()
+                    .dead_letters
+                    .push("unreadable_standardized_record");
                 out.push(dead_letter(
                     input,
                     &self.dead_letter_topic,
@@ -185,11 +192,12 @@ impl Transform for ProcessTransform {
                 return;
             }
         };
+        let pending = self.pending.gathering();
         let processed = {
             let mut bank = lock(&self.detectors);
-            if !self.in_batch {
+            if !pending.bank_batch {
                 bank.begin_batch();
-                self.in_batch = true;
+                pending.bank_batch = true;
             }
             ProcessedRecord::assess(record, &self.rules, &mut bank, Utc::now())
         };
@@ -204,7 +212,7 @@ impl Transform for ProcessTransform {
             });
         }
         let r = &processed.record;
-        self.pending.push(Observed {
+        pending.runs.push(Observed {
             source: r.source.clone(),
             object: r.object_type.clone(),
             status: r.status,
@@ -236,26 +244,28 @@ impl Transform for ProcessTransform {
         });
     }
 
-    fn settle(&mut self, committed: bool) {
-        let pending = std::mem::take(&mut self.pending);
-        let dead = std::mem::take(&mut self.pending_dead);
-        if std::mem::take(&mut self.in_batch) {
-            let mut bank = lock(&self.detectors);
-            if committed {
-                bank.commit_batch();
-            } else {
-                // The batch will be consumed again: the detectors must not learn it twice.
-                bank.rollback_batch();
-            }
-        }
-        if !committed {
+    fn seal(&mut self) {
+        self.pending.seal();
+    }
+
+    fn discard(&mut self) {
+        self.pending.discard();
+        // The batches will be consumed again: the detectors must not learn them twice.
+        lock(&self.detectors).rollback_batches();
+    }
+
+    fn commit(&mut self) {
+        let Some(pending) = self.pending.commit() else {
             return;
+        };
+        if pending.bank_batch {
+            lock(&self.detectors).commit_oldest_batch();
         }
         let m = &self.metrics;
-        for kind in dead {
+        for kind in pending.dead_letters {
             m.dead_letters.with_label_values(&[kind]).inc();
         }
-        for run in pending {
+        for run in pending.runs {
             let source = run.source.as_str();
             m.runs
                 .with_label_values(&[source, run.status.as_str()])

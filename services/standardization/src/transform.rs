@@ -1,7 +1,7 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, OutputRecord, Transform};
+use obs_kafka::{InputRecord, OutputRecord, PerBatch, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
 };
@@ -64,7 +64,7 @@ pub struct StandardizeTransform {
     standardized_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: StandardizationMetrics,
-    pending: Pending,
+    pending: PerBatch<Pending>,
 }
 
 impl StandardizeTransform {
@@ -79,7 +79,7 @@ impl StandardizeTransform {
             standardized_topic: standardized_topic.into(),
             dead_letter_topic: dead_letter_topic.into(),
             metrics,
-            pending: Pending::default(),
+            pending: PerBatch::default(),
         }
     }
 }
@@ -89,6 +89,7 @@ impl Transform for StandardizeTransform {
         let Some(payload) = input.payload.filter(|p| !p.is_empty()) else {
             *self
                 .pending
+                .gathering()
                 .dead_letters
                 .entry(ErrorKind::MalformedJson.as_str())
                 .or_default() += 1;
@@ -104,9 +105,14 @@ impl Transform for StandardizeTransform {
         match standardize_bytes(payload, &self.options) {
             Ok(record) => {
                 for flag in &record.quality {
-                    *self.pending.quality.entry(flag.as_str()).or_default() += 1;
+                    *self
+                        .pending
+                        .gathering()
+                        .quality
+                        .entry(flag.as_str())
+                        .or_default() += 1;
                 }
-                self.pending.standardized += 1;
+                self.pending.gathering().standardized += 1;
                 // Serializing strings, numbers and timestamps cannot fail.
                 let payload = serde_json::to_vec(&record).unwrap_or_default();
                 out.push(OutputRecord {
@@ -118,7 +124,12 @@ impl Transform for StandardizeTransform {
             }
             Err(error) => {
                 let kind = error.kind().as_str();
-                *self.pending.dead_letters.entry(kind).or_default() += 1;
+                *self
+                    .pending
+                    .gathering()
+                    .dead_letters
+                    .entry(kind)
+                    .or_default() += 1;
                 out.push(dead_letter(
                     input,
                     &self.dead_letter_topic,
@@ -130,11 +141,18 @@ impl Transform for StandardizeTransform {
         }
     }
 
-    fn settle(&mut self, committed: bool) {
-        let pending = std::mem::take(&mut self.pending);
-        if !committed {
+    fn seal(&mut self) {
+        self.pending.seal();
+    }
+
+    fn discard(&mut self) {
+        self.pending.discard();
+    }
+
+    fn commit(&mut self) {
+        let Some(pending) = self.pending.commit() else {
             return;
-        }
+        };
         let m = &self.metrics;
         m.records
             .with_label_values(&["standardized"])

@@ -7,7 +7,7 @@ use super::verdict::Verdict;
 use super::DetectorError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// The streaming detectors of up to `max_series` series. `Send`, so the processing
 /// service can own one per partition worker.
@@ -18,8 +18,9 @@ pub struct DetectorBank {
     series: LruMap<SeriesState>,
     observations: u64,
     rejected: u64,
-    /// Undo log of the batch in progress (see [`DetectorBank::begin_batch`]).
-    undo: Option<Undo>,
+    /// Undo logs of the batches not committed yet, oldest first (see
+    /// [`DetectorBank::begin_batch`]).
+    undo: VecDeque<Undo>,
 }
 
 /// What a batch changed, to put back if its transaction aborts: the first state of each
@@ -69,34 +70,38 @@ impl DetectorBank {
             config,
             observations: 0,
             rejected: 0,
-            undo: None,
+            undo: VecDeque::new(),
         })
     }
 
-    /// Starts recording what the following observations change, so that
-    /// [`DetectorBank::rollback_batch`] can undo them: the processing stage calls it when a
-    /// batch begins, because a batch whose transaction aborts is consumed again and must not
-    /// be learned twice.
+    /// Starts a batch: what the following observations change is recorded, so that
+    /// [`DetectorBank::rollback_batches`] can undo it. The processing stage begins one per
+    /// transaction, because a batch whose transaction aborts is consumed again and must not
+    /// be learned twice. Several batches can be open: one committing while the next is
+    /// gathered.
     pub fn begin_batch(&mut self) {
-        self.undo = Some(Undo {
+        self.undo.push_back(Undo {
             series: HashMap::new(),
             observations: self.observations,
             rejected: self.rejected,
         });
     }
 
-    /// The batch committed: what it taught stays.
-    pub fn commit_batch(&mut self) {
-        self.undo = None;
+    /// The oldest open batch committed: what it taught stays.
+    pub fn commit_oldest_batch(&mut self) {
+        self.undo.pop_front();
     }
 
-    /// The batch aborted: every series it touched gets back its state from before it (a
-    /// series it created starts afresh). A series the batch evicted to make room stays
-    /// forgotten and will warm up again.
-    pub fn rollback_batch(&mut self) {
-        let Some(undo) = self.undo.take() else {
-            return;
-        };
+    /// Every open batch aborted: each series they touched gets back its state from before
+    /// the oldest (a series they created starts afresh). A series evicted to make room
+    /// stays forgotten and will warm up again.
+    pub fn rollback_batches(&mut self) {
+        while let Some(undo) = self.undo.pop_back() {
+            self.restore(undo);
+        }
+    }
+
+    fn restore(&mut self, undo: Undo) {
         for (key, before) in undo.series {
             let state = match before {
                 Before::Existing(state) => *state,
@@ -124,9 +129,9 @@ impl DetectorBank {
         self.rejected = undo.rejected;
     }
 
-    /// Saves the state of `series` before the batch first changes it.
+    /// Saves the state of `series` before the newest batch first changes it.
     fn record_before(&mut self, series: &str, features: &[(&str, f64)]) {
-        let Some(undo) = self.undo.as_mut() else {
+        let Some(undo) = self.undo.back_mut() else {
             return;
         };
         if undo.series.contains_key(series) {

@@ -21,7 +21,7 @@
 
 use super::view::AnalyticsView;
 use chrono::{DateTime, Utc};
-use obs_detector::{Alert, ProcessedRecord};
+use obs_detector::Alert;
 use obs_kafka::{KafkaConfig, KafkaError, TopicsConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
@@ -393,8 +393,7 @@ impl Reader {
     fn apply(&self, message: &BorrowedMessage<'_>) {
         let payload = message.payload().unwrap_or_default();
         let result = if message.topic() == self.processed_topic {
-            serde_json::from_slice::<ProcessedRecord>(payload).map(|record| {
-                self.view.apply_processed(record);
+            self.view.apply_processed(payload).map(|()| {
                 self.shared.records.fetch_add(1, Ordering::Relaxed);
             })
         } else {

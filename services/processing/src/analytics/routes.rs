@@ -184,7 +184,8 @@ mod tests {
             for alert in record.alerts() {
                 view.apply_alert(alert);
             }
-            view.apply_processed(record);
+            view.apply_processed(&serde_json::to_vec(&record).unwrap())
+                .unwrap();
         }
         view
     }

@@ -7,9 +7,11 @@
 use super::sketch::QuantileSketch;
 use super::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use chrono::{DateTime, Utc};
-use obs_detector::{Alert, ProcessedRecord, Severity};
+use obs_detector::{Alert, Severity};
 use obs_records::Status;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -18,6 +20,31 @@ pub struct AnalyticsView {
     config: AnalyticsConfig,
     records: RwLock<RecordState>,
     alerts: RwLock<AlertState>,
+}
+
+/// The fields of a processed record (`obs_detector::ProcessedRecord` on
+/// `processed-metrics`) that the aggregates read, borrowed from its JSON. The reader parses
+/// these alone, and the recent records keep the JSON itself: the whole record is never
+/// rebuilt, which is most of the cost of reading every record the stage writes.
+#[derive(Debug, Deserialize)]
+struct RunFacts<'a> {
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    status: Status,
+    start_time: DateTime<Utc>,
+    duration_seconds: f64,
+    cpu_time_seconds: f64,
+    memory_used_bytes: i64,
+    efficiency_score: f64,
+    anomalous: bool,
+    processed_at: DateTime<Utc>,
+}
+
+/// A record kept for `/analytics/recent`: what its filters read, and the record's JSON.
+struct RecentRecord {
+    source: String,
+    status: Status,
+    json: Box<RawValue>,
 }
 
 /// Run counters: the whole stack's, and each source's.
@@ -32,17 +59,17 @@ struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, record: &ProcessedRecord) {
+    fn add(&mut self, record: &RunFacts<'_>) {
         self.total += 1;
-        match record.record.status {
+        match record.status {
             Status::Success => self.success += 1,
             Status::Failed => self.failed += 1,
         }
         if record.anomalous {
             self.anomalous += 1;
         }
-        self.efficiency_sum += record.metrics.efficiency_score;
-        self.duration_sum += record.record.duration_seconds;
+        self.efficiency_sum += record.efficiency_score;
+        self.duration_sum += record.duration_seconds;
     }
 
     /// `part / total` as a fraction, `None` without runs (no data is not 0 %).
@@ -117,7 +144,7 @@ struct RecordState {
     sources: BTreeMap<String, SourceStats>,
     untracked_records: u64,
     last_updated: Option<DateTime<Utc>>,
-    recent: Newest<ProcessedRecord>,
+    recent: Newest<RecentRecord>,
 }
 
 struct AlertState {
@@ -191,10 +218,11 @@ pub struct RecentQuery {
 }
 
 /// `GET /analytics/recent`: newest `processed_at` first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RecentRecords {
     pub count: usize,
-    pub records: Vec<ProcessedRecord>,
+    /// Processed records as the stage wrote them.
+    pub records: Vec<Box<RawValue>>,
 }
 
 /// Filters of `GET /analytics/anomalies`.
@@ -263,18 +291,23 @@ impl AnalyticsView {
         &self.config
     }
 
-    /// Adds one processed record to the totals, its source's statistics and the recent
-    /// records.
-    pub fn apply_processed(&self, record: ProcessedRecord) {
+    /// Adds one processed record, the JSON payload of `processed-metrics`, to the totals,
+    /// its source's statistics and the recent records; an error when it does not parse.
+    pub fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
+        let r: RunFacts<'_> = serde_json::from_slice(json)?;
+        let recent = RecentRecord {
+            source: r.source.clone().into_owned(),
+            status: r.status,
+            json: serde_json::from_slice(json)?,
+        };
         let mut state = write(&self.records);
-        state.totals.add(&record);
-        if state.last_updated.is_none_or(|at| at < record.processed_at) {
-            state.last_updated = Some(record.processed_at);
+        state.totals.add(&r);
+        if state.last_updated.is_none_or(|at| at < r.processed_at) {
+            state.last_updated = Some(r.processed_at);
         }
-        let r = &record.record;
         let tracked = state.sources.len();
-        match state.sources.get_mut(r.source.as_str()) {
-            Some(stats) => stats.add(&record),
+        match state.sources.get_mut(r.source.as_ref()) {
+            Some(stats) => stats.add(&r),
             None if tracked < self.config.max_sources => {
                 let sketch = || {
                     QuantileSketch::new(
@@ -289,13 +322,14 @@ impl AnalyticsView {
                     memory: sketch(),
                     cpu: sketch(),
                 };
-                stats.add(&record);
-                state.sources.insert(r.source.clone(), stats);
+                stats.add(&r);
+                state.sources.insert(r.source.into_owned(), stats);
             }
             None => state.untracked_records += 1,
         }
         // A record older than every kept one at capacity is simply not kept.
-        let _ = state.recent.insert(record.processed_at, record);
+        let _ = state.recent.insert(r.processed_at, recent);
+        Ok(())
     }
 
     /// Keeps one alert unless an alert with the same `alert_id` is kept already (a repeat
@@ -368,13 +402,13 @@ impl AnalyticsView {
 
     pub fn recent(&self, query: &RecentQuery) -> RecentRecords {
         let state = read(&self.records);
-        let records: Vec<ProcessedRecord> = state
+        let records: Vec<Box<RawValue>> = state
             .recent
             .newest_first()
-            .filter(|p| source_matches(query.source.as_deref(), &p.record.source))
-            .filter(|p| query.status.is_none_or(|s| s == p.record.status))
+            .filter(|p| source_matches(query.source.as_deref(), &p.source))
+            .filter(|p| query.status.is_none_or(|s| s == p.status))
             .take(query.limit)
-            .cloned()
+            .map(|p| p.json.clone())
             .collect();
         RecentRecords {
             count: records.len(),
@@ -422,9 +456,8 @@ impl AnalyticsView {
 }
 
 impl SourceStats {
-    fn add(&mut self, record: &ProcessedRecord) {
-        let r = &record.record;
-        self.counts.add(record);
+    fn add(&mut self, r: &RunFacts<'_>) {
+        self.counts.add(r);
         self.last_run_at = self.last_run_at.max(r.start_time);
         self.duration.add(r.duration_seconds);
         self.memory.add(r.memory_used_bytes as f64);
@@ -452,6 +485,11 @@ mod tests {
     use super::*;
     use crate::analytics::testing::{base_time, processed};
     use chrono::Duration;
+    use obs_detector::ProcessedRecord;
+
+    fn json(record: &ProcessedRecord) -> Vec<u8> {
+        serde_json::to_vec(record).unwrap()
+    }
 
     fn view_with(config: AnalyticsConfig) -> AnalyticsView {
         AnalyticsView::new(config)
@@ -496,7 +534,7 @@ mod tests {
             processed(3, "powerbi", Status::Success, 6.0, 0, 3.0),      // eff (70 + 100) / 2 = 85
             processed(1, "zoho", Status::Failed, 10.0, 1_000_000, 2.0), // eff (50 + 95) / 2 = 72.5, anomalous
         ] {
-            view.apply_processed(record);
+            view.apply_processed(&json(&record)).unwrap();
         }
         let s = view.summary();
         assert_eq!(
@@ -530,7 +568,7 @@ mod tests {
             processed(1, "zoho", Status::Success, 4.0, 2_000_000, 1.0), // eff 85
             processed(4, "efficy", Status::Success, 2.0, -300_000, 1.0),
         ] {
-            view.apply_processed(record);
+            view.apply_processed(&json(&record)).unwrap();
         }
         let report = view.sources();
         assert_eq!(report.total_sources, 2);
@@ -571,7 +609,15 @@ mod tests {
             ..AnalyticsConfig::default()
         });
         for (n, source) in ["a", "b", "c", "a", "d"].into_iter().enumerate() {
-            view.apply_processed(processed(n as i64, source, Status::Success, 1.0, 0, 0.1));
+            view.apply_processed(&json(&processed(
+                n as i64,
+                source,
+                Status::Success,
+                1.0,
+                0,
+                0.1,
+            )))
+            .unwrap();
         }
         let summary = view.summary();
         assert_eq!(summary.total_logs_processed, 5);
@@ -600,13 +646,20 @@ mod tests {
                 Status::Failed
             };
             let source = if n == 4 { "Zoho" } else { "zoho" };
-            view.apply_processed(processed(n, source, status, 1.0, 0, 0.1));
+            view.apply_processed(&json(&processed(n, source, status, 1.0, 0, 0.1)))
+                .unwrap();
         }
         let ids = |records: RecentRecords| -> Vec<i64> {
             records
                 .records
                 .iter()
-                .map(|r| r.record.object_id - 100)
+                .map(|r| {
+                    serde_json::from_str::<ProcessedRecord>(r.get())
+                        .unwrap()
+                        .record
+                        .object_id
+                        - 100
+                })
                 .collect()
         };
         assert_eq!(ids(view.recent(&everything(10))), [5, 4, 3], "newest first");

@@ -7,33 +7,40 @@
 //! offset = last processed + 1; no auto-commit), so after a crash at any instant every
 //! input's outputs are visible exactly once to `read_committed` readers.
 //!
-//! * An abortable error aborts the transaction and rewinds the batch's partitions to the
-//!   batch start; a fatal one (fenced producer) rebuilds the producer, then rewinds.
-//! * A rebalance drops the batch being gathered (nothing of it was produced yet); the eager
-//!   assignment strategy makes the new assignment start from the committed offsets.
+//! * Transactions run on a commit thread of their own ([`committer`]) while the loop
+//!   gathers the next batch; one at a time, in order.
+//! * An abortable error aborts the transaction; a fatal one (fenced producer) rebuilds the
+//!   producer. Either way the failed batch and the one gathered behind it are dropped and
+//!   their partitions rewound to the failed batch's start.
+//! * A rebalance waits for the transaction in flight, then drops the batch being gathered
+//!   (nothing of it was produced yet); the eager assignment strategy makes the new
+//!   assignment start from the committed offsets.
 //! * The transactional id is stable per instance, so a restarted instance aborts the
 //!   transaction its predecessor left open instead of stalling readers until it times out.
 //!
-//! librdkafka's transactional calls block, so the loop runs on its own thread, never on the
-//! async runtime.
+//! librdkafka's transactional calls block, so the loop runs on its own threads, never on
+//! the async runtime.
 
 use crate::headers::{INGESTED_AT, SCHEMA_VERSION, TRACEPARENT};
 use crate::TraceParent;
 use crate::{KafkaConfig, KafkaError};
 use chrono::{DateTime, Utc};
+use committer::{Committer, Job, TransactionGate};
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+mod committer;
 
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
@@ -141,14 +148,56 @@ pub struct OutputRecord {
 }
 
 /// The stage's logic: pure per record, told the fate of what it produced.
+///
+/// Batches are committed in order while the next one is gathered, so a transform may have
+/// one sealed batch awaiting its commit besides the one it is adding to; [`PerBatch`]
+/// keeps per-batch state along these calls.
 pub trait Transform: Send + 'static {
     /// Appends the outputs of one input record to `out`.
     fn transform(&mut self, input: &InputRecord<'_>, out: &mut Vec<OutputRecord>);
 
-    /// Everything transformed since the last call was committed (`true`) or discarded
-    /// (`false`, it will be consumed again). Business counters are updated here, so each
+    /// The records transformed since the last seal form a batch, now being committed;
+    /// the following ones belong to the next batch.
+    fn seal(&mut self) {}
+
+    /// The oldest sealed batch committed. Business counters are updated here, so each
     /// record is counted once.
-    fn settle(&mut self, _committed: bool) {}
+    fn commit(&mut self) {}
+
+    /// Every batch not committed yet, sealed or being gathered, is dropped: its records
+    /// will be consumed again.
+    fn discard(&mut self) {}
+}
+
+/// What a transform keeps per batch until the batch is committed or dropped, following
+/// the loop's [`Transform::seal`], [`Transform::commit`] and [`Transform::discard`].
+#[derive(Debug, Default)]
+pub struct PerBatch<P> {
+    gathering: P,
+    sealed: VecDeque<P>,
+}
+
+impl<P: Default> PerBatch<P> {
+    /// The state of the batch being gathered.
+    pub fn gathering(&mut self) -> &mut P {
+        &mut self.gathering
+    }
+
+    pub fn seal(&mut self) {
+        let sealed = std::mem::take(&mut self.gathering);
+        self.sealed.push_back(sealed);
+    }
+
+    /// The state of the batch that committed (the oldest sealed one).
+    pub fn commit(&mut self) -> Option<P> {
+        self.sealed.pop_front()
+    }
+
+    /// Drops the state of every batch not committed yet.
+    pub fn discard(&mut self) {
+        self.gathering = P::default();
+        self.sealed.clear();
+    }
 }
 
 /// Metrics of the loop, labelled by stage.
@@ -309,15 +358,22 @@ impl StageHandle {
     }
 }
 
-/// Counts rebalances, so the loop notices one happened during a poll.
+/// Counts rebalances, so the loop notices one happened during a poll, and holds a
+/// rebalance until the transaction in flight has ended: partitions are never revoked
+/// while a transaction may still commit offsets for them.
 struct StageContext {
     rebalances: AtomicU64,
     progress: Arc<StageProgress>,
+    transactions: Arc<TransactionGate>,
 }
 
 impl ClientContext for StageContext {}
 
 impl ConsumerContext for StageContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        self.transactions.wait_until_idle();
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.rebalances.fetch_add(1, Ordering::SeqCst);
         let partitions: Vec<i32> = match rebalance {
@@ -336,26 +392,8 @@ impl ConsumerContext for StageContext {
 }
 
 type StageConsumer = BaseConsumer<StageContext>;
-/// Polled by the loop thread itself (see [`flush`]).
+/// Built by the loop, polled by the commit thread (see [`committer`]).
 type StageProducer = BaseProducer;
-
-/// Waits until every message of the transaction is delivered, serving delivery reports in
-/// 1 ms slices. rdkafka's own `flush` polls in 100 ms slices that always run to their end
-/// (`BaseProducer::poll` loops until its deadline), which would add 100 ms to every
-/// transaction; librdkafka's commit then has nothing left to flush.
-fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
-    let deadline = Instant::now() + TXN_TIMEOUT;
-    while producer.in_flight_count() > 0 {
-        if Instant::now() >= deadline {
-            return Err(KafkaError::Stage(format!(
-                "{} messages still undelivered after {TXN_TIMEOUT:?}",
-                producer.in_flight_count()
-            )));
-        }
-        producer.poll(Duration::from_millis(1));
-    }
-    Ok(())
-}
 
 /// Starts the loop on its own thread: consumes `input_topic` in the group of `config`,
 /// transforms with `transform`, commits batches transactionally.
@@ -368,9 +406,11 @@ pub fn spawn_stage<T: Transform>(
     metrics: StageMetrics,
 ) -> Result<StageHandle, KafkaError> {
     let progress = Arc::new(StageProgress::default());
+    let transactions = Arc::new(TransactionGate::default());
     let context = StageContext {
         rebalances: AtomicU64::new(0),
         progress: progress.clone(),
+        transactions: transactions.clone(),
     };
     let consumer: StageConsumer = kafka
         .client_config(stage)
@@ -399,8 +439,10 @@ pub fn spawn_stage<T: Transform>(
         input_topic: input_topic.to_owned(),
         config: config.clone(),
         transactional_id: transactional_id.clone(),
-        consumer,
+        consumer: Arc::new(consumer),
         producer: None,
+        committer: Committer::spawn(stage, transactions)?,
+        in_flight: None,
         transform,
         metrics,
         progress: progress.clone(),
@@ -424,10 +466,12 @@ pub fn spawn_stage<T: Transform>(
     })
 }
 
-/// The batch being gathered: outputs, where each partition starts and where it ends.
+/// A batch: outputs, where each partition starts and where it ends.
 #[derive(Default)]
 struct Batch {
     outputs: Vec<OutputRecord>,
+    /// Outputs per topic, counted when the outputs go to the commit thread.
+    per_topic: BTreeMap<Arc<str>, u64>,
     /// Input partition → (first offset, last offset) of the inputs (one input topic).
     ranges: BTreeMap<i32, (i64, i64)>,
     inputs: usize,
@@ -447,11 +491,15 @@ struct Worker<T: Transform> {
     input_topic: String,
     config: StageConfig,
     transactional_id: String,
-    consumer: StageConsumer,
-    producer: Option<StageProducer>,
+    consumer: Arc<StageConsumer>,
+    producer: Option<Arc<StageProducer>>,
+    committer: Committer,
+    /// The batch whose transaction the commit thread is running.
+    in_flight: Option<Batch>,
     transform: T,
     metrics: StageMetrics,
     progress: Arc<StageProgress>,
+    /// The batch being gathered.
     batch: Batch,
     seen_rebalances: u64,
     /// Partitions whose lag this instance exports; dropped when it loses them, so another
@@ -463,11 +511,14 @@ impl<T: Transform> Worker<T> {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), KafkaError> {
         let max_wait = Duration::from_millis(self.config.batch_max_ms.max(1));
         let mut last_lag = Instant::now();
+        // Its own handle: a polled message borrows it while the worker settles batches.
+        let consumer = self.consumer.clone();
         while !stop.load(Ordering::SeqCst) {
             if self.producer.is_none() {
+                // Dropped only once its transaction ended: nothing is in flight.
                 self.phase("initializing transactions");
                 match self.new_producer() {
-                    Ok(producer) => self.producer = Some(producer),
+                    Ok(producer) => self.producer = Some(Arc::new(producer)),
                     Err(error) => {
                         self.fail(&error);
                         std::thread::sleep(Duration::from_secs(2));
@@ -480,17 +531,21 @@ impl<T: Transform> Worker<T> {
                 Some(started) => max_wait.saturating_sub(started.elapsed()),
                 None => max_wait,
             };
-            let polled = self.consumer.poll(timeout);
-            let rebalances = self.consumer.context().rebalances.load(Ordering::SeqCst);
+            let polled = consumer.poll(timeout);
+            let rebalances = consumer.context().rebalances.load(Ordering::SeqCst);
             if rebalances != self.seen_rebalances {
                 self.seen_rebalances = rebalances;
+                // The transaction in flight ended before the partitions were revoked
+                // (`StageContext::pre_rebalance` waits for it); its outcome is settled
+                // first, so that `discard` below only drops the batch being gathered.
+                self.settle_in_flight(true);
                 if !self.batch.is_empty() {
                     tracing::info!(
                         inputs = self.batch.inputs,
                         "rebalance: dropping the uncommitted batch"
                     );
                     self.batch = Batch::default();
-                    self.transform.settle(false);
+                    self.transform.discard();
                 }
             }
             match polled {
@@ -525,10 +580,11 @@ impl<T: Transform> Worker<T> {
                 }
                 None => {}
             }
+            self.settle_in_flight(false);
             let full = self.batch.inputs >= self.config.batch_max_records;
             let due = self.batch.started.is_some_and(|s| s.elapsed() >= max_wait);
             if !self.batch.is_empty() && (full || due) {
-                self.commit_batch();
+                self.hand_over();
             }
             if last_lag.elapsed() >= LAG_INTERVAL {
                 self.update_lag();
@@ -536,8 +592,10 @@ impl<T: Transform> Worker<T> {
             }
         }
         self.phase("stopping");
+        self.settle_in_flight(true);
         if !self.batch.is_empty() && self.producer.is_some() {
-            self.commit_batch();
+            self.hand_over();
+            self.settle_in_flight(true);
         }
         self.consumer.unsubscribe();
         self.phase("stopped");
@@ -556,6 +614,9 @@ impl<T: Transform> Worker<T> {
             )
             .set("linger.ms", "5")
             .set("compression.type", "lz4")
+            // A report per delivered record costs an event, a wake-up and a clock read
+            // each; the commit fails anyway if any record of the transaction failed.
+            .set("delivery.report.only.error", "true")
             // The next transaction's partitions are refused (CONCURRENT_TRANSACTIONS)
             // until the broker has written the previous one's markers, a few ms; the
             // default 100 ms retry backoff would add up to 100 ms to a transaction.
@@ -567,120 +628,127 @@ impl<T: Transform> Worker<T> {
         Ok(producer)
     }
 
-    /// Produces the batch and commits it with its offsets; on failure rewinds.
-    fn commit_batch(&mut self) {
-        let Some(producer) = self.producer.as_ref() else {
+    /// Seals the batch being gathered and hands it to the commit thread, once the
+    /// transaction before it has ended.
+    fn hand_over(&mut self) {
+        self.settle_in_flight(true);
+        // Empty when the previous transaction failed: the batch was dropped with it.
+        if self.batch.is_empty() {
+            return;
+        }
+        let Some(producer) = self.producer.clone() else {
             return;
         };
-        let started = Instant::now();
         let mut batch = std::mem::take(&mut self.batch);
-        let produced = batch.outputs.len();
-        let mut per_topic: BTreeMap<Arc<str>, u64> = BTreeMap::new();
-        for output in &batch.outputs {
-            *per_topic.entry(output.topic.clone()).or_default() += 1;
-        }
-        let result = Self::transact(producer, &self.consumer, &self.input_topic, &mut batch);
-        match result {
-            Ok(()) => {
-                let stage = self.stage.as_str();
-                self.transform.settle(true);
-                let m = &self.metrics;
-                m.consumed
-                    .with_label_values(&[stage])
-                    .inc_by(batch.inputs as u64);
-                for (topic, count) in &per_topic {
-                    let (topic, count): (&str, u64) = (topic, *count);
-                    m.produced.with_label_values(&[stage, topic]).inc_by(count);
-                }
-                m.transactions
-                    .with_label_values(&[stage, "committed"])
-                    .inc();
-                m.commit_duration
-                    .with_label_values(&[stage])
-                    .observe(started.elapsed().as_secs_f64());
-                m.batch_size.observe(batch.inputs as f64);
-                let now = Utc::now();
-                let e2e = m.end_to_end.with_label_values(&[stage]);
-                for at in &batch.ingested_at {
-                    e2e.observe((now - *at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
-                }
-                let p = &self.progress;
-                p.consumed.fetch_add(batch.inputs as u64, Ordering::Relaxed);
-                p.produced.fetch_add(produced as u64, Ordering::Relaxed);
-                p.committed.fetch_add(1, Ordering::Relaxed);
-                p.update(|s| {
-                    s.last_commit_at = Some(now);
-                    s.last_error = None;
-                });
-            }
-            Err(error) => {
-                tracing::warn!(%error, inputs = batch.inputs, "transaction failed; rewinding");
-                self.fail(&error);
-                self.metrics
-                    .transactions
-                    .with_label_values(&[self.stage.as_str(), "aborted"])
-                    .inc();
-                self.progress.aborted.fetch_add(1, Ordering::Relaxed);
-                let fatal = matches!(&error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
-                if fatal {
-                    // A fenced or broken producer cannot abort; a new one aborts the open
-                    // transaction when it initializes with the same transactional id.
-                    self.producer = None;
-                } else if let Err(abort_error) = producer.abort_transaction(TXN_TIMEOUT) {
-                    tracing::warn!(%abort_error, "abort failed; rebuilding the producer");
-                    self.producer = None;
-                }
-                self.transform.settle(false);
-                self.rewind(&batch);
-            }
+        self.transform.seal();
+        let submitted = self
+            .job(producer, &mut batch)
+            .and_then(|job| self.committer.submit(job));
+        match submitted {
+            Ok(()) => self.in_flight = Some(batch),
+            Err(error) => self.failed(error, false, batch),
         }
     }
 
-    /// Produces the batch's outputs (moved out of it: they are not needed after, the
-    /// inputs are read again if the transaction fails) and commits them with the offsets.
-    fn transact(
-        producer: &StageProducer,
-        consumer: &StageConsumer,
-        input_topic: &str,
-        batch: &mut Batch,
-    ) -> Result<(), KafkaError> {
-        producer.begin_transaction()?;
-        for output in batch.outputs.drain(..) {
-            let mut record = BaseRecord::to(&output.topic)
-                .payload(&output.payload)
-                .headers(output.headers);
-            if let Some(key) = &output.key {
-                record = record.key(key);
-            }
-            let mut record = record;
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        back,
-                    )) => {
-                        // Room comes back as delivery reports are served, here.
-                        record = back;
-                        producer.poll(Duration::from_millis(5));
-                    }
-                    Err((error, _)) => return Err(error.into()),
-                }
-            }
-        }
+    /// The transaction of `batch`: its outputs (moved out of it: the inputs are read again
+    /// if it fails) and the offsets after its inputs.
+    fn job(&self, producer: Arc<StageProducer>, batch: &mut Batch) -> Result<Job, KafkaError> {
         let mut offsets = TopicPartitionList::new();
         for (partition, (_, last)) in &batch.ranges {
-            offsets.add_partition_offset(input_topic, *partition, Offset::Offset(last + 1))?;
+            offsets.add_partition_offset(
+                &self.input_topic,
+                *partition,
+                Offset::Offset(last + 1),
+            )?;
         }
-        let group = consumer
+        let group = self
+            .consumer
             .group_metadata()
             .ok_or_else(|| KafkaError::Stage("no consumer group metadata".into()))?;
-        producer.send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)?;
-        flush(producer)?;
-        producer.commit_transaction(TXN_TIMEOUT)?;
-        Ok(())
+        for output in &batch.outputs {
+            *batch.per_topic.entry(output.topic.clone()).or_default() += 1;
+        }
+        Ok(Job {
+            producer,
+            outputs: std::mem::take(&mut batch.outputs),
+            offsets,
+            group,
+        })
+    }
+
+    /// Settles the transaction in flight once it has ended (waiting for it when `wait`).
+    fn settle_in_flight(&mut self, wait: bool) {
+        let Some(outcome) = self.committer.collect(wait) else {
+            return;
+        };
+        let Some(batch) = self.in_flight.take() else {
+            return;
+        };
+        match outcome.result {
+            Ok(()) => self.committed(batch, outcome.duration),
+            Err(error) => self.failed(error, outcome.rebuild_producer, batch),
+        }
+    }
+
+    fn committed(&mut self, batch: Batch, duration: Duration) {
+        let stage = self.stage.as_str();
+        self.transform.commit();
+        let m = &self.metrics;
+        m.consumed
+            .with_label_values(&[stage])
+            .inc_by(batch.inputs as u64);
+        let mut produced = 0;
+        for (topic, count) in &batch.per_topic {
+            let (topic, count): (&str, u64) = (topic, *count);
+            m.produced.with_label_values(&[stage, topic]).inc_by(count);
+            produced += count;
+        }
+        m.transactions
+            .with_label_values(&[stage, "committed"])
+            .inc();
+        m.commit_duration
+            .with_label_values(&[stage])
+            .observe(duration.as_secs_f64());
+        m.batch_size.observe(batch.inputs as f64);
+        let now = Utc::now();
+        let e2e = m.end_to_end.with_label_values(&[stage]);
+        for at in &batch.ingested_at {
+            e2e.observe((now - *at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+        }
+        let p = &self.progress;
+        p.consumed.fetch_add(batch.inputs as u64, Ordering::Relaxed);
+        p.produced.fetch_add(produced, Ordering::Relaxed);
+        p.committed.fetch_add(1, Ordering::Relaxed);
+        p.update(|s| {
+            s.last_commit_at = Some(now);
+            s.last_error = None;
+        });
+    }
+
+    /// The transaction of `batch` failed (or could not start). It and the batch being
+    /// gathered behind it are dropped, and their partitions go back to the first input of
+    /// either, to be read again.
+    fn failed(&mut self, error: KafkaError, rebuild_producer: bool, mut batch: Batch) {
+        let gathering = std::mem::take(&mut self.batch);
+        tracing::warn!(
+            %error,
+            inputs = batch.inputs + gathering.inputs,
+            "transaction failed; rewinding"
+        );
+        self.fail(&error);
+        self.metrics
+            .transactions
+            .with_label_values(&[self.stage.as_str(), "aborted"])
+            .inc();
+        self.progress.aborted.fetch_add(1, Ordering::Relaxed);
+        if rebuild_producer {
+            self.producer = None;
+        }
+        self.transform.discard();
+        for (partition, (first, last)) in gathering.ranges {
+            batch.ranges.entry(partition).or_insert((first, last));
+        }
+        self.rewind(&batch);
     }
 
     /// Re-reads the batch's inputs: each of its partitions goes back to the batch start.
@@ -752,5 +820,26 @@ impl<T: Transform> Worker<T> {
     fn fail(&self, error: &KafkaError) {
         let text = error.to_string();
         self.progress.update(|s| s.last_error = Some(text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerBatch;
+
+    #[test]
+    fn per_batch_state_follows_seal_commit_and_discard() {
+        let mut batches: PerBatch<Vec<u32>> = PerBatch::default();
+        batches.gathering().push(1);
+        batches.seal();
+        batches.gathering().push(2);
+        assert_eq!(batches.commit(), Some(vec![1]), "the sealed batch, not the open one");
+        assert_eq!(batches.commit(), None);
+        batches.seal();
+        batches.gathering().push(3);
+        batches.discard();
+        batches.seal();
+        assert_eq!(batches.commit(), Some(vec![]), "discard dropped sealed and open state");
+        assert_eq!(batches.commit(), None);
     }
 }

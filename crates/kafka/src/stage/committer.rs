@@ -1,0 +1,225 @@
+//! The transactions of a stage loop, on a thread of their own.
+//!
+//! A transaction costs several round trips to the brokers (partitions added, records
+//! acknowledged, offsets sent, markers written): tens of milliseconds in which the loop
+//! would otherwise sit idle. The committer runs them one at a time while the loop consumes
+//! and transforms the next batch, so a stage's throughput is set by the slower of the two
+//! rather than by their sum. At most one batch is in flight: the loop hands over batch
+//! N + 1 only once batch N has ended, which keeps the order of commits, the memory bound
+//! and the rewind simple (see [`super`]).
+
+use super::{OutputRecord, StageProducer, TXN_TIMEOUT};
+use crate::KafkaError;
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::TopicPartitionList;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One batch to commit: its outputs and the offsets of its inputs.
+pub(super) struct Job {
+    pub(super) producer: Arc<StageProducer>,
+    pub(super) outputs: Vec<OutputRecord>,
+    pub(super) offsets: TopicPartitionList,
+    pub(super) group: ConsumerGroupMetadata,
+}
+
+/// How a transaction ended.
+pub(super) struct Outcome {
+    pub(super) result: Result<(), KafkaError>,
+    /// The producer cannot go on (fenced, broken, or its abort failed): build a new one.
+    pub(super) rebuild_producer: bool,
+    /// From `begin_transaction` to the end of the commit or abort.
+    pub(super) duration: Duration,
+}
+
+pub(super) struct Committer {
+    jobs: Option<SyncSender<Job>>,
+    outcomes: Receiver<Outcome>,
+    thread: Option<JoinHandle<()>>,
+    gate: Arc<TransactionGate>,
+    in_flight: bool,
+}
+
+impl Committer {
+    /// Starts the commit thread; `gate` tells whether it is running a transaction.
+    pub(super) fn spawn(stage: &str, gate: Arc<TransactionGate>) -> Result<Self, KafkaError> {
+        let (jobs, job_queue) = mpsc::sync_channel::<Job>(1);
+        let (outcome_sender, outcomes) = mpsc::sync_channel(1);
+        let thread_gate = gate.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{stage}-commit"))
+            .spawn(move || {
+                for job in job_queue {
+                    let outcome = run(job);
+                    thread_gate.set(false);
+                    if outcome_sender.send(outcome).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| KafkaError::Stage(format!("cannot start the commit thread: {e}")))?;
+        Ok(Committer {
+            jobs: Some(jobs),
+            outcomes,
+            thread: Some(thread),
+            gate,
+            in_flight: false,
+        })
+    }
+
+    /// Starts committing `job`; the previous one must have been collected.
+    pub(super) fn submit(&mut self, job: Job) -> Result<(), KafkaError> {
+        debug_assert!(!self.in_flight, "one transaction at a time");
+        self.gate.set(true);
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
+        match sent {
+            Some(Ok(())) => {
+                self.in_flight = true;
+                Ok(())
+            }
+            _ => {
+                self.gate.set(false);
+                Err(KafkaError::Stage("the commit thread has stopped".into()))
+            }
+        }
+    }
+
+    /// The outcome of the transaction in flight: waits for it when `wait`, otherwise
+    /// `None` while it runs. `None` when nothing is in flight.
+    pub(super) fn collect(&mut self, wait: bool) -> Option<Outcome> {
+        if !self.in_flight {
+            return None;
+        }
+        let outcome = if wait {
+            self.outcomes.recv().map_err(|_| ())
+        } else {
+            match self.outcomes.try_recv() {
+                Ok(outcome) => Ok(outcome),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => Err(()),
+            }
+        };
+        self.in_flight = false;
+        Some(outcome.unwrap_or_else(|()| Outcome {
+            result: Err(KafkaError::Stage("the commit thread has stopped".into())),
+            rebuild_producer: true,
+            duration: Duration::ZERO,
+        }))
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            // A panic there already failed its transaction; nothing more to report.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Commits the job, or aborts it.
+fn run(job: Job) -> Outcome {
+    let started = Instant::now();
+    let producer = job.producer.clone();
+    let result = transact(job);
+    let mut rebuild_producer = false;
+    if let Err(error) = &result {
+        let fatal = matches!(error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
+        if fatal {
+            // A fenced or broken producer cannot abort; a new one aborts the open
+            // transaction when it initializes with the same transactional id.
+            rebuild_producer = true;
+        } else if let Err(abort_error) = producer.abort_transaction(TXN_TIMEOUT) {
+            tracing::warn!(%abort_error, "abort failed; rebuilding the producer");
+            rebuild_producer = true;
+        }
+    }
+    Outcome {
+        result,
+        rebuild_producer,
+        duration: started.elapsed(),
+    }
+}
+
+fn transact(job: Job) -> Result<(), KafkaError> {
+    let producer = &*job.producer;
+    producer.begin_transaction()?;
+    for output in job.outputs {
+        let mut record = BaseRecord::to(&output.topic)
+            .payload(&output.payload)
+            .headers(output.headers);
+        if let Some(key) = &output.key {
+            record = record.key(key);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
+                    // Room comes back as the brokers acknowledge, served by poll.
+                    record = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+                Err((error, _)) => return Err(error.into()),
+            }
+        }
+    }
+    producer.send_offsets_to_transaction(&job.offsets, &job.group, TXN_TIMEOUT)?;
+    flush(producer)?;
+    producer.commit_transaction(TXN_TIMEOUT)?;
+    Ok(())
+}
+
+/// Waits until every message of the transaction is acknowledged, polling in 1 ms slices.
+/// rdkafka's own `flush` polls in 100 ms slices that always run to their end
+/// (`BaseProducer::poll` loops until its deadline), which would add 100 ms to every
+/// transaction; librdkafka's commit then has nothing left to flush. The producer reports
+/// failed deliveries only (`delivery.report.only.error`): a failure also fails the commit.
+fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + TXN_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(KafkaError::Stage(format!(
+                "{} messages still undelivered after {TXN_TIMEOUT:?}",
+                producer.in_flight_count()
+            )));
+        }
+        producer.poll(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Whether a transaction is running, for the consumer's rebalance callback.
+#[derive(Debug, Default)]
+pub(super) struct TransactionGate {
+    running: Mutex<bool>,
+    ended: Condvar,
+}
+
+impl TransactionGate {
+    fn set(&self, running: bool) {
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = running;
+        if !running {
+            self.ended.notify_all();
+        }
+    }
+
+    /// Returns once no transaction is running.
+    pub(super) fn wait_until_idle(&self) {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        while *running {
+            running = self
+                .ended
+                .wait(running)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}

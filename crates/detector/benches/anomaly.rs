@@ -1,7 +1,7 @@
 //! Throughput of the streaming detectors and cost of training a forest.
 //!
 //! `cargo bench -p obs-detector --bench anomaly`; the figures go in the report. Points are
-//! a seasonal random series with occasional spikes, fixed by a seed.
+//! seasonal random series with occasional spikes, fixed by a seed.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -18,12 +18,16 @@ const METRICS: [&str; 4] = [
     "cpu_ratio",
 ];
 const POINTS: usize = 10_000;
+/// Series of the fleet case: the processing service holds about 70 with a forest.
+const SERIES: usize = 64;
 
-fn stream(metrics: usize) -> Vec<Vec<(&'static str, f64)>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    (0..POINTS)
+/// `points` points of a daily season shifted by `phase` (radians), with noise and
+/// spikes drawn from `seed`.
+fn stream(metrics: usize, points: usize, seed: u64, phase: f64) -> Vec<Vec<(&'static str, f64)>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..points)
         .map(|i| {
-            let season = (i as f64 / 24.0 * std::f64::consts::TAU).sin();
+            let season = (i as f64 / 24.0 * std::f64::consts::TAU + phase).sin();
             METRICS[..metrics]
                 .iter()
                 .enumerate()
@@ -46,7 +50,7 @@ fn stream(metrics: usize) -> Vec<Vec<(&'static str, f64)>> {
 
 /// Feeds the stream to one series over and over, timestamps moving on.
 fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
-    let points = stream(metrics);
+    let points = stream(metrics, POINTS, 42, 0.0);
     let mut group = c.benchmark_group("scoring");
     group.throughput(Throughput::Elements(POINTS as u64));
     group.bench_function(BenchmarkId::new(name, format!("{metrics} metrics")), |b| {
@@ -62,12 +66,49 @@ fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: us
     group.finish();
 }
 
+/// Feeds `SERIES` series one point each in turn, as the processing service sees a fleet:
+/// every point is scored by a different series' forest, which is rarely still in cache.
+/// The bank is warmed up once before the first measurement, so that every forest is
+/// trained: one pass holds fewer points per series than the forest's first training needs.
+fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
+    let per_series = POINTS / SERIES;
+    let streams: Vec<_> = (0..SERIES)
+        .map(|s| stream(metrics, per_series, 42 + s as u64, s as f64))
+        .collect();
+    let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
+    let mut bank = DetectorBank::new(config).unwrap();
+    let mut time = DateTime::<Utc>::UNIX_EPOCH;
+    let mut pass = || {
+        for i in 0..per_series {
+            time += TimeDelta::seconds(60);
+            for (series, points) in names.iter().zip(&streams) {
+                black_box(bank.observe(series, time, &points[i]).unwrap());
+            }
+        }
+    };
+    let mut warm = false;
+    let mut group = c.benchmark_group("scoring");
+    group.throughput(Throughput::Elements((per_series * SERIES) as u64));
+    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series"));
+    group.bench_function(id, |b| {
+        if !warm {
+            for _ in 0..4 {
+                pass();
+            }
+            warm = true;
+        }
+        b.iter(&mut pass)
+    });
+    group.finish();
+}
+
 fn scoring(c: &mut Criterion) {
     let mut univariate = DetectorConfig::default();
     univariate.forest.enabled = false;
     bench_bank(c, "zscore+ewma", univariate.clone(), 1);
     bench_bank(c, "zscore+ewma", univariate, 4);
     bench_bank(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
+    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;
     bench_bank(c, "zscore+ewma+forest", forest_everywhere, 1);

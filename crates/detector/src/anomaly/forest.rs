@@ -9,16 +9,29 @@
 //! holding `size` points; the score is s(x) = 2^(−E[h(x)] / c(ψ)): about 0.5 or less for
 //! normal points, towards 1 for anomalies.
 //!
-//! Trees live in one flat node array, the two children of a node side by side. A leaf
-//! points to itself and never sends a point onwards (it splits at +∞ on feature 0), so
-//! every walk takes exactly ⌈log2 ψ⌉ steps and ends on its leaf, whose path length was
-//! computed at training time. With no branch on "is this a leaf", walks through several
-//! trees are interleaved and their memory loads overlap, which is most of the scoring time.
-//! Training copies each tree's subsample into columns so that the range and partition
-//! passes of a node read contiguous memory.
+//! A service holds a forest per series and scores each record with a different one, so
+//! scoring waits on cache misses and the layout is compact. A node is 8 bytes: an f32
+//! split, a u16 feature and a u16 offset from the node to its left child, the right child
+//! being next to it. A tree's nodes are contiguous, root first, in breadth-first order so
+//! that the top levels every walk goes through share a few cache lines; a tree has at
+//! most 2ψ − 1 nodes, so u16 offsets cover ψ up to 32,768. An offset, rather than an index
+//! within the tree, lets a walk follow one cursor per tree and nothing else. A leaf splits
+//! on a phantom feature, number `dims`, which is −∞ in every scored point, at its path
+//! length, and its offset is 0: a point never leaves a leaf, every walk takes exactly
+//! ⌈log2 ψ⌉ steps, and the node it ends on holds its path length, with no branch on "is
+//! this a leaf" and no second array. Without that branch, walks through several trees are
+//! interleaved and their memory loads overlap.
+//!
+//! Values are compared as f32. A point is narrowed once, clamped to ±f32::MAX so that
+//! ranges and splits stay finite. A split is drawn uniformly in f64 as in the paper and
+//! rounded up to an f32, which puts every f32 value on the side the drawn split would:
+//! training partitions with the very comparison scoring makes. Training reads the
+//! narrowed points where they are: a tree's subsample is a list of where they start, which
+//! partitioning arranges so that the points of each node are contiguous. A caller that
+//! retrains keeps the buffers of the forest and of the training from one training to the
+//! next.
 
 use super::DetectorError;
-use rand::seq::index;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,7 +39,10 @@ use rand_chacha::ChaCha8Rng;
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 
 /// Trees walked side by side when scoring.
-const LANES: usize = 8;
+const LANES: usize = 16;
+
+/// Points of up to this many values are narrowed on the stack when scored.
+const STACK_DIMS: usize = 32;
 
 /// c(n): the average path length of an unsuccessful search in a binary search tree of `n`
 /// points, `2 H(n − 1) − 2 (n − 1) / n` with `H(i) ≈ ln i + γ`; 0 for n ≤ 1, 1 for n = 2.
@@ -41,23 +57,58 @@ pub fn average_path_length(n: usize) -> f64 {
     }
 }
 
-/// An internal node sends a point to `left + 1` when its `feature` is ≥ `value`, to `left`
-/// otherwise; a leaf has `value = +∞`, `feature = 0` and `left` = itself.
-#[derive(Debug, Clone, Copy)]
+/// `value` as an f32, clamped to ±f32::MAX: finite, so that a range and a split drawn in
+/// it are finite too. Points are narrowed so for training and for scoring.
+pub(crate) fn narrow(value: f64) -> f32 {
+    value.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
+}
+
+/// `value` moved `steps` (0 or 1) f32s up; `value` is below f32::MAX. (`f32::next_up`
+/// needs Rust 1.86.) Arithmetic rather than branches: the sign of a split, and whether it
+/// rounds up, are coin tosses that a branch would mispredict.
+fn step_up(value: f32, steps: u32) -> f32 {
+    // Adding 0 turns −0 into +0, whose successor is the least subnormal.
+    let bits = (value + 0.0).to_bits();
+    // Bits grow with the magnitude: up is +1 for a positive value, −1 for a negative one.
+    let direction = 1u32.wrapping_sub((bits >> 31) << 1);
+    f32::from_bits(bits.wrapping_add(steps.wrapping_mul(direction)))
+}
+
+/// The least f32 at or above `value`, which lies within the f32 range.
+fn round_up(value: f64) -> f32 {
+    let nearest = value as f32;
+    step_up(nearest, u32::from(f64::from(nearest) < value))
+}
+
+/// The split of a cut drawn at fraction `t` ∈ [0, 1) of the range [low, high], low < high:
+/// the drawn value rounded up, so that an f32 is below the split exactly when it is below
+/// the drawn value, and kept within (low, high] so that both sides get a point. Only a
+/// draw of exactly `low` (t = 0), which would isolate nothing, or a range rounded past
+/// `high` is moved; a tree whose every split separates its points has at most 2ψ − 1
+/// nodes.
+fn split_at(low: f32, high: f32, t: f64) -> f32 {
+    let drawn = f64::from(low) + (f64::from(high) - f64::from(low)) * t;
+    round_up(drawn).clamp(step_up(low, 1), high)
+}
+
+/// An internal node sends a point `to_left + 1` nodes further when its `feature` is
+/// ≥ `value`, `to_left` nodes further otherwise. A leaf has `feature` = `dims`, the phantom
+/// feature at −∞, `value` = its path length and `to_left` = 0: a point stays on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Node {
-    value: f64,
-    feature: u32,
-    left: u32,
+    value: f32,
+    feature: u16,
+    to_left: u16,
 }
 
 /// A trained forest over points of `dims` values.
 #[derive(Debug, Clone)]
 pub struct IsolationForest {
     dims: usize,
+    /// The trees' nodes, tree after tree.
     nodes: Vec<Node>,
-    /// Per node, for leaves: depth + c(size), the path length of the points ending there.
-    paths: Vec<f64>,
-    roots: Vec<u32>,
+    /// Where each tree starts in `nodes`: its root.
+    roots: Vec<usize>,
     /// Steps of every walk: the height limit ⌈log2 ψ⌉.
     height: usize,
     /// c(ψ) for the subsample size actually used.
@@ -65,9 +116,15 @@ pub struct IsolationForest {
 }
 
 impl IsolationForest {
+    /// Largest subsample: a tree of 2ψ − 1 nodes keeps its offsets within u16.
+    pub(crate) const MAX_SUBSAMPLE: usize = 1 << 15;
+    /// Most values per point: the phantom feature of a leaf, number `dims`, is a u16.
+    pub(crate) const MAX_DIMS: usize = u16::MAX as usize;
+
     /// Grows `trees` trees on `rows`, a row-major matrix of points of `dims` values each,
     /// every tree on `min(subsample, points)` points drawn without replacement.
-    /// Needs at least two points, all finite.
+    /// Needs at least two points, all finite, `dims` up to 65,535 and `subsample` from 2 to
+    /// 32,768.
     pub fn fit(
         rows: &[f64],
         dims: usize,
@@ -82,9 +139,12 @@ impl IsolationForest {
                 got: rows.len() % dims.max(1),
             });
         }
-        if trees == 0 || subsample < 2 {
+        if trees == 0 || !(2..=Self::MAX_SUBSAMPLE).contains(&subsample) || dims > Self::MAX_DIMS {
             return Err(DetectorError::InvalidConfig(format!(
-                "a forest needs at least 1 tree and a subsample of 2, got {trees} and {subsample}"
+                "a forest needs at least 1 tree, a subsample of 2 to {} and at most {} values \
+                 per point, got {trees}, {subsample} and {dims}",
+                Self::MAX_SUBSAMPLE,
+                Self::MAX_DIMS
             )));
         }
         if rows.len() / dims < 2 {
@@ -104,7 +164,7 @@ impl IsolationForest {
     }
 
     /// [`fit`](Self::fit) on input the caller has already checked: at least two finite
-    /// points, `dims > 0`, `trees > 0`, `subsample >= 2`.
+    /// points, `0 < dims <= MAX_DIMS`, `trees > 0`, `subsample >= 2`.
     pub(crate) fn fit_checked(
         rows: &[f64],
         dims: usize,
@@ -112,58 +172,55 @@ impl IsolationForest {
         subsample: usize,
         rng: &mut ChaCha8Rng,
     ) -> Self {
-        let points = rows.len() / dims;
-        let psi = subsample.min(points);
-        let mut forest = IsolationForest {
-            dims,
-            nodes: Vec::with_capacity(trees * (2 * psi - 1)),
-            paths: Vec::with_capacity(trees * (2 * psi - 1)),
-            roots: Vec::with_capacity(trees),
-            height: (psi as f64).log2().ceil() as usize,
-            normaliser: average_path_length(psi),
-        };
-        let mut builder = TreeBuilder {
-            columns: vec![0.0; dims * psi],
-            psi,
-            dims,
-            height: forest.height,
-            rng,
-        };
-        let mut order = Vec::with_capacity(psi);
-        for _ in 0..trees {
-            for (j, point) in index::sample(builder.rng, points, psi).iter().enumerate() {
-                for (f, value) in rows[point * dims..(point + 1) * dims].iter().enumerate() {
-                    builder.columns[f * psi + j] = *value;
-                }
-            }
-            order.clear();
-            order.extend(0..psi);
-            let root = forest.add_node();
-            builder.grow(&mut forest, root, &mut order, 0);
-            forest.roots.push(root as u32);
-        }
+        let narrowed: Vec<f32> = rows.iter().map(|&v| narrow(v)).collect();
+        let mut forest = Self::untrained();
+        let mut scratch = TrainingScratch::default();
+        forest.refit_checked(&narrowed, dims, trees, subsample, rng, &mut scratch);
         forest.nodes.shrink_to_fit();
-        forest.paths.shrink_to_fit();
         forest
     }
 
-    fn add_node(&mut self) -> usize {
-        self.nodes.push(Node {
-            value: f64::INFINITY,
-            feature: 0,
-            left: 0,
-        });
-        self.paths.push(0.0);
-        self.nodes.len() - 1
+    /// A forest of no trees, which must be trained by
+    /// [`refit_checked`](Self::refit_checked) before it scores.
+    pub(crate) fn untrained() -> Self {
+        IsolationForest {
+            dims: 0,
+            nodes: Vec::new(),
+            roots: Vec::new(),
+            height: 0,
+            normaliser: 0.0,
+        }
     }
 
-    fn set_leaf(&mut self, at: usize, depth: usize, size: usize) {
-        self.nodes[at] = Node {
-            value: f64::INFINITY,
-            feature: 0,
-            left: at as u32,
-        };
-        self.paths[at] = depth as f64 + average_path_length(size);
+    /// Trains this forest as [`fit_checked`](Self::fit_checked) would a new one (the same
+    /// trees for the same state of `rng`) on `rows` already [`narrow`]ed, in the buffers of
+    /// this forest and of `scratch`: once they have grown to the shape asked for, a
+    /// retraining allocates nothing. Subsamples beyond
+    /// [`MAX_SUBSAMPLE`](Self::MAX_SUBSAMPLE) are capped to it.
+    pub(crate) fn refit_checked(
+        &mut self,
+        rows: &[f32],
+        dims: usize,
+        trees: usize,
+        subsample: usize,
+        rng: &mut ChaCha8Rng,
+        scratch: &mut TrainingScratch,
+    ) {
+        let points = rows.len() / dims;
+        let psi = subsample.min(points).min(Self::MAX_SUBSAMPLE);
+        self.dims = dims;
+        self.height = (psi as f64).log2().ceil() as usize;
+        self.normaliser = average_path_length(psi);
+        self.nodes.clear();
+        self.nodes.reserve_exact(trees * (2 * psi - 1));
+        self.roots.clear();
+        self.roots.reserve_exact(trees);
+        scratch.prepare(points, dims, psi);
+        for _ in 0..trees {
+            scratch.draw_subsample(psi, rng);
+            self.roots.push(self.nodes.len());
+            scratch.grow_tree(&mut self.nodes, rows, dims, psi, self.height, rng);
+        }
     }
 
     /// Number of values per point.
@@ -197,106 +254,188 @@ impl IsolationForest {
 
     /// [`score`](Self::score) of a point the caller has already checked.
     pub(crate) fn score_checked(&self, point: &[f64]) -> f64 {
+        let mut on_stack = [f32::NEG_INFINITY; STACK_DIMS + 1];
+        let mut on_heap = Vec::new();
+        // The point's values, then the phantom feature of the leaves, left at −∞.
+        let narrowed = if self.dims <= STACK_DIMS {
+            &mut on_stack[..=self.dims]
+        } else {
+            on_heap.resize(self.dims + 1, f32::NEG_INFINITY);
+            &mut on_heap[..]
+        };
+        for (to, &from) in narrowed.iter_mut().zip(point) {
+            *to = narrow(from);
+        }
+        let mean = self.total_path_length(narrowed) / self.trees() as f64;
+        (-mean / self.normaliser).exp2()
+    }
+
+    /// The sum over the trees of the path length of `point`, narrowed and followed by the
+    /// phantom feature.
+    fn total_path_length(&self, point: &[f32]) -> f64 {
         let mut total = 0.0;
         for roots in self.roots.chunks(LANES) {
             let mut at = [0usize; LANES];
             let at = &mut at[..roots.len()];
-            for (cursor, root) in at.iter_mut().zip(roots) {
-                *cursor = *root as usize;
-            }
+            at.copy_from_slice(roots);
             for _ in 0..self.height {
                 for cursor in at.iter_mut() {
                     let node = self.nodes[*cursor];
-                    let right = point[node.feature as usize] >= node.value;
-                    *cursor = node.left as usize + usize::from(right);
+                    let right = point[usize::from(node.feature)] >= node.value;
+                    *cursor += usize::from(node.to_left) + usize::from(right);
                 }
             }
-            total += at.iter().map(|&leaf| self.paths[leaf]).sum::<f64>();
+            total += at
+                .iter()
+                .map(|&leaf| f64::from(self.nodes[leaf].value))
+                .sum::<f64>();
         }
-        let mean = total / self.roots.len() as f64;
-        (-mean / self.normaliser).exp2()
+        total
     }
 
     /// Upper bound of the heap bytes of a forest of this shape.
     pub(crate) fn bytes_for(trees: usize, subsample: usize) -> usize {
-        let node = std::mem::size_of::<Node>() + std::mem::size_of::<f64>();
-        trees * ((2 * subsample - 1) * node + std::mem::size_of::<u32>())
+        trees * (2 * subsample - 1) * std::mem::size_of::<Node>()
+            + trees * std::mem::size_of::<usize>()
             + std::mem::size_of::<Self>()
     }
 }
 
-/// What growing one tree needs besides the forest.
-struct TreeBuilder<'a> {
-    /// The tree's subsample, feature-major: `columns[f * psi + j]` is feature `f` of its
-    /// `j`-th point.
-    columns: Vec<f64>,
-    psi: usize,
-    dims: usize,
-    height: usize,
-    rng: &'a mut ChaCha8Rng,
+/// The points and depth of a node waiting to be grown: `starts[start..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u16,
+    end: u16,
+    depth: u16,
 }
 
-impl TreeBuilder<'_> {
-    fn column(&self, feature: usize) -> &[f64] {
-        &self.columns[feature * self.psi..(feature + 1) * self.psi]
+/// The buffers of a training, kept between trainings by a caller that retrains. They
+/// hold nothing from one training to the next, so a clone starts empty.
+#[derive(Debug, Default)]
+pub(crate) struct TrainingScratch {
+    /// Where each point starts in the rows, in an order that each draw of a subsample
+    /// shuffles: the first `psi` are the tree's subsample, which growing it arranges so
+    /// that the points of each node are contiguous. (Starts rather than point numbers
+    /// spare a multiplication in the partition's chain of dependent loads.)
+    starts: Vec<usize>,
+    /// One per node of the tree being grown, in the same order.
+    spans: Vec<Span>,
+}
+
+impl Clone for TrainingScratch {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl TrainingScratch {
+    /// Upper bound of the heap bytes of a training on `points` points, subsample `psi`.
+    pub(crate) fn bytes_for(points: usize, psi: usize) -> usize {
+        points * std::mem::size_of::<usize>() + (2 * psi - 1) * std::mem::size_of::<Span>()
     }
 
-    /// Makes node `at` the subtree of the points in `sample` (positions in the columns).
-    fn grow(
+    /// Sizes the buffers for a training, with capacities that stay within
+    /// [`bytes_for`](Self::bytes_for).
+    fn prepare(&mut self, points: usize, dims: usize, psi: usize) {
+        self.starts.clear();
+        self.starts.reserve_exact(points);
+        self.starts.extend((0..points).map(|point| point * dims));
+        self.spans.clear();
+        self.spans.reserve_exact(2 * psi - 1);
+    }
+
+    /// Draws `psi` of the points without replacement into `starts[..psi]`: a partial
+    /// Fisher–Yates shuffle, whose draw is uniform from whatever order the last tree left.
+    fn draw_subsample(&mut self, psi: usize, rng: &mut ChaCha8Rng) {
+        let points = self.starts.len();
+        for j in 0..psi {
+            self.starts.swap(j, rng.random_range(j..points));
+        }
+    }
+
+    /// Appends to `nodes` a tree grown on the subsample, breadth first: the nodes are made
+    /// in the order of `spans`, and a split appends its children to both.
+    fn grow_tree(
         &mut self,
-        forest: &mut IsolationForest,
-        at: usize,
-        sample: &mut [usize],
-        depth: usize,
+        nodes: &mut Vec<Node>,
+        rows: &[f32],
+        dims: usize,
+        psi: usize,
+        height: usize,
+        rng: &mut ChaCha8Rng,
     ) {
-        if depth >= self.height || sample.len() <= 1 {
-            forest.set_leaf(at, depth, sample.len());
-            return;
+        self.spans.clear();
+        self.spans.push(Span {
+            start: 0,
+            end: psi as u16,
+            depth: 0,
+        });
+        let mut at = 0;
+        while let Some(&Span { start, end, depth }) = self.spans.get(at) {
+            let sample = &mut self.starts[usize::from(start)..usize::from(end)];
+            let cut = if usize::from(depth) < height && sample.len() > 1 {
+                pick_feature(rows, dims, sample, rng)
+            } else {
+                None
+            };
+            let node = match cut {
+                Some((feature, low, high)) => {
+                    let split = split_at(low, high, rng.random());
+                    // Branch-free Lomuto partition: which side a point falls is a coin
+                    // toss, so a branch on it would be mispredicted half the time.
+                    let mut boundary = 0;
+                    for i in 0..sample.len() {
+                        sample.swap(i, boundary);
+                        boundary += usize::from(rows[sample[boundary] + feature] < split);
+                    }
+                    let middle = start + boundary as u16;
+                    let to_left = (self.spans.len() - at) as u16;
+                    for (start, end) in [(start, middle), (middle, end)] {
+                        self.spans.push(Span {
+                            start,
+                            end,
+                            depth: depth + 1,
+                        });
+                    }
+                    Node {
+                        value: split,
+                        feature: feature as u16,
+                        to_left,
+                    }
+                }
+                // At the height limit, down to one point, or all the points equal:
+                // nothing left to isolate.
+                None => Node {
+                    value: (f64::from(depth) + average_path_length(sample.len())) as f32,
+                    feature: dims as u16,
+                    to_left: 0,
+                },
+            };
+            nodes.push(node);
+            at += 1;
         }
-        let Some((feature, low, high)) = self.pick_feature(sample) else {
-            // All the points are equal: nothing left to isolate.
-            forest.set_leaf(at, depth, sample.len());
-            return;
-        };
-        // Uniform on [low, high], written as a convex combination so that a range wider
-        // than f64::MAX cannot overflow.
-        let t: f64 = self.rng.random();
-        let split = low * (1.0 - t) + high * t;
-        let column = self.column(feature);
-        // Branch-free Lomuto partition: which side a point falls is a coin toss, so a
-        // branch on it would be mispredicted half the time.
-        let mut boundary = 0;
-        for i in 0..sample.len() {
-            sample.swap(i, boundary);
-            boundary += usize::from(column[sample[boundary]] < split);
-        }
-        let left = forest.add_node();
-        forest.add_node();
-        forest.nodes[at] = Node {
-            value: split,
-            feature: feature as u32,
-            left: left as u32,
-        };
-        let (low_side, high_side) = sample.split_at_mut(boundary);
-        self.grow(forest, left, low_side, depth + 1);
-        self.grow(forest, left + 1, high_side, depth + 1);
     }
+}
 
-    /// A uniformly drawn feature, with its range over `sample`. A feature constant on the
-    /// sample cannot split it, so the next features are tried in turn; `None` when all are
-    /// constant.
-    fn pick_feature(&mut self, sample: &[usize]) -> Option<(usize, f64, f64)> {
-        let start = self.rng.random_range(0..self.dims);
-        (0..self.dims).find_map(|offset| {
-            let feature = (start + offset) % self.dims;
-            let column = self.column(feature);
-            let (low, high) = sample.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &j| {
-                let v = column[j];
+/// A uniformly drawn feature, with its range over the points of `rows` starting at
+/// `sample`. A feature constant on the sample cannot split it, so the next features are
+/// tried in turn; `None` when all are constant.
+fn pick_feature(
+    rows: &[f32],
+    dims: usize,
+    sample: &[usize],
+    rng: &mut ChaCha8Rng,
+) -> Option<(usize, f32, f32)> {
+    let first = rng.random_range(0..dims);
+    (first..dims).chain(0..first).find_map(|feature| {
+        let (low, high) = sample
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &start| {
+                let v = rows[start + feature];
                 (if v < lo { v } else { lo }, if v > hi { v } else { hi })
             });
-            (high > low).then_some((feature, low, high))
-        })
-    }
+        (high > low).then_some((feature, low, high))
+    })
 }
 
 #[cfg(test)]
@@ -336,14 +475,190 @@ mod tests {
         assert!(s > 0.0 && s <= 1.0);
     }
 
+    /// Tree `t`'s nodes.
+    fn tree(forest: &IsolationForest, t: usize) -> &[Node] {
+        let end = forest.roots.get(t + 1).copied();
+        &forest.nodes[forest.roots[t]..end.unwrap_or(forest.nodes.len())]
+    }
+
+    /// Every tree within 2ψ − 1 nodes, its internal nodes pointing past themselves to
+    /// children within the tree, its leaves to themselves.
+    fn assert_valid(forest: &IsolationForest, psi: usize) {
+        assert_eq!(forest.roots[0], 0);
+        for t in 0..forest.trees() {
+            let tree = tree(forest, t);
+            assert!(tree.len() < 2 * psi, "tree {t}: {} nodes", tree.len());
+            for (i, node) in tree.iter().enumerate() {
+                let left = i + usize::from(node.to_left);
+                assert!(node.value.is_finite(), "tree {t} node {i}: {node:?}");
+                if usize::from(node.feature) == forest.dims {
+                    assert_eq!(left, i, "tree {t}: leaf {i} points elsewhere");
+                } else {
+                    assert!(usize::from(node.feature) < forest.dims);
+                    assert!(left > i && left + 1 < tree.len(), "tree {t} node {i}");
+                }
+            }
+        }
+    }
+
+    /// The node each tree's walk of `point` ends on, tree by tree.
+    fn walk_ends(forest: &IsolationForest, point: &[f64]) -> Vec<Node> {
+        let mut narrowed: Vec<f32> = point.iter().map(|&v| narrow(v)).collect();
+        narrowed.push(f32::NEG_INFINITY);
+        (0..forest.trees())
+            .map(|t| {
+                let tree = tree(forest, t);
+                let mut at = 0;
+                for _ in 0..forest.height {
+                    let node = tree[at];
+                    let right = narrowed[usize::from(node.feature)] >= node.value;
+                    at += usize::from(node.to_left) + usize::from(right);
+                }
+                tree[at]
+            })
+            .collect()
+    }
+
+    fn random_rows(points: usize, dims: usize, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..points * dims)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect()
+    }
+
+    #[test]
+    fn points_beyond_the_f32_range_end_on_leaves() {
+        for rows in [
+            random_rows(300, 2, 1),
+            vec![
+                f64::MAX,
+                -f64::MAX,
+                -f64::MAX,
+                f64::MAX,
+                0.0,
+                1.0,
+                -1.0,
+                0.5,
+            ],
+        ] {
+            let forest = IsolationForest::fit(&rows, 2, 50, 256, 9).unwrap();
+            assert_valid(&forest, 256.min(rows.len() / 2));
+            for point in [[f64::MAX, -f64::MAX], [-f64::MAX, f64::MAX], [f64::MAX; 2]] {
+                let s = forest.score(&point).unwrap();
+                assert!(s > 0.0 && s <= 1.0, "{point:?}: {s}");
+                for end in walk_ends(&forest, &point) {
+                    assert_eq!(usize::from(end.feature), forest.dims, "{end:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn splits_are_rounded_up_into_the_range() {
+        let above_one = step_up(1.0, 1);
+        assert_eq!(f64::from(above_one), 1.0 + f64::from(f32::EPSILON));
+        assert_eq!(step_up(-1.0, 1), -1.0 + f32::EPSILON / 2.0);
+        assert_eq!(step_up(0.0, 1), f32::from_bits(1));
+        assert_eq!(step_up(-0.0, 1), f32::from_bits(1));
+        assert_eq!(step_up(-f32::from_bits(1), 1), 0.0);
+        assert_eq!(step_up(-2.5, 0), -2.5);
+        assert_eq!(round_up(-1.0 - 1e-10), -1.0);
+        assert_eq!(round_up(1.0 + 1e-10), above_one);
+        assert_eq!(round_up(1.0 - 1e-10), 1.0);
+        assert_eq!(round_up(1.0), 1.0);
+        // An f32 is below the split exactly when it is below the drawn value.
+        for t in [0.1, 0.3, 0.5, 0.77, 0.999_999] {
+            let drawn = -2.0 + 5.0 * t;
+            let split = split_at(-2.0, 3.0, t);
+            for v in [-2.0, -1.0, -0.25, 0.5, 1.5, 1.9, 2.999, 3.0].map(|v: f64| v as f32) {
+                assert_eq!(v < split, f64::from(v) < drawn, "t {t}, v {v}");
+            }
+        }
+        // Between neighbouring f32s, every draw, even t = 0, separates them.
+        for t in [0.0, 1e-9, 0.5, 1.0 - f64::EPSILON] {
+            assert_eq!(split_at(1.0, above_one, t), above_one);
+        }
+        let huge = split_at(-f32::MAX, f32::MAX, 1.0 - f64::EPSILON);
+        assert!(huge.is_finite() && huge <= f32::MAX);
+    }
+
+    #[test]
+    fn neighbouring_f32_values_are_isolated_by_every_tree() {
+        let rows = [1.0, f64::from(step_up(1.0, 1))];
+        let forest = IsolationForest::fit(&rows, 1, 50, 256, 4).unwrap();
+        // A root split and two leaves of one point at depth 1 per tree.
+        assert_eq!(forest.nodes.len(), 3 * 50);
+        for point in rows {
+            assert!((forest.score(&[point]).unwrap() - 0.5).abs() < 1e-6);
+        }
+        // Values that only f64 tells apart are one point to the forest.
+        let forest = IsolationForest::fit(&[1.0, 1.0 + 1e-12], 1, 50, 256, 4).unwrap();
+        assert_eq!(forest.nodes.len(), 50);
+    }
+
+    #[test]
+    fn a_refit_is_a_fresh_fit_in_the_same_buffers() {
+        let (old_rows, rows) = (random_rows(50, 3, 2), random_rows(512, 2, 3));
+        let narrowed: Vec<f32> = rows.iter().map(|&v| narrow(v)).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut forest = IsolationForest::fit_checked(&old_rows, 3, 20, 256, &mut rng);
+        let mut scratch = TrainingScratch::default();
+        let mut buffers = Vec::new();
+        for _ in 0..3 {
+            let mut fresh_rng = rng.clone();
+            let fresh = IsolationForest::fit_checked(&rows, 2, 20, 256, &mut fresh_rng);
+            forest.refit_checked(&narrowed, 2, 20, 256, &mut rng, &mut scratch);
+            assert_eq!(rng, fresh_rng);
+            assert_eq!(forest.nodes, fresh.nodes);
+            assert_eq!(forest.roots, fresh.roots);
+            assert_eq!((forest.dims, forest.height), (fresh.dims, fresh.height));
+            assert_eq!(forest.normaliser, fresh.normaliser);
+            assert_eq!(forest.score(&[0.1, 0.9]), fresh.score(&[0.1, 0.9]));
+            buffers.push((
+                forest.nodes.as_ptr(),
+                forest.roots.as_ptr(),
+                scratch.starts.as_ptr(),
+                scratch.spans.as_ptr(),
+            ));
+        }
+        assert_eq!(buffers[1], buffers[0], "a retraining allocated");
+        assert_eq!(buffers[2], buffers[0], "a retraining allocated");
+    }
+
+    #[test]
+    fn buffers_stay_within_bytes_for() {
+        let (trees, dims, window) = (30, 3, 512);
+        let rows: Vec<f32> = random_rows(window, dims, 6)
+            .iter()
+            .map(|&v| narrow(v))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut forest = IsolationForest::untrained();
+        let mut scratch = TrainingScratch::default();
+        // A young window grows towards its size, as in an online forest.
+        for points in [4, 50, 100, 200, 400, 512, 512] {
+            let rows = &rows[..points * dims];
+            forest.refit_checked(rows, dims, trees, 256, &mut rng, &mut scratch);
+            assert_valid(&forest, points.min(256));
+            let held = forest.nodes.capacity() * std::mem::size_of::<Node>()
+                + forest.roots.capacity() * std::mem::size_of::<usize>()
+                + std::mem::size_of::<IsolationForest>();
+            assert!(held <= IsolationForest::bytes_for(trees, 256), "{points}");
+            let scratch_held = scratch.starts.capacity() * std::mem::size_of::<usize>()
+                + scratch.spans.capacity() * std::mem::size_of::<Span>();
+            assert!(scratch_held <= TrainingScratch::bytes_for(window, 256));
+        }
+    }
+
     #[test]
     fn constant_data_gives_one_leaf_per_tree() {
         let forest = IsolationForest::fit(&[3.0; 20], 2, 10, 256, 1).unwrap();
         assert_eq!(forest.nodes.len(), 10);
         assert_eq!(forest.height, 4);
-        // Every point lands in the root leaf of 10 points: h = c(10) = c(ψ), s = 0.5.
-        assert!((forest.score(&[3.0, 3.0]).unwrap() - 0.5).abs() < 1e-12);
-        assert!((forest.score(&[100.0, -1.0]).unwrap() - 0.5).abs() < 1e-12);
+        // Every point lands in the root leaf of 10 points: h = c(10) = c(ψ), s = 0.5 (up to
+        // the f32 of the leaf's path length).
+        assert!((forest.score(&[3.0, 3.0]).unwrap() - 0.5).abs() < 1e-6);
+        assert!((forest.score(&[100.0, -1.0]).unwrap() - 0.5).abs() < 1e-6);
     }
 
     #[test]
@@ -354,6 +669,15 @@ mod tests {
         );
         assert!(matches!(
             IsolationForest::fit(&[1.0, 2.0], 1, 0, 256, 1),
+            Err(DetectorError::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            IsolationForest::fit(&[1.0, 2.0], 1, 10, IsolationForest::MAX_SUBSAMPLE + 1, 1),
+            Err(DetectorError::InvalidConfig(_))
+        ));
+        let wide = vec![0.0; 2 * (IsolationForest::MAX_DIMS + 1)];
+        assert!(matches!(
+            IsolationForest::fit(&wide, IsolationForest::MAX_DIMS + 1, 10, 256, 1),
             Err(DetectorError::InvalidConfig(_))
         ));
         assert!(matches!(

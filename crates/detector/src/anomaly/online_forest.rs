@@ -3,20 +3,26 @@
 //! A point is scored by the forest as trained *before* it arrived, so a score never uses
 //! later data, and retraining on a schedule keeps the cost per point bounded. A young
 //! forest is retrained each time its data has doubled, so that the first model, trained
-//! on the first few points, is not kept for a whole `retrain_every`.
+//! on the first few points, is not kept for a whole `retrain_every`. A retraining grows
+//! the new trees in the buffers of the old ones, with the training's own buffers kept from
+//! the last time, so that once the window is full it allocates nothing.
 
 use super::config::ForestConfig;
-use super::forest::IsolationForest;
+use super::forest::{narrow, IsolationForest, TrainingScratch};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub(crate) struct OnlineForest {
     dims: usize,
-    /// Up to `window` points, row-major; once full, `next` is overwritten. Training does
-    /// not care about their order.
-    rows: Vec<f64>,
+    /// Up to `window` points, row-major and narrowed to f32 as the forest compares them;
+    /// once full, `next` is overwritten. Training does not care about their order.
+    rows: Vec<f32>,
     next: usize,
-    model: Option<IsolationForest>,
+    /// Shared, so that copying a series' state (for the undo log of a batch) does not copy
+    /// the trees; a training replaces it.
+    model: Option<Arc<IsolationForest>>,
+    scratch: TrainingScratch,
     since_training: usize,
     /// Points the current model was trained on.
     trained_on: usize,
@@ -33,6 +39,7 @@ impl OnlineForest {
             rows: Vec::new(),
             next: 0,
             model: None,
+            scratch: TrainingScratch::default(),
             since_training: 0,
             trained_on: 0,
             first_training: first_training.max(2),
@@ -52,10 +59,16 @@ impl OnlineForest {
     /// Adds a point, then trains if it is time to.
     pub(crate) fn push(&mut self, point: &[f64], config: &ForestConfig) {
         let capacity = config.window * self.dims;
+        let narrowed = point.iter().map(|&v| narrow(v));
         if self.rows.len() < capacity {
-            self.rows.extend_from_slice(point);
+            self.rows.extend(narrowed);
         } else {
-            self.rows[self.next..self.next + self.dims].copy_from_slice(point);
+            for (to, from) in self.rows[self.next..self.next + self.dims]
+                .iter_mut()
+                .zip(narrowed)
+            {
+                *to = from;
+            }
             self.next = (self.next + self.dims) % capacity;
         }
         self.since_training += 1;
@@ -68,18 +81,30 @@ impl OnlineForest {
         }
     }
 
-    /// Trains on the points held now; false when there are fewer than two.
+    /// Trains on the points held now; false when there are fewer than two, or when a point
+    /// has more values than a forest can index ([`IsolationForest::MAX_DIMS`], far beyond
+    /// any sensible `max_metrics`).
     pub(crate) fn retrain(&mut self, config: &ForestConfig) -> bool {
-        if self.rows.len() < 2 * self.dims {
+        if self.rows.len() < 2 * self.dims || self.dims > IsolationForest::MAX_DIMS {
             return false;
         }
-        self.model = Some(IsolationForest::fit_checked(
+        // In place unless a copy of this state (the bank's undo log) shares the model.
+        let mut fresh = None;
+        let model = match self.model.as_mut().and_then(Arc::get_mut) {
+            Some(model) => model,
+            None => fresh.insert(IsolationForest::untrained()),
+        };
+        model.refit_checked(
             &self.rows,
             self.dims,
             config.trees,
             config.subsample,
             &mut self.rng,
-        ));
+            &mut self.scratch,
+        );
+        if let Some(model) = fresh {
+            self.model = Some(Arc::new(model));
+        }
         self.since_training = 0;
         self.trained_on = self.rows.len() / self.dims;
         true
@@ -87,9 +112,11 @@ impl OnlineForest {
 
     /// Upper bound of the bytes of a forest over `dims` values.
     pub(crate) fn bytes_for(dims: usize, config: &ForestConfig) -> usize {
+        let psi = config.subsample.min(config.window);
         std::mem::size_of::<Self>()
-            + config.window * dims * std::mem::size_of::<f64>()
-            + IsolationForest::bytes_for(config.trees, config.subsample.min(config.window))
+            + config.window * dims * std::mem::size_of::<f32>()
+            + IsolationForest::bytes_for(config.trees, psi)
+            + TrainingScratch::bytes_for(config.window, psi)
     }
 }
 

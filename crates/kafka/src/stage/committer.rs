@@ -18,6 +18,9 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// How long the commit thread sleeps between two looks at the producer's queue.
+const FLUSH_SLICE: Duration = Duration::from_micros(500);
+
 /// One batch to commit: its outputs and the offsets of its inputs.
 pub(super) struct Job {
     pub(super) producer: Arc<StageProducer>,
@@ -164,9 +167,10 @@ fn transact(job: Job) -> Result<(), KafkaError> {
                     ),
                     back,
                 )) => {
-                    // Room comes back as the brokers acknowledge, served by poll.
+                    // Room comes back as the brokers acknowledge.
                     record = back;
-                    producer.poll(Duration::from_millis(5));
+                    producer.poll(Duration::ZERO);
+                    std::thread::sleep(FLUSH_SLICE);
                 }
                 Err((error, _)) => return Err(error.into()),
             }
@@ -178,11 +182,12 @@ fn transact(job: Job) -> Result<(), KafkaError> {
     Ok(())
 }
 
-/// Waits until every message of the transaction is acknowledged, polling in 1 ms slices.
-/// rdkafka's own `flush` polls in 100 ms slices that always run to their end
-/// (`BaseProducer::poll` loops until its deadline), which would add 100 ms to every
-/// transaction; librdkafka's commit then has nothing left to flush. The producer reports
-/// failed deliveries only (`delivery.report.only.error`): a failure also fails the commit.
+/// Waits until every message of the transaction is acknowledged. rdkafka's own `flush`
+/// (which `commit_transaction` calls) polls in 100 ms slices that always run to their end,
+/// adding up to 100 ms to every transaction, and `BaseProducer::poll` with a timeout spins
+/// through its last sub-millisecond (it rounds the remaining time down to 0 ms); so this
+/// sleeps in short slices and only drains the event queue, which holds nothing but failed
+/// deliveries (`delivery.report.only.error`: a failure also fails the commit).
 fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
     let deadline = Instant::now() + TXN_TIMEOUT;
     while producer.in_flight_count() > 0 {
@@ -192,7 +197,8 @@ fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
                 producer.in_flight_count()
             )));
         }
-        producer.poll(Duration::from_millis(1));
+        producer.poll(Duration::ZERO);
+        std::thread::sleep(FLUSH_SLICE);
     }
     Ok(())
 }

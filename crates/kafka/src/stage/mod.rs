@@ -422,13 +422,14 @@ pub fn spawn_stage<T: Transform>(
         // Eager: a rebalance revokes everything, so a dropped batch is re-read from the
         // committed offsets.
         .set("partition.assignment.strategy", "roundrobin")
-        // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default.
+        // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default, and
+        // a stage that lags would hold all of it (decompressed).
         .set("queued.max.messages.kbytes", "16384")
         // A broker wakes a waiting fetch when the high watermark moves, not when a commit
         // moves the last stable offset, so a read_committed fetch could sit on committed
         // records for the whole default 500 ms: latency.
         .set("fetch.wait.max.ms", "25")
-        // Larger fetches per partition: fewer round trips at full speed.
+        // 1 MiB per partition (compressed; about 5,000 records): a fetch feeds a batch.
         .set("max.partition.fetch.bytes", "4194304")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
@@ -833,13 +834,21 @@ mod tests {
         batches.gathering().push(1);
         batches.seal();
         batches.gathering().push(2);
-        assert_eq!(batches.commit(), Some(vec![1]), "the sealed batch, not the open one");
+        assert_eq!(
+            batches.commit(),
+            Some(vec![1]),
+            "the sealed batch, not the open one"
+        );
         assert_eq!(batches.commit(), None);
         batches.seal();
         batches.gathering().push(3);
         batches.discard();
         batches.seal();
-        assert_eq!(batches.commit(), Some(vec![]), "discard dropped sealed and open state");
+        assert_eq!(
+            batches.commit(),
+            Some(vec![]),
+            "discard dropped sealed and open state"
+        );
         assert_eq!(batches.commit(), None);
     }
 }

@@ -51,6 +51,11 @@ target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 2
 wait_for $((60000 + N))
 end=$(date +%s.%N)
 awk -v n="$N" -v s="$start" -v e="$end" 'BEGIN { printf "end to end: %d records processed in %.1f s: %.0f records/s\n", n, e - s, n / (e - s) }'
+curl -fsS "http://127.0.0.1:${port[processing]}/status" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["detector"]
+print("processing detector: %d series, %d forests, state bound %.1f MB"
+      % (d["series"], d["trained_forests"], d["state_bytes"] / 1e6))' || true
 # CPU seconds (user + system) each service spent over the whole run, to show where the
 # two cores went; the broker's is reported too when it runs from scripts/kafka.sh.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$1/stat"; }

@@ -221,6 +221,9 @@ impl IsolationForest {
             self.roots.push(self.nodes.len());
             scratch.grow_tree(&mut self.nodes, rows, dims, psi, self.height, rng);
         }
+        // Trees use about 40 % of the 2ψ − 1 nodes reserved for the worst case; a service
+        // holds a forest per series.
+        self.nodes.shrink_to_fit();
     }
 
     /// Number of values per point.

@@ -423,14 +423,17 @@ pub fn spawn_stage<T: Transform>(
         // committed offsets.
         .set("partition.assignment.strategy", "roundrobin")
         // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default, and
-        // a stage that lags would hold all of it (decompressed).
-        .set("queued.max.messages.kbytes", "16384")
+        // a stage that lags would hold all of it (decompressed)...
+        .set("queued.max.messages.kbytes", "4096")
+        // ...but a partition whose prefetch is full is not fetched again for
+        // `fetch.queue.backoff.ms`, 1 s by default: a stall at every full queue.
+        .set("fetch.queue.backoff.ms", "5")
         // A broker wakes a waiting fetch when the high watermark moves, not when a commit
         // moves the last stable offset, so a read_committed fetch could sit on committed
         // records for the whole default 500 ms: latency.
         .set("fetch.wait.max.ms", "25")
         // 1 MiB per partition (compressed; about 5,000 records): a fetch feeds a batch.
-        .set("max.partition.fetch.bytes", "4194304")
+        .set("max.partition.fetch.bytes", "1048576")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
     let transactional_id = config.resolved_transactional_id();

@@ -43,7 +43,7 @@ const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 const POSITION_INTERVAL: Duration = Duration::from_millis(500);
 /// Default cap of librdkafka's prefetch queue (its own default is 64 MiB), part of the
 /// view's memory bound.
-const PREFETCH_KBYTES: &str = "16384";
+const PREFETCH_KBYTES: &str = "4096";
 
 /// What the reader is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -207,6 +207,10 @@ pub fn spawn_reader(
         .set("allow.auto.create.topics", "false");
     if config.get("queued.max.messages.kbytes").is_none() {
         config.set("queued.max.messages.kbytes", PREFETCH_KBYTES);
+    }
+    if config.get("fetch.queue.backoff.ms").is_none() {
+        // A full prefetch queue would otherwise pause the partition for 1 s.
+        config.set("fetch.queue.backoff.ms", "5");
     }
     let consumer: BaseConsumer = config.create()?;
     let shared = Arc::new(Shared {

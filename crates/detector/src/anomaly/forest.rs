@@ -221,8 +221,11 @@ impl IsolationForest {
             self.roots.push(self.nodes.len());
             scratch.grow_tree(&mut self.nodes, rows, dims, psi, self.height, rng);
         }
-        // Trees use about 40 % of the 2ψ − 1 nodes reserved for the worst case; a service
-        // holds a forest per series.
+    }
+
+    /// Gives back the node capacity the trees did not use: they take about 40 % of the
+    /// 2ψ − 1 nodes reserved for the worst case, and a service keeps a forest per series.
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.nodes.shrink_to_fit();
     }
 

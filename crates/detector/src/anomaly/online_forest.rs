@@ -102,7 +102,8 @@ impl OnlineForest {
             &mut self.rng,
             &mut self.scratch,
         );
-        if let Some(model) = fresh {
+        if let Some(mut model) = fresh {
+            model.shrink_to_fit();
             self.model = Some(Arc::new(model));
         }
         self.since_training = 0;

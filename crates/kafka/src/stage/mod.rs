@@ -243,7 +243,7 @@ impl StageMetrics {
             end_to_end: add(registry, HistogramVec::new(
                 HistogramOpts::new("stage_end_to_end_latency_seconds",
                     "Time from ingestion (ingested-at header) to the commit of the record's outputs by this stage.")
-                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
+                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
                 &["stage"],
             )?)?,
             lag: add(registry, IntGaugeVec::new(

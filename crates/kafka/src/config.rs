@@ -40,10 +40,20 @@ impl Default for KafkaConfig {
 impl KafkaConfig {
     /// A librdkafka config for one client of `service` (used as `client.id`).
     pub fn client_config(&self, service: &str) -> ClientConfig {
+        self.client_config_tuned(service, &[])
+    }
+
+    /// [`client_config`](Self::client_config) with a component's own tuning defaults,
+    /// which `properties` can still override (the settings its correctness depends on are
+    /// set by the caller afterwards).
+    pub fn client_config_tuned(&self, service: &str, tuning: &[(&str, &str)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
             .set("client.id", service);
+        for (key, value) in tuning {
+            config.set(*key, *value);
+        }
         let security = [
             ("security.protocol", &self.security_protocol),
             ("sasl.mechanism", &self.sasl_mechanism),
@@ -88,5 +98,14 @@ mod tests {
         assert_eq!(config.get("sasl.password"), Some("secret"));
         assert_eq!(config.get("ssl.ca.location"), None);
         assert_eq!(config.get("socket.keepalive.enable"), Some("true"));
+    }
+
+    #[test]
+    fn properties_override_tuning_defaults() {
+        let mut kafka = KafkaConfig::default();
+        kafka.properties.insert("linger.ms".into(), "20".into());
+        let config = kafka.client_config_tuned("stage", &[("linger.ms", "5"), ("acks", "all")]);
+        assert_eq!(config.get("linger.ms"), Some("20"));
+        assert_eq!(config.get("acks"), Some("all"));
     }
 }

@@ -42,6 +42,36 @@ use std::time::{Duration, Instant};
 
 mod committer;
 
+/// The stage consumer's tuning (`kafka.properties` overrides it).
+const CONSUMER_TUNING: &[(&str, &str)] = &[
+    // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default, and a
+    // stage that lags would hold all of it (decompressed)...
+    ("queued.max.messages.kbytes", "4096"),
+    // ...but a partition whose prefetch is full is not fetched again for
+    // `fetch.queue.backoff.ms`, 1 s by default: a stall at every full queue.
+    ("fetch.queue.backoff.ms", "5"),
+    // A broker wakes a waiting fetch when the high watermark moves, not when a commit moves
+    // the last stable offset, so a read_committed fetch could sit on committed records for
+    // the whole default 500 ms: latency.
+    ("fetch.wait.max.ms", "25"),
+    // 1 MiB per partition (compressed; about 5,000 records): a fetch feeds a batch.
+    ("max.partition.fetch.bytes", "1048576"),
+];
+
+/// The stage producer's tuning (`kafka.properties` overrides it).
+const PRODUCER_TUNING: &[(&str, &str)] = &[
+    ("linger.ms", "5"),
+    ("compression.type", "lz4"),
+    // A report per delivered record costs an event, a wake-up and a clock read each; the
+    // commit fails anyway if any record of the transaction failed.
+    ("delivery.report.only.error", "true"),
+    // The next transaction's partitions are refused (CONCURRENT_TRANSACTIONS) until the
+    // broker has written the previous one's markers, a few ms; the default 100 ms retry
+    // backoff would add up to 100 ms to a transaction.
+    ("retry.backoff.ms", "5"),
+    ("retry.backoff.max.ms", "100"),
+];
+
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -413,7 +443,7 @@ pub fn spawn_stage<T: Transform>(
         transactions: transactions.clone(),
     };
     let consumer: StageConsumer = kafka
-        .client_config(stage)
+        .client_config_tuned(stage, CONSUMER_TUNING)
         .set("group.id", &config.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -422,18 +452,6 @@ pub fn spawn_stage<T: Transform>(
         // Eager: a rebalance revokes everything, so a dropped batch is re-read from the
         // committed offsets.
         .set("partition.assignment.strategy", "roundrobin")
-        // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default, and
-        // a stage that lags would hold all of it (decompressed)...
-        .set("queued.max.messages.kbytes", "4096")
-        // ...but a partition whose prefetch is full is not fetched again for
-        // `fetch.queue.backoff.ms`, 1 s by default: a stall at every full queue.
-        .set("fetch.queue.backoff.ms", "5")
-        // A broker wakes a waiting fetch when the high watermark moves, not when a commit
-        // moves the last stable offset, so a read_committed fetch could sit on committed
-        // records for the whole default 500 ms: latency.
-        .set("fetch.wait.max.ms", "25")
-        // 1 MiB per partition (compressed; about 5,000 records): a fetch feeds a batch.
-        .set("max.partition.fetch.bytes", "1048576")
         .create_with_context(context)?;
     consumer.subscribe(&[input_topic])?;
     let transactional_id = config.resolved_transactional_id();
@@ -609,23 +627,13 @@ impl<T: Transform> Worker<T> {
     fn new_producer(&self) -> Result<StageProducer, KafkaError> {
         let producer: StageProducer = self
             .kafka
-            .client_config(&self.stage)
+            .client_config_tuned(&self.stage, PRODUCER_TUNING)
             .set("transactional.id", &self.transactional_id)
             .set("enable.idempotence", "true")
             .set(
                 "transaction.timeout.ms",
                 self.config.transaction_timeout_ms.to_string(),
             )
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            // A report per delivered record costs an event, a wake-up and a clock read
-            // each; the commit fails anyway if any record of the transaction failed.
-            .set("delivery.report.only.error", "true")
-            // The next transaction's partitions are refused (CONCURRENT_TRANSACTIONS)
-            // until the broker has written the previous one's markers, a few ms; the
-            // default 100 ms retry backoff would add up to 100 ms to a transaction.
-            .set("retry.backoff.ms", "5")
-            .set("retry.backoff.max.ms", "100")
             .create()?;
         producer.init_transactions(TXN_TIMEOUT)?;
         tracing::info!(transactional_id = %self.transactional_id, "transactions initialized");

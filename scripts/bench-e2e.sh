@@ -56,6 +56,12 @@ import json, sys
 d = json.load(sys.stdin)["detector"]
 print("processing detector: %d series, %d forests, state bound %.1f MB"
       % (d["series"], d["trained_forests"], d["state_bytes"] / 1e6))' || true
+# Where each stage loop's time went: waiting for input, waiting for its previous commit.
+for service in standardization processing; do
+  curl -fsS "http://127.0.0.1:${port[$service]}/metrics" |
+    awk -v s="$service" '/^stage_input_wait_seconds_total/ { i = $2 } /^stage_commit_wait_seconds_total/ { c = $2 }
+      END { printf "%s loop: %.1f s waiting for input, %.1f s waiting for commits\n", s, i, c }'
+done
 # CPU seconds (user + system) each service spent over the whole run, to show where the
 # two cores went; the broker's is reported too when it runs from scripts/kafka.sh.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$1/stat"; }

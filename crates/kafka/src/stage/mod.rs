@@ -27,7 +27,7 @@ use crate::{KafkaConfig, KafkaError};
 use chrono::{DateTime, Utc};
 use committer::{Committer, Job, TransactionGate};
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Counter, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
@@ -240,6 +240,8 @@ pub struct StageMetrics {
     end_to_end: HistogramVec,
     lag: IntGaugeVec,
     batch_size: Histogram,
+    commit_wait: Counter,
+    input_wait: Counter,
 }
 
 impl StageMetrics {
@@ -284,6 +286,16 @@ impl StageMetrics {
                 HistogramOpts::new("stage_batch_records", "Input records per committed transaction.")
                     .const_label("stage", stage)
                     .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0]),
+            )?)?,
+            commit_wait: add(registry, Counter::with_opts(
+                Opts::new("stage_commit_wait_seconds_total",
+                    "Time the loop waited for the previous transaction before handing over a batch: a stage bound by its commits, not its transform.")
+                    .const_label("stage", stage),
+            )?)?,
+            input_wait: add(registry, Counter::with_opts(
+                Opts::new("stage_input_wait_seconds_total",
+                    "Time the loop spent in the consumer's poll, waiting for input: a stage starved by its input.")
+                    .const_label("stage", stage),
             )?)?,
         })
     }
@@ -553,7 +565,11 @@ impl<T: Transform> Worker<T> {
                 Some(started) => max_wait.saturating_sub(started.elapsed()),
                 None => max_wait,
             };
+            let polling = Instant::now();
             let polled = consumer.poll(timeout);
+            self.metrics
+                .input_wait
+                .inc_by(polling.elapsed().as_secs_f64());
             let rebalances = consumer.context().rebalances.load(Ordering::SeqCst);
             if rebalances != self.seen_rebalances {
                 self.seen_rebalances = rebalances;
@@ -643,7 +659,11 @@ impl<T: Transform> Worker<T> {
     /// Seals the batch being gathered and hands it to the commit thread, once the
     /// transaction before it has ended.
     fn hand_over(&mut self) {
+        let waiting = Instant::now();
         self.settle_in_flight(true);
+        self.metrics
+            .commit_wait
+            .inc_by(waiting.elapsed().as_secs_f64());
         // Empty when the previous transaction failed: the batch was dropped with it.
         if self.batch.is_empty() {
             return;

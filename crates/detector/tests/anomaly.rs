@@ -389,39 +389,53 @@ proptest! {
     }
 }
 
+/// Hour `i` after a fixed instant, for the batch tests.
+fn hour(i: i64) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap()
+}
+
+/// A regular two-metric run, for the batch tests.
+fn two_metrics(i: i64) -> [(&'static str, f64); 2] {
+    [
+        ("duration_seconds", 10.0 + (i % 7) as f64),
+        ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
+    ]
+}
+
+/// Feeds points `range` of series "a" to both banks and asserts the same verdicts.
+fn assert_same_verdicts(
+    got: &mut DetectorBank,
+    expected: &mut DetectorBank,
+    range: std::ops::Range<i64>,
+) {
+    for i in range {
+        let want = expected.observe("a", hour(i), &two_metrics(i)).unwrap();
+        let have = got.observe("a", hour(i), &two_metrics(i)).unwrap();
+        assert_eq!(format!("{have:?}"), format!("{want:?}"), "point {i}");
+    }
+}
+
 #[test]
 fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
-    use chrono::{TimeZone, Utc};
-    use obs_detector::{DetectorBank, DetectorConfig};
-    let at = |i: i64| Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap();
-    let point = |i: i64| {
-        [
-            ("duration_seconds", 10.0 + (i % 7) as f64),
-            ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
-        ]
-    };
     let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
     let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
     for i in 0..300 {
-        reference.observe("a", at(i), &point(i)).unwrap();
-        bank.observe("a", at(i), &point(i)).unwrap();
+        reference.observe("a", hour(i), &two_metrics(i)).unwrap();
+        bank.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
     // A batch that aborts: it touches the existing series and creates another.
     bank.begin_batch();
     for i in 300..350 {
-        bank.observe("a", at(i), &point(i * 13)).unwrap();
-        bank.observe("b", at(i), &point(i)).unwrap();
+        bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
+        bank.observe("b", hour(i), &two_metrics(i)).unwrap();
     }
     bank.rollback_batches();
     // Replayed after the abort, the same records score as if the batch never happened.
     bank.begin_batch();
-    for i in 300..350 {
-        let expected = reference.observe("a", at(i), &point(i)).unwrap();
-        let got = bank.observe("a", at(i), &point(i)).unwrap();
-        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
-    }
+    assert_same_verdicts(&mut bank, &mut reference, 300..350);
     bank.commit_oldest_batch();
-    let fresh = bank.observe("b", at(400), &point(400)).unwrap();
+    let fresh = bank.observe("b", hour(400), &two_metrics(400)).unwrap();
     assert!(
         fresh.score().is_none(),
         "the rolled-back series starts afresh: {fresh:?}"
@@ -434,50 +448,33 @@ fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
 
 #[test]
 fn with_two_open_batches_commit_keeps_the_oldest_and_rollback_undoes_the_rest() {
-    use chrono::{TimeZone, Utc};
-    use obs_detector::{DetectorBank, DetectorConfig};
-    let at = |i: i64| Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap();
-    let point = |i: i64| {
-        [
-            ("duration_seconds", 10.0 + (i % 7) as f64),
-            ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
-        ]
-    };
     let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
     let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
     for i in 0..300 {
-        reference.observe("a", at(i), &point(i)).unwrap();
+        reference.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
     // Batch 1 (0..300) commits while batch 2 (300..350, with a new series) is gathered;
     // batch 2 then aborts.
     bank.begin_batch();
     for i in 0..300 {
-        bank.observe("a", at(i), &point(i)).unwrap();
+        bank.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
     bank.begin_batch();
     for i in 300..350 {
-        bank.observe("a", at(i), &point(i * 13)).unwrap();
-        bank.observe("b", at(i), &point(i)).unwrap();
+        bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
+        bank.observe("b", hour(i), &two_metrics(i)).unwrap();
     }
     bank.commit_oldest_batch();
     bank.rollback_batches();
-    for i in 300..320 {
-        let expected = reference.observe("a", at(i), &point(i)).unwrap();
-        let got = bank.observe("a", at(i), &point(i)).unwrap();
-        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
-    }
+    assert_same_verdicts(&mut bank, &mut reference, 300..320);
     // Both batches open, both abort: the bank is as it was before the first.
     let mut empty = DetectorBank::new(DetectorConfig::default()).unwrap();
     empty.begin_batch();
-    empty.observe("a", at(0), &point(0)).unwrap();
+    empty.observe("a", hour(0), &two_metrics(0)).unwrap();
     empty.begin_batch();
-    empty.observe("a", at(1), &point(1)).unwrap();
+    empty.observe("a", hour(1), &two_metrics(1)).unwrap();
     empty.rollback_batches();
     assert_eq!(empty.snapshot().observations, 0);
     let mut fresh = DetectorBank::new(DetectorConfig::default()).unwrap();
-    for i in 2..40 {
-        let expected = fresh.observe("a", at(i), &point(i)).unwrap();
-        let got = empty.observe("a", at(i), &point(i)).unwrap();
-        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "point {i}");
-    }
+    assert_same_verdicts(&mut empty, &mut fresh, 2..40);
 }

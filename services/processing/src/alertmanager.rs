@@ -32,6 +32,7 @@
 //! Only `http://` URLs: the workspace builds `reqwest` without TLS (put a TLS-terminating
 //! proxy in front of a remote Alertmanager).
 
+use crate::config::InvalidConfig;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use obs_kafka::KafkaConfig;
 use prometheus::{IntCounterVec, Opts};
@@ -39,7 +40,6 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -93,26 +93,16 @@ impl Default for AlertmanagerConfig {
     }
 }
 
-/// An [`AlertmanagerConfig`] value that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidAlertmanagerConfig {
-    /// The field of [`AlertmanagerConfig`] at fault.
-    pub key: &'static str,
-    pub reason: String,
-}
-
-impl fmt::Display for InvalidAlertmanagerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "alertmanager.{}: {}", self.key, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidAlertmanagerConfig {}
-
 impl AlertmanagerConfig {
     /// Checks the values, so a bad one fails at start-up with its key.
-    pub fn validate(&self) -> Result<(), InvalidAlertmanagerConfig> {
-        let invalid = |key, reason: String| Err(InvalidAlertmanagerConfig { key, reason });
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let invalid = |key, reason: String| {
+            Err(InvalidConfig {
+                section: "alertmanager",
+                key,
+                reason,
+            })
+        };
         if let Some(url) = &self.url {
             if let Err(reason) = alerts_endpoint(url) {
                 return invalid("url", reason);

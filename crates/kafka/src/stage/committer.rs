@@ -43,7 +43,6 @@ pub(super) struct Committer {
     outcomes: Receiver<Outcome>,
     thread: Option<JoinHandle<()>>,
     gate: Arc<TransactionGate>,
-    in_flight: bool,
 }
 
 impl Committer {
@@ -69,20 +68,15 @@ impl Committer {
             outcomes,
             thread: Some(thread),
             gate,
-            in_flight: false,
         })
     }
 
     /// Starts committing `job`; the previous one must have been collected.
     pub(super) fn submit(&mut self, job: Job) -> Result<(), KafkaError> {
-        debug_assert!(!self.in_flight, "one transaction at a time");
         self.gate.set(true);
         let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
         match sent {
-            Some(Ok(())) => {
-                self.in_flight = true;
-                Ok(())
-            }
+            Some(Ok(())) => Ok(()),
             _ => {
                 self.gate.set(false);
                 Err(KafkaError::Stage("the commit thread has stopped".into()))
@@ -90,12 +84,9 @@ impl Committer {
         }
     }
 
-    /// The outcome of the transaction in flight: waits for it when `wait`, otherwise
-    /// `None` while it runs. `None` when nothing is in flight.
+    /// The outcome of the submitted transaction: waits for it when `wait`, otherwise
+    /// `None` while it runs. Only called with a transaction submitted and not collected.
     pub(super) fn collect(&mut self, wait: bool) -> Option<Outcome> {
-        if !self.in_flight {
-            return None;
-        }
         let outcome = if wait {
             self.outcomes.recv().map_err(|_| ())
         } else {
@@ -105,7 +96,6 @@ impl Committer {
                 Err(TryRecvError::Disconnected) => Err(()),
             }
         };
-        self.in_flight = false;
         Some(outcome.unwrap_or_else(|()| Outcome {
             result: Err(KafkaError::Stage("the commit thread has stopped".into())),
             rebuild_producer: true,

@@ -27,7 +27,7 @@ use crate::{KafkaConfig, KafkaError};
 use chrono::{DateTime, Utc};
 use committer::{Committer, Job, TransactionGate};
 use prometheus::{
-    Counter, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Counter, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
@@ -230,14 +230,14 @@ impl<P: Default> PerBatch<P> {
     }
 }
 
-/// Metrics of the loop, labelled by stage.
+/// Metrics of the loop; every series carries the constant label `stage`.
 #[derive(Clone)]
 pub struct StageMetrics {
-    consumed: IntCounterVec,
+    consumed: IntCounter,
     produced: IntCounterVec,
     transactions: IntCounterVec,
-    commit_duration: HistogramVec,
-    end_to_end: HistogramVec,
+    commit_duration: Histogram,
+    end_to_end: Histogram,
     lag: IntGaugeVec,
     batch_size: Histogram,
     commit_wait: Counter,
@@ -253,50 +253,51 @@ impl StageMetrics {
             registry.register(Box::new(collector.clone()))?;
             Ok(collector)
         }
+        let opts = |name: &str, help: &str| Opts::new(name, help).const_label("stage", stage);
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            HistogramOpts::new(name, help)
+                .const_label("stage", stage)
+                .buckets(buckets)
+        };
         Ok(StageMetrics {
-            consumed: add(registry, IntCounterVec::new(
-                Opts::new("stage_records_consumed_total", "Input records whose outputs were committed."),
-                &["stage"],
+            consumed: add(registry, IntCounter::with_opts(
+                opts("stage_records_consumed_total", "Input records whose outputs were committed."),
             )?)?,
             produced: add(registry, IntCounterVec::new(
-                Opts::new("stage_records_produced_total", "Output records committed, by topic."),
-                &["stage", "topic"],
+                opts("stage_records_produced_total", "Output records committed, by topic."),
+                &["topic"],
             )?)?,
             transactions: add(registry, IntCounterVec::new(
-                Opts::new("stage_transactions_total", "Transactions by outcome (committed, aborted)."),
-                &["stage", "outcome"],
+                opts("stage_transactions_total", "Transactions by outcome (committed, aborted)."),
+                &["outcome"],
             )?)?,
-            commit_duration: add(registry, HistogramVec::new(
-                HistogramOpts::new("stage_transaction_duration_seconds",
-                    "Time from beginning a transaction to its commit.")
-                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-                &["stage"],
-            )?)?,
-            end_to_end: add(registry, HistogramVec::new(
-                HistogramOpts::new("stage_end_to_end_latency_seconds",
-                    "Time from ingestion (ingested-at header) to the commit of the record's outputs by this stage.")
-                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
-                &["stage"],
-            )?)?,
+            commit_duration: add(registry, Histogram::with_opts(histogram(
+                "stage_transaction_duration_seconds",
+                "Time from beginning a transaction to its commit.",
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ))?)?,
+            end_to_end: add(registry, Histogram::with_opts(histogram(
+                "stage_end_to_end_latency_seconds",
+                "Time from ingestion (ingested-at header) to the commit of the record's outputs by this stage.",
+                vec![0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+            ))?)?,
             lag: add(registry, IntGaugeVec::new(
-                Opts::new("stage_consumer_lag_records", "Records behind the high watermark, by input partition."),
-                &["stage", "partition"],
+                opts("stage_consumer_lag_records", "Records behind the high watermark, by input partition."),
+                &["partition"],
             )?)?,
-            batch_size: add(registry, Histogram::with_opts(
-                HistogramOpts::new("stage_batch_records", "Input records per committed transaction.")
-                    .const_label("stage", stage)
-                    .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0]),
-            )?)?,
-            commit_wait: add(registry, Counter::with_opts(
-                Opts::new("stage_commit_wait_seconds_total",
-                    "Time the loop waited for the previous transaction before handing over a batch: a stage bound by its commits, not its transform.")
-                    .const_label("stage", stage),
-            )?)?,
-            input_wait: add(registry, Counter::with_opts(
-                Opts::new("stage_input_wait_seconds_total",
-                    "Time the loop spent in the consumer's poll, waiting for input: a stage starved by its input.")
-                    .const_label("stage", stage),
-            )?)?,
+            batch_size: add(registry, Histogram::with_opts(histogram(
+                "stage_batch_records",
+                "Input records per committed transaction.",
+                vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0],
+            ))?)?,
+            commit_wait: add(registry, Counter::with_opts(opts(
+                "stage_commit_wait_seconds_total",
+                "Time the loop waited for the previous transaction before handing over a batch: a stage bound by its commits, not its transform.",
+            ))?)?,
+            input_wait: add(registry, Counter::with_opts(opts(
+                "stage_input_wait_seconds_total",
+                "Time the loop spent in the consumer's poll, waiting for input: a stage starved by its input.",
+            ))?)?,
         })
     }
 }
@@ -710,6 +711,9 @@ impl<T: Transform> Worker<T> {
 
     /// Settles the transaction in flight once it has ended (waiting for it when `wait`).
     fn settle_in_flight(&mut self, wait: bool) {
+        if self.in_flight.is_none() {
+            return;
+        }
         let Some(outcome) = self.committer.collect(wait) else {
             return;
         };
@@ -723,29 +727,22 @@ impl<T: Transform> Worker<T> {
     }
 
     fn committed(&mut self, batch: Batch, duration: Duration) {
-        let stage = self.stage.as_str();
         self.transform.commit();
         let m = &self.metrics;
-        m.consumed
-            .with_label_values(&[stage])
-            .inc_by(batch.inputs as u64);
+        m.consumed.inc_by(batch.inputs as u64);
         let mut produced = 0;
         for (topic, count) in &batch.per_topic {
             let (topic, count): (&str, u64) = (topic, *count);
-            m.produced.with_label_values(&[stage, topic]).inc_by(count);
+            m.produced.with_label_values(&[topic]).inc_by(count);
             produced += count;
         }
-        m.transactions
-            .with_label_values(&[stage, "committed"])
-            .inc();
-        m.commit_duration
-            .with_label_values(&[stage])
-            .observe(duration.as_secs_f64());
+        m.transactions.with_label_values(&["committed"]).inc();
+        m.commit_duration.observe(duration.as_secs_f64());
         m.batch_size.observe(batch.inputs as f64);
         let now = Utc::now();
-        let e2e = m.end_to_end.with_label_values(&[stage]);
         for at in &batch.ingested_at {
-            e2e.observe((now - *at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+            m.end_to_end
+                .observe((now - *at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
         }
         let p = &self.progress;
         p.consumed.fetch_add(batch.inputs as u64, Ordering::Relaxed);
@@ -770,7 +767,7 @@ impl<T: Transform> Worker<T> {
         self.fail(&error);
         self.metrics
             .transactions
-            .with_label_values(&[self.stage.as_str(), "aborted"])
+            .with_label_values(&["aborted"])
             .inc();
         self.progress.aborted.fetch_add(1, Ordering::Relaxed);
         if rebuild_producer {
@@ -825,7 +822,7 @@ impl<T: Transform> Worker<T> {
             };
             self.metrics
                 .lag
-                .with_label_values(&[self.stage.as_str(), &partition.to_string()])
+                .with_label_values(&[&partition.to_string()])
                 .set(behind);
             lag.insert(partition, behind);
         }
@@ -836,10 +833,7 @@ impl<T: Transform> Worker<T> {
             .collect();
         for lost in self.lag_partitions.difference(&owned) {
             // The series may not exist (never set); nothing to remove then.
-            let _ = self
-                .metrics
-                .lag
-                .remove_label_values(&[self.stage.as_str(), &lost.to_string()]);
+            let _ = self.metrics.lag.remove_label_values(&[&lost.to_string()]);
         }
         self.lag_partitions = owned;
         self.progress.update(|s| s.lag = lag);

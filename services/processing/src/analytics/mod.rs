@@ -54,8 +54,8 @@ pub use view::{
     SourcesReport, Summary, ViewStats,
 };
 
+use crate::config::InvalidConfig;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Smallest accepted [`AnalyticsConfig::quantile_relative_accuracy`]: below it the
 /// sketches need many more buckets for the same range of values.
@@ -104,11 +104,12 @@ impl AnalyticsConfig {
     /// Refuses values the view cannot honour, naming the key, so start-up fails with a
     /// clear message. ([`AnalyticsView::new`] does not fail: it falls back to the default
     /// for an invalid value.)
-    pub fn validate(&self) -> Result<(), InvalidAnalyticsConfig> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(MIN_RELATIVE_ACCURACY..=MAX_RELATIVE_ACCURACY)
             .contains(&self.quantile_relative_accuracy)
         {
-            return Err(InvalidAnalyticsConfig {
+            return Err(InvalidConfig {
+                section: "analytics",
                 key: "quantile_relative_accuracy",
                 reason: format!(
                     "must be between {MIN_RELATIVE_ACCURACY} and {MAX_RELATIVE_ACCURACY}, got {}",
@@ -117,7 +118,8 @@ impl AnalyticsConfig {
             });
         }
         if self.quantile_max_buckets < 2 {
-            return Err(InvalidAnalyticsConfig {
+            return Err(InvalidConfig {
+                section: "analytics",
                 key: "quantile_max_buckets",
                 reason: format!("must be at least 2, got {}", self.quantile_max_buckets),
             });
@@ -125,22 +127,6 @@ impl AnalyticsConfig {
         Ok(())
     }
 }
-
-/// An [`AnalyticsConfig`] value out of range.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidAnalyticsConfig {
-    /// The field of [`AnalyticsConfig`] at fault.
-    pub key: &'static str,
-    pub reason: String,
-}
-
-impl fmt::Display for InvalidAnalyticsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "analytics.{}: {}", self.key, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidAnalyticsConfig {}
 
 #[cfg(test)]
 mod tests {

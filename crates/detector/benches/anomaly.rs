@@ -102,6 +102,55 @@ fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: u
     group.finish();
 }
 
+/// The fleet case as the processing service runs it: every point in a batch whose undo log
+/// is kept, a batch of `BATCH` points begun while the previous one is still open and
+/// committed halfway through the next, so that two are open at a time and every retraining
+/// happens while a copy of the series' state shares its forest.
+fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
+    /// About 50 ms of the service's input.
+    const BATCH: usize = 1_250;
+    let per_series = POINTS / SERIES;
+    let streams: Vec<_> = (0..SERIES)
+        .map(|s| stream(metrics, per_series, 42 + s as u64, s as f64))
+        .collect();
+    let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
+    let mut bank = DetectorBank::new(config).unwrap();
+    let mut time = DateTime::<Utc>::UNIX_EPOCH;
+    let mut in_batch = 0;
+    // An empty batch "committing" while the first is gathered, committed halfway through.
+    bank.begin_batch();
+    bank.begin_batch();
+    let mut pass = || {
+        for i in 0..per_series {
+            time += TimeDelta::seconds(60);
+            for (series, points) in names.iter().zip(&streams) {
+                black_box(bank.observe(series, time, &points[i]).unwrap());
+                in_batch += 1;
+                if in_batch == BATCH / 2 {
+                    bank.commit_oldest_batch();
+                } else if in_batch == BATCH {
+                    bank.begin_batch();
+                    in_batch = 0;
+                }
+            }
+        }
+    };
+    let mut warm = false;
+    let mut group = c.benchmark_group("scoring");
+    group.throughput(Throughput::Elements((per_series * SERIES) as u64));
+    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series, batched"));
+    group.bench_function(id, |b| {
+        if !warm {
+            for _ in 0..4 {
+                pass();
+            }
+            warm = true;
+        }
+        b.iter(&mut pass)
+    });
+    group.finish();
+}
+
 fn scoring(c: &mut Criterion) {
     let mut univariate = DetectorConfig::default();
     univariate.forest.enabled = false;
@@ -109,6 +158,7 @@ fn scoring(c: &mut Criterion) {
     bench_bank(c, "zscore+ewma", univariate, 4);
     bench_bank(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
     bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
+    bench_fleet_batched(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;
     bench_bank(c, "zscore+ewma+forest", forest_everywhere, 1);

@@ -2,6 +2,7 @@
 
 use super::config::DetectorConfig;
 use super::lru::LruMap;
+use super::online_forest::{ForestPool, OnlineForest, POOL_CAPACITY};
 use super::series::{Rates, SeriesState};
 use super::verdict::Verdict;
 use super::DetectorError;
@@ -21,6 +22,9 @@ pub struct DetectorBank {
     /// Undo logs of the batches not committed yet, oldest first (see
     /// [`DetectorBank::begin_batch`]).
     undo: VecDeque<Undo>,
+    /// Forests that the undo log alone held, given back when their batch was settled, for
+    /// the retrainings that happen while a batch shares the forest being retrained.
+    pool: ForestPool,
 }
 
 /// What a batch changed, to put back if its transaction aborts: the first state of each
@@ -34,7 +38,8 @@ struct Undo {
 
 #[derive(Debug, Clone)]
 enum Before {
-    /// The series existed: its state before the batch.
+    /// The series existed: its state before the batch, less its scratch vectors
+    /// ([`SeriesState::undo_copy`]).
     Existing(Box<SeriesState>),
     /// The series was new in the batch: the metrics it was created with.
     New(Vec<(String, f64)>),
@@ -54,9 +59,12 @@ pub struct BankSnapshot {
     pub observations: u64,
     /// Points refused with an error.
     pub rejected: u64,
-    /// Upper bound of the bytes held by the present series (their keys aside).
+    /// Upper bound of the bytes held by the present series (their keys aside) and by the
+    /// forests kept for retraining. The undo log of open batches is not counted: it holds
+    /// copies of the series they touched, with the forests they replaced.
     pub state_bytes: usize,
-    /// Upper bound at `max_series` series of `max_metrics` metrics (keys aside).
+    /// Upper bound of the same at `max_series` series of `max_metrics` metrics and a full
+    /// pool of forests kept for retraining (keys and undo log aside).
     pub max_state_bytes: usize,
 }
 
@@ -71,6 +79,7 @@ impl DetectorBank {
             observations: 0,
             rejected: 0,
             undo: VecDeque::new(),
+            pool: ForestPool::default(),
         })
     }
 
@@ -87,9 +96,16 @@ impl DetectorBank {
         });
     }
 
-    /// The oldest open batch committed: what it taught stays.
+    /// The oldest open batch committed: what it taught stays. The forests its undo log
+    /// was the last to hold go to the pool.
     pub fn commit_oldest_batch(&mut self) {
-        self.undo.pop_front();
+        if let Some(undo) = self.undo.pop_front() {
+            for before in undo.series.into_values() {
+                if let Before::Existing(mut state) = before {
+                    state.release_forest(&mut self.pool);
+                }
+            }
+        }
     }
 
     /// Every open batch aborted: each series they touched gets back its state from before
@@ -104,7 +120,7 @@ impl DetectorBank {
     fn restore(&mut self, undo: Undo) {
         for (key, before) in undo.series {
             let state = match before {
-                Before::Existing(state) => *state,
+                Before::Existing(state) => state.restored(&self.config),
                 Before::New(features) => {
                     let features: Vec<(&str, f64)> =
                         features.iter().map(|(n, v)| (n.as_str(), *v)).collect();
@@ -112,7 +128,7 @@ impl DetectorBank {
                 }
             };
             match self.series.peek_mut(&key) {
-                Some(slot) => *slot = state,
+                Some(slot) => std::mem::replace(slot, state).release_forest(&mut self.pool),
                 // Evicted during the batch by a newer series: it comes back.
                 None => {
                     let mut state = Some(state);
@@ -138,7 +154,7 @@ impl DetectorBank {
             return;
         }
         let before = match self.series.peek_mut(series) {
-            Some(state) => Before::Existing(Box::new(state.clone())),
+            Some(state) => Before::Existing(Box::new(state.undo_copy())),
             None => Before::New(
                 features
                     .iter()
@@ -178,10 +194,10 @@ impl DetectorBank {
             self.record_before(series, features);
         }
         let result = checked.and_then(|()| {
-            let (config, rates) = (&self.config, self.rates);
+            let (config, rates, pool) = (&self.config, self.rates, &mut self.pool);
             self.series
                 .get_or_insert_with(series, || SeriesState::new(config, series, features))
-                .observe(config, rates, series, timestamp, features)
+                .observe(config, rates, pool, series, timestamp, features)
         });
         match result {
             Ok(_) => self.observations += 1,
@@ -226,24 +242,25 @@ impl DetectorBank {
     /// Returns how many forests were trained; a series with fewer than two points or no
     /// forest is skipped.
     pub fn retrain(&mut self, series: Option<&str>) -> Result<usize, DetectorError> {
-        let forest = &self.config.forest;
+        let (forest, pool) = (&self.config.forest, &mut self.pool);
         match series {
             Some(key) => {
                 let state = self
                     .series
                     .peek_mut(key)
                     .ok_or_else(|| DetectorError::UnknownSeries(key.to_owned()))?;
-                Ok(usize::from(state.retrain(forest)))
+                Ok(usize::from(state.retrain(forest, pool)))
             }
             None => Ok(self
                 .series
                 .values_mut()
-                .map(|state| usize::from(state.retrain(forest)))
+                .map(|state| usize::from(state.retrain(forest, pool)))
                 .sum()),
         }
     }
 
     pub fn snapshot(&self) -> BankSnapshot {
+        let model_bytes = OnlineForest::model_bytes(&self.config.forest);
         BankSnapshot {
             series: self.series.len(),
             max_series: self.config.max_series,
@@ -259,9 +276,140 @@ impl DetectorBank {
                 .series
                 .values()
                 .map(|s| SeriesState::bytes_for(s.metric_count(), &self.config))
-                .sum(),
+                .sum::<usize>()
+                + self.pool.len() * model_bytes,
             max_state_bytes: self.config.max_series
-                * SeriesState::bytes_for(self.config.max_metrics, &self.config),
+                * SeriesState::bytes_for(self.config.max_metrics, &self.config)
+                + if self.config.forest.enabled {
+                    POOL_CAPACITY * model_bytes
+                } else {
+                    0
+                },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::ForestConfig;
+    use chrono::TimeDelta;
+
+    /// A small forest retrained every 16 points, so that a few batches retrain it often.
+    fn config() -> DetectorConfig {
+        DetectorConfig {
+            min_history: 20,
+            forest: ForestConfig {
+                trees: 20,
+                subsample: 32,
+                window: 64,
+                retrain_every: 16,
+                ..ForestConfig::default()
+            },
+            ..DetectorConfig::default()
+        }
+    }
+
+    fn at(i: usize) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::minutes(i as i64)
+    }
+
+    /// Point `i` of series `s`: two metrics with a season and an occasional jump.
+    fn point(s: usize, i: usize) -> [(&'static str, f64); 2] {
+        let season = (i as f64 / 7.0 + s as f64).sin();
+        let jump = if i % 37 == 11 { 8.0 } else { 1.0 };
+        [
+            ("duration_seconds", (10.0 + 3.0 * season) * jump),
+            ("memory_bytes", 1e6 * (2.0 + season) + (i % 5) as f64 * 1e4),
+        ]
+    }
+
+    #[test]
+    fn committed_batches_give_forests_back_for_later_retrainings() {
+        let mut bank = DetectorBank::new(config()).unwrap();
+        // Trained outside any batch: in place, after the first training's allocation.
+        for i in 0..100 {
+            bank.observe("a", at(i), &point(0, i)).unwrap();
+        }
+        assert_eq!((bank.pool.allocated, bank.pool.reused), (1, 0));
+        // As in the service: a batch is gathered while the previous one commits, so every
+        // retraining finds its forest shared with the undo log.
+        bank.begin_batch();
+        let mut i = 100;
+        for _ in 0..10 {
+            bank.begin_batch();
+            for _ in 0..16 {
+                bank.observe("a", at(i), &point(0, i)).unwrap();
+                i += 1;
+            }
+            bank.commit_oldest_batch();
+            for _ in 0..16 {
+                bank.observe("a", at(i), &point(0, i)).unwrap();
+                i += 1;
+            }
+        }
+        // Two retrainings per batch: the first finds the forest shared with the batch's
+        // undo log and takes one from the pool, the second refits that one in place. The
+        // first two batches allocate (nothing is committed yet); the next eight refit the
+        // forests that committed batches gave back.
+        let counts = (bank.pool.allocated, bank.pool.reused);
+        assert_eq!(counts, (1 + 2, 8));
+        bank.commit_oldest_batch();
+        assert!(bank.pool.len() >= 1);
+        let snapshot = bank.snapshot();
+        assert!(snapshot.state_bytes <= snapshot.max_state_bytes);
+    }
+
+    #[test]
+    fn verdicts_do_not_depend_on_the_undo_log_or_the_pool() {
+        let series = ["a", "b", "c"];
+        let records: Vec<(usize, usize)> = (0..600).map(|n| (n % 3, n / 3)).collect();
+        let observe = |bank: &mut DetectorBank, &(s, i): &(usize, usize)| {
+            let verdict = bank.observe(series[s], at(i), &point(s, i)).unwrap();
+            format!("{verdict:?}")
+        };
+        // Batches of 10 records as the service runs them, two open at a time; three are
+        // rolled back once and consumed again.
+        let mut batched = DetectorBank::new(config()).unwrap();
+        let mut got = Vec::new();
+        let mut aborted = Vec::new();
+        let mut previous_open = false;
+        let mut t = 0;
+        batched.begin_batch();
+        while let Some(batch) = records.chunks(10).nth(t) {
+            let mut verdicts: Vec<String> = Vec::new();
+            for (n, record) in batch.iter().enumerate() {
+                if n == 5 && previous_open {
+                    batched.commit_oldest_batch();
+                }
+                verdicts.push(observe(&mut batched, record));
+            }
+            if [7, 23, 41].contains(&t) && !aborted.contains(&t) {
+                aborted.push(t);
+                batched.rollback_batches();
+                batched.begin_batch();
+                previous_open = false;
+                continue;
+            }
+            got.extend(verdicts);
+            batched.begin_batch();
+            previous_open = true;
+            t += 1;
+        }
+        // Undo frames committed as soon as begun: nothing ever shares a forest.
+        let mut unshared = DetectorBank::new(config()).unwrap();
+        let mut expected = Vec::new();
+        for batch in records.chunks(10) {
+            unshared.begin_batch();
+            unshared.commit_oldest_batch();
+            expected.extend(batch.iter().map(|record| observe(&mut unshared, record)));
+        }
+        assert_eq!(got.len(), expected.len());
+        for (n, (got, expected)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(got, expected, "record {n}");
+        }
+        assert!(expected.iter().any(|v| v.contains("forest: Some")));
+        assert_eq!((unshared.pool.allocated, unshared.pool.reused), (3, 0));
+        assert!(batched.pool.reused > 10, "{}", batched.pool.reused);
     }
 }

@@ -197,6 +197,14 @@ impl IsolationForest {
     /// this forest and of `scratch`: once they have grown to the shape asked for, a
     /// retraining allocates nothing. Subsamples beyond
     /// [`MAX_SUBSAMPLE`](Self::MAX_SUBSAMPLE) are capped to it.
+    ///
+    /// The trees take about 40 % of the 2ψ − 1 nodes each may need, and a service keeps a
+    /// forest per series, so the node buffer is not kept at the worst case: it keeps what
+    /// the trees used plus a margin (1/16 and one tree's worst case, several times the
+    /// spread of the nodes a training uses), enough for the next training on similar data.
+    /// A training that runs short grows it once to the worst case and gives back the excess
+    /// at the end; so does a forest first trained. Either way its capacity stays within
+    /// [`bytes_for`](Self::bytes_for).
     pub(crate) fn refit_checked(
         &mut self,
         rows: &[f32],
@@ -211,22 +219,27 @@ impl IsolationForest {
         self.dims = dims;
         self.height = (psi as f64).log2().ceil() as usize;
         self.normaliser = average_path_length(psi);
+        let tree_nodes = 2 * psi - 1;
         self.nodes.clear();
-        self.nodes.reserve_exact(trees * (2 * psi - 1));
         self.roots.clear();
         self.roots.reserve_exact(trees);
         scratch.prepare(points, dims, psi);
         for _ in 0..trees {
+            if self.nodes.capacity() - self.nodes.len() < tree_nodes {
+                // Fewer than `trees` trees are grown, so this is at least one tree's worth.
+                self.nodes
+                    .reserve_exact(trees * tree_nodes - self.nodes.len());
+            }
             scratch.draw_subsample(psi, rng);
             self.roots.push(self.nodes.len());
             scratch.grow_tree(&mut self.nodes, rows, dims, psi, self.height, rng);
         }
-    }
-
-    /// Gives back the node capacity the trees did not use: they take about 40 % of the
-    /// 2ψ − 1 nodes reserved for the worst case, and a service keeps a forest per series.
-    pub(crate) fn shrink_to_fit(&mut self) {
-        self.nodes.shrink_to_fit();
+        // Shrunk only when well beyond the margin, so that trainings that use a few more or
+        // fewer nodes than the last do not reallocate back and forth.
+        let margin = self.nodes.len() / 16 + tree_nodes;
+        if self.nodes.capacity() - self.nodes.len() > 2 * margin {
+            self.nodes.shrink_to(self.nodes.len() + margin);
+        }
     }
 
     /// Number of values per point.
@@ -654,6 +667,40 @@ mod tests {
                 + scratch.spans.capacity() * std::mem::size_of::<Span>();
             assert!(scratch_held <= TrainingScratch::bytes_for(window, 256));
         }
+    }
+
+    #[test]
+    fn the_node_buffer_keeps_a_margin_rather_than_the_worst_case() {
+        let (trees, dims) = (50, 2);
+        let rows: Vec<f32> = random_rows(512, dims, 11)
+            .iter()
+            .map(|&v| narrow(v))
+            .collect();
+        let worst = trees * (2 * 256 - 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut scratch = TrainingScratch::default();
+        let mut forest = IsolationForest::untrained();
+        forest.refit_checked(&rows, dims, trees, 256, &mut rng, &mut scratch);
+        let used = forest.nodes.len();
+        assert!(used < worst / 2, "{used} of {worst}");
+        let capacity = forest.nodes.capacity();
+        assert!((used + 511..=used + used / 16 + 511).contains(&capacity));
+        // Retrainings on similar data fit in it.
+        let buffer = forest.nodes.as_ptr();
+        for _ in 0..5 {
+            forest.refit_checked(&rows, dims, trees, 256, &mut rng, &mut scratch);
+            assert_eq!(forest.nodes.as_ptr(), buffer, "a retraining reallocated");
+        }
+        // A forest of smaller trees gives back what it does not need, and is the forest a
+        // fresh fit would grow.
+        let small_rows = &rows[..16 * dims];
+        let mut fresh_rng = rng.clone();
+        forest.refit_checked(small_rows, dims, trees, 256, &mut rng, &mut scratch);
+        let wide: Vec<f64> = small_rows.iter().map(|&v| f64::from(v)).collect();
+        let fresh = IsolationForest::fit_checked(&wide, dims, trees, 256, &mut fresh_rng);
+        assert_eq!(forest.nodes, fresh.nodes);
+        let used = forest.nodes.len();
+        assert!(forest.nodes.capacity() <= used + used / 16 + 31);
     }
 
     #[test]

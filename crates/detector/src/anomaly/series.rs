@@ -5,7 +5,7 @@ use super::calibration::{SignedCalibrator, Tail, TailCalibrator};
 use super::config::{smoothing_factor, DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
 use super::ewma::Ewma;
-use super::online_forest::OnlineForest;
+use super::online_forest::{ForestPool, OnlineForest};
 use super::scoring::{self, Outage};
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
 use super::zscore::RollingZScore;
@@ -189,11 +189,13 @@ impl SeriesState {
         }
     }
 
-    /// Scores a point (when the series has enough history), then learns from it.
+    /// Scores a point (when the series has enough history), then learns from it; a
+    /// retraining of the forest that cannot reuse its own model takes one from `pool`.
     pub(crate) fn observe(
         &mut self,
         config: &DetectorConfig,
         rates: Rates,
+        pool: &mut ForestPool,
         series: &str,
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
@@ -219,7 +221,7 @@ impl SeriesState {
         } else {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
-        self.learn(config, rates, forest.map(|f| f.0));
+        self.learn(config, rates, forest.map(|f| f.0), pool);
         Ok(verdict)
     }
 
@@ -269,7 +271,13 @@ impl SeriesState {
     }
 
     /// Learns from the point just judged: windows, averages, calibrations, forest.
-    fn learn(&mut self, config: &DetectorConfig, rates: Rates, forest_score: Option<f64>) {
+    fn learn(
+        &mut self,
+        config: &DetectorConfig,
+        rates: Rates,
+        forest_score: Option<f64>,
+        pool: &mut ForestPool,
+    ) {
         for (metric, (findings, &value)) in self
             .metrics
             .iter_mut()
@@ -293,7 +301,7 @@ impl SeriesState {
             if let Some(score) = forest_score {
                 state.calibration.push(score);
             }
-            state.forest.push(&self.point, &config.forest);
+            state.forest.push(&self.point, &config.forest, pool);
         }
         self.seen += 1;
     }
@@ -437,10 +445,42 @@ impl SeriesState {
     }
 
     /// Retrains the forest now; false without a forest or with fewer than two points.
-    pub(crate) fn retrain(&mut self, config: &ForestConfig) -> bool {
+    pub(crate) fn retrain(&mut self, config: &ForestConfig, pool: &mut ForestPool) -> bool {
         self.forest
             .as_mut()
-            .is_some_and(|f| f.forest.retrain(config))
+            .is_some_and(|f| f.forest.retrain(config, pool))
+    }
+
+    /// A copy for the undo log of a batch: everything that carries over from one point to
+    /// the next, the forest's trees shared. The scratch vectors `point` and `findings` are
+    /// rewritten by every point before they are read, so they are left out (empty) and
+    /// sized again by [`restored`](Self::restored).
+    pub(crate) fn undo_copy(&self) -> Self {
+        SeriesState {
+            metrics: self.metrics.clone(),
+            forest: self.forest.clone(),
+            point: Vec::new(),
+            findings: Vec::new(),
+            seen: self.seen,
+            last_timestamp: self.last_timestamp,
+            outage: self.outage.clone(),
+        }
+    }
+
+    /// An [`undo_copy`](Self::undo_copy) made whole again, to replace the series' state.
+    pub(crate) fn restored(mut self, config: &DetectorConfig) -> Self {
+        let metrics = self.metrics.len();
+        self.point = vec![0.0; forest_dims(metrics, &config.forest)];
+        self.findings = vec![MetricFindings::default(); metrics];
+        self
+    }
+
+    /// Gives the forest's model to `pool`, which keeps it if nothing else shares it: for a
+    /// state about to be dropped.
+    pub(crate) fn release_forest(&mut self, pool: &mut ForestPool) {
+        if let Some(model) = self.forest.as_mut().and_then(|f| f.forest.take_model()) {
+            pool.give_back(model);
+        }
     }
 
     pub(crate) fn has_trained_forest(&self) -> bool {

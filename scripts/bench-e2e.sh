@@ -37,6 +37,10 @@ done
 consumed() { curl -fsS "http://127.0.0.1:${port[processing]}/status" | sed -n 's/.*"records_consumed":\([0-9]*\).*/\1/p'; }
 wait_for() { for _ in $(seq 1 3000); do [[ "$(consumed)" -ge "$1" ]] && return 0; sleep 0.1; done; echo "timed out" >&2; exit 1; }
 
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+broker=$(pgrep -f 'kafka\.Kafka ' | head -1 || true)
+broker_cpu_start=$([[ -n "$broker" ]] && cpu_seconds "$broker" || echo 0)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker $KAFKA_BOOTSTRAP_SERVERS on the same host"
 echo "--- latency at a fixed 5,000 records/s (60,000 records)"
 target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 1 \
@@ -62,12 +66,12 @@ for service in standardization processing; do
     awk -v s="$service" '/^stage_input_wait_seconds_total/ { i = $2 } /^stage_commit_wait_seconds_total/ { c = $2 }
       END { printf "%s loop: %.1f s waiting for input, %.1f s waiting for commits\n", s, i, c }'
 done
-# CPU seconds (user + system) each service spent over the whole run, to show where the
-# two cores went; the broker's is reported too when it runs from scripts/kafka.sh.
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# CPU seconds (user + system) each service spent over the whole run (both phases), to
+# show where the two cores went; the broker's too when it runs from scripts/kafka.sh.
 for service in ingestion standardization processing; do
   pid_var="pid_$service"
-  echo "$service: RSS $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}'), CPU $(cpu_seconds ${!pid_var})"
+  echo "$service: RSS $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}'), CPU $(cpu_seconds ${!pid_var}) s"
 done
-broker=$(pgrep -f 'kafka\.Kafka ' | head -1 || true)
-[[ -n "$broker" ]] && echo "broker: CPU $(cpu_seconds "$broker") (since it started)"
+if [[ -n "$broker" ]]; then
+  awk -v a="$broker_cpu_start" -v b="$(cpu_seconds "$broker")" 'BEGIN { printf "broker: CPU %.1f s\n", b - a }'
+fi

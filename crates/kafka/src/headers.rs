@@ -28,13 +28,16 @@ impl RecordHeaders {
         let ingested_at = self
             .ingested_at
             .to_rfc3339_opts(SecondsFormat::Millis, true);
-        let traceparent = self.traceparent.to_string();
+        let traceparent = self.traceparent.encode();
         OwnedHeaders::new_with_capacity(5)
             .insert(header(RECORD_ID, &self.record_id))
             .insert(header(SCHEMA_VERSION, &self.schema_version))
             .insert(header(CONTENT_TYPE, &self.content_type))
             .insert(header(INGESTED_AT, &ingested_at))
-            .insert(header(TRACEPARENT, &traceparent))
+            .insert(Header {
+                key: TRACEPARENT,
+                value: Some(&traceparent[..]),
+            })
     }
 
     /// Reads the headers back; `None` names the first header that is missing or unreadable.
@@ -95,15 +98,32 @@ impl TraceParent {
     }
 }
 
+impl TraceParent {
+    /// Length of the header text.
+    pub const LEN: usize = 55;
+
+    /// The header text, written without the formatting machinery: every record gets a new
+    /// one at every hop.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'-'; Self::LEN];
+        text[..2].copy_from_slice(b"00");
+        for (i, digit) in text[3..35].iter_mut().enumerate() {
+            *digit = HEX[(self.trace_id >> (124 - 4 * i) & 0xf) as usize];
+        }
+        for (i, digit) in text[36..52].iter_mut().enumerate() {
+            *digit = HEX[(self.span_id >> (60 - 4 * i) & 0xf) as usize];
+        }
+        text[53] = b'0';
+        text[54] = if self.sampled { b'1' } else { b'0' };
+        text
+    }
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+        let text = self.encode();
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -116,16 +136,13 @@ impl std::str::FromStr for TraceParent {
     type Err = InvalidTraceParent;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.trim().split('-').collect();
-        let [version, trace, span, flags] = parts.as_slice() else {
-            return Err(InvalidTraceParent);
-        };
-        if *version != "00" || trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
+        let text = s.trim().as_bytes();
+        if text.len() != Self::LEN || &text[..3] != b"00-" || text[35] != b'-' || text[52] != b'-' {
             return Err(InvalidTraceParent);
         }
-        let trace_id = u128::from_str_radix(trace, 16).map_err(|_| InvalidTraceParent)?;
-        let span_id = u64::from_str_radix(span, 16).map_err(|_| InvalidTraceParent)?;
-        let flags = u8::from_str_radix(flags, 16).map_err(|_| InvalidTraceParent)?;
+        let trace_id = hex(&text[3..35]).ok_or(InvalidTraceParent)?;
+        let span_id = hex(&text[36..52]).ok_or(InvalidTraceParent)? as u64;
+        let flags = hex(&text[53..55]).ok_or(InvalidTraceParent)?;
         if trace_id == 0 || span_id == 0 {
             return Err(InvalidTraceParent);
         }
@@ -135,6 +152,13 @@ impl std::str::FromStr for TraceParent {
             sampled: flags & 1 == 1,
         })
     }
+}
+
+/// The value of at most 32 hex digits; `None` if any is not one.
+fn hex(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0u128, |value, &digit| {
+        Some(value << 4 | u128::from(char::from(digit).to_digit(16)?))
+    })
 }
 
 #[cfg(test)]
@@ -160,6 +184,9 @@ mod tests {
             "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "00-00000000000000000000000000000000-b7ad6b7169203331-01",
             "00-0af7651916cd43dd8448eb211c80319z-b7ad6b7169203331-01",
+            "00-+af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0g",
         ] {
             assert!(bad.parse::<TraceParent>().is_err(), "{bad}");
         }
@@ -167,6 +194,17 @@ mod tests {
             .parse()
             .unwrap();
         assert!(ok.sampled);
+        assert_eq!(ok.trace_id, 0x0af7651916cd43dd8448eb211c80319c);
+        assert_eq!(ok.span_id, 0xb7ad6b7169203331);
+        assert_eq!(
+            ok.to_string(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
+        let unsampled = TraceParent {
+            sampled: false,
+            ..ok
+        };
+        assert!(unsampled.to_string().ends_with("-00"));
     }
 
     #[test]

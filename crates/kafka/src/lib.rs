@@ -27,7 +27,7 @@ pub use headers::{RecordHeaders, TraceParent};
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{AckedProducer, OutgoingRecord, ProducerConfig};
 pub use stage::{
-    spawn_stage, InputRecord, OutputRecord, PerBatch, StageConfig, StageHandle, StageMetrics,
-    StageStatus, Transform,
+    json_payload, spawn_stage, InputRecord, OutputRecord, PerBatch, StageConfig, StageHandle,
+    StageMetrics, StageStatus, Transform,
 };
 pub use topics::{ensure_topics, TopicOutcome, TopicSpec, TopicsConfig};

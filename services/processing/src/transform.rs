@@ -5,10 +5,13 @@ use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, OutputRecord, PerBatch, Transform};
+use obs_kafka::{json_payload, InputRecord, OutputRecord, PerBatch, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use prometheus::{
+    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub const STAGE: &str = "processing";
@@ -109,10 +112,87 @@ impl ProcessingMetrics {
     }
 }
 
+/// The per-source metrics, looked up once per source rather than by label at every
+/// record (a label lookup hashes every label value and takes a lock).
+struct SourceMetrics {
+    name: String,
+    /// By status, in [`Status::ALL`] order.
+    runs: Vec<IntCounter>,
+    duration: Histogram,
+    memory: Histogram,
+    cpu: Histogram,
+    efficiency: Histogram,
+    last_run: Gauge,
+    /// Index in [`Labels::objects`] of each object type seen.
+    objects: HashMap<String, usize>,
+}
+
+/// One object type of a source, and its detector gauges once the detectors have scored
+/// one of its runs.
+struct ObjectMetrics {
+    name: String,
+    /// Score and outage probability.
+    gauges: Option<(Gauge, Gauge)>,
+}
+
+/// Metric handles by source and object type, as the stage has met them: as many as the
+/// label values of the metrics themselves, which the registry keeps anyway.
+#[derive(Default)]
+struct Labels {
+    by_source: HashMap<String, usize>,
+    sources: Vec<SourceMetrics>,
+    objects: Vec<ObjectMetrics>,
+}
+
+impl Labels {
+    /// The indexes of `source` and of `object` within it, created on first sight.
+    fn lookup(&mut self, m: &ProcessingMetrics, source: &str, object: &str) -> (usize, usize) {
+        let source_at = match self.by_source.get(source) {
+            Some(&at) => at,
+            None => {
+                let labels = [source];
+                self.sources.push(SourceMetrics {
+                    name: source.to_owned(),
+                    runs: Status::ALL
+                        .iter()
+                        .map(|s| m.runs.with_label_values(&[source, s.as_str()]))
+                        .collect(),
+                    duration: m.duration.with_label_values(&labels),
+                    memory: m.memory.with_label_values(&labels),
+                    cpu: m.cpu.with_label_values(&labels),
+                    efficiency: m.efficiency.with_label_values(&labels),
+                    last_run: m.last_run.with_label_values(&labels),
+                    objects: HashMap::new(),
+                });
+                self.by_source
+                    .insert(source.to_owned(), self.sources.len() - 1);
+                self.sources.len() - 1
+            }
+        };
+        let entry = &mut self.sources[source_at];
+        let object_at = match entry.objects.get(object) {
+            Some(&at) => at,
+            None => {
+                self.objects.push(ObjectMetrics {
+                    name: object.to_owned(),
+                    gauges: None,
+                });
+                entry
+                    .objects
+                    .insert(object.to_owned(), self.objects.len() - 1);
+                self.objects.len() - 1
+            }
+        };
+        (source_at, object_at)
+    }
+}
+
 /// What the metrics need of one run, kept until its batch commits.
 struct Observed {
-    source: String,
-    object: String,
+    /// Index in [`Labels::sources`].
+    source: usize,
+    /// Index in [`Labels::objects`].
+    object: usize,
     status: Status,
     duration: f64,
     memory: f64,
@@ -145,6 +225,7 @@ pub struct ProcessTransform {
     alerts_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: ProcessingMetrics,
+    labels: Labels,
     pending: PerBatch<Pending>,
 }
 
@@ -162,6 +243,7 @@ impl ProcessTransform {
             alerts_topic: topics.alerts.name.as_str().into(),
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
             metrics,
+            labels: Labels::default(),
             pending: PerBatch::default(),
         }
     }
@@ -207,14 +289,15 @@ impl Transform for ProcessTransform {
             out.push(OutputRecord {
                 topic: self.alerts_topic.clone(),
                 key: Some(key.clone()),
-                payload: serde_json::to_vec(alert).unwrap_or_default(),
+                payload: json_payload(alert, 1024),
                 headers: input.next_hop_headers(ALERT_SCHEMA_VERSION),
             });
         }
         let r = &processed.record;
+        let (source, object) = self.labels.lookup(&self.metrics, &r.source, &r.object_type);
         pending.runs.push(Observed {
-            source: r.source.clone(),
-            object: r.object_type.clone(),
+            source,
+            object,
             status: r.status,
             duration: r.duration_seconds,
             memory: r.memory_used_bytes as f64,
@@ -238,8 +321,8 @@ impl Transform for ProcessTransform {
         out.push(OutputRecord {
             topic: self.processed_topic.clone(),
             key: Some(key),
-            // Serializing strings, numbers and timestamps cannot fail.
-            payload: serde_json::to_vec(&processed).unwrap_or_default(),
+            // The verdict adds a few hundred bytes to the standardized record.
+            payload: json_payload(&processed, input.payload.map_or(0, <[u8]>::len) + 1024),
             headers: input.next_hop_headers(PROCESSED_SCHEMA_VERSION),
         });
     }
@@ -265,33 +348,40 @@ impl Transform for ProcessTransform {
         for kind in pending.dead_letters {
             m.dead_letters.with_label_values(&[kind]).inc();
         }
+        let labels = &mut self.labels;
         for run in pending.runs {
-            let source = run.source.as_str();
-            m.runs
-                .with_label_values(&[source, run.status.as_str()])
-                .inc();
-            m.duration
-                .with_label_values(&[source])
-                .observe(run.duration);
-            m.memory.with_label_values(&[source]).observe(run.memory);
-            m.cpu.with_label_values(&[source]).observe(run.cpu);
-            m.efficiency
-                .with_label_values(&[source])
-                .observe(run.efficiency);
-            let last = m.last_run.with_label_values(&[source]);
-            if run.started > last.get() {
-                last.set(run.started);
+            let source = &labels.sources[run.source];
+            let object = &mut labels.objects[run.object];
+            let status_at = Status::ALL.iter().position(|s| *s == run.status);
+            if let Some(runs) = status_at.and_then(|at| source.runs.get(at)) {
+                runs.inc();
+            }
+            source.duration.observe(run.duration);
+            source.memory.observe(run.memory);
+            source.cpu.observe(run.cpu);
+            source.efficiency.observe(run.efficiency);
+            if run.started > source.last_run.get() {
+                source.last_run.set(run.started);
             }
             if run.status == Status::Failed {
-                m.failures.with_label_values(&[source, &run.object]).inc();
+                m.failures
+                    .with_label_values(&[&source.name, &object.name])
+                    .inc();
             }
             if let Some((score, outage)) = run.detector {
-                m.detector_score
-                    .with_label_values(&[source, &run.object])
-                    .set(score);
-                m.outage_probability
-                    .with_label_values(&[source, &run.object])
-                    .set(outage);
+                let gauges = match object.gauges.take() {
+                    Some(gauges) => gauges,
+                    None => {
+                        let labels = [source.name.as_str(), object.name.as_str()];
+                        (
+                            m.detector_score.with_label_values(&labels),
+                            m.outage_probability.with_label_values(&labels),
+                        )
+                    }
+                };
+                gauges.0.set(score);
+                gauges.1.set(outage);
+                object.gauges = Some(gauges);
             }
             for (detector, severity) in &run.detector_alerts {
                 m.detector_alerts

@@ -1,7 +1,7 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, OutputRecord, PerBatch, Transform};
+use obs_kafka::{json_payload, InputRecord, OutputRecord, PerBatch, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
 };
@@ -113,8 +113,8 @@ impl Transform for StandardizeTransform {
                         .or_default() += 1;
                 }
                 self.pending.gathering().standardized += 1;
-                // Serializing strings, numbers and timestamps cannot fail.
-                let payload = serde_json::to_vec(&record).unwrap_or_default();
+                // The standardized record is about the size of the raw one.
+                let payload = json_payload(&record, payload.len() + 256);
                 out.push(OutputRecord {
                     topic: self.standardized_topic.clone(),
                     key: Some(record.series_key.into_bytes()),

@@ -135,7 +135,7 @@ impl InputRecord<'_> {
             .header(TRACEPARENT)
             .and_then(|t| t.parse::<TraceParent>().ok())
             .map_or_else(TraceParent::new_root, |t| t.child())
-            .to_string();
+            .encode();
         let mut headers = OwnedHeaders::new_with_capacity(6);
         if let Some(original) = self.headers {
             for header in original.iter() {
@@ -154,7 +154,7 @@ impl InputRecord<'_> {
             })
             .insert(Header {
                 key: TRACEPARENT,
-                value: Some(trace.as_str()),
+                value: Some(&trace[..]),
             })
     }
 
@@ -175,6 +175,17 @@ pub struct OutputRecord {
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub headers: OwnedHeaders,
+}
+
+/// `value` as a JSON payload, in a buffer of `capacity` bytes to start with: a good guess
+/// spares the copies of a growing buffer. Serializing strings, numbers and timestamps
+/// cannot fail; a value that does yields an empty payload.
+pub fn json_payload<T: serde::Serialize>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut payload, value) {
+        Ok(()) => payload,
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The stage's logic: pure per record, told the fate of what it produced.

@@ -40,11 +40,13 @@ struct RunFacts<'a> {
     processed_at: DateTime<Utc>,
 }
 
-/// A record kept for `/analytics/recent`: what its filters read, and the record's JSON.
+/// A record kept for `/analytics/recent`: what its filters read, and the record's JSON
+/// (checked when it was read; made a `RawValue` only when asked for, so reading a record
+/// costs one parse, and the buffers of an evicted record are reused by the next).
 struct RecentRecord {
     source: String,
     status: Status,
-    json: Box<RawValue>,
+    json: String,
 }
 
 /// Run counters: the whole stack's, and each source's.
@@ -114,20 +116,37 @@ impl<T> Newest<T> {
     /// Keeps `item` unless it is older than everything kept at capacity. `Ok` with the
     /// evicted item, if any; `Err` with `item` when it was not kept.
     fn insert(&mut self, at: DateTime<Utc>, item: T) -> Result<Option<Box<T>>, T> {
+        let mut evicted = None;
+        let mut item = Some(item);
+        let kept = self.insert_with(at, |recycled| {
+            evicted = recycled;
+            Box::new(item.take().unwrap_or_else(|| unreachable!("made once")))
+        });
+        match item {
+            Some(item) if !kept => Err(item),
+            _ => Ok(evicted),
+        }
+    }
+
+    /// Keeps the item `make` builds, from the evicted one when there is one, unless it is
+    /// older than everything kept at capacity (then `make` is not called); whether kept.
+    fn insert_with(
+        &mut self,
+        at: DateTime<Utc>,
+        make: impl FnOnce(Option<Box<T>>) -> Box<T>,
+    ) -> bool {
         self.arrivals += 1;
         let key = (at, self.arrivals);
-        if self.items.len() < self.capacity {
-            self.items.insert(key, Box::new(item));
-            return Ok(None);
-        }
-        match self.items.first_key_value() {
-            Some((oldest, _)) if *oldest < key => {
-                let evicted = self.items.pop_first().map(|(_, v)| v);
-                self.items.insert(key, Box::new(item));
-                Ok(evicted)
+        let recycled = if self.items.len() < self.capacity {
+            None
+        } else {
+            match self.items.first_entry() {
+                Some(oldest) if *oldest.key() < key => Some(oldest.remove()),
+                _ => return false,
             }
-            _ => Err(item),
-        }
+        };
+        self.items.insert(key, make(recycled));
+        true
     }
 
     fn newest_first(&self) -> impl Iterator<Item = &T> {
@@ -295,12 +314,25 @@ impl AnalyticsView {
     /// its source's statistics and the recent records; an error when it does not parse.
     pub fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
         let r: RunFacts<'_> = serde_json::from_slice(json)?;
-        let recent = RecentRecord {
-            source: r.source.clone().into_owned(),
-            status: r.status,
-            json: serde_json::from_slice(json)?,
-        };
+        // The parse checked the JSON, but not the UTF-8 of the strings it skipped.
+        let text = std::str::from_utf8(json).map_err(serde::de::Error::custom)?;
         let mut state = write(&self.records);
+        // A record older than every kept one at capacity is simply not kept.
+        state.recent.insert_with(r.processed_at, |recycled| {
+            let mut kept = recycled.unwrap_or_else(|| {
+                Box::new(RecentRecord {
+                    source: String::new(),
+                    status: r.status,
+                    json: String::new(),
+                })
+            });
+            kept.source.clear();
+            kept.source.push_str(&r.source);
+            kept.status = r.status;
+            kept.json.clear();
+            kept.json.push_str(text);
+            kept
+        });
         state.totals.add(&r);
         if state.last_updated.is_none_or(|at| at < r.processed_at) {
             state.last_updated = Some(r.processed_at);
@@ -327,8 +359,6 @@ impl AnalyticsView {
             }
             None => state.untracked_records += 1,
         }
-        // A record older than every kept one at capacity is simply not kept.
-        let _ = state.recent.insert(r.processed_at, recent);
         Ok(())
     }
 
@@ -408,7 +438,14 @@ impl AnalyticsView {
             .filter(|p| source_matches(query.source.as_deref(), &p.source))
             .filter(|p| query.status.is_none_or(|s| s == p.status))
             .take(query.limit)
-            .map(|p| p.json.clone())
+            .filter_map(|p| match RawValue::from_string(p.json.clone()) {
+                Ok(json) => Some(json),
+                // Cannot happen: the record parsed when it was read.
+                Err(error) => {
+                    tracing::error!(%error, "a kept processed record is not JSON");
+                    None
+                }
+            })
             .collect();
         RecentRecords {
             count: records.len(),

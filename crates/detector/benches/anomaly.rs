@@ -105,7 +105,7 @@ fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: u
 /// The fleet case as the processing service runs it: every point in a batch whose undo log
 /// is kept, a batch of `BATCH` points begun while the previous one is still open and
 /// committed halfway through the next, so that two are open at a time and every retraining
-/// happens while a copy of the series' state shares its forest.
+/// happens while an open batch's journal keeps the forest it replaces.
 fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
     /// About 50 ms of the service's input.
     const BATCH: usize = 1_250;

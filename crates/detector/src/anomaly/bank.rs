@@ -2,13 +2,13 @@
 
 use super::config::DetectorConfig;
 use super::lru::LruMap;
-use super::online_forest::{ForestPool, OnlineForest, POOL_CAPACITY};
-use super::series::{Rates, SeriesState};
+use super::online_forest::{ForestPool, ForestUndo, OnlineForest, POOL_CAPACITY};
+use super::series::{Rates, SeriesState, SeriesUndo};
 use super::verdict::Verdict;
 use super::DetectorError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The streaming detectors of up to `max_series` series. `Send`, so the processing
 /// service can own one per partition worker.
@@ -22,28 +22,138 @@ pub struct DetectorBank {
     /// Undo logs of the batches not committed yet, oldest first (see
     /// [`DetectorBank::begin_batch`]).
     undo: VecDeque<Undo>,
+    /// Undo logs of settled batches, emptied, kept for the capacity of their vectors.
+    spare: Vec<Undo>,
+    /// The number of the last batch begun (batches are numbered from 1).
+    batches: u64,
     /// Forests that the undo log alone held, given back when their batch was settled, for
-    /// the retrainings that happen while a batch shares the forest being retrained.
+    /// the retrainings that happen while a batch keeps the forest being retrained.
     pool: ForestPool,
 }
 
-/// What a batch changed, to put back if its transaction aborts: the first state of each
-/// series it touched, and the counters.
-#[derive(Debug, Clone)]
+/// What a batch changed, to take back if its transaction aborts: a journal of what each
+/// observation changed, replayed backwards; the series it evicted; the counters.
+#[derive(Debug, Clone, Default)]
 struct Undo {
-    series: HashMap<String, Before>,
+    /// What the changes saved, in their order.
+    journal: Journal,
+    /// The changes to the series, in their order.
+    changes: Vec<Change>,
+    /// The series evicted by the series the batch created ([`Change::Replaced`]), in
+    /// their order.
+    evicted: Vec<(String, SeriesState)>,
     observations: u64,
     rejected: u64,
 }
 
-#[derive(Debug, Clone)]
-enum Before {
-    /// The series existed: its state before the batch, less its scratch vectors
-    /// ([`SeriesState::undo_copy`]).
-    Existing(Box<SeriesState>),
-    /// The series was new in the batch: the metrics it was created with.
-    New(Vec<(String, f64)>),
+impl Undo {
+    fn clear(&mut self) {
+        self.journal.clear();
+        self.changes.clear();
+        self.evicted.clear();
+    }
 }
+
+/// A change of a batch to the series in a slot of the map.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// It learned a point.
+    Observed(usize),
+    /// Its forest was retrained out of schedule.
+    Retrained(usize),
+    /// It was created, in a new slot.
+    Created(usize),
+    /// It was created in the slot of a series it evicted.
+    Replaced(usize),
+}
+
+/// What the changes of an open batch saved to be taken back, as a stack: each change
+/// pushes what it overwrites (values as bits, counts, and last what says how much was
+/// saved), and its undo pops the same in reverse. Vectors, not an allocation per change,
+/// kept from batch to batch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Journal {
+    /// The batch's number: a part of a series saved whole in it need not be saved again.
+    batch: u64,
+    words: Vec<u64>,
+    pub(crate) series: Vec<SeriesUndo>,
+    pub(crate) forests: Vec<ForestUndo>,
+}
+
+impl Journal {
+    pub(crate) fn batch(&self) -> u64 {
+        self.batch
+    }
+
+    pub(crate) fn push(&mut self, word: u64) {
+        self.words.push(word);
+    }
+
+    pub(crate) fn push_usize(&mut self, value: usize) {
+        self.words.push(value as u64);
+    }
+
+    pub(crate) fn push_f64(&mut self, value: f64) {
+        self.words.push(value.to_bits());
+    }
+
+    pub(crate) fn extend_f64(&mut self, values: &[f64]) {
+        self.words.extend(values.iter().map(|v| v.to_bits()));
+    }
+
+    /// The last word pushed and not popped (0 if none: a journal read as it was written
+    /// never runs dry).
+    pub(crate) fn pop(&mut self) -> u64 {
+        debug_assert!(!self.words.is_empty(), "journal read past its start");
+        self.words.pop().unwrap_or(0)
+    }
+
+    pub(crate) fn pop_usize(&mut self) -> usize {
+        self.pop() as usize
+    }
+
+    pub(crate) fn pop_f64(&mut self) -> f64 {
+        f64::from_bits(self.pop())
+    }
+
+    /// Pops as many values as `into` holds, pushed by [`extend_f64`](Self::extend_f64).
+    pub(crate) fn pop_into_f64(&mut self, into: &mut [f64]) {
+        let start = self.words.len().saturating_sub(into.len());
+        for (to, from) in into.iter_mut().zip(&self.words[start..]) {
+            *to = f64::from_bits(*from);
+        }
+        self.words.truncate(start);
+    }
+
+    /// Pops as many values as `into` holds, pushed in order as the bits of f32s.
+    pub(crate) fn pop_into_f32(&mut self, into: &mut [f32]) {
+        let start = self.words.len().saturating_sub(into.len());
+        for (to, from) in into.iter_mut().zip(&self.words[start..]) {
+            *to = f32::from_bits(*from as u32);
+        }
+        self.words.truncate(start);
+    }
+
+    fn clear(&mut self) {
+        self.words.clear();
+        self.series.clear();
+        self.forests.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.series.is_empty() && self.forests.is_empty()
+    }
+
+    /// Bytes held by the journal's vectors.
+    fn bytes(&self) -> usize {
+        self.words.capacity() * std::mem::size_of::<u64>()
+            + self.series.capacity() * std::mem::size_of::<SeriesUndo>()
+            + self.forests.capacity() * std::mem::size_of::<ForestUndo>()
+    }
+}
+
+/// Undo logs kept for reuse: two batches are open at a time in the processing service.
+const SPARE_LOGS: usize = 2;
 
 /// Status of a bank, for a status endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,12 +170,16 @@ pub struct BankSnapshot {
     /// Points refused with an error.
     pub rejected: u64,
     /// Upper bound of the bytes held by the present series (their keys aside) and by the
-    /// forests kept for retraining. The undo log of open batches is not counted: it holds
-    /// copies of the series they touched, with the forests they replaced.
+    /// forests kept for retraining. The undo log of open batches is not counted (see
+    /// `undo_bytes`).
     pub state_bytes: usize,
     /// Upper bound of the same at `max_series` series of `max_metrics` metrics and a full
     /// pool of forests kept for retraining (keys and undo log aside).
     pub max_state_bytes: usize,
+    /// Bytes held by the journals of open batches and those kept for reuse: what each
+    /// observation changed, a few kilobytes per observation at most (the forests replaced
+    /// by retrainings and the series evicted during a batch aside).
+    pub undo_bytes: usize,
 }
 
 impl DetectorBank {
@@ -79,6 +193,8 @@ impl DetectorBank {
             observations: 0,
             rejected: 0,
             undo: VecDeque::new(),
+            spare: Vec::new(),
+            batches: 0,
             pool: ForestPool::default(),
         })
     }
@@ -89,80 +205,79 @@ impl DetectorBank {
     /// be learned twice. Several batches can be open: one committing while the next is
     /// gathered.
     pub fn begin_batch(&mut self) {
-        self.undo.push_back(Undo {
-            series: HashMap::new(),
-            observations: self.observations,
-            rejected: self.rejected,
-        });
+        self.batches += 1;
+        let mut undo = self.spare.pop().unwrap_or_default();
+        undo.journal.batch = self.batches;
+        undo.observations = self.observations;
+        undo.rejected = self.rejected;
+        self.undo.push_back(undo);
     }
 
     /// The oldest open batch committed: what it taught stays. The forests its undo log
     /// was the last to hold go to the pool.
     pub fn commit_oldest_batch(&mut self) {
-        if let Some(undo) = self.undo.pop_front() {
-            for before in undo.series.into_values() {
-                if let Before::Existing(mut state) = before {
-                    state.release_forest(&mut self.pool);
+        if let Some(mut undo) = self.undo.pop_front() {
+            for forest in undo.journal.forests.drain(..) {
+                if let Some(model) = forest.model {
+                    self.pool.give_back(model);
                 }
             }
+            for (_, mut state) in undo.evicted.drain(..) {
+                state.release_forest(&mut self.pool);
+            }
+            self.recycle(undo);
         }
     }
 
-    /// Every open batch aborted: each series they touched gets back its state from before
-    /// the oldest (a series they created starts afresh). A series evicted to make room
-    /// stays forgotten and will warm up again.
+    /// Every open batch aborted: each series gets back its state from before the oldest,
+    /// bit for bit (a series they created is forgotten, one they evicted comes back).
     pub fn rollback_batches(&mut self) {
         while let Some(undo) = self.undo.pop_back() {
             self.restore(undo);
         }
     }
 
-    fn restore(&mut self, undo: Undo) {
-        for (key, before) in undo.series {
-            let state = match before {
-                Before::Existing(state) => state.restored(&self.config),
-                Before::New(features) => {
-                    let features: Vec<(&str, f64)> =
-                        features.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-                    SeriesState::new(&self.config, &key, &features)
+    /// Takes back the changes of one batch, the newest open one, newest first.
+    fn restore(&mut self, mut undo: Undo) {
+        let pool = &mut self.pool;
+        for change in undo.changes.drain(..).rev() {
+            match change {
+                Change::Observed(at) => {
+                    if let Some(state) = self.series.get_at_mut(at) {
+                        state.undo_observe(&mut undo.journal, pool);
+                    }
                 }
-            };
-            match self.series.peek_mut(&key) {
-                Some(slot) => std::mem::replace(slot, state).release_forest(&mut self.pool),
-                // Evicted during the batch by a newer series: it comes back.
-                None => {
-                    let mut state = Some(state);
-                    let slot = self.series.get_or_insert_with(&key, || {
-                        state.take().unwrap_or_else(|| unreachable!("taken once"))
-                    });
-                    if let Some(state) = state {
-                        *slot = state;
+                Change::Retrained(at) => {
+                    if let Some(state) = self.series.get_at_mut(at) {
+                        state.undo_retrain(&mut undo.journal, pool);
+                    }
+                }
+                Change::Created(at) => {
+                    if let Some(mut state) = self.series.undo_insert(at, None) {
+                        state.release_forest(pool);
+                    }
+                }
+                Change::Replaced(at) => {
+                    if let Some(evicted) = undo.evicted.pop() {
+                        if let Some(mut state) = self.series.undo_insert(at, Some(evicted)) {
+                            state.release_forest(pool);
+                        }
                     }
                 }
             }
         }
+        debug_assert!(undo.journal.is_empty() && undo.evicted.is_empty());
         self.observations = undo.observations;
         self.rejected = undo.rejected;
+        self.recycle(undo);
     }
 
-    /// Saves the state of `series` before the newest batch first changes it.
-    fn record_before(&mut self, series: &str, features: &[(&str, f64)]) {
-        let Some(undo) = self.undo.back_mut() else {
-            return;
-        };
-        if undo.series.contains_key(series) {
-            return;
+    /// Keeps a settled batch's log for a later batch, emptied.
+    fn recycle(&mut self, mut undo: Undo) {
+        undo.clear();
+        if self.spare.len() < SPARE_LOGS {
+            self.spare.push(undo);
         }
-        let before = match self.series.peek_mut(series) {
-            Some(state) => Before::Existing(Box::new(state.undo_copy())),
-            None => Before::New(
-                features
-                    .iter()
-                    .map(|(n, v)| ((*n).to_owned(), *v))
-                    .collect(),
-            ),
-        };
-        undo.series.insert(series.to_owned(), before);
     }
 
     pub fn config(&self) -> &DetectorConfig {
@@ -189,21 +304,52 @@ impl DetectorBank {
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
     ) -> Result<Verdict, DetectorError> {
-        let checked = self.check_features(series, features);
-        if checked.is_ok() {
-            self.record_before(series, features);
-        }
-        let result = checked.and_then(|()| {
-            let (config, rates, pool) = (&self.config, self.rates, &mut self.pool);
-            self.series
-                .get_or_insert_with(series, || SeriesState::new(config, series, features))
-                .observe(config, rates, pool, series, timestamp, features)
-        });
+        let result = self
+            .check_features(series, features)
+            .and_then(|()| self.learn(series, timestamp, features));
         match result {
             Ok(_) => self.observations += 1,
             Err(_) => self.rejected += 1,
         }
         result
+    }
+
+    /// [`observe`](Self::observe) for checked features, recorded in the newest open batch.
+    fn learn(
+        &mut self,
+        series: &str,
+        timestamp: DateTime<Utc>,
+        features: &[(&str, f64)],
+    ) -> Result<Verdict, DetectorError> {
+        let (config, rates, pool) = (&self.config, self.rates, &mut self.pool);
+        let mut undo = self.undo.back_mut();
+        let at = match self.series.touch(series) {
+            Some(at) => at,
+            None => {
+                let state = SeriesState::new(config, series, features);
+                let (at, evicted) = self.series.insert(series, state);
+                match (undo.as_deref_mut(), evicted) {
+                    (Some(undo), Some(evicted)) => {
+                        undo.evicted.push(evicted);
+                        undo.changes.push(Change::Replaced(at));
+                    }
+                    (Some(undo), None) => undo.changes.push(Change::Created(at)),
+                    (None, Some((_, mut evicted))) => evicted.release_forest(pool),
+                    (None, None) => {}
+                }
+                at
+            }
+        };
+        let state = self
+            .series
+            .get_at_mut(at)
+            .ok_or_else(|| DetectorError::UnknownSeries(series.to_owned()))?;
+        let journal = undo.as_deref_mut().map(|undo| &mut undo.journal);
+        let verdict = state.observe(config, rates, pool, series, timestamp, features, journal)?;
+        if let Some(undo) = undo {
+            undo.changes.push(Change::Observed(at));
+        }
+        Ok(verdict)
     }
 
     fn check_features(&self, series: &str, features: &[(&str, f64)]) -> Result<(), DetectorError> {
@@ -242,21 +388,32 @@ impl DetectorBank {
     /// Returns how many forests were trained; a series with fewer than two points or no
     /// forest is skipped.
     pub fn retrain(&mut self, series: Option<&str>) -> Result<usize, DetectorError> {
-        let (forest, pool) = (&self.config.forest, &mut self.pool);
         match series {
             Some(key) => {
-                let state = self
+                let at = self
                     .series
-                    .peek_mut(key)
+                    .find(key)
                     .ok_or_else(|| DetectorError::UnknownSeries(key.to_owned()))?;
-                Ok(usize::from(state.retrain(forest, pool)))
+                Ok(usize::from(self.retrain_at(at)))
             }
-            None => Ok(self
-                .series
-                .values_mut()
-                .map(|state| usize::from(state.retrain(forest, pool)))
+            None => Ok((0..self.series.len())
+                .map(|at| usize::from(self.retrain_at(at)))
                 .sum()),
         }
+    }
+
+    /// Retrains the forest of the series in slot `at`, recorded in the newest open batch.
+    fn retrain_at(&mut self, at: usize) -> bool {
+        let mut undo = self.undo.back_mut();
+        let Some(state) = self.series.get_at_mut(at) else {
+            return false;
+        };
+        let journal = undo.as_deref_mut().map(|undo| &mut undo.journal);
+        let trained = state.retrain(&self.config.forest, &mut self.pool, journal);
+        if let (true, Some(undo)) = (trained, undo) {
+            undo.changes.push(Change::Retrained(at));
+        }
+        trained
     }
 
     pub fn snapshot(&self) -> BankSnapshot {
@@ -285,6 +442,14 @@ impl DetectorBank {
                 } else {
                     0
                 },
+            undo_bytes: self
+                .undo
+                .iter()
+                .chain(&self.spare)
+                .map(|undo| {
+                    undo.journal.bytes() + undo.changes.capacity() * std::mem::size_of::<Change>()
+                })
+                .sum(),
         }
     }
 }
@@ -411,5 +576,237 @@ mod tests {
         assert!(expected.iter().any(|v| v.contains("forest: Some")));
         assert_eq!((unshared.pool.allocated, unshared.pool.reused), (3, 0));
         assert!(batched.pool.reused > 10, "{}", batched.pool.reused);
+    }
+
+    /// A step of a randomized run: a record, a batch begun, committed or rolled back, or
+    /// a retraining out of schedule.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Record(usize, [(&'static str, f64); 2]),
+        Begin,
+        Commit,
+        Rollback,
+        Retrain(Option<usize>),
+    }
+
+    const SERIES: [&str; 3] = ["a", "b", "c"];
+
+    /// Values with ties, zeros of both signs and jumps, so that windows hold equal values
+    /// and the calibrations see both tails.
+    fn value(pick: u8, x: f64) -> f64 {
+        match pick {
+            0 => 0.0,
+            1 => -0.0,
+            2 => 1.0,
+            3 => -1.0,
+            4 => x * 1e6,
+            _ => x,
+        }
+    }
+
+    fn step((kind, s, pick, x, y): (u8, usize, u8, f64, f64)) -> Step {
+        match kind {
+            0..85 => Step::Record(
+                s,
+                [
+                    ("duration_seconds", value(pick, x)),
+                    ("queue_depth", value(pick / 2, y)),
+                ],
+            ),
+            85..91 => Step::Begin,
+            91..95 => Step::Commit,
+            95..98 => Step::Rollback,
+            _ => Step::Retrain((s < 2).then_some(s)),
+        }
+    }
+
+    /// Windows that fill and slide, calibrations that rescale, forests that retrain.
+    fn small_config(robust: bool) -> DetectorConfig {
+        let mut config = config();
+        config.zscore.robust = robust;
+        config.min_history = 12;
+        config.zscore.window = 12;
+        config.calibration_half_life = 0.2;
+        config.forest.window = 16;
+        config.forest.retrain_every = 8;
+        config
+    }
+
+    /// Runs `steps` on a bank; returns what survived (records and retrainings with their
+    /// results, in order) and the bank.
+    fn run(steps: &[Step], robust: bool) -> (Vec<(usize, Step, String)>, DetectorBank) {
+        let mut bank = DetectorBank::new(small_config(robust)).unwrap();
+        let mut log: Vec<(usize, Step, String)> = Vec::new();
+        let mut open: VecDeque<usize> = VecDeque::new();
+        for (i, step) in steps.iter().enumerate() {
+            match step {
+                Step::Record(s, features) => {
+                    let verdict = bank.observe(SERIES[*s], at(i), features);
+                    log.push((i, step.clone(), format!("{verdict:?}")));
+                }
+                Step::Retrain(s) => {
+                    let trained = bank.retrain(s.map(|s| SERIES[s]));
+                    log.push((i, step.clone(), format!("{trained:?}")));
+                }
+                Step::Begin => {
+                    bank.begin_batch();
+                    open.push_back(log.len());
+                }
+                Step::Commit => {
+                    bank.commit_oldest_batch();
+                    open.pop_front();
+                }
+                Step::Rollback => {
+                    bank.rollback_batches();
+                    if let Some(&start) = open.front() {
+                        log.truncate(start);
+                    }
+                    open.clear();
+                }
+            }
+        }
+        (log, bank)
+    }
+
+    /// The same records, none of them in a batch, and a few more on both.
+    fn check_against_survivors(
+        steps: &[Step],
+        robust: bool,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        use proptest::prelude::*;
+        // Batches still open at the end are rolled back too.
+        let mut steps = steps.to_vec();
+        steps.push(Step::Rollback);
+        let (log, mut batched) = run(&steps, robust);
+        let mut reference = DetectorBank::new(small_config(robust)).unwrap();
+        for (n, (i, step, got)) in log.iter().enumerate() {
+            let expected = match step {
+                Step::Record(s, features) => {
+                    format!("{:?}", reference.observe(SERIES[*s], at(*i), features))
+                }
+                Step::Retrain(s) => format!("{:?}", reference.retrain(s.map(|s| SERIES[s]))),
+                _ => unreachable!("only records and retrainings are logged"),
+            };
+            prop_assert_eq!(got, &expected, "logged step {} ({:?})", n, step);
+        }
+        // What the aborted records would have changed shows in the next ones.
+        let (a, b) = (batched.snapshot(), reference.snapshot());
+        prop_assert_eq!(
+            (a.series, a.observations, a.rejected),
+            (b.series, b.observations, b.rejected)
+        );
+        for j in 0..40 {
+            let i = steps.len() + j;
+            for (s, name) in SERIES.iter().enumerate() {
+                let features = point(s, i);
+                let got = format!("{:?}", batched.observe(name, at(i), &features));
+                let expected = format!("{:?}", reference.observe(name, at(i), &features));
+                prop_assert_eq!(got, expected, "tail point {} of {}", j, name);
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 24,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// The key guarantee of the undo log: rolled-back batches leave no trace, bit for
+        /// bit, whatever the points and wherever batches begin, commit and abort.
+        #[test]
+        fn rolled_back_batches_leave_no_trace(
+            raw in proptest::collection::vec(
+                (0u8..100, 0usize..3, 0u8..8, -5.0f64..5.0, -3.0f64..3.0),
+                50..500,
+            ),
+            robust in proptest::bool::ANY,
+        ) {
+            let steps: Vec<Step> = raw.into_iter().map(step).collect();
+            check_against_survivors(&steps, robust)?;
+        }
+    }
+
+    #[test]
+    fn long_batches_rolled_back_at_once_leave_no_trace() {
+        // Two batches open over hundreds of points each: calibrations rescale and forests
+        // retrain several times inside one batch.
+        let mut steps = Vec::new();
+        for i in 0..1_500 {
+            if i % 200 == 0 {
+                steps.push(Step::Begin);
+            }
+            if i % 200 == 100 {
+                steps.push(Step::Commit);
+            }
+            if i % 700 == 650 {
+                steps.push(Step::Rollback);
+            }
+            let (s, x) = (i % 3, ((i * 7919) % 101) as f64 / 10.0 - 5.0);
+            steps.push(step(((i % 85) as u8, s, (i % 8) as u8, x, -x / 2.0)));
+        }
+        check_against_survivors(&steps, true).unwrap();
+        check_against_survivors(&steps, false).unwrap();
+    }
+
+    #[test]
+    fn a_series_evicted_during_a_rolled_back_batch_comes_back() {
+        let mut config = config();
+        config.max_series = 2;
+        let mut bank = DetectorBank::new(config.clone()).unwrap();
+        let mut reference = DetectorBank::new(config).unwrap();
+        for i in 0..60 {
+            for (s, name) in ["a", "b"].into_iter().enumerate() {
+                bank.observe(name, at(i), &point(s, i)).unwrap();
+                reference.observe(name, at(i), &point(s, i)).unwrap();
+            }
+        }
+        bank.begin_batch();
+        bank.begin_batch();
+        bank.observe("b", at(60), &point(1, 60)).unwrap();
+        bank.observe("c", at(61), &point(2, 61)).unwrap(); // evicts a
+        bank.commit_oldest_batch();
+        bank.observe("a", at(62), &point(0, 62)).unwrap(); // a again, afresh: evicts b
+        bank.observe("c", at(63), &point(2, 63)).unwrap();
+        assert_eq!(bank.snapshot().evicted_series, 2);
+        bank.rollback_batches();
+        assert_eq!(bank.len(), 2);
+        for i in 64..120 {
+            for (s, name) in ["a", "b"].into_iter().enumerate() {
+                let got = bank.observe(name, at(i), &point(s, i)).unwrap();
+                let expected = reference.observe(name, at(i), &point(s, i)).unwrap();
+                assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{name} at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn journals_are_reused_and_small() {
+        let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+        let features = |i: usize| {
+            let x = (i as f64 / 5.0).sin();
+            [
+                ("duration_seconds", 10.0 + x),
+                ("memory_bytes", 1e8 * (2.0 + x)),
+                ("cpu_seconds", 5.0 + x / 2.0),
+                ("cpu_ratio", 0.5 + x / 10.0),
+            ]
+        };
+        let mut i = 0;
+        bank.begin_batch();
+        for _ in 0..40 {
+            bank.begin_batch();
+            for _ in 0..250 {
+                bank.observe("job", at(i), &features(i)).unwrap();
+                i += 1;
+            }
+            bank.commit_oldest_batch();
+        }
+        assert_eq!(bank.spare.len(), 1);
+        // Two logs in use and one spare, each of up to a batch of points.
+        let per_point = bank.snapshot().undo_bytes / (3 * 250);
+        assert!(per_point < 4_000, "{per_point} bytes per point");
     }
 }

@@ -15,12 +15,17 @@
 //! deviation is much less surprising than the first: a shift is reported when it happens,
 //! not for as long as it lasts.
 
+use super::bank::Journal;
+
 /// Histogram bins.
 const BINS: usize = 128;
 /// Fraction of the mass in the modelled tail.
 const TAIL: f64 = 0.02;
 /// Weights are rescaled when the growing weight of new values passes this.
 const RESCALE_AT: f64 = 1e100;
+/// Longest prefix of the bins a journaled push saves; a push reaching further saves them
+/// all, once per batch.
+const SAVED_PREFIX: usize = 24;
 
 /// What a calibrator says of a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +47,9 @@ pub(crate) struct TailCalibrator {
     /// same forgetting without touching every bin.
     weight: f64,
     growth: f64,
+    /// The batch whose journal holds all the bins as they were before its first push to
+    /// them (0: none), so that its later pushes need not save anything.
+    saved_in: u64,
 }
 
 impl TailCalibrator {
@@ -54,6 +62,7 @@ impl TailCalibrator {
             moment: vec![0.0; BINS + 1],
             weight: 1.0,
             growth: (1.0 / half_life).exp2(),
+            saved_in: 0,
         }
     }
 
@@ -99,9 +108,13 @@ impl TailCalibrator {
         }
     }
 
-    /// Adds a value ≥ 0 to the history.
-    pub(crate) fn push(&mut self, value: f64) {
+    /// Adds a value ≥ 0 to the history. With a journal, first saves what the push changes
+    /// (sums are not exactly reversible): the bins it adds to, all of them on a rescale.
+    pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
         let b = self.bin(value);
+        if let Some(journal) = journal {
+            self.save(b, journal);
+        }
         let moment = self.weight * (b as f64 + 0.5);
         for i in 0..=b {
             self.mass[i] += self.weight;
@@ -114,6 +127,36 @@ impl TailCalibrator {
             self.moment.iter_mut().for_each(|m| *m *= scale);
             self.weight = 1.0;
         }
+    }
+
+    /// Journals the state a push to bin `b` is about to change: the bins `0..=b` (all on
+    /// a rescale, or when `b` is large: then not again in the same batch, whose undo will
+    /// restore them all) and the weight; last, how many bins (0: nothing saved).
+    fn save(&mut self, b: usize, journal: &mut Journal) {
+        if self.saved_in == journal.batch() {
+            journal.push(0);
+            return;
+        }
+        let mut bins = b + 1;
+        if self.weight * self.growth > RESCALE_AT || bins > SAVED_PREFIX {
+            bins = self.mass.len();
+            self.saved_in = journal.batch();
+        }
+        journal.extend_f64(&self.mass[..bins]);
+        journal.extend_f64(&self.moment[..bins]);
+        journal.push_f64(self.weight);
+        journal.push_usize(bins);
+    }
+
+    /// Takes back the last [`push`](Self::push) recorded in `journal`.
+    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
+        let bins = journal.pop_usize().min(self.mass.len());
+        if bins == 0 {
+            return;
+        }
+        self.weight = journal.pop_f64();
+        journal.pop_into_f64(&mut self.moment[..bins]);
+        journal.pop_into_f64(&mut self.mass[..bins]);
     }
 
     pub(crate) fn bytes() -> usize {
@@ -150,13 +193,38 @@ impl SignedCalibrator {
     }
 
     /// Adds a z-score, given with the magnitude [`surprise`](Self::surprise) returned.
-    pub(crate) fn push(&mut self, z: f64, magnitude: f64) {
-        let side = if z >= 0.0 {
-            &mut self.up
+    /// With a journal, records the side last (1 up, 2 down; 0 is
+    /// [`skip`](Self::skip)'s).
+    pub(crate) fn push(&mut self, z: f64, magnitude: f64, journal: Option<&mut Journal>) {
+        let (side, code) = if z >= 0.0 {
+            (&mut self.up, 1)
         } else {
-            &mut self.down
+            (&mut self.down, 2)
         };
-        side.push(magnitude);
+        match journal {
+            Some(journal) => {
+                side.push(magnitude, Some(&mut *journal));
+                journal.push(code);
+            }
+            None => side.push(magnitude, None),
+        }
+    }
+
+    /// Records in `journal` that a point taught nothing.
+    pub(crate) fn skip(journal: Option<&mut Journal>) {
+        if let Some(journal) = journal {
+            journal.push(0);
+        }
+    }
+
+    /// Takes back the last [`push`](Self::push) or [`skip`](Self::skip) recorded in
+    /// `journal`.
+    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
+        match journal.pop() {
+            1 => self.up.undo_push(journal),
+            2 => self.down.undo_push(journal),
+            _ => {}
+        }
     }
 
     pub(crate) fn bytes() -> usize {
@@ -178,7 +246,7 @@ mod tests {
     fn rare_values_are_surprising_and_common_ones_are_not() {
         let mut calibrator = TailCalibrator::new(0.125, 10_000.0);
         for i in 0..1000 {
-            calibrator.push(f64::from(i % 10) / 10.0); // uniform on [0, 1)
+            calibrator.push(f64::from(i % 10) / 10.0, None); // uniform on [0, 1)
         }
         let median = calibrator.surprise(0.5).surprise;
         assert!((median - 0.3).abs() < 0.05, "P(≥ 0.5) ≈ 0.5: {median}");
@@ -202,7 +270,7 @@ mod tests {
         for i in 0..500 {
             let z = f64::from(i % 7) / 3.0 - 1.0;
             let (_, magnitude) = calibrator.surprise(z);
-            calibrator.push(z, magnitude);
+            calibrator.push(z, magnitude, None);
         }
         let (
             Tail {
@@ -211,7 +279,7 @@ mod tests {
             magnitude,
         ) = calibrator.surprise(50.0);
         for _ in 0..3 {
-            calibrator.push(50.0, magnitude);
+            calibrator.push(50.0, magnitude, None);
         }
         let fourth = calibrator.surprise(50.0).0.surprise;
         assert!(first > 4.0 && fourth < 2.5, "{first} then {fourth}");
@@ -225,7 +293,7 @@ mod tests {
     fn forgetting_rescales_without_drift() {
         let mut calibrator = TailCalibrator::new(0.125, 2.0);
         for i in 0..5000 {
-            calibrator.push(f64::from(i % 3));
+            calibrator.push(f64::from(i % 3), None);
         }
         assert!(calibrator.mass.iter().all(|m| m.is_finite()));
         assert!(calibrator.surprise(1.0).surprise.is_finite());

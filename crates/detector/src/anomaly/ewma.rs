@@ -3,6 +3,7 @@
 //! slow drift at once, so it flags the *speed* of a change rather than its size against
 //! a long history; and it costs two numbers per metric.
 
+use super::bank::Journal;
 use super::deviation::Deviation;
 use super::zscore::MIN_BASELINE;
 
@@ -21,7 +22,12 @@ impl Ewma {
     }
 
     /// Folds a value in with weight `alpha` (0 < alpha ≤ 1).
-    pub(crate) fn push(&mut self, value: f64, alpha: f64) {
+    pub(crate) fn push(&mut self, value: f64, alpha: f64, journal: Option<&mut Journal>) {
+        if let Some(journal) = journal {
+            journal.push_f64(self.mean);
+            journal.push_f64(self.variance);
+            journal.push_usize(self.seen);
+        }
         self.seen += 1;
         if self.seen == 1 {
             self.mean = value;
@@ -38,6 +44,13 @@ impl Ewma {
             variance.min(f64::MAX)
         };
     }
+
+    /// Takes back the last [`push`](Self::push) recorded in `journal`.
+    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
+        self.seen = journal.pop_usize();
+        self.variance = journal.pop_f64();
+        self.mean = journal.pop_f64();
+    }
 }
 
 #[cfg(test)]
@@ -48,7 +61,7 @@ mod tests {
     fn survives_the_edges_of_f64() {
         let mut ewma = Ewma::default();
         for i in 0..20 {
-            ewma.push(if i % 2 == 0 { f64::MAX } else { -f64::MAX }, 0.5);
+            ewma.push(if i % 2 == 0 { f64::MAX } else { -f64::MAX }, 0.5, None);
         }
         let d = ewma.deviation(0.0).unwrap();
         assert!(d.z.is_finite() && d.baseline.is_finite(), "{d:?}");
@@ -58,11 +71,11 @@ mod tests {
     fn follows_a_level_shift() {
         let mut ewma = Ewma::default();
         for i in 0..200 {
-            ewma.push(10.0 + f64::from(i % 2), 0.1);
+            ewma.push(10.0 + f64::from(i % 2), 0.1, None);
         }
         assert!(ewma.deviation(20.0).unwrap().z > 10.0);
         for i in 0..200 {
-            ewma.push(20.0 + f64::from(i % 2), 0.1);
+            ewma.push(20.0 + f64::from(i % 2), 0.1, None);
         }
         let after = ewma.deviation(20.5).unwrap();
         assert!(after.z.abs() < 1.0, "{after:?}");

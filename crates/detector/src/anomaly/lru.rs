@@ -54,41 +54,103 @@ impl<V> LruMap<V> {
 
     /// The entry of `key`, made the most recent; created with `make` when absent, in place
     /// of the least recently used entry when the map is full.
+    #[cfg(test)]
     pub(crate) fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
-        let at = match self.index.get(key) {
-            Some(&at) => {
-                self.unlink(at);
-                at
-            }
-            None if self.slots.len() < self.capacity => {
-                self.slots.push(Slot {
-                    key: key.to_owned(),
-                    value: make(),
-                    newer: NIL,
-                    older: NIL,
-                });
-                let at = self.slots.len() - 1;
-                self.index.insert(key.to_owned(), at);
-                at
-            }
-            None => {
-                let at = self.oldest;
-                self.unlink(at);
-                let slot = &mut self.slots[at];
-                self.index.remove(&slot.key);
-                slot.key.clear();
-                slot.key.push_str(key);
-                slot.value = make();
-                self.index.insert(key.to_owned(), at);
-                self.evicted += 1;
-                at
-            }
+        let at = match self.touch(key) {
+            Some(at) => at,
+            None => self.insert(key, make()).0,
         };
-        self.link_newest(at);
         &mut self.slots[at].value
     }
 
+    /// The slot of `key`, made the most recent.
+    pub(crate) fn touch(&mut self, key: &str) -> Option<usize> {
+        let at = *self.index.get(key)?;
+        self.unlink(at);
+        self.link_newest(at);
+        Some(at)
+    }
+
+    /// The slot of `key`, leaving its recency alone.
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
+    /// Adds an absent `key` as the most recent entry, in place of the least recently used
+    /// one when the map is full; returns its slot and the entry it replaced. Slots stay
+    /// where they are until [`undo_insert`](Self::undo_insert).
+    pub(crate) fn insert(&mut self, key: &str, value: V) -> (usize, Option<(String, V)>) {
+        if self.slots.len() < self.capacity || self.oldest == NIL {
+            self.slots.push(Slot {
+                key: key.to_owned(),
+                value,
+                newer: NIL,
+                older: NIL,
+            });
+            let at = self.slots.len() - 1;
+            self.index.insert(key.to_owned(), at);
+            self.link_newest(at);
+            return (at, None);
+        }
+        let at = self.oldest;
+        self.unlink(at);
+        let slot = &mut self.slots[at];
+        self.index.remove(&slot.key);
+        let old_key = std::mem::replace(&mut slot.key, key.to_owned());
+        let old_value = std::mem::replace(&mut slot.value, value);
+        self.index.insert(key.to_owned(), at);
+        self.evicted += 1;
+        self.link_newest(at);
+        (at, Some((old_key, old_value)))
+    }
+
+    /// Takes back the [`insert`](Self::insert) that returned slot `at` and `replaced`, the
+    /// later ones taken back already: returns the value inserted. An entry it replaced comes
+    /// back as the least recently used one.
+    pub(crate) fn undo_insert(&mut self, at: usize, replaced: Option<(String, V)>) -> Option<V> {
+        if at >= self.slots.len() {
+            return None;
+        }
+        self.unlink(at);
+        match replaced {
+            Some((key, value)) => {
+                let slot = &mut self.slots[at];
+                self.index.remove(&slot.key);
+                self.index.insert(key.clone(), at);
+                slot.key = key;
+                let inserted = std::mem::replace(&mut slot.value, value);
+                self.link_oldest(at);
+                Some(inserted)
+            }
+            None => {
+                let slot = self.slots.swap_remove(at);
+                self.index.remove(&slot.key);
+                if at < self.slots.len() {
+                    // Not the last slot after all: the last one moved here.
+                    let (newer, older) = (self.slots[at].newer, self.slots[at].older);
+                    match newer {
+                        NIL => self.newest = at,
+                        n => self.slots[n].older = at,
+                    }
+                    match older {
+                        NIL => self.oldest = at,
+                        o => self.slots[o].newer = at,
+                    }
+                    let key = self.slots[at].key.clone();
+                    self.index.insert(key, at);
+                }
+                Some(slot.value)
+            }
+        }
+    }
+
+    /// The entry in slot `at`, leaving its recency alone.
+    pub(crate) fn get_at_mut(&mut self, at: usize) -> Option<&mut V> {
+        self.slots.get_mut(at).map(|slot| &mut slot.value)
+    }
+
     /// The entry of `key`, leaving its recency alone.
+    #[cfg(test)]
     pub(crate) fn peek_mut(&mut self, key: &str) -> Option<&mut V> {
         let at = *self.index.get(key)?;
         Some(&mut self.slots[at].value)
@@ -98,6 +160,7 @@ impl<V> LruMap<V> {
         self.slots.iter().map(|slot| &slot.value)
     }
 
+    #[cfg(test)]
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.slots.iter_mut().map(|slot| &mut slot.value)
     }
@@ -112,6 +175,16 @@ impl<V> LruMap<V> {
             NIL => self.oldest = newer,
             o => self.slots[o].newer = newer,
         }
+    }
+
+    fn link_oldest(&mut self, at: usize) {
+        self.slots[at].older = NIL;
+        self.slots[at].newer = self.oldest;
+        match self.oldest {
+            NIL => self.newest = at,
+            o => self.slots[o].older = at,
+        }
+        self.oldest = at;
     }
 
     fn link_newest(&mut self, at: usize) {
@@ -159,5 +232,24 @@ mod tests {
             *value = 9;
         }
         assert_eq!(map.peek_mut("z").copied(), Some(9));
+    }
+
+    #[test]
+    fn inserts_are_taken_back_in_reverse() {
+        let mut map = LruMap::new(2);
+        let (a, _) = map.insert("a", 1);
+        let (b, _) = map.insert("b", 2);
+        let (c, evicted) = map.insert("c", 3);
+        assert_eq!((c, evicted.clone()), (a, Some(("a".to_owned(), 1))));
+        assert_eq!(map.undo_insert(c, evicted), Some(3));
+        assert_eq!(map.peek_mut("a").copied(), Some(1));
+        assert!(map.peek_mut("c").is_none());
+        assert_eq!(map.undo_insert(b, None), Some(2));
+        assert_eq!(map.len(), 1);
+        // a came back as the oldest, and is the only one left.
+        map.insert("d", 4);
+        map.insert("e", 5);
+        assert!(map.find("a").is_none());
+        assert_eq!(map.touch("d"), Some(1));
     }
 }

@@ -7,12 +7,15 @@
 //! the new trees in the buffers of the old ones, with the training's own buffers kept from
 //! the last time, so that once the window is full it allocates nothing.
 //!
-//! When a copy of the state (the bank's undo log of an open batch) shares the model, the
-//! new trees cannot be grown in the old buffers: they are grown in a forest taken from the
-//! bank's [`ForestPool`], where the undo log gives back the models it alone held once its
-//! batch is settled. Without it every such retraining would allocate and later free a
-//! forest of a few hundred kilobytes: page faults, or heap the allocator keeps resident.
+//! The first retraining of a forest in an open batch of the bank cannot grow the new trees
+//! in the old buffers: the old model goes to the batch's journal, to be put back if the
+//! batch is rolled back, and the new trees are grown in a forest taken from the bank's
+//! [`ForestPool`], where the journal gives back the models it held once its batch is
+//! settled. Without it every such retraining would allocate and later free a forest of a
+//! few hundred kilobytes: page faults, or heap the allocator keeps resident. Later
+//! retrainings in the same batch refit that new forest in place.
 
+use super::bank::Journal;
 use super::config::ForestConfig;
 use super::forest::{narrow, IsolationForest, TrainingScratch};
 use rand_chacha::ChaCha8Rng;
@@ -86,6 +89,18 @@ impl ForestPool {
     }
 }
 
+/// What a retraining in an open batch changed, to put back.
+#[derive(Debug, Clone)]
+pub(crate) struct ForestUndo {
+    /// The model replaced, when `replaced`; given to the pool when the batch commits.
+    pub(crate) model: Option<Arc<IsolationForest>>,
+    replaced: bool,
+    model_from: u64,
+    rng: ChaCha8Rng,
+    since_training: usize,
+    trained_on: usize,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct OnlineForest {
     dims: usize,
@@ -93,9 +108,12 @@ pub(crate) struct OnlineForest {
     /// once full, `next` is overwritten. Training does not care about their order.
     rows: Vec<f32>,
     next: usize,
-    /// Shared, so that copying a series' state (for the undo log of a batch) does not copy
-    /// the trees; a training while it is shared replaces it.
+    /// Shared, so that copying a series' state does not copy the trees; a training while
+    /// it is shared replaces it.
     model: Option<Arc<IsolationForest>>,
+    /// The batch whose journal holds the model this one replaced (0: none): a retraining
+    /// in that batch may refit this one in place.
+    model_from: u64,
     scratch: TrainingScratch,
     since_training: usize,
     /// Points the current model was trained on.
@@ -113,6 +131,7 @@ impl OnlineForest {
             rows: Vec::new(),
             next: 0,
             model: None,
+            model_from: 0,
             scratch: TrainingScratch::default(),
             since_training: 0,
             trained_on: 0,
@@ -131,39 +150,92 @@ impl OnlineForest {
     }
 
     /// Adds a point, then trains if it is time to (see [`retrain`](Self::retrain) for
-    /// `pool`).
-    pub(crate) fn push(&mut self, point: &[f64], config: &ForestConfig, pool: &mut ForestPool) {
+    /// `pool` and `journal`).
+    pub(crate) fn push(
+        &mut self,
+        point: &[f64],
+        config: &ForestConfig,
+        pool: &mut ForestPool,
+        mut journal: Option<&mut Journal>,
+    ) {
         let capacity = config.window * self.dims;
         let narrowed = point.iter().map(|&v| narrow(v));
         if self.rows.len() < capacity {
             self.rows.extend(narrowed);
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.push(0);
+            }
         } else {
-            for (to, from) in self.rows[self.next..self.next + self.dims]
-                .iter_mut()
-                .zip(narrowed)
-            {
+            let row = &mut self.rows[self.next..self.next + self.dims];
+            if let Some(journal) = journal.as_deref_mut() {
+                row.iter()
+                    .for_each(|v| journal.push(u64::from(v.to_bits())));
+                journal.push_usize(self.next);
+                journal.push(1);
+            }
+            for (to, from) in row.iter_mut().zip(narrowed) {
                 *to = from;
             }
             self.next = (self.next + self.dims) % capacity;
+        }
+        if let Some(journal) = journal.as_deref_mut() {
+            journal.push_usize(self.since_training);
         }
         self.since_training += 1;
         let due = match self.model {
             None => self.rows.len() >= self.first_training * self.dims,
             Some(_) => self.since_training >= config.retrain_every.min(self.trained_on),
         };
-        if due {
-            self.retrain(config, pool);
+        let retrained = due && self.retrain(config, pool, journal.as_deref_mut());
+        if let Some(journal) = journal {
+            journal.push(u64::from(retrained));
+        }
+    }
+
+    /// Takes back the last [`push`](Self::push) recorded in `journal`; a model it trained
+    /// goes to `pool`.
+    pub(crate) fn undo_push(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
+        if journal.pop() != 0 {
+            self.undo_retrain(journal, pool);
+        }
+        self.since_training = journal.pop_usize();
+        if journal.pop() == 0 {
+            let len = self.rows.len().saturating_sub(self.dims);
+            self.rows.truncate(len);
+        } else {
+            self.next = journal.pop_usize();
+            if let Some(row) = self.rows.get_mut(self.next..self.next + self.dims) {
+                journal.pop_into_f32(row);
+            }
         }
     }
 
     /// Trains on the points held now; false when there are fewer than two, or when a point
     /// has more values than a forest can index ([`IsolationForest::MAX_DIMS`], far beyond
     /// any sensible `max_metrics`). The forest is trained in place unless a copy of this
-    /// state (the bank's undo log) shares it; then in one from `pool`, which keeps its
-    /// buffers' capacity so that it can be refit without allocating once back in the pool.
-    pub(crate) fn retrain(&mut self, config: &ForestConfig, pool: &mut ForestPool) -> bool {
+    /// state shares it, or a journal must keep it (the first retraining in a batch); then in
+    /// one from `pool`, which keeps its buffers' capacity so that it can be refit without
+    /// allocating once back in the pool.
+    pub(crate) fn retrain(
+        &mut self,
+        config: &ForestConfig,
+        pool: &mut ForestPool,
+        journal: Option<&mut Journal>,
+    ) -> bool {
         if self.rows.len() < 2 * self.dims || self.dims > IsolationForest::MAX_DIMS {
             return false;
+        }
+        if let Some(journal) = journal {
+            let replaced = self.model_from != journal.batch();
+            journal.forests.push(ForestUndo {
+                model: if replaced { self.model.take() } else { None },
+                replaced,
+                model_from: self.model_from,
+                rng: self.rng.clone(),
+                since_training: self.since_training,
+                trained_on: self.trained_on,
+            });
+            self.model_from = journal.batch();
         }
         let mut fresh = None;
         let model = match self.model.as_mut().and_then(Arc::get_mut) {
@@ -179,12 +251,29 @@ impl OnlineForest {
             &mut self.scratch,
         );
         if let Some(model) = fresh {
-            // The old model stays with the copies that share it.
+            // The old model stays with the copies that share it, or in the journal.
             self.model = Some(Arc::new(model));
         }
         self.since_training = 0;
         self.trained_on = self.rows.len() / self.dims;
         true
+    }
+
+    /// Takes back the last [`retrain`](Self::retrain) recorded in `journal`: the model it
+    /// replaced comes back, the one it trained goes to `pool`.
+    pub(crate) fn undo_retrain(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
+        let Some(undo) = journal.forests.pop() else {
+            return;
+        };
+        if undo.replaced {
+            if let Some(model) = std::mem::replace(&mut self.model, undo.model) {
+                pool.give_back(model);
+            }
+        }
+        self.model_from = undo.model_from;
+        self.rng = undo.rng;
+        self.since_training = undo.since_training;
+        self.trained_on = undo.trained_on;
     }
 
     /// The model, for the pool, when this state is dropped.
@@ -222,13 +311,13 @@ mod tests {
         };
         let mut forest = OnlineForest::new(1, 3, ChaCha8Rng::seed_from_u64(1));
         let pool = &mut ForestPool::default();
-        forest.push(&[1.0], &config, pool);
-        forest.push(&[2.0], &config, pool);
+        forest.push(&[1.0], &config, pool, None);
+        forest.push(&[2.0], &config, pool, None);
         assert!(forest.score(&[1.0]).is_none());
-        forest.push(&[3.0], &config, pool);
+        forest.push(&[3.0], &config, pool, None);
         assert!(forest.is_trained());
         for i in 0..20 {
-            forest.push(&[f64::from(i)], &config, pool);
+            forest.push(&[f64::from(i)], &config, pool, None);
         }
         assert_eq!(forest.rows.len(), 8, "the window is bounded");
         assert!(forest.since_training < 4);
@@ -248,12 +337,12 @@ mod tests {
         let mut forest = OnlineForest::new(2, 50, ChaCha8Rng::seed_from_u64(3));
         let pool = &mut ForestPool::default();
         for i in 0..60 {
-            forest.push(&point(i), &config, pool);
+            forest.push(&point(i), &config, pool, None);
         }
         // A forest trained on other data waits in the pool.
         let mut other = OnlineForest::new(3, 40, ChaCha8Rng::seed_from_u64(4));
         for i in 0..40 {
-            other.push(&[i as f64, 0.5, -(i as f64)], &config, pool);
+            other.push(&[i as f64, 0.5, -(i as f64)], &config, pool, None);
         }
         pool.give_back(other.take_model().unwrap());
         assert_eq!((pool.len(), pool.allocated, pool.reused), (1, 2, 0));
@@ -263,8 +352,8 @@ mod tests {
         let probe = [0.2, -0.9];
         let before = copy.score(&probe);
 
-        assert!(forest.retrain(&config, pool));
-        assert!(unshared.retrain(&config, pool));
+        assert!(forest.retrain(&config, pool, None));
+        assert!(unshared.retrain(&config, pool, None));
         assert_eq!((pool.len(), pool.allocated, pool.reused), (0, 2, 1));
         // The copy keeps the old trees; the new ones are those of a retraining in place.
         assert_eq!(copy.score(&probe), before);

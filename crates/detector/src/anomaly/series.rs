@@ -1,6 +1,7 @@
 //! The state of one series: per metric rolling windows of values and changes, a moving
 //! average, and a calibration per detector; one forest over the vector of all its metrics.
 
+use super::bank::Journal;
 use super::calibration::{SignedCalibrator, Tail, TailCalibrator};
 use super::config::{smoothing_factor, DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
@@ -69,9 +70,10 @@ impl<D> Calibrated<D> {
         }
     }
 
-    fn learn(&mut self, finding: Option<Finding>) {
-        if let Some(f) = finding {
-            self.calibration.push(f.deviation.z, f.magnitude);
+    fn learn(&mut self, finding: Option<Finding>, journal: Option<&mut Journal>) {
+        match finding {
+            Some(f) => self.calibration.push(f.deviation.z, f.magnitude, journal),
+            None => SignedCalibrator::skip(journal),
         }
     }
 }
@@ -117,6 +119,14 @@ struct MetricFindings {
 struct ForestState {
     forest: OnlineForest,
     calibration: TailCalibrator,
+}
+
+/// The scalars of a series before an observation, in a batch's journal.
+#[derive(Debug, Clone)]
+pub(crate) struct SeriesUndo {
+    seen: usize,
+    last_timestamp: Option<DateTime<Utc>>,
+    outage: Outage,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +201,9 @@ impl SeriesState {
 
     /// Scores a point (when the series has enough history), then learns from it; a
     /// retraining of the forest that cannot reuse its own model takes one from `pool`.
+    /// With a journal, records what [`undo_observe`](Self::undo_observe) needs to put the
+    /// state back as it was, bit for bit; a refused point records nothing.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn observe(
         &mut self,
         config: &DetectorConfig,
@@ -199,6 +212,7 @@ impl SeriesState {
         series: &str,
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
+        mut journal: Option<&mut Journal>,
     ) -> Result<Verdict, DetectorError> {
         self.check_metrics(series, features)?;
         if let Some(last) = self.last_timestamp {
@@ -209,6 +223,13 @@ impl SeriesState {
                     last: last.to_rfc3339(),
                 });
             }
+        }
+        if let Some(journal) = journal.as_deref_mut() {
+            journal.series.push(SeriesUndo {
+                seen: self.seen,
+                last_timestamp: self.last_timestamp,
+                outage: self.outage.clone(),
+            });
         }
         self.last_timestamp = Some(timestamp);
         self.load(config, features);
@@ -221,8 +242,39 @@ impl SeriesState {
         } else {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
-        self.learn(config, rates, forest.map(|f| f.0), pool);
+        self.learn(config, rates, forest.map(|f| f.0), pool, journal);
         Ok(verdict)
+    }
+
+    /// Takes back the last [`observe`](Self::observe) recorded in `journal` (later ones
+    /// taken back already); a forest it trained goes to `pool`.
+    pub(crate) fn undo_observe(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
+        if let Some(state) = &mut self.forest {
+            state.forest.undo_push(journal, pool);
+            if journal.pop() != 0 {
+                state.calibration.undo_push(journal);
+            }
+        }
+        for metric in self.metrics.iter_mut().rev() {
+            metric.previous = (journal.pop() != 0).then(|| journal.pop_f64());
+            if let Some(ewma) = &mut metric.ewma {
+                ewma.calibration.undo_push(journal);
+                ewma.detector.undo_push(journal);
+            }
+            if let (Some(step), Some(_)) = (&mut metric.step, metric.previous) {
+                step.calibration.undo_push(journal);
+                step.detector.undo_push(journal);
+            }
+            if let Some(level) = &mut metric.level {
+                level.calibration.undo_push(journal);
+                level.detector.undo_push(journal);
+            }
+        }
+        if let Some(undo) = journal.series.pop() {
+            self.seen = undo.seen;
+            self.last_timestamp = undo.last_timestamp;
+            self.outage = undo.outage;
+        }
     }
 
     /// Puts the record's values, on the detector scale, into `self.point`.
@@ -277,6 +329,7 @@ impl SeriesState {
         rates: Rates,
         forest_score: Option<f64>,
         pool: &mut ForestPool,
+        mut journal: Option<&mut Journal>,
     ) {
         for (metric, (findings, &value)) in self
             .metrics
@@ -284,24 +337,36 @@ impl SeriesState {
             .zip(self.findings.iter().zip(&self.point))
         {
             if let Some(level) = &mut metric.level {
-                level.detector.push(value);
-                level.learn(findings.level);
+                level.detector.push(value, journal.as_deref_mut());
+                level.learn(findings.level, journal.as_deref_mut());
             }
             if let (Some(step), Some(previous)) = (&mut metric.step, metric.previous) {
-                step.detector.push(value - previous);
-                step.learn(findings.step);
+                step.detector.push(value - previous, journal.as_deref_mut());
+                step.learn(findings.step, journal.as_deref_mut());
             }
             if let Some(ewma) = &mut metric.ewma {
-                ewma.detector.push(value, rates.ewma);
-                ewma.learn(findings.ewma);
+                ewma.detector
+                    .push(value, rates.ewma, journal.as_deref_mut());
+                ewma.learn(findings.ewma, journal.as_deref_mut());
+            }
+            if let Some(journal) = journal.as_deref_mut() {
+                if let Some(previous) = metric.previous {
+                    journal.push_f64(previous);
+                }
+                journal.push(u64::from(metric.previous.is_some()));
             }
             metric.previous = Some(value);
         }
         if let Some(state) = &mut self.forest {
             if let Some(score) = forest_score {
-                state.calibration.push(score);
+                state.calibration.push(score, journal.as_deref_mut());
             }
-            state.forest.push(&self.point, &config.forest, pool);
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.push(u64::from(forest_score.is_some()));
+            }
+            state
+                .forest
+                .push(&self.point, &config.forest, pool, journal);
         }
         self.seen += 1;
     }
@@ -445,34 +510,23 @@ impl SeriesState {
     }
 
     /// Retrains the forest now; false without a forest or with fewer than two points.
-    pub(crate) fn retrain(&mut self, config: &ForestConfig, pool: &mut ForestPool) -> bool {
+    /// With a journal, records what [`undo_retrain`](Self::undo_retrain) needs.
+    pub(crate) fn retrain(
+        &mut self,
+        config: &ForestConfig,
+        pool: &mut ForestPool,
+        journal: Option<&mut Journal>,
+    ) -> bool {
         self.forest
             .as_mut()
-            .is_some_and(|f| f.forest.retrain(config, pool))
+            .is_some_and(|f| f.forest.retrain(config, pool, journal))
     }
 
-    /// A copy for the undo log of a batch: everything that carries over from one point to
-    /// the next, the forest's trees shared. The scratch vectors `point` and `findings` are
-    /// rewritten by every point before they are read, so they are left out (empty) and
-    /// sized again by [`restored`](Self::restored).
-    pub(crate) fn undo_copy(&self) -> Self {
-        SeriesState {
-            metrics: self.metrics.clone(),
-            forest: self.forest.clone(),
-            point: Vec::new(),
-            findings: Vec::new(),
-            seen: self.seen,
-            last_timestamp: self.last_timestamp,
-            outage: self.outage.clone(),
+    /// Takes back the last [`retrain`](Self::retrain) recorded in `journal`.
+    pub(crate) fn undo_retrain(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
+        if let Some(f) = &mut self.forest {
+            f.forest.undo_retrain(journal, pool);
         }
-    }
-
-    /// An [`undo_copy`](Self::undo_copy) made whole again, to replace the series' state.
-    pub(crate) fn restored(mut self, config: &DetectorConfig) -> Self {
-        let metrics = self.metrics.len();
-        self.point = vec![0.0; forest_dims(metrics, &config.forest)];
-        self.findings = vec![MetricFindings::default(); metrics];
-        self
     }
 
     /// Gives the forest's model to `pool`, which keeps it if nothing else shares it: for a

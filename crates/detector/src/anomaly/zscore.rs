@@ -7,6 +7,7 @@
 //! standard deviation takes over as the spread, so that a mostly-flat series with rare
 //! blips does not turn every blip into an infinite score.
 
+use super::bank::Journal;
 use super::deviation::Deviation;
 use super::window::RollingWindow;
 
@@ -46,8 +47,12 @@ impl RollingZScore {
         })
     }
 
-    pub(crate) fn push(&mut self, value: f64) {
-        self.window.push(value);
+    pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
+        self.window.push(value, journal);
+    }
+
+    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
+        self.window.undo_push(journal);
     }
 
     pub(crate) fn bytes_for(window: usize) -> usize {
@@ -65,11 +70,11 @@ mod tests {
         let mut classic = RollingZScore::new(50, false);
         for i in 0..49 {
             let v = f64::from(i % 5);
-            robust.push(v);
-            classic.push(v);
+            robust.push(v, None);
+            classic.push(v, None);
         }
-        robust.push(1000.0);
-        classic.push(1000.0);
+        robust.push(1000.0, None);
+        classic.push(1000.0, None);
         let r = robust.deviation(8.0).unwrap();
         let c = classic.deviation(8.0).unwrap();
         assert_eq!(r.baseline, 2.0);
@@ -81,7 +86,7 @@ mod tests {
     fn mostly_flat_windows_fall_back_to_the_standard_deviation() {
         let mut z = RollingZScore::new(10, true);
         for v in [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0] {
-            z.push(v);
+            z.push(v, None);
         }
         // median 0, IQR 0, σ = 0.3
         assert!((z.deviation(0.9).unwrap().z - 3.0).abs() < 1e-9);

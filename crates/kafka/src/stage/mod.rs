@@ -45,8 +45,9 @@ mod committer;
 /// The stage consumer's tuning (`kafka.properties` overrides it).
 const CONSUMER_TUNING: &[(&str, &str)] = &[
     // Bounded memory: librdkafka prefetches up to 64 MiB per consumer by default, and a
-    // stage that lags would hold all of it (decompressed)...
-    ("queued.max.messages.kbytes", "4096"),
+    // stage that lags would hold all of it, decompressed (lz4 JSON: about 3.5 times as
+    // much). 1 MiB still keeps a batch's worth queued...
+    ("queued.max.messages.kbytes", "1024"),
     // ...but a partition whose prefetch is full is not fetched again for
     // `fetch.queue.backoff.ms`, 1 s by default: a stall at every full queue.
     ("fetch.queue.backoff.ms", "5"),
@@ -83,7 +84,10 @@ pub struct StageConfig {
     pub group_id: String,
     /// Stable per instance (replicas need distinct ones); empty: `<group>-<hostname>`.
     pub transactional_id: String,
-    /// Most input records in one transaction.
+    /// Most input records in one transaction. What a batch holds until it commits (its
+    /// outputs, in the transform and in the producer's queue, and the detectors' undo log
+    /// in processing) grows with it, twice over since two batches can be open; past a
+    /// couple of thousand records, the cost of a commit is already spread thin.
     pub batch_max_records: usize,
     /// Longest a batch gathers before it is committed.
     pub batch_max_ms: u64,
@@ -96,7 +100,7 @@ impl StageConfig {
         StageConfig {
             group_id: group_id.into(),
             transactional_id: String::new(),
-            batch_max_records: 5000,
+            batch_max_records: 2000,
             batch_max_ms: 50,
             transaction_timeout_ms: 30_000,
         }

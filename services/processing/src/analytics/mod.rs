@@ -33,8 +33,9 @@
 //! recent ≈ 11 MiB + anomalies ≈ 5 MiB + sources ≤ 24 MiB (worst case, every source
 //! spanning 4.4 decades in duration, memory *and* CPU; a source with durations of
 //! 0.5–20 s, memory of 0.2–5 MB and CPU of 0.01–1 s uses ~580 buckets, 9 KiB) — about
-//! **40 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 16 MiB
-//! (`queued.max.messages.kbytes`, unless the Kafka `properties` set it), plus a request's
+//! **40 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 1 MiB of
+//! compressed records, about 3.5 MiB decompressed (`queued.max.messages.kbytes`, unless the
+//! Kafka `properties` set it), plus a request's
 //! own answer (at most 1 000 records cloned, ~1 MiB).
 
 mod reader;

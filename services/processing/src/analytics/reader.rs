@@ -41,11 +41,12 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// How often positions are refreshed for the status and the catch-up check.
 const POSITION_INTERVAL: Duration = Duration::from_millis(500);
-/// The reader's tuning (`kafka.properties` overrides it): a 4 MiB cap on librdkafka's
-/// prefetch queue (its own default is 64 MiB), part of the view's memory bound, and a
-/// 5 ms pause, not 1 s, before fetching a partition whose queue was full.
+/// The reader's tuning (`kafka.properties` overrides it): a 1 MiB cap on librdkafka's
+/// prefetch queue (its own default is 64 MiB; this is the compressed size, about 3.5 MiB
+/// once decompressed), part of the view's memory bound, and a 5 ms pause, not 1 s, before
+/// fetching a partition whose queue was full.
 const READER_TUNING: &[(&str, &str)] = &[
-    ("queued.max.messages.kbytes", "4096"),
+    ("queued.max.messages.kbytes", "1024"),
     ("fetch.queue.backoff.ms", "5"),
 ];
 

@@ -326,10 +326,14 @@ impl AnalyticsView {
                     json: String::new(),
                 })
             });
+            // Exact sizes: the amortized doubling of a growing buffer would keep up to
+            // twice the record in every slot.
             kept.source.clear();
+            kept.source.reserve_exact(r.source.len());
             kept.source.push_str(&r.source);
             kept.status = r.status;
             kept.json.clear();
+            kept.json.reserve_exact(text.len());
             kept.json.push_str(text);
             kept
         });

@@ -78,7 +78,7 @@ fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: u
     let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
     let mut bank = DetectorBank::new(config).unwrap();
     let mut time = DateTime::<Utc>::UNIX_EPOCH;
-    let mut pass = || {
+    let pass = || {
         for i in 0..per_series {
             time += TimeDelta::seconds(60);
             for (series, points) in names.iter().zip(&streams) {
@@ -86,20 +86,8 @@ fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: u
             }
         }
     };
-    let mut warm = false;
-    let mut group = c.benchmark_group("scoring");
-    group.throughput(Throughput::Elements((per_series * SERIES) as u64));
     let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series"));
-    group.bench_function(id, |b| {
-        if !warm {
-            for _ in 0..4 {
-                pass();
-            }
-            warm = true;
-        }
-        b.iter(&mut pass)
-    });
-    group.finish();
+    bench_passes(c, id, per_series * SERIES, pass);
 }
 
 /// The fleet case as the processing service runs it: every point in a batch whose undo log
@@ -120,7 +108,7 @@ fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, me
     // An empty batch "committing" while the first is gathered, committed halfway through.
     bank.begin_batch();
     bank.begin_batch();
-    let mut pass = || {
+    let pass = || {
         for i in 0..per_series {
             time += TimeDelta::seconds(60);
             for (series, points) in names.iter().zip(&streams) {
@@ -135,10 +123,16 @@ fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, me
             }
         }
     };
+    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series, batched"));
+    bench_passes(c, id, per_series * SERIES, pass);
+}
+
+/// Times `pass` (`points` points each time) after four passes of warm-up, so that every
+/// series is past its warm-up and its forest trained.
+fn bench_passes(c: &mut Criterion, id: BenchmarkId, points: usize, mut pass: impl FnMut()) {
     let mut warm = false;
     let mut group = c.benchmark_group("scoring");
-    group.throughput(Throughput::Elements((per_series * SERIES) as u64));
-    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series, batched"));
+    group.throughput(Throughput::Elements(points as u64));
     group.bench_function(id, |b| {
         if !warm {
             for _ in 0..4 {

@@ -32,7 +32,10 @@ pub struct ProcessedRecord {
     pub anomalous: bool,
     /// Severity of the rule hits (the detectors' own is in `detector`).
     pub severity: Option<Severity>,
-    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    #[serde(
+        serialize_with = "obs_records::time::rfc3339",
+        deserialize_with = "obs_records::time::deserialize_rfc3339"
+    )]
     pub processed_at: DateTime<Utc>,
 }
 
@@ -205,9 +208,15 @@ pub struct Alert {
     pub message: String,
     pub reasons: Vec<String>,
     pub metrics: AlertMetrics,
-    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    #[serde(
+        serialize_with = "obs_records::time::rfc3339",
+        deserialize_with = "obs_records::time::deserialize_rfc3339"
+    )]
     pub run_started_at: DateTime<Utc>,
-    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    #[serde(
+        serialize_with = "obs_records::time::rfc3339",
+        deserialize_with = "obs_records::time::deserialize_rfc3339"
+    )]
     pub raised_at: DateTime<Utc>,
 }
 

@@ -279,7 +279,10 @@ pub struct StandardizedRecord {
     pub sequence_id: String,
     /// Start of the scheduling sequence (`Date_Sequence` + `Heure_Sequence` +
     /// `Minute_Sequence`), read in the configured zone.
-    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[serde(
+        serialize_with = "crate::time::rfc3339",
+        deserialize_with = "crate::time::deserialize_rfc3339"
+    )]
     pub sequence_time: DateTime<Utc>,
     pub company: String,
     /// The connectors' data-lake zone (`1-Raw`...), *not* a time zone.
@@ -290,9 +293,15 @@ pub struct StandardizedRecord {
     pub object_type: String,
     pub transformation: String,
     pub status: Status,
-    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[serde(
+        serialize_with = "crate::time::rfc3339",
+        deserialize_with = "crate::time::deserialize_rfc3339"
+    )]
     pub start_time: DateTime<Utc>,
-    #[serde(serialize_with = "crate::time::rfc3339")]
+    #[serde(
+        serialize_with = "crate::time::rfc3339",
+        deserialize_with = "crate::time::deserialize_rfc3339"
+    )]
     pub end_time: DateTime<Utc>,
     /// As reported by the connector (`Duree secondes`); see
     /// [`QualityFlag::DurationMismatch`] for how far it is trusted.

@@ -9,7 +9,9 @@
 //! than nine fraction digits, garbage) is handed to `chrono`, so both the accepted
 //! language and the error messages are exactly `chrono`'s.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
 
 /// `chrono` format of `Debut` / `Fin`; `%.f` also accepts a missing fraction.
 pub const CONNECTOR_TIME_FORMAT: &str = "%d-%m-%Y %H:%M:%S%.f";
@@ -73,6 +75,68 @@ pub fn rfc3339<S: serde::Serializer>(
         Ok(text) => serializer.serialize_str(text),
         Err(_) => serde::Serialize::serialize(time, serializer),
     }
+}
+
+/// Deserializes a UTC timestamp as `chrono`'s `Deserialize` does, reading the shape this
+/// stack writes (`YYYY-MM-DDTHH:MM:SS[.f…]Z`, see [`rfc3339`]) by hand and anything else
+/// through `chrono`, so the accepted texts, the values and the errors are `chrono`'s. For
+/// `#[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]`: a processing
+/// stage reads five timestamps per record.
+pub fn deserialize_rfc3339<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<DateTime<Utc>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an RFC 3339 formatted date and time string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            match parse_rfc3339_utc_exact(text) {
+                Some(time) => Ok(time),
+                None => text
+                    .parse::<DateTime<FixedOffset>>()
+                    .map(|time| time.with_timezone(&Utc))
+                    .map_err(E::custom),
+            }
+        }
+    }
+    deserializer.deserialize_str(Visitor)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, or `None` (then `chrono` decides).
+fn parse_rfc3339_utc_exact(text: &str) -> Option<DateTime<Utc>> {
+    let bytes = text.as_bytes();
+    let (head, rest) = bytes.split_at_checked(19)?;
+    let [y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1, s2] =
+        head
+    else {
+        return None;
+    };
+    let nanos = match rest {
+        [b'Z'] => 0,
+        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
+            let digits = fraction
+                .iter()
+                .try_fold(0u32, |n, &b| Some(n * 10 + ascii_digit(b)?))?;
+            digits * 10u32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(
+        four_digits(y1, y2, y3, y4)?,
+        two_digits(mo1, mo2)?,
+        two_digits(d1, d2)?,
+    )?;
+    let time = NaiveTime::from_hms_nano_opt(
+        two_digits(h1, h2)?,
+        two_digits(mi1, mi2)?,
+        two_digits(s1, s2)?,
+        nanos,
+    )?;
+    Some(Utc.from_utc_datetime(&NaiveDateTime::new(date, time)))
 }
 
 /// Writes a timestamp the way the connectors do, always with microseconds.
@@ -330,6 +394,31 @@ mod tests {
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string(&time).unwrap()
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn deserialize_rfc3339_reads_what_chrono_reads(
+            seconds in 0i64..253_402_300_799,
+            nanos in 0u32..1_000_000_000,
+            digits in 0usize..=9,
+            junk in proptest::option::of("[0-9TZz:.+ -]{0,4}"),
+        ) {
+            let time = DateTime::from_timestamp(seconds, nanos).unwrap();
+            let mut text = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+            if digits > 0 {
+                text.push_str(&format!(".{:09}", nanos)[..=digits]);
+            }
+            text.push('Z');
+            if let Some(junk) = junk {
+                text.insert_str(text.len() - 1, &junk);
+            }
+            let json = serde_json::to_string(&text).unwrap();
+            let ours = deserialize_rfc3339(&mut serde_json::Deserializer::from_str(&json))
+                .map_err(|e| e.to_string());
+            let chrono = serde_json::from_str::<DateTime<Utc>>(&json).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(ours, chrono, "{}", text);
         }
     }
 }

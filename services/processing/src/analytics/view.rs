@@ -31,12 +31,14 @@ struct RunFacts<'a> {
     #[serde(borrow)]
     source: Cow<'a, str>,
     status: Status,
+    #[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]
     start_time: DateTime<Utc>,
     duration_seconds: f64,
     cpu_time_seconds: f64,
     memory_used_bytes: i64,
     efficiency_score: f64,
     anomalous: bool,
+    #[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]
     processed_at: DateTime<Utc>,
 }
 

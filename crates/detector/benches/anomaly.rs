@@ -70,31 +70,18 @@ fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: us
 /// every point is scored by a different series' forest, which is rarely still in cache.
 /// The bank is warmed up once before the first measurement, so that every forest is
 /// trained: one pass holds fewer points per series than the forest's first training needs.
-fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
-    let per_series = POINTS / SERIES;
-    let streams: Vec<_> = (0..SERIES)
-        .map(|s| stream(metrics, per_series, 42 + s as u64, s as f64))
-        .collect();
-    let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
-    let mut bank = DetectorBank::new(config).unwrap();
-    let mut time = DateTime::<Utc>::UNIX_EPOCH;
-    let pass = || {
-        for i in 0..per_series {
-            time += TimeDelta::seconds(60);
-            for (series, points) in names.iter().zip(&streams) {
-                black_box(bank.observe(series, time, &points[i]).unwrap());
-            }
-        }
-    };
-    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series"));
-    bench_passes(c, id, per_series * SERIES, pass);
-}
-
-/// The fleet case as the processing service runs it: every point in a batch whose undo log
-/// is kept, a batch of `BATCH` points begun while the previous one is still open and
+///
+/// With `batched`, as the processing service runs it: every point in a batch whose undo
+/// log is kept, a batch of `BATCH` points begun while the previous one is still open and
 /// committed halfway through the next, so that two are open at a time and every retraining
 /// happens while an open batch's journal keeps the forest it replaces.
-fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
+fn bench_fleet(
+    c: &mut Criterion,
+    name: &str,
+    config: DetectorConfig,
+    metrics: usize,
+    batched: bool,
+) {
     /// About 50 ms of the service's input.
     const BATCH: usize = 1_250;
     let per_series = POINTS / SERIES;
@@ -105,14 +92,19 @@ fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, me
     let mut bank = DetectorBank::new(config).unwrap();
     let mut time = DateTime::<Utc>::UNIX_EPOCH;
     let mut in_batch = 0;
-    // An empty batch "committing" while the first is gathered, committed halfway through.
-    bank.begin_batch();
-    bank.begin_batch();
+    if batched {
+        // An empty batch "committing" while the first is gathered, committed halfway through.
+        bank.begin_batch();
+        bank.begin_batch();
+    }
     let pass = || {
         for i in 0..per_series {
             time += TimeDelta::seconds(60);
             for (series, points) in names.iter().zip(&streams) {
                 black_box(bank.observe(series, time, &points[i]).unwrap());
+                if !batched {
+                    continue;
+                }
                 in_batch += 1;
                 if in_batch == BATCH / 2 {
                     bank.commit_oldest_batch();
@@ -123,7 +115,8 @@ fn bench_fleet_batched(c: &mut Criterion, name: &str, config: DetectorConfig, me
             }
         }
     };
-    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series, batched"));
+    let suffix = if batched { ", batched" } else { "" };
+    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series{suffix}"));
     bench_passes(c, id, per_series * SERIES, pass);
 }
 
@@ -151,8 +144,8 @@ fn scoring(c: &mut Criterion) {
     bench_bank(c, "zscore+ewma", univariate.clone(), 1);
     bench_bank(c, "zscore+ewma", univariate, 4);
     bench_bank(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
-    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
-    bench_fleet_batched(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
+    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4, false);
+    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4, true);
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;
     bench_bank(c, "zscore+ewma+forest", forest_everywhere, 1);

@@ -115,28 +115,16 @@ fn parse_rfc3339_utc_exact(text: &str) -> Option<DateTime<Utc>> {
     else {
         return None;
     };
-    let nanos = match rest {
-        [b'Z'] => 0,
-        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
-            let digits = fraction
-                .iter()
-                .try_fold(0u32, |n, &b| Some(n * 10 + ascii_digit(b)?))?;
-            digits * 10u32.pow(9 - fraction.len() as u32)
-        }
-        _ => return None,
+    let [fraction @ .., b'Z'] = rest else {
+        return None;
     };
-    let date = NaiveDate::from_ymd_opt(
-        four_digits(y1, y2, y3, y4)?,
-        two_digits(mo1, mo2)?,
-        two_digits(d1, d2)?,
-    )?;
-    let time = NaiveTime::from_hms_nano_opt(
-        two_digits(h1, h2)?,
-        two_digits(mi1, mi2)?,
-        two_digits(s1, s2)?,
-        nanos,
-    )?;
-    Some(Utc.from_utc_datetime(&NaiveDateTime::new(date, time)))
+    naive_date_time(
+        [y1, y2, y3, y4],
+        [mo1, mo2, d1, d2],
+        [h1, h2, mi1, mi2, s1, s2],
+        fraction,
+    )
+    .map(|time| Utc.from_utc_datetime(&time))
 }
 
 /// Writes a timestamp the way the connectors do, always with microseconds.
@@ -153,6 +141,24 @@ pub(crate) fn parse_connector_time_exact(text: &str) -> Option<NaiveDateTime> {
     else {
         return None;
     };
+    naive_date_time(
+        [y1, y2, y3, y4],
+        [mo1, mo2, d1, d2],
+        [h1, h2, mi1, mi2, s1, s2],
+        fraction,
+    )
+}
+
+/// The date and time of zero-padded ASCII fields (`YYYY`, `MMDD`, `HHMMSS`) and a fraction
+/// that is empty or `.` and 1 to 9 digits; `None` for anything else or a date or time that
+/// does not exist. `from_hms_nano_opt` refuses hour 24, minute 60 and second 60 (a leap
+/// second is `chrono`'s business, via the callers' fallback).
+fn naive_date_time(
+    [y1, y2, y3, y4]: [&u8; 4],
+    [mo1, mo2, d1, d2]: [&u8; 4],
+    [h1, h2, mi1, mi2, s1, s2]: [&u8; 6],
+    fraction: &[u8],
+) -> Option<NaiveDateTime> {
     let nanosecond = match fraction {
         [] => 0,
         // Same scaling as `%.f`: ".5" is 500 ms, ".191702" is 191 702 µs.
@@ -161,8 +167,7 @@ pub(crate) fn parse_connector_time_exact(text: &str) -> Option<NaiveDateTime> {
             for &digit in digits {
                 value = value * 10 + ascii_digit(digit)?;
             }
-            let missing = 9 - digits.len() as u32;
-            value * 10u32.pow(missing)
+            value * 10u32.pow(9 - digits.len() as u32)
         }
         _ => return None,
     };
@@ -171,8 +176,6 @@ pub(crate) fn parse_connector_time_exact(text: &str) -> Option<NaiveDateTime> {
         two_digits(mo1, mo2)?,
         two_digits(d1, d2)?,
     )?;
-    // `from_hms_nano_opt` refuses hour 24, minute 60 and second 60 (a leap second is
-    // `chrono`'s business, via the fallback).
     let time = NaiveTime::from_hms_nano_opt(
         two_digits(h1, h2)?,
         two_digits(mi1, mi2)?,

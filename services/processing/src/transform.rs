@@ -117,7 +117,7 @@ impl ProcessingMetrics {
 struct SourceMetrics {
     name: String,
     /// By status, in [`Status::ALL`] order.
-    runs: Vec<IntCounter>,
+    runs: [IntCounter; Status::ALL.len()],
     duration: Histogram,
     memory: Histogram,
     cpu: Histogram,
@@ -153,10 +153,7 @@ impl Labels {
                 let labels = [source];
                 self.sources.push(SourceMetrics {
                     name: source.to_owned(),
-                    runs: Status::ALL
-                        .iter()
-                        .map(|s| m.runs.with_label_values(&[source, s.as_str()]))
-                        .collect(),
+                    runs: Status::ALL.map(|s| m.runs.with_label_values(&[source, s.as_str()])),
                     duration: m.duration.with_label_values(&labels),
                     memory: m.memory.with_label_values(&labels),
                     cpu: m.cpu.with_label_values(&labels),
@@ -352,9 +349,10 @@ impl Transform for ProcessTransform {
         for run in pending.runs {
             let source = &labels.sources[run.source];
             let object = &mut labels.objects[run.object];
-            let status_at = Status::ALL.iter().position(|s| *s == run.status);
-            if let Some(runs) = status_at.and_then(|at| source.runs.get(at)) {
-                runs.inc();
+            for (status, runs) in Status::ALL.iter().zip(&source.runs) {
+                if *status == run.status {
+                    runs.inc();
+                }
             }
             source.duration.observe(run.duration);
             source.memory.observe(run.memory);
@@ -369,19 +367,15 @@ impl Transform for ProcessTransform {
                     .inc();
             }
             if let Some((score, outage)) = run.detector {
-                let gauges = match object.gauges.take() {
-                    Some(gauges) => gauges,
-                    None => {
-                        let labels = [source.name.as_str(), object.name.as_str()];
-                        (
-                            m.detector_score.with_label_values(&labels),
-                            m.outage_probability.with_label_values(&labels),
-                        )
-                    }
-                };
-                gauges.0.set(score);
-                gauges.1.set(outage);
-                object.gauges = Some(gauges);
+                let (score_gauge, outage_gauge) = object.gauges.get_or_insert_with(|| {
+                    let labels = [source.name.as_str(), object.name.as_str()];
+                    (
+                        m.detector_score.with_label_values(&labels),
+                        m.outage_probability.with_label_values(&labels),
+                    )
+                });
+                score_gauge.set(score);
+                outage_gauge.set(outage);
             }
             for (detector, severity) in &run.detector_alerts {
                 m.detector_alerts

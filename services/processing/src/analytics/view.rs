@@ -94,6 +94,9 @@ struct SourceStats {
     cpu: QuantileSketch,
 }
 
+/// A kept item's time and arrival number.
+type NewestKey = (DateTime<Utc>, u64);
+
 /// The newest `capacity` items by time, oldest evicted first. Ordered by time rather than
 /// arrival because the reader interleaves partitions: during catch-up, partition 0 may be
 /// read well ahead of partition 2, and arrival order would then evict newer records.
@@ -102,7 +105,7 @@ struct Newest<T> {
     /// `(time, arrival number)` → item; the arrival number keeps equal times apart and
     /// orders them by arrival. Boxed: B-tree nodes hold 11 slots but stay about half full
     /// when appended to, and a half-empty slot then costs a pointer, not a whole record.
-    items: BTreeMap<(DateTime<Utc>, u64), Box<T>>,
+    items: BTreeMap<NewestKey, Box<T>>,
     arrivals: u64,
 }
 
@@ -118,15 +121,12 @@ impl<T> Newest<T> {
     /// Keeps `item` unless it is older than everything kept at capacity. `Ok` with the
     /// evicted item, if any; `Err` with `item` when it was not kept.
     fn insert(&mut self, at: DateTime<Utc>, item: T) -> Result<Option<Box<T>>, T> {
-        let mut evicted = None;
-        let mut item = Some(item);
-        let kept = self.insert_with(at, |recycled| {
-            evicted = recycled;
-            Box::new(item.take().unwrap_or_else(|| unreachable!("made once")))
-        });
-        match item {
-            Some(item) if !kept => Err(item),
-            _ => Ok(evicted),
+        match self.make_room(at) {
+            Some((key, evicted)) => {
+                self.items.insert(key, Box::new(item));
+                Ok(evicted)
+            }
+            None => Err(item),
         }
     }
 
@@ -137,18 +137,27 @@ impl<T> Newest<T> {
         at: DateTime<Utc>,
         make: impl FnOnce(Option<Box<T>>) -> Box<T>,
     ) -> bool {
+        match self.make_room(at) {
+            Some((key, recycled)) => {
+                self.items.insert(key, make(recycled));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The key of an item at `at` and the item evicted to make room for it, or `None` when
+    /// it is older than everything kept at capacity.
+    fn make_room(&mut self, at: DateTime<Utc>) -> Option<(NewestKey, Option<Box<T>>)> {
         self.arrivals += 1;
         let key = (at, self.arrivals);
-        let recycled = if self.items.len() < self.capacity {
-            None
-        } else {
-            match self.items.first_entry() {
-                Some(oldest) if *oldest.key() < key => Some(oldest.remove()),
-                _ => return false,
-            }
-        };
-        self.items.insert(key, make(recycled));
-        true
+        if self.items.len() < self.capacity {
+            return Some((key, None));
+        }
+        match self.items.first_entry() {
+            Some(oldest) if *oldest.key() < key => Some((key, Some(oldest.remove()))),
+            _ => None,
+        }
     }
 
     fn newest_first(&self) -> impl Iterator<Item = &T> {

@@ -4,9 +4,8 @@
 //! why and where from goes into `dead-letter-*` headers (as Kafka Connect does), so an
 //! operator sees the exact input in Kafka UI and can replay it after a fix.
 
-use crate::stage::{InputRecord, OutputRecord};
+use crate::stage::{InputRecord, Outputs};
 use chrono::{SecondsFormat, Utc};
-use rdkafka::message::{Header, Headers, OwnedHeaders};
 use std::sync::Arc;
 
 pub const STAGE: &str = "dead-letter-stage";
@@ -17,26 +16,20 @@ pub const SOURCE_PARTITION: &str = "dead-letter-source-partition";
 pub const SOURCE_OFFSET: &str = "dead-letter-source-offset";
 pub const FAILED_AT: &str = "dead-letter-failed-at";
 
-/// The dead letter of `input`, refused by `stage` for `reason` (classified as `kind`).
+/// Writes the dead letter of `input` to `out`: refused by `stage` for `reason`
+/// (classified as `kind`).
 pub fn dead_letter(
+    out: &mut Outputs,
     input: &InputRecord<'_>,
     topic: &Arc<str>,
     stage: &str,
     kind: &str,
     reason: &str,
-) -> OutputRecord {
-    let mut headers = OwnedHeaders::new();
-    if let Some(original) = input.headers {
-        for header in original.iter() {
-            headers = headers.insert(Header {
-                key: header.key,
-                value: header.value,
-            });
-        }
-    }
+) {
     let partition = input.partition.to_string();
     let offset = input.offset.to_string();
     let failed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut writer = out.record(topic, input.key).input_headers(input);
     for (key, value) in [
         (STAGE, stage),
         (ERROR_KIND, kind),
@@ -46,15 +39,7 @@ pub fn dead_letter(
         (SOURCE_OFFSET, offset.as_str()),
         (FAILED_AT, failed_at.as_str()),
     ] {
-        headers = headers.insert(Header {
-            key,
-            value: Some(value),
-        });
+        writer = writer.header(key, Some(value.as_bytes()));
     }
-    OutputRecord {
-        topic: topic.clone(),
-        key: input.key.map(<[u8]>::to_vec),
-        payload: input.payload.map(<[u8]>::to_vec).unwrap_or_default(),
-        headers,
-    }
+    writer.payload(input.payload.unwrap_or_default());
 }

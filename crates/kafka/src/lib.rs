@@ -27,7 +27,7 @@ pub use headers::{RecordHeaders, TraceParent};
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{AckedProducer, OutgoingRecord, ProducerConfig};
 pub use stage::{
-    json_payload, spawn_stage, InputRecord, OutputRecord, PerBatch, StageConfig, StageHandle,
+    spawn_stage, InputRecord, Output, OutputWriter, Outputs, PerBatch, StageConfig, StageHandle,
     StageMetrics, StageStatus, Transform,
 };
 pub use topics::{ensure_topics, TopicOutcome, TopicSpec, TopicsConfig};

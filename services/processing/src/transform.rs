@@ -5,7 +5,7 @@ use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{json_payload, InputRecord, OutputRecord, PerBatch, Transform};
+use obs_kafka::{InputRecord, Outputs, PerBatch, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{
@@ -247,7 +247,7 @@ impl ProcessTransform {
 }
 
 impl Transform for ProcessTransform {
-    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Vec<OutputRecord>) {
+    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Outputs) {
         let parsed = input
             .payload
             .ok_or_else(|| "empty payload: no bytes to read".to_owned())
@@ -261,13 +261,14 @@ impl Transform for ProcessTransform {
                     .gathering()
                     .dead_letters
                     .push("unreadable_standardized_record");
-                out.push(dead_letter(
+                dead_letter(
+                    out,
                     input,
                     &self.dead_letter_topic,
                     STAGE,
                     "unreadable_standardized_record",
                     &reason,
-                ));
+                );
                 return;
             }
         };
@@ -280,15 +281,12 @@ impl Transform for ProcessTransform {
             }
             ProcessedRecord::assess(record, &self.rules, &mut bank, Utc::now())
         };
-        let key = processed.record.series_key.as_bytes().to_vec();
+        let key = Some(processed.record.series_key.as_bytes());
         let alerts = processed.alerts();
         for alert in &alerts {
-            out.push(OutputRecord {
-                topic: self.alerts_topic.clone(),
-                key: Some(key.clone()),
-                payload: json_payload(alert, 1024),
-                headers: input.next_hop_headers(ALERT_SCHEMA_VERSION),
-            });
+            out.record(&self.alerts_topic, key)
+                .next_hop_headers(input, ALERT_SCHEMA_VERSION)
+                .json(alert);
         }
         let r = &processed.record;
         let (source, object) = self.labels.lookup(&self.metrics, &r.source, &r.object_type);
@@ -315,13 +313,9 @@ impl Transform for ProcessTransform {
                 .map(|a| (a.detector.clone(), a.severity))
                 .collect(),
         });
-        out.push(OutputRecord {
-            topic: self.processed_topic.clone(),
-            key: Some(key),
-            // The verdict adds a few hundred bytes to the standardized record.
-            payload: json_payload(&processed, input.payload.map_or(0, <[u8]>::len) + 1024),
-            headers: input.next_hop_headers(PROCESSED_SCHEMA_VERSION),
-        });
+        out.record(&self.processed_topic, key)
+            .next_hop_headers(input, PROCESSED_SCHEMA_VERSION)
+            .json(&processed);
     }
 
     fn seal(&mut self) {

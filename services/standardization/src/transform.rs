@@ -1,7 +1,7 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{json_payload, InputRecord, OutputRecord, PerBatch, Transform};
+use obs_kafka::{InputRecord, Outputs, PerBatch, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
 };
@@ -85,7 +85,7 @@ impl StandardizeTransform {
 }
 
 impl Transform for StandardizeTransform {
-    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Vec<OutputRecord>) {
+    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Outputs) {
         let Some(payload) = input.payload.filter(|p| !p.is_empty()) else {
             *self
                 .pending
@@ -93,13 +93,14 @@ impl Transform for StandardizeTransform {
                 .dead_letters
                 .entry(ErrorKind::MalformedJson.as_str())
                 .or_default() += 1;
-            out.push(dead_letter(
+            dead_letter(
+                out,
                 input,
                 &self.dead_letter_topic,
                 STAGE,
                 ErrorKind::MalformedJson.as_str(),
                 "empty payload: no bytes to read",
-            ));
+            );
             return;
         };
         match standardize_bytes(payload, &self.options) {
@@ -113,14 +114,9 @@ impl Transform for StandardizeTransform {
                         .or_default() += 1;
                 }
                 self.pending.gathering().standardized += 1;
-                // The standardized record is about the size of the raw one.
-                let payload = json_payload(&record, payload.len() + 256);
-                out.push(OutputRecord {
-                    topic: self.standardized_topic.clone(),
-                    key: Some(record.series_key.into_bytes()),
-                    payload,
-                    headers: input.next_hop_headers(STANDARDIZED_SCHEMA_VERSION),
-                });
+                out.record(&self.standardized_topic, Some(record.series_key.as_bytes()))
+                    .next_hop_headers(input, STANDARDIZED_SCHEMA_VERSION)
+                    .json(&record);
             }
             Err(error) => {
                 let kind = error.kind().as_str();
@@ -130,13 +126,14 @@ impl Transform for StandardizeTransform {
                     .dead_letters
                     .entry(kind)
                     .or_default() += 1;
-                out.push(dead_letter(
+                dead_letter(
+                    out,
                     input,
                     &self.dead_letter_topic,
                     STAGE,
                     kind,
                     &error.to_string(),
-                ));
+                );
             }
         }
     }

@@ -8,7 +8,7 @@
 //! N + 1 only once batch N has ended, which keeps the order of commits, the memory bound
 //! and the rewind simple (see [`super`]).
 
-use super::{OutputRecord, StageProducer, TXN_TIMEOUT};
+use super::{Outputs, StageProducer, TXN_TIMEOUT};
 use crate::KafkaError;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{BaseRecord, Producer};
@@ -24,7 +24,7 @@ const FLUSH_SLICE: Duration = Duration::from_micros(500);
 /// One batch to commit: its outputs and the offsets of its inputs.
 pub(super) struct Job {
     pub(super) producer: Arc<StageProducer>,
-    pub(super) outputs: Vec<OutputRecord>,
+    pub(super) outputs: Outputs,
     pub(super) offsets: TopicPartitionList,
     pub(super) group: ConsumerGroupMetadata,
 }
@@ -36,6 +36,8 @@ pub(super) struct Outcome {
     pub(super) rebuild_producer: bool,
     /// From `begin_transaction` to the end of the commit or abort.
     pub(super) duration: Duration,
+    /// The job's outputs, for the loop to reuse their buffers.
+    pub(super) outputs: Outputs,
 }
 
 pub(super) struct Committer {
@@ -100,6 +102,7 @@ impl Committer {
             result: Err(KafkaError::Stage("the commit thread has stopped".into())),
             rebuild_producer: true,
             duration: Duration::ZERO,
+            outputs: Outputs::default(),
         }))
     }
 }
@@ -117,8 +120,10 @@ impl Drop for Committer {
 /// Commits the job, or aborts it.
 fn run(job: Job) -> Outcome {
     let started = Instant::now();
-    let producer = job.producer.clone();
-    let result = transact(job);
+    let result = transact(&job);
+    let Job {
+        producer, outputs, ..
+    } = job;
     let mut rebuild_producer = false;
     if let Err(error) = &result {
         let fatal = matches!(error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
@@ -135,17 +140,18 @@ fn run(job: Job) -> Outcome {
         result,
         rebuild_producer,
         duration: started.elapsed(),
+        outputs,
     }
 }
 
-fn transact(job: Job) -> Result<(), KafkaError> {
+fn transact(job: &Job) -> Result<(), KafkaError> {
     let producer = &*job.producer;
     producer.begin_transaction()?;
-    for output in job.outputs {
-        let mut record = BaseRecord::to(&output.topic)
-            .payload(&output.payload)
-            .headers(output.headers);
-        if let Some(key) = &output.key {
+    for output in job.outputs.iter() {
+        let mut record = BaseRecord::to(output.topic)
+            .payload(output.payload)
+            .headers(output.kafka_headers());
+        if let Some(key) = output.key {
             record = record.key(key);
         }
         loop {

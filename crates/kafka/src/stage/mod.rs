@@ -21,8 +21,7 @@
 //! librdkafka's transactional calls block, so the loop runs on its own threads, never on
 //! the async runtime.
 
-use crate::headers::{INGESTED_AT, SCHEMA_VERSION, TRACEPARENT};
-use crate::TraceParent;
+use crate::headers::INGESTED_AT;
 use crate::{KafkaConfig, KafkaError};
 use chrono::{DateTime, Utc};
 use committer::{Committer, Job, TransactionGate};
@@ -30,7 +29,7 @@ use prometheus::{
     Counter, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{BorrowedHeaders, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedHeaders, Headers, Message};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -41,6 +40,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod committer;
+mod outputs;
+
+pub use outputs::{Output, OutputWriter, Outputs};
 
 /// The stage consumer's tuning (`kafka.properties` overrides it).
 const CONSUMER_TUNING: &[(&str, &str)] = &[
@@ -131,37 +133,6 @@ pub struct InputRecord<'a> {
 }
 
 impl InputRecord<'_> {
-    /// Headers for this record's output at the next hop: the input's headers (`record-id`,
-    /// `ingested-at`, `content-type`... carry over) with `schema-version` set to
-    /// `schema_version` and the next span of its trace (a new trace when it had none).
-    pub fn next_hop_headers(&self, schema_version: &str) -> OwnedHeaders {
-        let trace = self
-            .header(TRACEPARENT)
-            .and_then(|t| t.parse::<TraceParent>().ok())
-            .map_or_else(TraceParent::new_root, |t| t.child())
-            .encode();
-        let mut headers = OwnedHeaders::new_with_capacity(6);
-        if let Some(original) = self.headers {
-            for header in original.iter() {
-                if header.key != SCHEMA_VERSION && header.key != TRACEPARENT {
-                    headers = headers.insert(Header {
-                        key: header.key,
-                        value: header.value,
-                    });
-                }
-            }
-        }
-        headers
-            .insert(Header {
-                key: SCHEMA_VERSION,
-                value: Some(schema_version),
-            })
-            .insert(Header {
-                key: TRACEPARENT,
-                value: Some(&trace[..]),
-            })
-    }
-
     /// The text of header `name`, if present and UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers?
@@ -172,34 +143,14 @@ impl InputRecord<'_> {
     }
 }
 
-/// One record to produce in the batch's transaction.
-#[derive(Debug, Clone)]
-pub struct OutputRecord {
-    pub topic: Arc<str>,
-    pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
-    pub headers: OwnedHeaders,
-}
-
-/// `value` as a JSON payload, in a buffer of `capacity` bytes to start with: a good guess
-/// spares the copies of a growing buffer. Serializing strings, numbers and timestamps
-/// cannot fail; a value that does yields an empty payload.
-pub fn json_payload<T: serde::Serialize>(value: &T, capacity: usize) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut payload, value) {
-        Ok(()) => payload,
-        Err(_) => Vec::new(),
-    }
-}
-
 /// The stage's logic: pure per record, told the fate of what it produced.
 ///
 /// Batches are committed in order while the next one is gathered, so a transform may have
 /// one sealed batch awaiting its commit besides the one it is adding to; [`PerBatch`]
 /// keeps per-batch state along these calls.
 pub trait Transform: Send + 'static {
-    /// Appends the outputs of one input record to `out`.
-    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Vec<OutputRecord>);
+    /// Writes the outputs of one input record to `out`.
+    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Outputs);
 
     /// The records transformed since the last seal form a batch, now being committed;
     /// the following ones belong to the next batch.
@@ -497,6 +448,7 @@ pub fn spawn_stage<T: Transform>(
         metrics,
         progress: progress.clone(),
         batch: Batch::default(),
+        spare_outputs: Outputs::default(),
         seen_rebalances: 0,
         lag_partitions: std::collections::BTreeSet::new(),
     };
@@ -519,7 +471,7 @@ pub fn spawn_stage<T: Transform>(
 /// A batch: outputs, where each partition starts and where it ends.
 #[derive(Default)]
 struct Batch {
-    outputs: Vec<OutputRecord>,
+    outputs: Outputs,
     /// Outputs per topic, counted when the outputs go to the commit thread.
     per_topic: BTreeMap<Arc<str>, u64>,
     /// Input partition → (first offset, last offset) of the inputs (one input topic).
@@ -551,6 +503,8 @@ struct Worker<T: Transform> {
     progress: Arc<StageProgress>,
     /// The batch being gathered.
     batch: Batch,
+    /// The outputs buffer of the last committed batch, for the next batch to fill.
+    spare_outputs: Outputs,
     seen_rebalances: u64,
     /// Partitions whose lag this instance exports; dropped when it loses them, so another
     /// replica's partitions never show a stale lag here.
@@ -688,6 +642,7 @@ impl<T: Transform> Worker<T> {
             return;
         };
         let mut batch = std::mem::take(&mut self.batch);
+        self.batch.outputs = std::mem::take(&mut self.spare_outputs);
         self.transform.seal();
         let submitted = self
             .job(producer, &mut batch)
@@ -713,8 +668,13 @@ impl<T: Transform> Worker<T> {
             .consumer
             .group_metadata()
             .ok_or_else(|| KafkaError::Stage("no consumer group metadata".into()))?;
-        for output in &batch.outputs {
-            *batch.per_topic.entry(output.topic.clone()).or_default() += 1;
+        for output in batch.outputs.iter() {
+            match batch.per_topic.get_mut(output.topic) {
+                Some(count) => *count += 1,
+                None => {
+                    batch.per_topic.insert(output.topic.clone(), 1);
+                }
+            }
         }
         Ok(Job {
             producer,
@@ -735,6 +695,9 @@ impl<T: Transform> Worker<T> {
         let Some(batch) = self.in_flight.take() else {
             return;
         };
+        let mut outputs = outcome.outputs;
+        outputs.clear();
+        self.spare_outputs = outputs;
         match outcome.result {
             Ok(()) => self.committed(batch, outcome.duration),
             Err(error) => self.failed(error, outcome.rebuild_producer, batch),

@@ -5,11 +5,12 @@
 //! threshold cannot serve every series; each detector's output is therefore judged against
 //! the distribution of its own past outputs for that series. The distribution is a
 //! histogram with exponential forgetting (a `half_life` in points), kept as suffix sums so
-//! that adding a value and querying a tail are both O(bins) at worst and cheap for the
-//! common small values. Beyond the `1 − TAIL` quantile the tail is modelled as exponential
-//! with the observed mean excess (peaks over threshold, Siffer et al., KDD 2017), so that a
-//! deviation larger than anything in the history still gets a finite, growing surprise
-//! rather than a saturated one.
+//! that adding a value is O(bins) at worst and cheap for the common small values, and a
+//! query reads a few bins: the bin of the tail's threshold, which a push moves by a bin or
+//! so, is kept up to date rather than searched for. Beyond the `1 − TAIL` quantile the
+//! tail is modelled as exponential with the observed mean excess (peaks over threshold,
+//! Siffer et al., KDD 2017), so that a deviation larger than anything in the history still
+//! gets a finite, growing surprise rather than a saturated one.
 //!
 //! Because recent deviations are part of the history, the second occurrence of a large
 //! deviation is much less surprising than the first: a shift is reported when it happens,
@@ -39,10 +40,15 @@ pub(crate) struct Tail {
 #[derive(Debug, Clone)]
 pub(crate) struct TailCalibrator {
     width: f64,
-    /// `mass[i]`: weight of the values in bins `i..`; `mass[BINS]` is 0.
-    mass: Vec<f64>,
+    /// `mass[i]`: weight of the values in bins `i..`; `mass[BINS]` is 0. Non-increasing:
+    /// rounding is monotone, so adding a weight to a prefix keeps the order.
+    mass: [f64; BINS + 1],
     /// `moment[i]`: Σ over bins `b ≥ i` of weight × (b + ½), the excess of the tail in bins.
-    moment: Vec<f64>,
+    moment: [f64; BINS + 1],
+    /// The last bin whose suffix holds the tail mass, `TAIL × mass[0]`: the `1 − TAIL`
+    /// quantile lies in it (0 with no history). Kept by every change to `mass`, so that a
+    /// query need not search a kilobyte of bins, which are rarely in cache.
+    tail_bin: usize,
     /// Weight of the next value: it grows instead of the old weights shrinking, which is the
     /// same forgetting without touching every bin.
     weight: f64,
@@ -58,8 +64,9 @@ impl TailCalibrator {
     pub(crate) fn new(width: f64, half_life: f64) -> Self {
         TailCalibrator {
             width,
-            mass: vec![0.0; BINS + 1],
-            moment: vec![0.0; BINS + 1],
+            mass: [0.0; BINS + 1],
+            moment: [0.0; BINS + 1],
+            tail_bin: 0,
             weight: 1.0,
             growth: (1.0 / half_life).exp2(),
             saved_in: 0,
@@ -68,6 +75,25 @@ impl TailCalibrator {
 
     fn bin(&self, value: f64) -> usize {
         ((value / self.width) as usize).min(BINS - 1)
+    }
+
+    /// [`tail_bin`](Self::tail_bin) for the bins as they are, walking from `from`: a change
+    /// moves it by a bin or so, where a binary search would miss the cache at every step.
+    fn find_tail_bin(&self, from: usize) -> usize {
+        if self.mass[0] <= 0.0 {
+            return 0;
+        }
+        let target = TAIL * self.mass[0];
+        let mut at = from.min(BINS - 1);
+        // `mass[0] ≥ target`, and `mass[BINS] = 0 < target` bounds the walk up.
+        while at > 0 && self.mass[at] < target {
+            at -= 1;
+        }
+        while at + 1 < BINS && self.mass[at + 1] >= target {
+            at += 1;
+        }
+        debug_assert_eq!(at + 1, self.mass.partition_point(|m| *m >= target));
+        at
     }
 
     /// −log10 of the tail probability of a value ≥ 0 (0 with no history), and whether the
@@ -82,8 +108,8 @@ impl TailCalibrator {
             };
         }
         let target = TAIL * total;
-        // Largest bin whose suffix holds the tail mass: the threshold u lies in it.
-        let at = self.mass.partition_point(|m| *m >= target) - 1;
+        // The threshold u lies in this bin.
+        let at = self.tail_bin;
         let in_bin = (self.mass[at] - self.mass[at + 1]).max(f64::MIN_POSITIVE);
         let upper = (at + 1) as f64 * self.width;
         let threshold = upper - self.width * ((target - self.mass[at + 1]) / in_bin).min(1.0);
@@ -116,9 +142,9 @@ impl TailCalibrator {
             self.save(b, journal);
         }
         let moment = self.weight * (b as f64 + 0.5);
-        for i in 0..=b {
-            self.mass[i] += self.weight;
-            self.moment[i] += moment;
+        for (mass, sum) in self.mass[..=b].iter_mut().zip(&mut self.moment[..=b]) {
+            *mass += self.weight;
+            *sum += moment;
         }
         self.weight *= self.growth;
         if self.weight > RESCALE_AT {
@@ -127,6 +153,7 @@ impl TailCalibrator {
             self.moment.iter_mut().for_each(|m| *m *= scale);
             self.weight = 1.0;
         }
+        self.tail_bin = self.find_tail_bin(self.tail_bin);
     }
 
     /// Journals the state a push to bin `b` is about to change: the bins `0..=b` (all on
@@ -157,10 +184,7 @@ impl TailCalibrator {
         self.weight = journal.pop_f64();
         journal.pop_into_f64(&mut self.moment[..bins]);
         journal.pop_into_f64(&mut self.mass[..bins]);
-    }
-
-    pub(crate) fn bytes() -> usize {
-        std::mem::size_of::<Self>() + 2 * (BINS + 1) * std::mem::size_of::<f64>()
+        self.tail_bin = self.find_tail_bin(self.tail_bin);
     }
 }
 
@@ -225,10 +249,6 @@ impl SignedCalibrator {
             2 => self.down.undo_push(journal),
             _ => {}
         }
-    }
-
-    pub(crate) fn bytes() -> usize {
-        2 * TailCalibrator::bytes()
     }
 }
 

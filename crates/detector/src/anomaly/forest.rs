@@ -401,11 +401,16 @@ impl TrainingScratch {
                 Some((feature, low, high)) => {
                     let split = split_at(low, high, rng.random());
                     // Branch-free Lomuto partition: which side a point falls is a coin
-                    // toss, so a branch on it would be mispredicted half the time.
+                    // toss, so a branch on it would be mispredicted half the time. The
+                    // point judged is read before the swap, where no earlier swap has
+                    // moved it, so that the next boundary waits on no load.
                     let mut boundary = 0;
                     for i in 0..sample.len() {
-                        sample.swap(i, boundary);
-                        boundary += usize::from(rows[sample[boundary] + feature] < split);
+                        let point = sample[i];
+                        let below = rows[point + feature] < split;
+                        sample[i] = sample[boundary];
+                        sample[boundary] = point;
+                        boundary += usize::from(below);
                     }
                     let middle = start + boundary as u16;
                     let to_left = (self.spans.len() - at) as u16;

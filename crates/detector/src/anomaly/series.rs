@@ -132,7 +132,8 @@ pub(crate) struct SeriesUndo {
 #[derive(Debug, Clone)]
 pub(crate) struct SeriesState {
     metrics: Vec<MetricState>,
-    forest: Option<ForestState>,
+    /// Boxed: its calibration's bins are inline, and series of one metric have no forest.
+    forest: Option<Box<ForestState>>,
     /// The forest's vector, on the detector scale: the current point, then the changes
     /// since the previous one when the forest uses them. Reused from point to point.
     point: Vec<f64>,
@@ -183,10 +184,10 @@ impl SeriesState {
         let dims = forest_dims(metrics.len(), &config.forest);
         let forest = has_forest(metrics.len(), &config.forest).then(|| {
             let rng = ChaCha8Rng::seed_from_u64(config.seed ^ stable_hash(series));
-            ForestState {
+            Box::new(ForestState {
                 forest: OnlineForest::new(dims, config.min_history, rng),
                 calibration: TailCalibrator::new(FOREST_SCORE_WIDTH, config.calibration_half_life),
-            }
+            })
         });
         SeriesState {
             findings: vec![MetricFindings::default(); metrics.len()],
@@ -549,14 +550,14 @@ impl SeriesState {
     pub(crate) fn bytes_for(metrics: usize, config: &DetectorConfig) -> usize {
         let dims = forest_dims(metrics, &config.forest);
         let forest = if has_forest(metrics, &config.forest) {
-            OnlineForest::bytes_for(dims, &config.forest) + TailCalibrator::bytes()
+            std::mem::size_of::<ForestState>() + OnlineForest::bytes_for(dims, &config.forest)
         } else {
             0
         };
+        // The calibrations' bins are inline in `MetricState` and `ForestState`.
         let per_metric = std::mem::size_of::<MetricState>()
             + std::mem::size_of::<MetricFindings>()
-            + 2 * RollingZScore::bytes_for(config.zscore.window)
-            + 3 * SignedCalibrator::bytes();
+            + 2 * RollingZScore::bytes_for(config.zscore.window);
         std::mem::size_of::<Self>()
             + metrics * per_metric
             + dims * std::mem::size_of::<f64>()

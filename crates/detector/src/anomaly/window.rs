@@ -46,19 +46,27 @@ impl RollingWindow {
     pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
         let (sum, sum_sq, pushes) = (self.sum, self.sum_sq, self.pushes_since_resum);
         let mut evicted = None;
-        if self.arrival.len() == self.capacity {
-            if let Some(old) = self.arrival.pop_front() {
-                let at = self.sorted.partition_point(|v| *v < old);
+        let old = if self.arrival.len() == self.capacity {
+            self.arrival.pop_front()
+        } else {
+            None
+        };
+        match old {
+            Some(old) => {
+                let [at, below] = count_below(&self.sorted, [old, value]);
                 // Not necessarily `old` itself: 0.0 and -0.0 are equal.
-                let removed = self.sorted.remove(at);
+                let removed = self.sorted[at];
                 self.sum -= old;
                 self.sum_sq -= old * old;
                 evicted = Some((old, removed, at));
+                self.replace_sorted(at, below, value);
+            }
+            None => {
+                let at = self.sorted.partition_point(|v| *v < value);
+                self.sorted.insert(at, value);
             }
         }
         self.arrival.push_back(value);
-        let at = self.sorted.partition_point(|v| *v < value);
-        self.sorted.insert(at, value);
         self.sum += value;
         self.sum_sq += value * value;
         self.pushes_since_resum += 1;
@@ -78,6 +86,20 @@ impl RollingWindow {
             journal.push_usize(pushes);
             journal.push(u64::from(evicted.is_some()));
         }
+    }
+
+    /// Removes `sorted[at]` and inserts `value`, which `below` values are less than, where
+    /// it belongs among the others, as a `remove` then an `insert` would, moving only the
+    /// values between the two places rather than the window's tail twice.
+    fn replace_sorted(&mut self, at: usize, below: usize, value: f64) {
+        // `sorted[at] < value` exactly when `at < below`: then it is one of the `below`.
+        let to = below - usize::from(at < below);
+        if at < to {
+            self.sorted.copy_within(at + 1..=to, at);
+        } else {
+            self.sorted.copy_within(to..at, to + 1);
+        }
+        self.sorted[to] = value;
     }
 
     /// Takes back the last [`push`](Self::push) recorded in `journal` (later ones taken
@@ -163,6 +185,29 @@ impl RollingWindow {
     }
 }
 
+/// `sorted.partition_point(|v| *v < key)` for two keys at once, in one binary search:
+/// the window is rarely in cache, and the two probes of a step are independent loads
+/// whose misses overlap.
+fn count_below(sorted: &[f64], keys: [f64; 2]) -> [usize; 2] {
+    let mut base = [0; 2];
+    if sorted.is_empty() {
+        return base;
+    }
+    let mut size = sorted.len();
+    while size > 1 {
+        let half = size / 2;
+        for (base, key) in base.iter_mut().zip(keys) {
+            let middle = *base + half;
+            *base = if sorted[middle] < key { middle } else { *base };
+        }
+        size -= half;
+    }
+    for (base, key) in base.iter_mut().zip(keys) {
+        *base += usize::from(sorted[*base] < key);
+    }
+    base
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +262,37 @@ mod tests {
             window.push(1e9 + f64::from(i % 3), None);
         }
         assert!((window.mean() - (1e9 + 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn count_below_is_partition_point() {
+        let sorted = [-1.0, -0.0, 0.0, 0.0, 2.0, 2.0, 2.0, 5.0];
+        for len in 0..=sorted.len() {
+            let sorted = &sorted[..len];
+            for a in [-2.0, -1.0, -0.0, 0.0, 1.0, 2.0, 5.0, 6.0] {
+                let b = -a / 2.0;
+                let expected = [a, b].map(|key| sorted.partition_point(|v| *v < key));
+                assert_eq!(count_below(sorted, [a, b]), expected, "{sorted:?} {a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sorted_copy_is_what_remove_then_insert_would_make() {
+        let mut window = RollingWindow::new(5);
+        let mut reference: Vec<f64> = Vec::new();
+        let values = [
+            0.0, -0.0, 3.0, 1.0, -0.0, 3.0, 0.0, -2.0, 1.0, 7.0, 0.0, -0.0, 3.0,
+        ];
+        for (i, &v) in values.iter().cycle().take(60).enumerate() {
+            if let Some(&old) = i.checked_sub(5).map(|j| &values[j % values.len()]) {
+                reference.remove(reference.partition_point(|x| *x < old));
+            }
+            reference.insert(reference.partition_point(|x| *x < v), v);
+            window.push(v, None);
+            let bits = |s: &[f64]| s.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&window.sorted), bits(&reference), "after {i}");
+        }
     }
 
     #[test]

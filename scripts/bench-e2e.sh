@@ -4,7 +4,7 @@
 #     processed (the processing stage's end-to-end histogram);
 #  2. throughput: BENCH_RECORDS (1,000,000) records as fast as ingestion takes them, timed
 #     until processing has committed them all;
-#  3. the RSS of each service after it all.
+#  3. the RSS of each service after it all: at the end, its peak, and at rest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -68,9 +68,20 @@ for service in standardization processing; do
 done
 # CPU seconds (user + system) each service spent over the whole run (both phases), to
 # show where the two cores went; the broker's too when it runs from scripts/kafka.sh.
+# RSS: right after the last record (still holding what the run freed), peak over the
+# run (VmHWM), and at rest 3 s later, once each service has trimmed its heap after the
+# burst (obs_service::heap).
+declare -A rss_end
 for service in ingestion standardization processing; do
   pid_var="pid_$service"
-  echo "$service: RSS $(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f MB", $1/1024}'), CPU $(cpu_seconds ${!pid_var}) s"
+  rss_end[$service]=$(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f", $1/1024}')
+done
+sleep 3
+for service in ingestion standardization processing; do
+  pid_var="pid_$service"
+  peak=$(awk '/^VmHWM/ { printf "%.1f", $2/1024 }' /proc/${!pid_var}/status)
+  rest=$(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f", $1/1024}')
+  echo "$service: RSS ${rss_end[$service]} MB at the end, peak $peak MB, $rest MB at rest; CPU $(cpu_seconds ${!pid_var}) s"
 done
 if [[ -n "$broker" ]]; then
   awk -v a="$broker_cpu_start" -v b="$(cpu_seconds "$broker")" 'BEGIN { printf "broker: CPU %.1f s\n", b - a }'

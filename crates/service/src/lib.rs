@@ -3,11 +3,13 @@
 //! * [`config`]: typed configuration layered defaults < file < environment;
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`, `/health`
-//!   and serving with graceful shutdown.
+//!   and serving with graceful shutdown;
+//! * [`heap`]: the C allocator's free memory given back after each burst of work.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+pub mod heap;
 pub mod http;
 mod running;
 pub mod telemetry;
@@ -28,6 +30,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     telemetry::init_tracing();
+    heap::spawn_idle_trimmer();
     let config = match load_config::<C>(service) {
         Ok(config) => config,
         Err(error) => {

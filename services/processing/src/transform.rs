@@ -343,10 +343,8 @@ impl Transform for ProcessTransform {
         for run in pending.runs {
             let source = &labels.sources[run.source];
             let object = &mut labels.objects[run.object];
-            for (status, runs) in Status::ALL.iter().zip(&source.runs) {
-                if *status == run.status {
-                    runs.inc();
-                }
+            if let Some(at) = Status::ALL.iter().position(|s| *s == run.status) {
+                source.runs[at].inc();
             }
             source.duration.observe(run.duration);
             source.memory.observe(run.memory);

@@ -669,12 +669,7 @@ impl<T: Transform> Worker<T> {
             .group_metadata()
             .ok_or_else(|| KafkaError::Stage("no consumer group metadata".into()))?;
         for output in batch.outputs.iter() {
-            match batch.per_topic.get_mut(output.topic) {
-                Some(count) => *count += 1,
-                None => {
-                    batch.per_topic.insert(output.topic.clone(), 1);
-                }
-            }
+            *batch.per_topic.entry(output.topic.clone()).or_default() += 1;
         }
         Ok(Job {
             producer,

@@ -37,26 +37,17 @@ const NO_VALUE: u32 = u32::MAX;
 impl Outputs {
     /// Starts a record to `topic`: add its headers, then finish it with its payload.
     pub fn record(&mut self, topic: &Arc<str>, key: Option<&[u8]>) -> OutputWriter<'_> {
-        let start = self.bytes.len();
         let key = key.map(|key| {
+            let start = self.bytes.len();
             self.bytes.extend_from_slice(key);
             start..self.bytes.len()
         });
         OutputWriter {
             headers_start: self.bytes.len(),
-            start,
             topic: topic.clone(),
             key,
             outputs: self,
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
     }
 
     /// Forgets the records, keeping the buffers for the next batch.
@@ -81,8 +72,6 @@ pub struct OutputWriter<'a> {
     outputs: &'a mut Outputs,
     topic: Arc<str>,
     key: Option<Range<usize>>,
-    /// Where the record's bytes start (its key) and where its headers start.
-    start: usize,
     headers_start: usize,
 }
 
@@ -153,7 +142,6 @@ impl OutputWriter<'_> {
     }
 
     fn finish(self, payload_start: usize) {
-        debug_assert!(self.start <= self.headers_start);
         let outputs = self.outputs;
         outputs.records.push(Span {
             topic: self.topic,
@@ -271,7 +259,7 @@ mod tests {
                     }
                     writer.payload(payload);
                 }
-                prop_assert_eq!(outputs.len(), records.len());
+                prop_assert_eq!(outputs.iter().count(), records.len());
                 for (output, (key, headers, payload, second)) in outputs.iter().zip(&records) {
                     prop_assert_eq!(&**output.topic, &*topics[usize::from(*second)]);
                     prop_assert_eq!(output.key, key.as_deref());

@@ -5,9 +5,11 @@
 //! clock starts) to `/ingest/batch` from `concurrency` concurrent clients and reports
 //! records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202) and
 //! request latency. With `--rate`, batches are paced to that many records per second.
+//! Its first line, `posting from unix time T`, says when the clock started, for timings
+//! that end downstream (`scripts/bench-e2e.sh`).
 
 use anyhow::{bail, Context};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 struct Args {
     url: String,
@@ -74,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{}/ingest/batch", args.url.trim_end_matches('/'));
 
     let started = Instant::now();
+    let since_epoch = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
+    println!("posting from unix time {:.3}", since_epoch.as_secs_f64());
     // Batch i may start at i × batch_size / rate seconds.
     let pace = args
         .rate

@@ -75,6 +75,8 @@ const PRODUCER_TUNING: &[(&str, &str)] = &[
     ("retry.backoff.max.ms", "100"),
 ];
 
+/// Longest poll of a loop whose due batch waits for the transaction in flight.
+const COMMIT_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -91,7 +93,8 @@ pub struct StageConfig {
     /// in processing) grows with it, twice over since two batches can be open; past a
     /// couple of thousand records, the cost of a commit is already spread thin.
     pub batch_max_records: usize,
-    /// Longest a batch gathers before it is committed.
+    /// Longest a batch gathers before it is committed, unless the transaction before it
+    /// still runs: then it gathers until that one ends (or it is full).
     pub batch_max_ms: u64,
     /// `transaction.timeout.ms`: how long an abandoned transaction can hold readers back.
     pub transaction_timeout_ms: u64,
@@ -103,7 +106,7 @@ impl StageConfig {
             group_id: group_id.into(),
             transactional_id: String::new(),
             batch_max_records: 2000,
-            batch_max_ms: 50,
+            batch_max_ms: 25,
             transaction_timeout_ms: 30_000,
         }
     }
@@ -258,7 +261,7 @@ impl StageMetrics {
             ))?)?,
             commit_wait: add(registry, Counter::with_opts(opts(
                 "stage_commit_wait_seconds_total",
-                "Time the loop waited for the previous transaction before handing over a batch: a stage bound by its commits, not its transform.",
+                "Time the loop waited for the previous transaction before handing over a full batch: a stage bound by its commits, not its transform.",
             ))?)?,
             input_wait: add(registry, Counter::with_opts(opts(
                 "stage_input_wait_seconds_total",
@@ -531,10 +534,13 @@ impl<T: Transform> Worker<T> {
                 }
                 self.phase("running");
             }
+            // At least 1 ms: a due batch waiting for the transaction before it keeps
+            // gathering, and the loop looks at that transaction between polls.
             let timeout = match self.batch.started {
                 Some(started) => max_wait.saturating_sub(started.elapsed()),
                 None => max_wait,
-            };
+            }
+            .max(COMMIT_CHECK_INTERVAL);
             let polling = Instant::now();
             let polled = consumer.poll(timeout);
             self.metrics
@@ -591,7 +597,9 @@ impl<T: Transform> Worker<T> {
             self.settle_in_flight(false);
             let full = self.batch.inputs >= self.config.batch_max_records;
             let due = self.batch.started.is_some_and(|s| s.elapsed() >= max_wait);
-            if !self.batch.is_empty() && (full || due) {
+            // A due batch is sealed once the transaction before it has ended, and gathers
+            // until then: batches grow with the commits' pace, not by waiting idle.
+            if !self.batch.is_empty() && (full || (due && self.in_flight.is_none())) {
                 self.hand_over();
             }
             if last_lag.elapsed() >= LAG_INTERVAL {

@@ -17,23 +17,24 @@
 //! Everything kept is capped by a count in [`AnalyticsConfig`]:
 //!
 //! ```text
-//! recent      recent_capacity    × R             R ≈ 1.1 KiB per processed record
+//! recent      recent_capacity    × R             R ≈ 1.1–1.5 KiB per processed record
 //! anomalies   anomalies_capacity × A             A ≈ 1.0 KiB per alert (its id index included)
 //! sources     max_sources        × (S + 3 × quantile_max_buckets × 16 B)    S ≈ 0.4 KiB
 //! ```
 //!
 //! `R` and `A` are one record or alert in memory with its strings, allocator and B-tree
 //! overhead, measured on a FAILED PowerBI run from the sample data (an 80-character error
-//! text). They grow with the text of `description` / `error_message`, which only the
+//! text; 1.1 KiB) and on records carrying a scored detector verdict (1.2–1.7 KB of JSON;
+//! 1.5 KiB). They grow with the text of `description` / `error_message`, which only the
 //! topic's maximum message size caps: the counts are hard bounds, the bytes per item are
 //! typical figures. Sketch buckets are allocated as used (116 per decade of spread per
 //! sign at α = 1 %), never past `quantile_max_buckets`.
 //!
-//! At the defaults (10 000 records, 5 000 alerts, 1 000 sources, 512 buckets):
-//! recent ≈ 11 MiB + anomalies ≈ 5 MiB + sources ≤ 24 MiB (worst case, every source
+//! At the defaults (5 000 records, 5 000 alerts, 1 000 sources, 512 buckets):
+//! recent ≈ 7.5 MiB + anomalies ≈ 5 MiB + sources ≤ 24 MiB (worst case, every source
 //! spanning 4.4 decades in duration, memory *and* CPU; a source with durations of
 //! 0.5–20 s, memory of 0.2–5 MB and CPU of 0.01–1 s uses ~580 buckets, 9 KiB) — about
-//! **40 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 1 MiB of
+//! **37 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 1 MiB of
 //! compressed records, about 3.5 MiB decompressed (`queued.max.messages.kbytes`, unless the
 //! Kafka `properties` set it), plus a request's
 //! own answer (at most 1 000 records cloned, ~1 MiB).
@@ -71,6 +72,8 @@ pub const MAX_RELATIVE_ACCURACY: f64 = 0.5;
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsConfig {
     /// Processed records kept for `/analytics/recent`: the newest by `processed_at`.
+    /// Five times the largest `limit`, so that a query filtered by source or status still
+    /// finds records; the biggest part of the view (see the module's memory bound).
     pub recent_capacity: usize,
     /// Alerts kept for `/analytics/anomalies`: the newest by `raised_at`, de-duplicated
     /// by `alert_id` among those kept.
@@ -92,7 +95,7 @@ pub struct AnalyticsConfig {
 impl Default for AnalyticsConfig {
     fn default() -> Self {
         AnalyticsConfig {
-            recent_capacity: 10_000,
+            recent_capacity: 5_000,
             anomalies_capacity: 5_000,
             max_sources: 1_000,
             quantile_relative_accuracy: 0.01,

@@ -1,6 +1,6 @@
 //! The analytics reader against a real broker: every partition of both topics, committed
-//! records only, bad payloads skipped, duplicates of an alert kept once, and topics that
-//! appear after the reader started.
+//! records only, bad payloads skipped, duplicates of an alert kept once, and topics and
+//! partitions that appear after the reader started.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -394,5 +394,76 @@ async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
     );
     assert_eq!((status.records_applied, status.alerts_applied), (0, 0));
     assert_eq!(view.summary().total_logs_processed, 0);
+    handle.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reader_reads_partitions_added_after_it_started() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
+    use rdkafka::client::DefaultClientContext;
+
+    let kafka = obs_testkit::kafka();
+    let mut topics = obs_testkit::unique_topics();
+    topics.processed_metrics.partitions = 1;
+    ensure_topics(&kafka, "analytics-test", &topics)
+        .await
+        .unwrap();
+    let topic = topics.processed_metrics.name.clone();
+    send(
+        &producer(&kafka),
+        &topic,
+        0,
+        &serde_json::to_vec(&processed(0, "zoho", Status::Success, 2.0, 1_000, 0.5)).unwrap(),
+    )
+    .await;
+    let config = AnalyticsConfig {
+        partition_check_ms: 200,
+        ..AnalyticsConfig::default()
+    };
+    let view = Arc::new(AnalyticsView::new(config));
+    let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
+    wait_for("catch-up", &handle, || handle.status().caught_up).await;
+    assert_eq!(view.summary().total_logs_processed, 1);
+
+    let admin: AdminClient<DefaultClientContext> =
+        kafka.client_config("analytics-test").create().unwrap();
+    let results = admin
+        .create_partitions(&[NewPartitions::new(&topic, 2)], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // A new producer: it learns of partition 1 from fresh metadata (retried while the
+    // broker propagates the change).
+    let late = producer(&kafka);
+    let payload =
+        serde_json::to_vec(&processed(1, "powerbi", Status::Failed, 4.0, 1_000, 1.0)).unwrap();
+    let started = Instant::now();
+    while let Err((error, _)) = late
+        .send(
+            FutureRecord::<(), [u8]>::to(&topic)
+                .partition(1)
+                .payload(&payload),
+            Duration::from_secs(5),
+        )
+        .await
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "{error}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for("the record on the added partition", &handle, || {
+        view.summary().total_logs_processed == 2
+    })
+    .await;
+    let summary = view.summary();
+    assert_eq!((summary.success_count, summary.failed_count), (1, 1));
+    let status = handle.status();
+    assert!(
+        status
+            .partitions
+            .iter()
+            .any(|p| p.topic == topic && p.partition == 1),
+        "{status:#?}"
+    );
+    assert!(status.caught_up);
     handle.join().unwrap();
 }

@@ -90,6 +90,9 @@ pub struct AnalyticsConfig {
     /// cover a ratio of about 28 000 between the largest and smallest magnitude; past
     /// that the lowest buckets merge, which only affects low quantiles.
     pub quantile_max_buckets: usize,
+    /// How often, in milliseconds, the reader looks for partitions added to its topics
+    /// (`kafka-topics --alter --partitions`); it reads each new one from its beginning.
+    pub partition_check_ms: u64,
 }
 
 impl Default for AnalyticsConfig {
@@ -100,6 +103,7 @@ impl Default for AnalyticsConfig {
             max_sources: 1_000,
             quantile_relative_accuracy: 0.01,
             quantile_max_buckets: 512,
+            partition_check_ms: 30_000,
         }
     }
 }
@@ -126,6 +130,13 @@ impl AnalyticsConfig {
                 section: "analytics",
                 key: "quantile_max_buckets",
                 reason: format!("must be at least 2, got {}", self.quantile_max_buckets),
+            });
+        }
+        if self.partition_check_ms == 0 {
+            return Err(InvalidConfig {
+                section: "analytics",
+                key: "partition_check_ms",
+                reason: "must be at least 1".into(),
             });
         }
         Ok(())
@@ -162,6 +173,13 @@ mod tests {
         assert!(error
             .to_string()
             .starts_with("analytics.quantile_max_buckets:"));
+        let error = AnalyticsConfig {
+            partition_check_ms: 0,
+            ..AnalyticsConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(error.key, "partition_check_ms");
     }
 
     #[test]

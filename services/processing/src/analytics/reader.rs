@@ -11,7 +11,8 @@
 //! * `isolation.level=read_committed`: records of aborted processing transactions are
 //!   never counted.
 //! * Topics are looked up until they exist (the processing stage may create them after
-//!   the reader starts); partitions added later are not read until the next start.
+//!   the reader starts); partitions added later are found by a metadata check every
+//!   `analytics.partition_check_ms` and read from their beginning.
 //! * A payload that does not parse is counted and logged with its topic, partition and
 //!   offset, then skipped: one bad record must not stop the view.
 //!
@@ -308,24 +309,23 @@ impl Reader {
 
     /// Every partition of both topics with its last stable offset now.
     fn targets(&self) -> Result<Vec<PartitionProgress>, String> {
+        self.targets_except(&[])
+    }
+
+    /// The partitions of both topics not in `known`, each with its last stable offset now.
+    fn targets_except(
+        &self,
+        known: &[PartitionProgress],
+    ) -> Result<Vec<PartitionProgress>, String> {
         let mut partitions = Vec::new();
         for topic in [&self.processed_topic, &self.alerts_topic] {
-            let metadata = self
-                .consumer
-                .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-                .map_err(|e| format!("metadata of {topic}: {e}"))?;
-            let ids: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic.as_str())
-                .find_map(|t| match t.error() {
-                    None if !t.partitions().is_empty() => {
-                        Some(t.partitions().iter().map(|p| p.id()).collect())
-                    }
-                    _ => None,
-                })
-                .ok_or_else(|| format!("topic {topic} does not exist yet"))?;
-            for partition in ids {
+            for partition in self.partition_ids(topic)? {
+                if known
+                    .iter()
+                    .any(|p| p.partition == partition && &p.topic == topic)
+                {
+                    continue;
+                }
                 let (low, high) = self
                     .consumer
                     .fetch_watermarks(topic, partition, WATERMARK_TIMEOUT)
@@ -342,9 +342,62 @@ impl Reader {
         Ok(partitions)
     }
 
+    /// The partition ids of `topic`, from the broker's metadata.
+    fn partition_ids(&self, topic: &str) -> Result<Vec<i32>, String> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+            .map_err(|e| format!("metadata of {topic}: {e}"))?;
+        metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .find_map(|t| match t.error() {
+                None if !t.partitions().is_empty() => {
+                    Some(t.partitions().iter().map(|p| p.id()).collect())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| format!("topic {topic} does not exist yet"))
+    }
+
+    /// Assigns, from their beginning, the partitions added to the topics since
+    /// `partitions` were listed, and lists them there too. An error is logged and kept
+    /// for the status; the next check tries again.
+    fn assign_new_partitions(&self, partitions: &mut Vec<PartitionProgress>) {
+        let result = self.targets_except(partitions).and_then(|added| {
+            if !added.is_empty() {
+                let mut list = TopicPartitionList::new();
+                for p in &added {
+                    list.add_partition_offset(&p.topic, p.partition, Offset::Beginning)
+                        .map_err(|e| e.to_string())?;
+                }
+                self.consumer
+                    .incremental_assign(&list)
+                    .map_err(|e| format!("assigning added partitions: {e}"))?;
+            }
+            Ok(added)
+        });
+        match result {
+            Ok(added) => {
+                for p in &added {
+                    tracing::info!(topic = %p.topic, partition = p.partition,
+                        "analytics reader: reading a partition added to its topic");
+                }
+                partitions.extend(added);
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "analytics reader: looking for added partitions");
+                self.shared.state().last_error = Some(reason);
+            }
+        }
+    }
+
     fn read(&self, mut partitions: Vec<PartitionProgress>) {
         let mut caught_up = false;
         let mut last_positions = Instant::now();
+        let partition_check = Duration::from_millis(self.view.config().partition_check_ms);
+        let mut last_partition_check = Instant::now();
         while !self.stopping() {
             match self.consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => self.apply(&message),
@@ -353,6 +406,10 @@ impl Reader {
                     self.shared.state().last_error = Some(error.to_string());
                 }
                 None => {}
+            }
+            if last_partition_check.elapsed() >= partition_check {
+                self.assign_new_partitions(&mut partitions);
+                last_partition_check = Instant::now();
             }
             if last_positions.elapsed() >= POSITION_INTERVAL {
                 last_positions = Instant::now();

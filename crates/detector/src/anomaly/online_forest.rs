@@ -281,10 +281,10 @@ impl OnlineForest {
         self.model.take()
     }
 
-    /// Upper bound of the bytes of a forest over `dims` values.
-    pub(crate) fn bytes_for(dims: usize, config: &ForestConfig) -> usize {
-        std::mem::size_of::<Self>()
-            + config.window * dims * std::mem::size_of::<f32>()
+    /// Upper bound of the heap bytes of a forest over `dims` values (the struct itself is
+    /// counted where it is held).
+    pub(crate) fn heap_bytes_for(dims: usize, config: &ForestConfig) -> usize {
+        config.window * dims * std::mem::size_of::<f32>()
             + Self::model_bytes(config)
             + TrainingScratch::bytes_for(config.window, config.subsample.min(config.window))
     }

@@ -550,7 +550,7 @@ impl SeriesState {
     pub(crate) fn bytes_for(metrics: usize, config: &DetectorConfig) -> usize {
         let dims = forest_dims(metrics, &config.forest);
         let forest = if has_forest(metrics, &config.forest) {
-            std::mem::size_of::<ForestState>() + OnlineForest::bytes_for(dims, &config.forest)
+            std::mem::size_of::<ForestState>() + OnlineForest::heap_bytes_for(dims, &config.forest)
         } else {
             0
         };

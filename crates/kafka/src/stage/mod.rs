@@ -488,6 +488,16 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.inputs == 0
     }
+
+    /// Forgets the batch's inputs and outputs, keeping its buffers for the next one.
+    fn clear(&mut self) {
+        self.outputs.clear();
+        self.per_topic.clear();
+        self.ranges.clear();
+        self.inputs = 0;
+        self.started = None;
+        self.ingested_at.clear();
+    }
 }
 
 struct Worker<T: Transform> {
@@ -558,7 +568,7 @@ impl<T: Transform> Worker<T> {
                         inputs = self.batch.inputs,
                         "rebalance: dropping the uncommitted batch"
                     );
-                    self.batch = Batch::default();
+                    self.batch.clear();
                     self.transform.discard();
                 }
             }
@@ -739,12 +749,13 @@ impl<T: Transform> Worker<T> {
     /// gathered behind it are dropped, and their partitions go back to the first input of
     /// either, to be read again.
     fn failed(&mut self, error: KafkaError, rebuild_producer: bool, mut batch: Batch) {
-        let gathering = std::mem::take(&mut self.batch);
+        let gathering = std::mem::take(&mut self.batch.ranges);
         tracing::warn!(
             %error,
-            inputs = batch.inputs + gathering.inputs,
+            inputs = batch.inputs + self.batch.inputs,
             "transaction failed; rewinding"
         );
+        self.batch.clear();
         self.fail(&error);
         self.metrics
             .transactions
@@ -755,7 +766,7 @@ impl<T: Transform> Worker<T> {
             self.producer = None;
         }
         self.transform.discard();
-        for (partition, (first, last)) in gathering.ranges {
+        for (partition, (first, last)) in gathering {
             batch.ranges.entry(partition).or_insert((first, last));
         }
         self.rewind(&batch);

@@ -246,6 +246,16 @@ pub fn spawn_reader(
     })
 }
 
+/// `partitions`, each to be read from its first retained offset.
+fn from_beginning(partitions: &[PartitionProgress]) -> Result<TopicPartitionList, String> {
+    let mut list = TopicPartitionList::new();
+    for p in partitions {
+        list.add_partition_offset(&p.topic, p.partition, Offset::Beginning)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(list)
+}
+
 struct Reader {
     consumer: BaseConsumer,
     processed_topic: String,
@@ -278,13 +288,10 @@ impl Reader {
             if self.stopping() {
                 return None;
             }
-            match self.targets().and_then(|partitions| {
-                let mut list = TopicPartitionList::new();
-                for p in &partitions {
-                    list.add_partition_offset(&p.topic, p.partition, Offset::Beginning)
-                        .map_err(|e| e.to_string())?;
-                }
-                self.consumer.assign(&list).map_err(|e| e.to_string())?;
+            match self.targets_except(&[]).and_then(|partitions| {
+                self.consumer
+                    .assign(&from_beginning(&partitions)?)
+                    .map_err(|e| e.to_string())?;
                 Ok(partitions)
             }) {
                 Ok(partitions) => {
@@ -305,11 +312,6 @@ impl Reader {
                 }
             }
         }
-    }
-
-    /// Every partition of both topics with its last stable offset now.
-    fn targets(&self) -> Result<Vec<PartitionProgress>, String> {
-        self.targets_except(&[])
     }
 
     /// The partitions of both topics not in `known`, each with its last stable offset now.
@@ -367,13 +369,8 @@ impl Reader {
     fn assign_new_partitions(&self, partitions: &mut Vec<PartitionProgress>) {
         let result = self.targets_except(partitions).and_then(|added| {
             if !added.is_empty() {
-                let mut list = TopicPartitionList::new();
-                for p in &added {
-                    list.add_partition_offset(&p.topic, p.partition, Offset::Beginning)
-                        .map_err(|e| e.to_string())?;
-                }
                 self.consumer
-                    .incremental_assign(&list)
+                    .incremental_assign(&from_beginning(&added)?)
                     .map_err(|e| format!("assigning added partitions: {e}"))?;
             }
             Ok(added)

@@ -151,6 +151,16 @@ fn topics_with_two_alert_partitions() -> TopicsConfig {
     topics
 }
 
+/// Fresh topics, `processed-metrics` with a single partition, created on the broker.
+async fn topics_with_one_record_partition(kafka: &KafkaConfig) -> TopicsConfig {
+    let mut topics = obs_testkit::unique_topics();
+    topics.processed_metrics.partitions = 1;
+    ensure_topics(kafka, "analytics-test", &topics)
+        .await
+        .unwrap();
+    topics
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reader_builds_the_global_view_from_every_partition() {
     let kafka = obs_testkit::kafka();
@@ -374,11 +384,7 @@ async fn reader_waits_for_topics_created_after_it_started() {
 #[tokio::test(flavor = "multi_thread")]
 async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
     let kafka = obs_testkit::kafka();
-    let mut topics = obs_testkit::unique_topics();
-    topics.processed_metrics.partitions = 1;
-    ensure_topics(&kafka, "analytics-test", &topics)
-        .await
-        .unwrap();
+    let topics = topics_with_one_record_partition(&kafka).await;
     abort_one_run(&kafka, &topics, 0, 0).await;
 
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
@@ -403,11 +409,7 @@ async fn reader_reads_partitions_added_after_it_started() {
     use rdkafka::client::DefaultClientContext;
 
     let kafka = obs_testkit::kafka();
-    let mut topics = obs_testkit::unique_topics();
-    topics.processed_metrics.partitions = 1;
-    ensure_topics(&kafka, "analytics-test", &topics)
-        .await
-        .unwrap();
+    let topics = topics_with_one_record_partition(&kafka).await;
     let topic = topics.processed_metrics.name.clone();
     send(
         &producer(&kafka),

@@ -749,7 +749,7 @@ impl<T: Transform> Worker<T> {
     /// gathered behind it are dropped, and their partitions go back to the first input of
     /// either, to be read again.
     fn failed(&mut self, error: KafkaError, rebuild_producer: bool, mut batch: Batch) {
-        let gathering = std::mem::take(&mut self.batch.ranges);
+        let gathering_ranges = std::mem::take(&mut self.batch.ranges);
         tracing::warn!(
             %error,
             inputs = batch.inputs + self.batch.inputs,
@@ -766,7 +766,7 @@ impl<T: Transform> Worker<T> {
             self.producer = None;
         }
         self.transform.discard();
-        for (partition, (first, last)) in gathering {
+        for (partition, (first, last)) in gathering_ranges {
             batch.ranges.entry(partition).or_insert((first, last));
         }
         self.rewind(&batch);

@@ -3,8 +3,9 @@
 //! glibc keeps what a thread frees in that thread's arena for reuse and only returns
 //! memory from the top of an arena. librdkafka's fetch and decompression buffers, hundreds
 //! of kilobytes each and freed by other threads than the ones that allocated them, leave
-//! arenas full of free holes: after a burst of a million records the processing service
-//! still held some 50 MB of free heap in RAM (glibc's `malloc_info`). `malloc_trim(0)`
+//! arenas full of free holes: after a burst of a million records the processing service,
+//! when it ran on glibc, still held some 50 MB of free heap in RAM (glibc's `malloc_info`;
+//! it runs on jemalloc now, see [`crate::Heap`]). `malloc_trim(0)`
 //! gives the free pages of every arena back. It locks each arena while it walks it, and
 //! pages given back are faulted in again when reused, so it runs when a burst is over
 //! (the process has gone quiet after being busy), not on a timer under load.

@@ -4,7 +4,8 @@
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`, `/health`
 //!   and serving with graceful shutdown;
-//! * [`heap`]: the C allocator's free memory given back after each burst of work.
+//! * [`heap`]: glibc's free memory given back after each burst of work, for the services
+//!   that run on glibc's allocator ([`Heap`]).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,16 +22,29 @@ use serde::Serialize;
 use std::future::Future;
 use std::process::ExitCode;
 
-/// The `main` of every service: JSON logs, the config (exit code 2 and a message naming
-/// the key when it is invalid), then `run` until it returns (exit code 1 on error).
-pub async fn service_main<C, F, Fut>(service: &str, run: F) -> ExitCode
+/// Who gives the memory a service frees back to the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heap {
+    /// glibc's allocator, trimmed once each burst of work is over
+    /// ([`heap::spawn_idle_trimmer`]).
+    GlibcTrimmedAfterBursts,
+    /// An allocator set up to return freed pages itself (processing's jemalloc).
+    ReturnsFreedPages,
+}
+
+/// The `main` of every service: JSON logs, the heap's upkeep, the config (exit code 2 and
+/// a message naming the key when it is invalid), then `run` until it returns (exit code 1
+/// on error).
+pub async fn service_main<C, F, Fut>(service: &str, heap: Heap, run: F) -> ExitCode
 where
     C: DeserializeOwned + Serialize + Default,
     F: FnOnce(C) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     telemetry::init_tracing();
-    heap::spawn_idle_trimmer();
+    if heap == Heap::GlibcTrimmedAfterBursts {
+        heap::spawn_idle_trimmer();
+    }
     let config = match load_config::<C>(service) {
         Ok(config) => config,
         Err(error) => {

@@ -64,7 +64,7 @@ bench-standardize: kafka-up ## Standardization: criterion for the pure function,
 	scripts/bench-stage.sh
 
 .PHONY: bench-e2e
-bench-e2e: kafka-up ## End to end on the real broker: latency at 5,000 records/s, throughput and RSS over 1,000,000 records
+bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency at 5,000 records/s, throughput and RSS over 1,000,000 records
 	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
 	scripts/bench-e2e.sh
 

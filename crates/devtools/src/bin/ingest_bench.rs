@@ -1,8 +1,8 @@
 //! Ingestion throughput against a running service and a real broker.
 //!
 //! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]
-//! [--rate RECORDS_PER_S]` posts NDJSON batches (generated records, prepared before the
-//! clock starts) to `/ingest/batch` from `concurrency` concurrent clients and reports
+//! [--skip N] [--rate RECORDS_PER_S]` posts NDJSON batches (generated records, after the
+//! first `skip` of the seed's stream, prepared before the clock starts) to `/ingest/batch` from `concurrency` concurrent clients and reports
 //! records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202) and
 //! request latency. With `--rate`, batches are paced to that many records per second.
 //! Its first line, `posting from unix time T`, says when the clock started, for timings
@@ -17,6 +17,9 @@ struct Args {
     batch_size: usize,
     concurrency: usize,
     seed: u64,
+    /// Records of the seed's stream left out before the first posted one: another part of
+    /// the same fleet's history.
+    skip: usize,
     rate: Option<f64>,
 }
 
@@ -27,6 +30,7 @@ fn parse_args() -> anyhow::Result<Args> {
         batch_size: 1000,
         concurrency: 4,
         seed: 42,
+        skip: 0,
         rate: None,
     };
     let mut it = std::env::args().skip(1);
@@ -38,9 +42,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--batch-size" => args.batch_size = value()?.parse().context("--batch-size")?,
             "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
             "--seed" => args.seed = value()?.parse().context("--seed")?,
+            "--skip" => args.skip = value()?.parse().context("--skip")?,
             "--rate" => args.rate = Some(value()?.parse().context("--rate")?),
             "--help" | "-h" => {
-                println!("usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N] [--rate RECORDS_PER_S]");
+                println!("usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N] [--skip N] [--rate RECORDS_PER_S]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (see --help)"),
@@ -57,7 +62,9 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     // Distinct records for every batch, so record ids never repeat within a run.
     let records: Vec<_> =
-        obs_samplegen::records(args.seed, args.batches * args.batch_size).collect();
+        obs_samplegen::records(args.seed, args.skip + args.batches * args.batch_size)
+            .skip(args.skip)
+            .collect();
     let bodies: Vec<Vec<u8>> = records
         .chunks(args.batch_size)
         .map(|chunk| {

@@ -5,8 +5,10 @@
 //!   keyed and with headers as ingestion writes them.
 //! * `stage-bench watch STATUS_URL N`: polls a stage's `/status` and reports its throughput
 //!   from its first committed batch until N inputs are committed.
-//! * `stage-bench latency METRICS_URL STAGE`: p50/p99 of the stage's end-to-end latency
-//!   (`ingested-at` → commit), interpolated within the histogram's buckets.
+//! * `stage-bench latency METRICS_URL STAGE [SINCE_FILE]`: p50/p99 of the stage's
+//!   end-to-end latency (`ingested-at` → commit), interpolated within the histogram's
+//!   buckets; with SINCE_FILE, a copy of the same `/metrics` taken earlier (after a
+//!   warm-up), of the records committed since.
 
 use anyhow::{bail, Context};
 use obs_kafka::{KafkaConfig, RecordHeaders, TopicsConfig, TraceParent};
@@ -27,9 +29,10 @@ async fn main() -> anyhow::Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["produce", n] => produce(n.parse().context("N")?).await,
         ["watch", url, n] => watch(url, n.parse().context("N")?).await,
-        ["latency", url, stage] => latency(url, stage).await,
+        ["latency", url, stage] => latency(url, stage, None).await,
+        ["latency", url, stage, since] => latency(url, stage, Some(since)).await,
         _ => bail!(
-            "usage: stage-bench produce N | stage-bench watch STATUS_URL N | stage-bench latency METRICS_URL STAGE"
+            "usage: stage-bench produce N | stage-bench watch STATUS_URL N | stage-bench latency METRICS_URL STAGE [SINCE_FILE]"
         ),
     }
 }
@@ -113,35 +116,18 @@ async fn watch(url: &str, n: u64) -> anyhow::Result<()> {
     }
 }
 
-async fn latency(url: &str, stage: &str) -> anyhow::Result<()> {
+async fn latency(url: &str, stage: &str, since: Option<&str>) -> anyhow::Result<()> {
     let text = reqwest::get(url).await?.text().await?;
-    let prefix = "stage_end_to_end_latency_seconds_bucket{";
-    let stage_label = format!("stage=\"{stage}\"");
-    // (upper bound, cumulative count), in order.
-    let mut buckets: Vec<(f64, f64)> = Vec::new();
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix(prefix) else {
-            continue;
-        };
-        if !rest.contains(&stage_label) {
-            continue;
+    let mut buckets = latency_buckets(&text, stage)?;
+    if let Some(path) = since {
+        let earlier = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        let earlier = latency_buckets(&earlier, stage)?;
+        if earlier.len() != buckets.len() {
+            bail!("{path} has other latency buckets than {url}");
         }
-        let le = rest
-            .split("le=\"")
-            .nth(1)
-            .and_then(|v| v.split('"').next())
-            .context("bucket without le")?;
-        let bound = if le == "+Inf" {
-            f64::INFINITY
-        } else {
-            le.parse()?
-        };
-        let count: f64 = line
-            .rsplit(' ')
-            .next()
-            .context("bucket without value")?
-            .parse()?;
-        buckets.push((bound, count));
+        for (bucket, (_, before)) in buckets.iter_mut().zip(earlier) {
+            bucket.1 -= before;
+        }
     }
     let total = buckets.last().map(|b| b.1).unwrap_or(0.0);
     if total == 0.0 {
@@ -168,4 +154,61 @@ async fn latency(url: &str, stage: &str) -> anyhow::Result<()> {
         quantile(0.99) * 1e3
     );
     Ok(())
+}
+
+/// The stage's latency histogram in Prometheus text: (upper bound, cumulative count), in
+/// order.
+fn latency_buckets(text: &str, stage: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+    let prefix = "stage_end_to_end_latency_seconds_bucket{";
+    let stage_label = format!("stage=\"{stage}\"");
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(prefix) else {
+            continue;
+        };
+        if !rest.contains(&stage_label) {
+            continue;
+        }
+        let le = rest
+            .split("le=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .context("bucket without le")?;
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        let count: f64 = line
+            .rsplit(' ')
+            .next()
+            .context("bucket without value")?
+            .parse()?;
+        buckets.push((bound, count));
+    }
+    Ok(buckets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_buckets;
+
+    #[test]
+    fn reads_one_stages_buckets_in_order() {
+        let text = "\
+# TYPE stage_end_to_end_latency_seconds histogram
+stage_end_to_end_latency_seconds_bucket{stage=\"processing\",le=\"0.05\"} 10
+stage_end_to_end_latency_seconds_bucket{stage=\"processing\",le=\"0.1\"} 90
+stage_end_to_end_latency_seconds_bucket{stage=\"processing\",le=\"+Inf\"} 100
+stage_end_to_end_latency_seconds_bucket{stage=\"standardization\",le=\"0.05\"} 7
+stage_end_to_end_latency_seconds_sum{stage=\"processing\"} 6.5
+";
+        let buckets = latency_buckets(text, "processing").unwrap();
+        assert_eq!(buckets, [(0.05, 10.0), (0.1, 90.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(
+            latency_buckets(text, "standardization").unwrap(),
+            [(0.05, 7.0)]
+        );
+        assert!(latency_buckets(text, "ingestion").unwrap().is_empty());
+    }
 }

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
-use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
+use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_records::RecordError;
 use obs_service::http::{media_type, read_body};
@@ -91,6 +91,11 @@ impl AppState {
         Ok(())
     }
 
+    /// The loop's status, once it was started.
+    pub fn stage_status(&self) -> Option<StageStatus> {
+        self.stage.map(StageHandle::status)
+    }
+
     /// Committed counts `(in, standardized, dead-lettered)`: `in` is counted by the loop
     /// (inputs whose batch committed), the two others by the transform's outcomes, so
     /// `in = standardized + dead-lettered` is a real reconciliation.
@@ -98,7 +103,7 @@ impl AppState {
         let m = &self.metrics;
         let standardized = m.records.with_label_values(&["standardized"]).get();
         let dead = m.records.with_label_values(&["dead_lettered"]).get();
-        let consumed = self.stage.map(|s| s.status().records_consumed).unwrap_or(0);
+        let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
         (consumed, standardized, dead)
     }
 }

@@ -66,6 +66,19 @@ async fn totals(state: &AppState, expected: u64) -> (u64, u64, u64) {
     state.stage_totals()
 }
 
+/// The stage's lag by partition once it is known for every assigned partition (at most
+/// 15 s: three rounds of statistics).
+async fn lag_once_reported(state: &AppState) -> std::collections::BTreeMap<i32, i64> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = state.stage_status().unwrap();
+        if status.lag.len() == status.assigned_partitions.len() || Instant::now() > deadline {
+            return status.lag;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
     message
         .headers()?
@@ -151,6 +164,16 @@ async fn the_field_data_is_standardized_with_no_dead_letter() {
         (72, 72, 0),
         "in = standardized + dead-lettered"
     );
+    // The lag, from librdkafka's statistics (every 5 s): none left on any partition.
+    let lag = lag_once_reported(&state).await;
+    let assigned = state.stage_status().unwrap().assigned_partitions;
+    assert!(!assigned.is_empty());
+    assert_eq!(
+        lag.keys().copied().collect::<Vec<_>>(),
+        assigned,
+        "every assigned partition"
+    );
+    assert!(lag.values().all(|&behind| behind == 0), "{lag:?}");
     tokio::task::spawn_blocking(move || state.stop_stage())
         .await
         .unwrap()

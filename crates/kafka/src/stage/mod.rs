@@ -31,11 +31,12 @@ use prometheus::{
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{BorrowedHeaders, Headers, Message};
 use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,9 @@ const CONSUMER_TUNING: &[(&str, &str)] = &[
     ("fetch.wait.max.ms", "25"),
     // 1 MiB per partition (compressed; about 5,000 records): a fetch feeds a batch.
     ("max.partition.fetch.bytes", "1048576"),
+    // The lag of each partition comes from librdkafka's statistics, which it gathers
+    // without asking the broker: no round trip on the loop thread (`StageContext::stats`).
+    ("statistics.interval.ms", "5000"),
 ];
 
 /// The stage producer's tuning (`kafka.properties` overrides it).
@@ -78,7 +82,6 @@ const PRODUCER_TUNING: &[(&str, &str)] = &[
 /// Longest poll of a loop whose due batch waits for the transaction in flight.
 const COMMIT_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
-const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Batching and identity of one stage instance.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -251,7 +254,7 @@ impl StageMetrics {
                 vec![0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
             ))?)?,
             lag: add(registry, IntGaugeVec::new(
-                opts("stage_consumer_lag_records", "Records behind the high watermark, by input partition."),
+                opts("stage_consumer_lag_records", "Records not yet consumed up to the last stable offset, by input partition (librdkafka statistics, every 5 s)."),
                 &["partition"],
             )?)?,
             batch_size: add(registry, Histogram::with_opts(histogram(
@@ -308,12 +311,16 @@ pub struct StageStatus {
 }
 
 impl StageProgress {
+    fn state(&self) -> MutexGuard<'_, StageState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn update(&self, f: impl FnOnce(&mut StageState)) {
-        let mut state = match self.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut state);
+        f(&mut self.state());
+    }
+
+    fn assigned_partitions(&self) -> BTreeSet<i32> {
+        self.state().assigned_partitions.iter().copied().collect()
     }
 }
 
@@ -349,10 +356,7 @@ impl StageHandle {
 
     pub fn status(&self) -> StageStatus {
         let p = &self.progress;
-        let state = match p.state.lock() {
-            Ok(state) => state.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let state = p.state().clone();
         StageStatus {
             phase: state.phase,
             input_topic: self.input_topic.clone(),
@@ -377,9 +381,61 @@ struct StageContext {
     rebalances: AtomicU64,
     progress: Arc<StageProgress>,
     transactions: Arc<TransactionGate>,
+    input_topic: String,
+    lag: IntGaugeVec,
+    /// Partitions whose lag this instance exports; dropped when it loses them, so another
+    /// replica's partitions never show a stale lag here.
+    lag_partitions: Mutex<BTreeSet<i32>>,
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    /// Every `statistics.interval.ms`, on the loop thread (it polls the consumer): the lag
+    /// of each assigned partition.
+    fn stats(&self, statistics: Statistics) {
+        let assigned = self.progress.assigned_partitions();
+        let lag: BTreeMap<i32, i64> = statistics
+            .topics
+            .get(&self.input_topic)
+            .map(|topic| {
+                assigned
+                    .iter()
+                    .filter_map(|id| {
+                        let p = topic.partitions.get(id)?;
+                        Some((*id, records_behind(p.app_offset, p.ls_offset, p.hi_offset)?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (partition, behind) in &lag {
+            self.lag
+                .with_label_values(&[&partition.to_string()])
+                .set(*behind);
+        }
+        let mut exported = self
+            .lag_partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for lost in exported.difference(&assigned) {
+            // The series may not exist (never set); nothing to remove then.
+            let _ = self.lag.remove_label_values(&[&lost.to_string()]);
+        }
+        *exported = assigned;
+        self.progress.update(|s| s.lag = lag);
+    }
+}
+
+/// Records a partition has yet to hand to the stage: from the offset after the last one
+/// handed over (`app_offset`) to the last stable offset, what a `read_committed` consumer
+/// can read (the high watermark if librdkafka has none); `None` (-1 offsets) until the
+/// partition has been fetched.
+fn records_behind(app_offset: i64, last_stable: i64, high_watermark: i64) -> Option<i64> {
+    let end = if last_stable >= 0 {
+        last_stable
+    } else {
+        high_watermark
+    };
+    (end >= 0 && app_offset >= 0).then(|| (end - app_offset).max(0))
+}
 
 impl ConsumerContext for StageContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
@@ -423,6 +479,9 @@ pub fn spawn_stage<T: Transform>(
         rebalances: AtomicU64::new(0),
         progress: progress.clone(),
         transactions: transactions.clone(),
+        input_topic: input_topic.to_owned(),
+        lag: metrics.lag.clone(),
+        lag_partitions: Mutex::new(BTreeSet::new()),
     };
     let consumer: StageConsumer = kafka
         .client_config_tuned(stage, CONSUMER_TUNING)
@@ -453,7 +512,6 @@ pub fn spawn_stage<T: Transform>(
         batch: Batch::default(),
         spare_outputs: Outputs::default(),
         seen_rebalances: 0,
-        lag_partitions: std::collections::BTreeSet::new(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
@@ -519,15 +577,11 @@ struct Worker<T: Transform> {
     /// The outputs buffer of the last committed batch, for the next batch to fill.
     spare_outputs: Outputs,
     seen_rebalances: u64,
-    /// Partitions whose lag this instance exports; dropped when it loses them, so another
-    /// replica's partitions never show a stale lag here.
-    lag_partitions: std::collections::BTreeSet<i32>,
 }
 
 impl<T: Transform> Worker<T> {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), KafkaError> {
         let max_wait = Duration::from_millis(self.config.batch_max_ms.max(1));
-        let mut last_lag = Instant::now();
         // Its own handle: a polled message borrows it while the worker settles batches.
         let consumer = self.consumer.clone();
         while !stop.load(Ordering::SeqCst) {
@@ -611,10 +665,6 @@ impl<T: Transform> Worker<T> {
             // until then: batches grow with the commits' pace, not by waiting idle.
             if !self.batch.is_empty() && (full || (due && self.in_flight.is_none())) {
                 self.hand_over();
-            }
-            if last_lag.elapsed() >= LAG_INTERVAL {
-                self.update_lag();
-                last_lag = Instant::now();
             }
         }
         self.phase("stopping");
@@ -789,48 +839,6 @@ impl<T: Transform> Worker<T> {
         }
     }
 
-    fn update_lag(&mut self) {
-        let Ok(assignment) = self.consumer.assignment() else {
-            return;
-        };
-        let Ok(positions) = self.consumer.position() else {
-            return;
-        };
-        let mut lag = BTreeMap::new();
-        for element in assignment.elements() {
-            let (topic, partition) = (element.topic(), element.partition());
-            let Ok((_, high)) =
-                self.consumer
-                    .fetch_watermarks(topic, partition, Duration::from_millis(500))
-            else {
-                continue;
-            };
-            let position = positions
-                .find_partition(topic, partition)
-                .and_then(|p| p.offset().to_raw());
-            let behind = match position {
-                Some(position) if position >= 0 => (high - position).max(0),
-                _ => continue,
-            };
-            self.metrics
-                .lag
-                .with_label_values(&[&partition.to_string()])
-                .set(behind);
-            lag.insert(partition, behind);
-        }
-        let owned: std::collections::BTreeSet<i32> = assignment
-            .elements()
-            .iter()
-            .map(|e| e.partition())
-            .collect();
-        for lost in self.lag_partitions.difference(&owned) {
-            // The series may not exist (never set); nothing to remove then.
-            let _ = self.metrics.lag.remove_label_values(&[&lost.to_string()]);
-        }
-        self.lag_partitions = owned;
-        self.progress.update(|s| s.lag = lag);
-    }
-
     fn phase(&self, phase: &'static str) {
         self.progress.update(|s| s.phase = phase);
     }
@@ -843,7 +851,29 @@ impl<T: Transform> Worker<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::PerBatch;
+    use super::{records_behind, PerBatch};
+
+    #[test]
+    fn lag_runs_to_the_last_stable_offset_once_offsets_are_known() {
+        assert_eq!(
+            records_behind(120, 150, 160),
+            Some(30),
+            "open transaction: up to LSO"
+        );
+        assert_eq!(records_behind(150, 150, 150), Some(0));
+        assert_eq!(
+            records_behind(40, -1, 100),
+            Some(60),
+            "no LSO: the high watermark"
+        );
+        assert_eq!(
+            records_behind(-1, 150, 160),
+            None,
+            "nothing handed over yet"
+        );
+        assert_eq!(records_behind(10, -1, -1), None, "not fetched yet");
+        assert_eq!(records_behind(151, 150, 150), Some(0), "never negative");
+    }
 
     #[test]
     fn per_batch_state_follows_seal_commit_and_discard() {

@@ -58,8 +58,8 @@ wait_for() { for _ in $(seq 1 3000); do [[ "$(consumed)" -ge "$1" ]] && return 0
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 broker=$(pgrep -f 'kafka\.Kafka ' | head -1 || true)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker $KAFKA_BOOTSTRAP_SERVERS on the same host"
-echo "--- warm-up: $WARMUP records, not measured"
 WARMUP=$(( WARMUP / 1000 * 1000 ))
+echo "--- warm-up: $WARMUP records, not measured"
 if (( WARMUP > 0 )); then
   # The latency phase's fleet (seed 1), records after those that phase posts.
   target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 1 --skip 60000 \

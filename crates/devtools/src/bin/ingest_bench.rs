@@ -2,9 +2,9 @@
 //!
 //! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]
 //! [--skip N] [--rate RECORDS_PER_S]` posts NDJSON batches (generated records, after the
-//! first `skip` of the seed's stream, prepared before the clock starts) to `/ingest/batch` from `concurrency` concurrent clients and reports
-//! records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202) and
-//! request latency. With `--rate`, batches are paced to that many records per second.
+//! first `skip` of the seed's stream, prepared before the clock starts) to `/ingest/batch`
+//! from `concurrency` concurrent clients and reports records/s (each batch counted only
+//! once Kafka acknowledged it, i.e. on its 202) and request latency. With `--rate`, batches are paced to that many records per second.
 //! Its first line, `posting from unix time T`, says when the clock started, for timings
 //! that end downstream (`scripts/bench-e2e.sh`).
 

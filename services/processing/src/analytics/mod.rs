@@ -147,38 +147,25 @@ impl AnalyticsConfig {
 mod tests {
     use super::*;
 
+    /// The error of the default configuration changed by `change`.
+    fn invalid(change: impl FnOnce(&mut AnalyticsConfig)) -> InvalidConfig {
+        let mut config = AnalyticsConfig::default();
+        change(&mut config);
+        config.validate().unwrap_err()
+    }
+
     #[test]
     fn defaults_are_valid_and_invalid_values_name_their_key() {
         assert_eq!(AnalyticsConfig::default().validate(), Ok(()));
-        let error = AnalyticsConfig {
-            quantile_relative_accuracy: 1.5,
-            ..AnalyticsConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let error = invalid(|c| c.quantile_relative_accuracy = 1.5);
         assert_eq!(error.key, "quantile_relative_accuracy");
-        let error = AnalyticsConfig {
-            quantile_relative_accuracy: f64::NAN,
-            ..AnalyticsConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let error = invalid(|c| c.quantile_relative_accuracy = f64::NAN);
         assert_eq!(error.key, "quantile_relative_accuracy");
-        let error = AnalyticsConfig {
-            quantile_max_buckets: 1,
-            ..AnalyticsConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let error = invalid(|c| c.quantile_max_buckets = 1);
         assert!(error
             .to_string()
             .starts_with("analytics.quantile_max_buckets:"));
-        let error = AnalyticsConfig {
-            partition_check_ms: 0,
-            ..AnalyticsConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let error = invalid(|c| c.partition_check_ms = 0);
         assert_eq!(error.key, "partition_check_ms");
     }
 

@@ -6,7 +6,7 @@ use obs_detector::anomaly::{roc_auc, DetectorConfig, IsolationForest, LabelledPo
 
 fn auc(name: &str) -> f64 {
     let path = format!(
-        "{}/../../../shared/data/odds/{name}",
+        "{}/../../tests/fixtures/odds/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

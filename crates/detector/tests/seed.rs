@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 );
 
 #[test]
 fn the_field_data_gives_the_known_summary() {
-    let text = std::fs::read_to_string(SEED).expect("../shared/data/seed-logs.json");
+    let text = std::fs::read_to_string(SEED).expect("tests/fixtures/seed-logs.json");
     let rules = RulesConfig::default();
     let processed: Vec<ProcessedRecord> = text
         .lines()

@@ -11,7 +11,7 @@ use std::hint::black_box;
 /// The 72 field records, one per NDJSON line; read in place, never copied into the project.
 const SEED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 ));
 
 fn seed_lines() -> Vec<&'static [u8]> {

@@ -788,7 +788,7 @@ mod tests {
     /// The 72 field records, one per line; read in place, never copied into the project.
     const SEED: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/seed-logs.json"
+        "/../../tests/fixtures/seed-logs.json"
     ));
 
     const FIELDS: [&str; 18] = [

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 /// The 72 field records (NDJSON), read in place from the shared data directory.
 const SEED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 ));
 
 fn seed_lines() -> Vec<&'static str> {

@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 );
 
 fn seed_lines() -> Vec<String> {
     std::fs::read_to_string(SEED)
-        .expect("../shared/data/seed-logs.json beside the project")
+        .expect("tests/fixtures/seed-logs.json")
         .lines()
         .map(str::to_owned)
         .collect()

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 );
 
 struct Stack {

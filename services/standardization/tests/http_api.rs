@@ -25,7 +25,7 @@ async fn call(zone: &str, content_type: &str, body: &str) -> (StatusCode, Value)
 fn seed_line() -> String {
     let seed = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/seed-logs.json"
+        "/../../tests/fixtures/seed-logs.json"
     );
     std::fs::read_to_string(seed)
         .unwrap()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/seed-logs.json"
+    "/../../tests/fixtures/seed-logs.json"
 );
 
 fn config() -> StandardizationConfig {

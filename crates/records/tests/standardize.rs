@@ -12,7 +12,7 @@ use obs_records::{
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-/// The 72 field records (NDJSON), read in place from the shared data directory.
+/// The 72 field records (NDJSON), kept as a fixture in tests/fixtures.
 const SEED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/seed-logs.json"

@@ -8,7 +8,8 @@
 //!   broker acknowledged, with bounded admission instead of unbounded buffering;
 //! * [`RecordHeaders`]: the headers every record carries across stages;
 //! * [`stage`]: the transactional consume-transform-produce loop of the stages;
-//! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads.
+//! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads;
+//! * [`sync`]: the poison-tolerant lock every runtime crate takes (this is the lowest of them).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +20,7 @@ pub mod headers;
 mod probe;
 mod producer;
 pub mod stage;
+pub mod sync;
 pub mod topics;
 
 pub use config::KafkaConfig;

@@ -32,7 +32,7 @@
 //! Only `http://` URLs: the workspace builds `reqwest` without TLS (put a TLS-terminating
 //! proxy in front of a remote Alertmanager).
 
-use crate::config::InvalidConfig;
+use crate::config::error::InvalidConfig;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use obs_kafka::KafkaConfig;
 use prometheus::{IntCounterVec, Opts};

@@ -56,7 +56,7 @@ pub use view::{
     SourcesReport, Summary, ViewStats,
 };
 
-use crate::config::InvalidConfig;
+use crate::config::error::InvalidConfig;
 use serde::{Deserialize, Serialize};
 
 /// Smallest accepted [`AnalyticsConfig::quantile_relative_accuracy`]: below it the

@@ -1,12 +1,13 @@
 //! Configuration of the processing service (see the README's configuration table).
 
+pub mod error;
+
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_service::HttpConfig;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -35,21 +36,3 @@ impl Default for ProcessingConfig {
         }
     }
 }
-
-/// A value of the `analytics` or `alertmanager` section that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidConfig {
-    /// `analytics` or `alertmanager`.
-    pub section: &'static str,
-    /// The field of that section at fault.
-    pub key: &'static str,
-    pub reason: String,
-}
-
-impl fmt::Display for InvalidConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}: {}", self.section, self.key, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidConfig {}

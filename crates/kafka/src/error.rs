@@ -26,7 +26,25 @@ pub enum KafkaError {
     /// Topic administration failed.
     #[error("topic administration failed for {topic}: {reason}")]
     Admin { topic: String, reason: String },
-    /// The consume-transform-produce loop cannot go on.
-    #[error("stage loop: {0}")]
-    Stage(String),
+    /// A thread of a consumer or of the stage loop could not start.
+    #[error("cannot start thread {thread}: {source}")]
+    ThreadStart {
+        thread: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A consumer thread panicked.
+    #[error("thread {thread} panicked")]
+    ThreadPanicked { thread: String },
+    /// A task a consumer hands its work to has stopped (the stage's commit thread, the
+    /// alert forwarder's delivery task).
+    #[error("{0} has stopped")]
+    Stopped(&'static str),
+    /// The consumer is not (or no longer) in its group: offsets cannot go into a
+    /// transaction.
+    #[error("no consumer group metadata")]
+    NoGroupMetadata,
+    /// A transaction's records were not all acknowledged in time.
+    #[error("{count} records still undelivered after {after:?}")]
+    Undelivered { count: i32, after: Duration },
 }

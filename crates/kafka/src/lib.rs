@@ -7,13 +7,16 @@
 //! * [`AckedProducer`]: an idempotent `acks=all` producer that reports success only once the
 //!   broker acknowledged, with bounded admission instead of unbounded buffering;
 //! * [`RecordHeaders`]: the headers every record carries across stages;
-//! * [`stage`]: the transactional consume-transform-produce loop of the stages;
+//! * [`consumer`]: the one building block of every consumer (settings, context, thread and
+//!   handle);
+//! * [`stage`]: the transactional consume-transform-produce loop of the stages, built on it;
 //! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads;
 //! * [`sync`]: the poison-tolerant lock every runtime crate takes (this is the lowest of them).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+pub mod consumer;
 pub mod dead_letter;
 mod error;
 pub mod headers;
@@ -29,7 +32,7 @@ pub use headers::{RecordHeaders, TraceParent};
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{AckedProducer, OutgoingRecord, ProducerConfig};
 pub use stage::{
-    spawn_stage, InputRecord, Output, OutputWriter, Outputs, PerBatch, StageConfig, StageHandle,
+    spawn_stage, InputRecord, Output, OutputWriter, Outputs, StageConfig, StageHandle,
     StageMetrics, StageStatus, Transform,
 };
 pub use topics::{ensure_topics, TopicOutcome, TopicSpec, TopicsConfig};

@@ -5,7 +5,7 @@ use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, Outputs, PerBatch, Transform};
+use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{
@@ -207,7 +207,7 @@ struct Observed {
 
 /// What a batch leaves to do once it commits.
 #[derive(Default)]
-struct Pending {
+pub struct Pending {
     runs: Vec<Observed>,
     dead_letters: Vec<&'static str>,
     /// Whether the detector bank opened a batch for it (so an abort can undo it).
@@ -223,7 +223,6 @@ pub struct ProcessTransform {
     dead_letter_topic: Arc<str>,
     metrics: ProcessingMetrics,
     labels: Labels,
-    pending: PerBatch<Pending>,
 }
 
 impl ProcessTransform {
@@ -241,13 +240,14 @@ impl ProcessTransform {
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
             metrics,
             labels: Labels::default(),
-            pending: PerBatch::default(),
         }
     }
 }
 
 impl Transform for ProcessTransform {
-    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Outputs) {
+    type Batch = Pending;
+
+    fn transform(&mut self, input: &InputRecord<'_>, pending: &mut Pending, out: &mut Outputs) {
         let parsed = input
             .payload
             .ok_or_else(|| "empty payload: no bytes to read".to_owned())
@@ -257,10 +257,7 @@ impl Transform for ProcessTransform {
         let record = match parsed {
             Ok(record) => record,
             Err(reason) => {
-                self.pending
-                    .gathering()
-                    .dead_letters
-                    .push("unreadable_standardized_record");
+                pending.dead_letters.push("unreadable_standardized_record");
                 dead_letter(
                     out,
                     input,
@@ -272,7 +269,6 @@ impl Transform for ProcessTransform {
                 return;
             }
         };
-        let pending = self.pending.gathering();
         let processed = {
             let mut bank = lock(&self.detectors);
             if !pending.bank_batch {
@@ -318,20 +314,14 @@ impl Transform for ProcessTransform {
             .json(&processed);
     }
 
-    fn seal(&mut self) {
-        self.pending.seal();
+    /// The batches will be consumed again: the detectors must not learn them twice.
+    fn discarded(&mut self, batches: Vec<Pending>) {
+        if batches.iter().any(|b| b.bank_batch) {
+            lock(&self.detectors).rollback_batches();
+        }
     }
 
-    fn discard(&mut self) {
-        self.pending.discard();
-        // The batches will be consumed again: the detectors must not learn them twice.
-        lock(&self.detectors).rollback_batches();
-    }
-
-    fn commit(&mut self) {
-        let Some(pending) = self.pending.commit() else {
-            return;
-        };
+    fn committed(&mut self, pending: Pending) {
         if pending.bank_batch {
             lock(&self.detectors).commit_oldest_batch();
         }

@@ -9,7 +9,7 @@ use obs_detector::{ProcessedRecord, RulesConfig};
 use obs_kafka::{ensure_topics, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
 use processing::analytics::{
-    router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle, ReaderPhase,
+    phase, router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle,
 };
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::Value;
@@ -230,7 +230,7 @@ async fn reader_builds_the_global_view_from_every_partition() {
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
 
     let status = handle.status();
-    assert_eq!(status.phase, ReaderPhase::Live);
+    assert_eq!(status.consumer.phase, phase::LIVE);
     assert_eq!(
         (
             status.records_applied,
@@ -347,8 +347,12 @@ async fn reader_waits_for_topics_created_after_it_started() {
     let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = handle.status();
-    assert_eq!(status.phase, ReaderPhase::WaitingForTopics, "{status:#?}");
-    assert!(status.last_error.is_some());
+    assert_eq!(
+        status.consumer.phase,
+        phase::WAITING_FOR_TOPICS,
+        "{status:#?}"
+    );
+    assert!(status.consumer.last_error.is_some());
     assert!(!status.caught_up);
 
     ensure_topics(&kafka, "analytics-test", &topics)

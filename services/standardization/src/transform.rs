@@ -1,7 +1,7 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
 use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{InputRecord, Outputs, PerBatch, Transform};
+use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
 };
@@ -53,7 +53,7 @@ impl StandardizationMetrics {
 
 /// Counts of the batch in flight, applied to the metrics when it commits.
 #[derive(Default)]
-struct Pending {
+pub struct Pending {
     standardized: u64,
     dead_letters: BTreeMap<&'static str, u64>,
     quality: BTreeMap<&'static str, u64>,
@@ -64,7 +64,6 @@ pub struct StandardizeTransform {
     standardized_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: StandardizationMetrics,
-    pending: PerBatch<Pending>,
 }
 
 impl StandardizeTransform {
@@ -79,17 +78,16 @@ impl StandardizeTransform {
             standardized_topic: standardized_topic.into(),
             dead_letter_topic: dead_letter_topic.into(),
             metrics,
-            pending: PerBatch::default(),
         }
     }
 }
 
 impl Transform for StandardizeTransform {
-    fn transform(&mut self, input: &InputRecord<'_>, out: &mut Outputs) {
+    type Batch = Pending;
+
+    fn transform(&mut self, input: &InputRecord<'_>, batch: &mut Pending, out: &mut Outputs) {
         let Some(payload) = input.payload.filter(|p| !p.is_empty()) else {
-            *self
-                .pending
-                .gathering()
+            *batch
                 .dead_letters
                 .entry(ErrorKind::MalformedJson.as_str())
                 .or_default() += 1;
@@ -106,26 +104,16 @@ impl Transform for StandardizeTransform {
         match standardize_bytes(payload, &self.options) {
             Ok(record) => {
                 for flag in &record.quality {
-                    *self
-                        .pending
-                        .gathering()
-                        .quality
-                        .entry(flag.as_str())
-                        .or_default() += 1;
+                    *batch.quality.entry(flag.as_str()).or_default() += 1;
                 }
-                self.pending.gathering().standardized += 1;
+                batch.standardized += 1;
                 out.record(&self.standardized_topic, Some(record.series_key.as_bytes()))
                     .next_hop_headers(input, STANDARDIZED_SCHEMA_VERSION)
                     .json(&record);
             }
             Err(error) => {
                 let kind = error.kind().as_str();
-                *self
-                    .pending
-                    .gathering()
-                    .dead_letters
-                    .entry(kind)
-                    .or_default() += 1;
+                *batch.dead_letters.entry(kind).or_default() += 1;
                 dead_letter(
                     out,
                     input,
@@ -138,18 +126,7 @@ impl Transform for StandardizeTransform {
         }
     }
 
-    fn seal(&mut self) {
-        self.pending.seal();
-    }
-
-    fn discard(&mut self) {
-        self.pending.discard();
-    }
-
-    fn commit(&mut self) {
-        let Some(pending) = self.pending.commit() else {
-            return;
-        };
+    fn committed(&mut self, pending: Pending) {
         let m = &self.metrics;
         m.records
             .with_label_values(&["standardized"])
@@ -164,4 +141,7 @@ impl Transform for StandardizeTransform {
             m.quality_flags.with_label_values(&[flag]).inc_by(count);
         }
     }
+
+    /// Nothing was counted yet: the records will be consumed and counted again.
+    fn discarded(&mut self, _batches: Vec<Pending>) {}
 }

@@ -8,10 +8,11 @@
 //! N + 1 only once batch N has ended, which keeps the order of commits, the memory bound
 //! and the rewind simple (see [`super`]).
 
-use super::{Outputs, StageProducer, TXN_TIMEOUT};
-use crate::KafkaError;
+use super::outputs::Outputs;
+use crate::sync::lock;
+use crate::{KafkaConfig, KafkaError};
 use rdkafka::consumer::ConsumerGroupMetadata;
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -20,6 +21,44 @@ use std::time::{Duration, Instant};
 
 /// How long the commit thread sleeps between two looks at the producer's queue.
 const FLUSH_SLICE: Duration = Duration::from_micros(500);
+/// Longest wait for each transactional call.
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stage producer's tuning (`kafka.properties` overrides it).
+const PRODUCER_TUNING: &[(&str, &str)] = &[
+    ("linger.ms", "5"),
+    ("compression.type", "lz4"),
+    // A report per delivered record costs an event, a wake-up and a clock read each; the
+    // commit fails anyway if any record of the transaction failed.
+    ("delivery.report.only.error", "true"),
+    // The next transaction's partitions are refused (CONCURRENT_TRANSACTIONS) until the
+    // broker has written the previous one's markers, a few ms; the default 100 ms retry
+    // backoff would add up to 100 ms to a transaction.
+    ("retry.backoff.ms", "5"),
+    ("retry.backoff.max.ms", "100"),
+];
+
+/// Built by the loop, polled by the commit thread.
+pub(super) type StageProducer = BaseProducer;
+
+/// A transactional producer with `transactional_id`, its transactions initialized (which
+/// aborts one its predecessor left open).
+pub(super) fn transactional_producer(
+    kafka: &KafkaConfig,
+    stage: &str,
+    transactional_id: &str,
+    transaction_timeout_ms: u64,
+) -> Result<StageProducer, KafkaError> {
+    let producer: StageProducer = kafka
+        .client_config_tuned(stage, PRODUCER_TUNING)
+        .set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set("transaction.timeout.ms", transaction_timeout_ms.to_string())
+        .create()?;
+    producer.init_transactions(TXN_TIMEOUT)?;
+    tracing::info!(transactional_id, "transactions initialized");
+    Ok(producer)
+}
 
 /// One batch to commit: its outputs and the offsets of its inputs.
 pub(super) struct Job {
@@ -64,7 +103,10 @@ impl Committer {
                     }
                 }
             })
-            .map_err(|e| KafkaError::Stage(format!("cannot start the commit thread: {e}")))?;
+            .map_err(|source| KafkaError::ThreadStart {
+                thread: format!("{stage}-commit"),
+                source,
+            })?;
         Ok(Committer {
             jobs: Some(jobs),
             outcomes,
@@ -81,7 +123,7 @@ impl Committer {
             Some(Ok(())) => Ok(()),
             _ => {
                 self.gate.set(false);
-                Err(KafkaError::Stage("the commit thread has stopped".into()))
+                Err(KafkaError::Stopped("the commit thread"))
             }
         }
     }
@@ -99,7 +141,7 @@ impl Committer {
             }
         };
         Some(outcome.unwrap_or_else(|()| Outcome {
-            result: Err(KafkaError::Stage("the commit thread has stopped".into())),
+            result: Err(KafkaError::Stopped("the commit thread")),
             rebuild_producer: true,
             duration: Duration::ZERO,
             outputs: Outputs::default(),
@@ -188,10 +230,10 @@ fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
     let deadline = Instant::now() + TXN_TIMEOUT;
     while producer.in_flight_count() > 0 {
         if Instant::now() >= deadline {
-            return Err(KafkaError::Stage(format!(
-                "{} messages still undelivered after {TXN_TIMEOUT:?}",
-                producer.in_flight_count()
-            )));
+            return Err(KafkaError::Undelivered {
+                count: producer.in_flight_count(),
+                after: TXN_TIMEOUT,
+            });
         }
         producer.poll(Duration::ZERO);
         std::thread::sleep(FLUSH_SLICE);
@@ -208,7 +250,7 @@ pub(super) struct TransactionGate {
 
 impl TransactionGate {
     fn set(&self, running: bool) {
-        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = running;
+        *lock(&self.running) = running;
         if !running {
             self.ended.notify_all();
         }
@@ -216,7 +258,7 @@ impl TransactionGate {
 
     /// Returns once no transaction is running.
     pub(super) fn wait_until_idle(&self) {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut running = lock(&self.running);
         while *running {
             running = self
                 .ended

@@ -6,7 +6,7 @@
 //! stage's CPU). The commit thread builds librdkafka's headers from the buffer as it sends,
 //! while the loop works on the next batch.
 
-use super::InputRecord;
+use super::input::InputRecord;
 use crate::headers::{SCHEMA_VERSION, TRACEPARENT};
 use crate::TraceParent;
 use rdkafka::message::{Header, Headers, OwnedHeaders};

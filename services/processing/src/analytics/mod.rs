@@ -46,7 +46,9 @@ mod sketch;
 mod testing;
 mod view;
 
-pub use reader::{spawn_reader, PartitionProgress, ReaderHandle, ReaderPhase, ReaderStatus};
+pub use reader::{
+    phase, spawn_reader, PartitionProgress, ReaderHandle, ReaderProgress, ReaderStatus,
+};
 pub use routes::{
     router, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT,
 };

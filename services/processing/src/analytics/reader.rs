@@ -1,7 +1,7 @@
 //! Feeds the [`AnalyticsView`] from `processed-metrics` and `alerts`.
 //!
-//! One `BaseConsumer` on its own OS thread (librdkafka's calls block, and must not stall
-//! the async runtime) reads every partition of both topics:
+//! One consumer of the stack's building block ([`obs_kafka::consumer`]), on its own thread,
+//! reads every partition of both topics:
 //!
 //! * `assign` from `Offset::Beginning`, never `subscribe`: the reader is outside every
 //!   consumer group, so it does not take partitions away from the processing replicas, and
@@ -23,14 +23,18 @@
 use super::view::AnalyticsView;
 use chrono::{DateTime, Utc};
 use obs_detector::Alert;
+use obs_kafka::consumer::{
+    spawn_consumer, ConsumerSettings, ConsumerState, ConsumerStatus, ConsumerThread, Control,
+    Progress, TrackedConsumer,
+};
+use obs_kafka::sync::lock;
 use obs_kafka::{KafkaConfig, KafkaError, TopicsConfig};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `client.id` of the reader, and the prefix of its throwaway `group.id`.
@@ -51,17 +55,14 @@ const READER_TUNING: &[(&str, &str)] = &[
     ("fetch.queue.backoff.ms", "5"),
 ];
 
-/// What the reader is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReaderPhase {
+/// The reader's phases, as its status shows them.
+pub mod phase {
     /// A topic does not exist yet (or metadata is unavailable); retried every second.
-    WaitingForTopics,
+    pub const WAITING_FOR_TOPICS: &str = "waiting_for_topics";
     /// Reading what was published before start.
-    CatchingUp,
+    pub const CATCHING_UP: &str = "catching_up";
     /// Caught up; following new records.
-    Live,
-    Stopped,
+    pub const LIVE: &str = "live";
 }
 
 /// Progress of one partition.
@@ -90,7 +91,10 @@ impl PartitionProgress {
 /// A snapshot of the reader, for `/status`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReaderStatus {
-    pub phase: ReaderPhase,
+    /// Phase (see [`phase`]), running, errors and the last one (a missing topic while
+    /// waiting; cleared once caught up).
+    #[serde(flatten)]
+    pub consumer: ConsumerStatus,
     pub processed_topic: String,
     pub alerts_topic: String,
     pub records_applied: u64,
@@ -102,90 +106,45 @@ pub struct ReaderStatus {
     pub caught_up_at: Option<DateTime<Utc>>,
     /// The latest parse error, with its topic/partition/offset.
     pub last_parse_error: Option<String>,
-    /// The latest client or metadata error (cleared when caught up).
-    pub last_error: Option<String>,
 }
 
-#[derive(Debug)]
-struct Shared {
+/// What the reader has read, shared by its thread and its handle.
+#[derive(Debug, Default)]
+pub struct ReaderProgress {
+    processed_topic: String,
+    alerts_topic: String,
     records: AtomicU64,
     alerts: AtomicU64,
     parse_errors: AtomicU64,
-    state: Mutex<State>,
+    partitions: Mutex<Vec<PartitionProgress>>,
+    caught_up_at: Mutex<Option<DateTime<Utc>>>,
+    last_parse_error: Mutex<Option<String>>,
 }
 
-#[derive(Debug, Clone)]
-struct State {
-    phase: ReaderPhase,
-    partitions: Vec<PartitionProgress>,
-    caught_up_at: Option<DateTime<Utc>>,
-    last_parse_error: Option<String>,
-    last_error: Option<String>,
-}
+impl Progress for ReaderProgress {
+    type Status = ReaderStatus;
 
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // Plain data: still meaningful after a panic elsewhere.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn status(&self, consumer: ConsumerStatus) -> ReaderStatus {
+        let caught_up_at = *lock(&self.caught_up_at);
+        ReaderStatus {
+            consumer,
+            processed_topic: self.processed_topic.clone(),
+            alerts_topic: self.alerts_topic.clone(),
+            records_applied: self.records.load(Ordering::Relaxed),
+            alerts_applied: self.alerts.load(Ordering::Relaxed),
+            parse_errors: self.parse_errors.load(Ordering::Relaxed),
+            partitions: lock(&self.partitions).clone(),
+            caught_up: caught_up_at.is_some(),
+            caught_up_at,
+            last_parse_error: lock(&self.last_parse_error).clone(),
+        }
     }
 }
 
 /// The running reader. Dropping the handle stops the reader without waiting for it;
-/// [`ReaderHandle::join`] waits.
-pub struct ReaderHandle {
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    processed_topic: String,
-    alerts_topic: String,
-}
-
-impl ReaderHandle {
-    pub fn status(&self) -> ReaderStatus {
-        let state = self.shared.state().clone();
-        ReaderStatus {
-            phase: state.phase,
-            processed_topic: self.processed_topic.clone(),
-            alerts_topic: self.alerts_topic.clone(),
-            records_applied: self.shared.records.load(Ordering::Relaxed),
-            alerts_applied: self.shared.alerts.load(Ordering::Relaxed),
-            parse_errors: self.shared.parse_errors.load(Ordering::Relaxed),
-            partitions: state.partitions,
-            caught_up: state.caught_up_at.is_some(),
-            caught_up_at: state.caught_up_at,
-            last_parse_error: state.last_parse_error,
-            last_error: state.last_error,
-        }
-    }
-
-    /// Asks the reader to stop; it leaves within one poll (≤ 200 ms), or one broker
-    /// request (≤ 5 s) while it is still looking its topics up.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the reader thread is still running.
-    pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
-    /// Stops the reader and waits for its thread.
-    pub fn join(mut self) -> Result<(), KafkaError> {
-        self.stop();
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Err(_)) => Err(KafkaError::Stage("analytics reader thread panicked".into())),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Drop for ReaderHandle {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+/// `join` waits: it leaves within one poll (≤ 200 ms), or one broker request (≤ 5 s)
+/// while it is still looking its topics up.
+pub type ReaderHandle = ConsumerThread<ReaderProgress>;
 
 /// Starts reading every partition of `topics.processed_metrics` and `topics.alerts` into
 /// `view`, on a thread of its own.
@@ -194,55 +153,23 @@ pub fn spawn_reader(
     topics: &TopicsConfig,
     view: Arc<AnalyticsView>,
 ) -> Result<ReaderHandle, KafkaError> {
-    let mut config = kafka.client_config_tuned(CLIENT_NAME, READER_TUNING);
-    config
-        .set(
-            "group.id",
-            format!(
-                "{CLIENT_NAME}-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_micros()
-            ),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        // Only if retention removed the first offsets between lookup and fetch.
-        .set("auto.offset.reset", "earliest")
-        // Looking a topic up must never create it.
-        .set("allow.auto.create.topics", "false");
-    let consumer: BaseConsumer = config.create()?;
-    let shared = Arc::new(Shared {
-        records: AtomicU64::new(0),
-        alerts: AtomicU64::new(0),
-        parse_errors: AtomicU64::new(0),
-        state: Mutex::new(State {
-            phase: ReaderPhase::WaitingForTopics,
-            partitions: Vec::new(),
-            caught_up_at: None,
-            last_parse_error: None,
-            last_error: None,
-        }),
+    let state: Arc<ConsumerState> = Arc::default();
+    let consumer = ConsumerSettings::assigned(CLIENT_NAME)
+        .tuning(READER_TUNING)
+        .create(kafka, state.clone(), ())?;
+    let progress = Arc::new(ReaderProgress {
+        processed_topic: topics.processed_metrics.name.clone(),
+        alerts_topic: topics.alerts.name.clone(),
+        ..ReaderProgress::default()
     });
-    let stop = Arc::new(AtomicBool::new(false));
     let reader = Reader {
         consumer,
-        processed_topic: topics.processed_metrics.name.clone(),
-        alerts_topic: topics.alerts.name.clone(),
         view,
-        shared: shared.clone(),
-        stop: stop.clone(),
+        progress: progress.clone(),
     };
-    let thread = std::thread::Builder::new()
-        .name("analytics-reader".into())
-        .spawn(move || reader.run())
-        .map_err(|e| KafkaError::Stage(format!("cannot start the analytics reader thread: {e}")))?;
-    Ok(ReaderHandle {
-        shared,
-        stop,
-        thread: Some(thread),
-        processed_topic: topics.processed_metrics.name.clone(),
-        alerts_topic: topics.alerts.name.clone(),
+    spawn_consumer("analytics-reader", state, progress, move |control| {
+        reader.run(control);
+        Ok(())
     })
 }
 
@@ -257,35 +184,29 @@ fn from_beginning(partitions: &[PartitionProgress]) -> Result<TopicPartitionList
 }
 
 struct Reader {
-    consumer: BaseConsumer,
-    processed_topic: String,
-    alerts_topic: String,
+    consumer: TrackedConsumer,
     view: Arc<AnalyticsView>,
-    shared: Arc<Shared>,
-    stop: Arc<AtomicBool>,
+    progress: Arc<ReaderProgress>,
 }
 
 impl Reader {
-    fn run(self) {
-        if let Some(partitions) = self.assign_all() {
-            tracing::info!(partitions = partitions.len(), processed_topic = %self.processed_topic,
-                alerts_topic = %self.alerts_topic, "analytics reader assigned");
-            self.read(partitions);
+    fn run(&self, control: &Control) {
+        if let Some(partitions) = self.assign_all(control) {
+            tracing::info!(partitions = partitions.len(), processed_topic = %self.progress.processed_topic,
+                alerts_topic = %self.progress.alerts_topic, "analytics reader assigned");
+            self.read(control, partitions);
         }
-        self.shared.state().phase = ReaderPhase::Stopped;
         tracing::info!("analytics reader stopped");
-    }
-
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
     }
 
     /// Looks the topics up until both exist, records each partition's catch-up target and
     /// assigns them all from the beginning. `None` when asked to stop first.
-    fn assign_all(&self) -> Option<Vec<PartitionProgress>> {
-        let mut logged = None;
+    fn assign_all(&self, control: &Control) -> Option<Vec<PartitionProgress>> {
+        let state = control.state();
+        state.set_phase(phase::WAITING_FOR_TOPICS);
+        let mut reported = None;
         loop {
-            if self.stopping() {
+            if control.stopping() {
                 return None;
             }
             match self.targets_except(&[]).and_then(|partitions| {
@@ -295,20 +216,18 @@ impl Reader {
                 Ok(partitions)
             }) {
                 Ok(partitions) => {
-                    let mut state = self.shared.state();
-                    state.phase = ReaderPhase::CatchingUp;
-                    state.partitions = partitions.clone();
-                    state.last_error = None;
+                    lock(&self.progress.partitions).clone_from(&partitions);
+                    state.set_phase(phase::CATCHING_UP);
+                    state.clear_error();
                     return Some(partitions);
                 }
                 Err(reason) => {
                     // Once per distinct reason, not once a second.
-                    if logged.as_ref() != Some(&reason) {
-                        tracing::warn!(%reason, "analytics reader waiting for its topics");
-                        logged = Some(reason.clone());
+                    if reported.as_ref() != Some(&reason) {
+                        state.error(&format_args!("waiting for its topics: {reason}"));
+                        reported = Some(reason);
                     }
-                    self.shared.state().last_error = Some(reason);
-                    self.pause(RETRY_INTERVAL);
+                    pause(control, RETRY_INTERVAL);
                 }
             }
         }
@@ -320,7 +239,7 @@ impl Reader {
         known: &[PartitionProgress],
     ) -> Result<Vec<PartitionProgress>, String> {
         let mut partitions = Vec::new();
-        for topic in [&self.processed_topic, &self.alerts_topic] {
+        for topic in [&self.progress.processed_topic, &self.progress.alerts_topic] {
             for partition in self.partition_ids(topic)? {
                 if known
                     .iter()
@@ -366,7 +285,11 @@ impl Reader {
     /// Assigns, from their beginning, the partitions added to the topics since
     /// `partitions` were listed, and lists them there too. An error is logged and kept
     /// for the status; the next check tries again.
-    fn assign_new_partitions(&self, partitions: &mut Vec<PartitionProgress>) {
+    fn assign_new_partitions(
+        &self,
+        state: &ConsumerState,
+        partitions: &mut Vec<PartitionProgress>,
+    ) {
         let result = self.targets_except(partitions).and_then(|added| {
             if !added.is_empty() {
                 self.consumer
@@ -383,29 +306,24 @@ impl Reader {
                 }
                 partitions.extend(added);
             }
-            Err(reason) => {
-                tracing::warn!(%reason, "analytics reader: looking for added partitions");
-                self.shared.state().last_error = Some(reason);
-            }
+            Err(reason) => state.error(&format_args!("looking for added partitions: {reason}")),
         }
     }
 
-    fn read(&self, mut partitions: Vec<PartitionProgress>) {
+    fn read(&self, control: &Control, mut partitions: Vec<PartitionProgress>) {
+        let state = control.state();
         let mut caught_up = false;
         let mut last_positions = Instant::now();
         let partition_check = Duration::from_millis(self.view.config().partition_check_ms);
         let mut last_partition_check = Instant::now();
-        while !self.stopping() {
+        while !control.stopping() {
             match self.consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => self.apply(&message),
-                Some(Err(error)) => {
-                    tracing::warn!(%error, "analytics reader: consumer error");
-                    self.shared.state().last_error = Some(error.to_string());
-                }
+                Some(Err(error)) => state.error(&error),
                 None => {}
             }
             if last_partition_check.elapsed() >= partition_check {
-                self.assign_new_partitions(&mut partitions);
+                self.assign_new_partitions(state, &mut partitions);
                 last_partition_check = Instant::now();
             }
             if last_positions.elapsed() >= POSITION_INTERVAL {
@@ -414,16 +332,15 @@ impl Reader {
                 let reached = partitions
                     .iter()
                     .all(PartitionProgress::reached_start_target);
-                let mut state = self.shared.state();
-                state.partitions.clone_from(&partitions);
+                lock(&self.progress.partitions).clone_from(&partitions);
                 if reached && !caught_up {
                     caught_up = true;
-                    state.phase = ReaderPhase::Live;
-                    state.caught_up_at = Some(Utc::now());
-                    state.last_error = None;
+                    *lock(&self.progress.caught_up_at) = Some(Utc::now());
+                    state.set_phase(phase::LIVE);
+                    state.clear_error();
                     tracing::info!(
-                        records = self.shared.records.load(Ordering::Relaxed),
-                        alerts = self.shared.alerts.load(Ordering::Relaxed),
+                        records = self.progress.records.load(Ordering::Relaxed),
+                        alerts = self.progress.alerts.load(Ordering::Relaxed),
                         "analytics reader caught up"
                     );
                 }
@@ -448,31 +365,31 @@ impl Reader {
 
     fn apply(&self, message: &BorrowedMessage<'_>) {
         let payload = message.payload().unwrap_or_default();
-        let result = if message.topic() == self.processed_topic {
+        let result = if message.topic() == self.progress.processed_topic {
             self.view.apply_processed(payload).map(|()| {
-                self.shared.records.fetch_add(1, Ordering::Relaxed);
+                self.progress.records.fetch_add(1, Ordering::Relaxed);
             })
         } else {
             serde_json::from_slice::<Alert>(payload).map(|alert| {
                 self.view.apply_alert(alert);
-                self.shared.alerts.fetch_add(1, Ordering::Relaxed);
+                self.progress.alerts.fetch_add(1, Ordering::Relaxed);
             })
         };
         if let Err(error) = result {
             let (topic, partition, offset) =
                 (message.topic(), message.partition(), message.offset());
             tracing::warn!(topic, partition, offset, %error, "analytics reader: skipping a payload that does not parse");
-            self.shared.parse_errors.fetch_add(1, Ordering::Relaxed);
-            self.shared.state().last_parse_error =
+            self.progress.parse_errors.fetch_add(1, Ordering::Relaxed);
+            *lock(&self.progress.last_parse_error) =
                 Some(format!("{topic}/{partition}@{offset}: {error}"));
         }
     }
+}
 
-    /// Sleeps up to `duration`, waking early when asked to stop.
-    fn pause(&self, duration: Duration) {
-        let until = Instant::now() + duration;
-        while !self.stopping() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+/// Sleeps up to `duration`, waking early when asked to stop.
+fn pause(control: &Control, duration: Duration) {
+    let until = Instant::now() + duration;
+    while !control.stopping() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

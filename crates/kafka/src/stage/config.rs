@@ -1,0 +1,48 @@
+//! Batching and identity of one stage instance.
+
+use serde::{Deserialize, Serialize};
+
+/// Batching and identity of one stage instance.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Consumer group shared by every replica of the stage.
+    pub group_id: String,
+    /// Stable per instance (replicas need distinct ones); empty: `<group>-<hostname>`.
+    pub transactional_id: String,
+    /// Most input records in one transaction. What a batch holds until it commits (its
+    /// outputs, in the transform and in the producer's queue, and the detectors' undo log
+    /// in processing) grows with it, twice over since two batches can be open; past a
+    /// couple of thousand records, the cost of a commit is already spread thin.
+    pub batch_max_records: usize,
+    /// Longest a batch gathers before it is committed, unless the transaction before it
+    /// still runs: then it gathers until that one ends (or it is full).
+    pub batch_max_ms: u64,
+    /// `transaction.timeout.ms`: how long an abandoned transaction can hold readers back.
+    pub transaction_timeout_ms: u64,
+}
+
+impl StageConfig {
+    pub fn for_group(group_id: &str) -> Self {
+        StageConfig {
+            group_id: group_id.into(),
+            transactional_id: String::new(),
+            batch_max_records: 2000,
+            batch_max_ms: 25,
+            transaction_timeout_ms: 30_000,
+        }
+    }
+
+    pub(super) fn resolved_transactional_id(&self) -> String {
+        if !self.transactional_id.is_empty() {
+            return self.transactional_id.clone();
+        }
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "local".into());
+        format!("{}-{host}", self.group_id)
+    }
+}

@@ -1,0 +1,74 @@
+//! What the loop has done, for `/status`.
+
+use crate::consumer::{ConsumerStatus, Progress};
+use crate::sync::lock;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The loop's counters and identity, shared by its threads and its handle.
+#[derive(Debug, Default)]
+pub struct StageProgress {
+    pub(super) input_topic: String,
+    pub(super) group_id: String,
+    pub(super) transactional_id: String,
+    pub(super) consumed: AtomicU64,
+    pub(super) produced: AtomicU64,
+    pub(super) committed: AtomicU64,
+    pub(super) aborted: AtomicU64,
+    pub(super) lag: Mutex<BTreeMap<i32, i64>>,
+    pub(super) last_commit_at: Mutex<Option<DateTime<Utc>>>,
+}
+
+/// A snapshot of the loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    /// Phase, assignment, rebalances and the last error of the loop's consumer.
+    #[serde(flatten)]
+    pub consumer: ConsumerStatus,
+    pub input_topic: String,
+    pub group_id: String,
+    pub transactional_id: String,
+    /// The input topic's partitions assigned to this instance.
+    pub assigned_partitions: Vec<i32>,
+    /// Records behind the last stable offset, by assigned partition.
+    pub lag: BTreeMap<i32, i64>,
+    pub records_consumed: u64,
+    pub records_produced: u64,
+    pub transactions_committed: u64,
+    pub transactions_aborted: u64,
+    pub last_commit_at: Option<DateTime<Utc>>,
+}
+
+impl Progress for StageProgress {
+    type Status = StageStatus;
+
+    fn status(&self, consumer: ConsumerStatus) -> StageStatus {
+        let assigned_partitions: Vec<i32> = consumer
+            .assigned
+            .iter()
+            .filter(|tp| tp.topic == self.input_topic)
+            .map(|tp| tp.partition)
+            .collect();
+        let lag = lock(&self.lag)
+            .iter()
+            .filter(|(partition, _)| assigned_partitions.contains(partition))
+            .map(|(partition, behind)| (*partition, *behind))
+            .collect();
+        StageStatus {
+            input_topic: self.input_topic.clone(),
+            group_id: self.group_id.clone(),
+            transactional_id: self.transactional_id.clone(),
+            assigned_partitions,
+            lag,
+            records_consumed: self.consumed.load(Ordering::Relaxed),
+            records_produced: self.produced.load(Ordering::Relaxed),
+            transactions_committed: self.committed.load(Ordering::Relaxed),
+            transactions_aborted: self.aborted.load(Ordering::Relaxed),
+            last_commit_at: *lock(&self.last_commit_at),
+            consumer,
+        }
+    }
+}

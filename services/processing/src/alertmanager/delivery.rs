@@ -4,6 +4,7 @@
 
 use super::config::AlertmanagerConfig;
 use super::mapping::PostableAlert;
+use obs_kafka::KafkaError;
 use prometheus::{IntCounterVec, Opts};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -101,11 +102,11 @@ impl DeliveryTask {
     pub(super) fn send_blocking(
         &self,
         alerts: Vec<PostableAlert>,
-    ) -> anyhow::Result<oneshot::Receiver<Delivery>> {
+    ) -> Result<oneshot::Receiver<Delivery>, KafkaError> {
         let (done, fate) = oneshot::channel();
         self.batches
             .blocking_send(Batch { alerts, done })
-            .map_err(|_| anyhow::anyhow!("the Alertmanager delivery task has stopped"))?;
+            .map_err(|_| KafkaError::Stopped("the Alertmanager delivery task"))?;
         Ok(fate)
     }
 }

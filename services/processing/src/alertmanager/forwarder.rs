@@ -6,13 +6,14 @@ use super::config::{alerts_endpoint, redacted, AlertmanagerConfig};
 use super::delivery::{DeliveryTask, ForwarderMetrics};
 use super::mapping::PostableAlert;
 use chrono::Duration as ChronoDuration;
-use obs_kafka::KafkaConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use obs_kafka::consumer::{
+    spawn_consumer, ConsumerSettings, ConsumerThread, Control, TrackedConsumer,
+};
+use obs_kafka::{KafkaConfig, KafkaError};
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -20,33 +21,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long a stopping forwarder still waits for the answer to its batch in flight.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// The running forwarder.
-pub struct AlertForwarderHandle {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl AlertForwarderHandle {
-    /// Asks the forwarder to deliver its pending batch (waiting up to 5 s for Alertmanager)
-    /// and leave.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-
-    /// Waits for the consumer thread (after [`AlertForwarderHandle::stop`], or if it failed).
-    pub fn join(mut self) -> anyhow::Result<()> {
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(anyhow::anyhow!("alert forwarder thread panicked")),
-            None => Ok(()),
-        }
-    }
-
-    /// Whether the consumer thread is still running.
-    pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
-    }
-}
+/// The running forwarder: stopping it delivers its pending batch (waiting a few seconds
+/// for Alertmanager at most) before it leaves.
+pub type AlertForwarderHandle = ConsumerThread;
 
 /// Starts forwarding the records of `alerts_topic` to Alertmanager; `Ok(None)` when
 /// `config.url` is unset. Registers the forwarder's counters in `metrics`; the POSTs run
@@ -66,24 +43,15 @@ pub fn spawn_forwarder(
     let endpoint = alerts_endpoint(url).map_err(|reason| anyhow::anyhow!(reason))?;
     let metrics = ForwarderMetrics::register(metrics)?;
     let delivery = DeliveryTask::spawn(config, endpoint.clone(), metrics.clone(), runtime)?;
-    let context = ForwarderContext::default();
-    let consumer: BaseConsumer<ForwarderContext> = kafka
-        .client_config("processing-alert-forwarder")
-        .set("group.id", &config.group_id)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        // A new group starts at the oldest retained alert: alerts raised before the
-        // forwarder first joined are delivered too (old ones arrive already resolved).
-        .set("auto.offset.reset", "earliest")
-        .set("allow.auto.create.topics", "false")
-        .create_with_context(context)?;
+    let state = Arc::default();
+    // A new group starts at the oldest retained alert: alerts raised before the forwarder
+    // first joined are delivered too (old ones arrive already resolved).
+    let consumer = ConsumerSettings::in_group("processing-alert-forwarder", &config.group_id)
+        .create(kafka, Arc::clone(&state), ())?;
     consumer.subscribe(&[alerts_topic])?;
-
-    let stop = Arc::new(AtomicBool::new(false));
     let forwarder = Forwarder {
         consumer,
         delivery,
-        stop: stop.clone(),
         metrics,
         ttl: config.alert_ttl(),
         batch_max_alerts: config.batch_max_alerts,
@@ -91,30 +59,11 @@ pub fn spawn_forwarder(
         pending: Pending::default(),
         seen_rebalances: 0,
     };
-    let thread = std::thread::Builder::new()
-        .name("alert-forwarder".into())
-        .spawn(move || forwarder.run())?;
+    let handle = spawn_consumer("alert-forwarder", state, Arc::new(()), move |control| {
+        forwarder.run(control)
+    })?;
     tracing::info!(endpoint = redacted(&endpoint), topic = alerts_topic, group = %config.group_id, "forwarding alerts to Alertmanager");
-    Ok(Some(AlertForwarderHandle {
-        stop,
-        thread: Some(thread),
-    }))
-}
-
-/// Counts rebalances, so the thread can tell that what it buffered belongs to an old
-/// assignment.
-#[derive(Default)]
-struct ForwarderContext {
-    rebalances: AtomicU64,
-}
-
-impl ClientContext for ForwarderContext {}
-
-impl ConsumerContext for ForwarderContext {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        self.rebalances.fetch_add(1, Ordering::SeqCst);
-        tracing::info!(?rebalance, "alert forwarder rebalanced");
-    }
+    Ok(Some(handle))
 }
 
 /// The batch being gathered: alerts to send and, per partition, the offset to commit once
@@ -136,9 +85,8 @@ impl Pending {
 
 /// The consumer side, on its own thread.
 struct Forwarder {
-    consumer: BaseConsumer<ForwarderContext>,
+    consumer: TrackedConsumer,
     delivery: DeliveryTask,
-    stop: Arc<AtomicBool>,
     metrics: ForwarderMetrics,
     ttl: ChronoDuration,
     batch_max_alerts: usize,
@@ -148,9 +96,10 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    fn run(mut self) -> anyhow::Result<()> {
+    fn run(mut self, control: &Control) -> Result<(), KafkaError> {
+        control.state().set_phase("running");
         loop {
-            let stopping = self.stop.load(Ordering::SeqCst);
+            let stopping = control.stopping();
             let due = !self.pending.is_empty()
                 && (stopping
                     || self.pending.alerts.len() >= self.batch_max_alerts
@@ -160,28 +109,28 @@ impl Forwarder {
                         .is_some_and(|t| t.elapsed() >= self.batch_max));
             if due {
                 let batch = std::mem::take(&mut self.pending);
-                self.send(batch)?;
+                self.send(control, batch)?;
                 continue;
             }
             if stopping {
                 return Ok(());
             }
-            self.poll_once();
+            self.poll_once(control);
         }
     }
 
     /// One poll: a record joins the pending batch. After a rebalance the pending batch is
     /// dropped: the new assignment starts again from the committed offsets.
-    fn poll_once(&mut self) {
+    fn poll_once(&mut self, control: &Control) {
         let polled = self.consumer.poll(POLL_TIMEOUT);
-        let rebalances = self.consumer.context().rebalances.load(Ordering::SeqCst);
+        let rebalances = control.state().rebalances();
         if rebalances != self.seen_rebalances {
             self.seen_rebalances = rebalances;
             self.pending = Pending::default();
         }
         match polled {
             None => {}
-            Some(Err(error)) => tracing::warn!(%error, "alert forwarder: consumer error"),
+            Some(Err(error)) => control.state().error(&error),
             Some(Ok(message)) => {
                 let (topic, partition, offset) = (
                     message.topic().to_owned(),
@@ -210,15 +159,15 @@ impl Forwarder {
 
     /// Hands the batch to the HTTP task and waits for its fate with the partitions paused,
     /// polling meanwhile; commits its offsets once it is accepted (or refused for good).
-    fn send(&mut self, mut batch: Pending) -> anyhow::Result<()> {
+    fn send(&mut self, control: &Control, mut batch: Pending) -> Result<(), KafkaError> {
         if batch.alerts.is_empty() {
-            self.commit(&batch);
+            self.commit(control, &batch);
             return Ok(());
         }
         let mut fate = self
             .delivery
             .send_blocking(std::mem::take(&mut batch.alerts))?;
-        self.pause();
+        self.pause(control);
         let mut give_up_at = None;
         let outcome = loop {
             match fate.try_recv() {
@@ -226,48 +175,52 @@ impl Forwarder {
                 Err(oneshot::error::TryRecvError::Closed) => break None,
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            if self.stop.load(Ordering::SeqCst)
+            if control.stopping()
                 && Instant::now() >= *give_up_at.get_or_insert_with(|| Instant::now() + STOP_GRACE)
             {
                 break None;
             }
             let before = self.seen_rebalances;
-            self.poll_once();
+            self.poll_once(control);
             if self.seen_rebalances != before {
                 // The new assignment is not paused yet.
-                self.pause();
+                self.pause(control);
             }
         };
-        self.resume();
+        self.resume(control);
         if outcome.is_some() {
-            self.commit(&batch);
+            self.commit(control, &batch);
         }
         Ok(())
     }
 
-    fn pause(&self) {
+    fn pause(&self, control: &Control) {
         if let Err(error) = self
             .consumer
             .assignment()
             .and_then(|assigned| self.consumer.pause(&assigned))
         {
-            tracing::warn!(%error, "alert forwarder: cannot pause its partitions");
+            control
+                .state()
+                .error(&format_args!("cannot pause its partitions: {error}"));
         }
     }
 
-    fn resume(&self) {
+    fn resume(&self, control: &Control) {
         if let Err(error) = self
             .consumer
             .assignment()
             .and_then(|assigned| self.consumer.resume(&assigned))
         {
-            tracing::warn!(%error, "alert forwarder: cannot resume its partitions");
+            control
+                .state()
+                .error(&format_args!("cannot resume its partitions: {error}"));
         }
     }
 
     /// Commits the next offsets. A failure (e.g. during a rebalance) only means the batch
     /// is sent again later.
-    fn commit(&self, batch: &Pending) {
+    fn commit(&self, control: &Control, batch: &Pending) {
         self.metrics.count_unreadable(batch.unreadable);
         let mut list = TopicPartitionList::new();
         for ((topic, partition), offset) in &batch.next_offsets {
@@ -277,8 +230,11 @@ impl Forwarder {
                 tracing::warn!(%error, topic, partition, "alert forwarder: bad offset to commit");
             }
         }
-        if let Err(error) = self.consumer.commit(&list, CommitMode::Sync) {
-            tracing::warn!(%error, "alert forwarder: commit failed; the batch may be sent again");
+        match self.consumer.commit(&list, CommitMode::Sync) {
+            Ok(()) => control.state().clear_error(),
+            Err(error) => control.state().error(&format_args!(
+                "commit failed, the batch may be sent again: {error}"
+            )),
         }
     }
 }

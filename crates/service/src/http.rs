@@ -1,14 +1,18 @@
 //! HTTP plumbing shared by the services: one error shape, request ids, per-route metrics,
 //! `/metrics`, `/health`, body reading with limits, and serving until SIGTERM.
+//!
+//! The checks of a request's content type and query string are extractors of their own:
+//! [`crate::content_type`] and [`crate::query`].
 
 use crate::Metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use obs_kafka::BrokerStatus;
+use obs_records::RecordError;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -77,6 +81,11 @@ impl ApiError {
         .with_details(json!({ "limit_bytes": limit }))
     }
 
+    /// 400 for a request whose body holds no record: empty, or only whitespace.
+    pub fn empty_body() -> Self {
+        ApiError::bad_request("empty_body", "the body holds no record")
+    }
+
     pub fn unsupported_media_type(found: Option<&str>, expected: &[&str]) -> Self {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -107,23 +116,25 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The media type of a request, without parameters, lower-cased.
-pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+/// A record the service cannot read: 400 `malformed_json` for bytes that are not JSON,
+/// 422 `validation_failed` for a record with bad fields, every one of them in `details`.
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        match &error {
+            RecordError::Malformed(_) => ApiError::bad_request("malformed_json", error.to_string()),
+            RecordError::Invalid(fields) => ApiError::unprocessable(
+                format!("the record has {} invalid field(s)", fields.len()),
+                json!({ "errors": error.messages(), "fields": fields }),
+            ),
+        }
+    }
 }
 
-/// Reads a whole body of at most `limit` bytes; over it, 413 in the JSON shape.
+/// Reads a whole body of at most `limit` bytes; over it, 413 in the JSON shape. A body
+/// that is empty or only whitespace is a 400 `empty_body`: every body the services take
+/// is JSON or NDJSON, where whitespace holds no record.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
         let too_large = std::error::Error::source(&error)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
@@ -134,7 +145,11 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
                 format!("could not read the body: {error}"),
             )
         }
-    })
+    })?;
+    if bytes.trim_ascii().is_empty() {
+        return Err(ApiError::empty_body());
+    }
+    Ok(bytes)
 }
 
 /// Answer of `GET /health`: 200 when the service can reach Kafka and every check of its
@@ -341,7 +356,9 @@ pub async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderMap;
     use axum::routing::post;
+    use obs_records::{ErrorKind, FieldError};
     use tower::ServiceExt;
 
     async fn echo_len(body: Body) -> Result<String, ApiError> {
@@ -376,6 +393,44 @@ mod tests {
         assert_eq!(body["error"]["code"], "payload_too_large");
         assert_eq!(body["error"]["details"]["limit_bytes"], 8);
         assert!(headers.contains_key(REQUEST_ID_HEADER));
+    }
+
+    #[tokio::test]
+    async fn empty_or_blank_body_is_a_json_400_empty_body() {
+        for body in ["", " \r\n\t"] {
+            let request = Request::post("/echo").body(Body::from(body)).unwrap();
+            let (status, _, answer) = call(router(), request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+            assert_eq!(answer["error"]["code"], "empty_body", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn record_errors_are_a_400_or_a_422_listing_every_field() {
+        let malformed = ApiError::from(RecordError::Malformed("EOF at line 1".into()));
+        assert_eq!(
+            (malformed.status, malformed.code),
+            (StatusCode::BAD_REQUEST, "malformed_json")
+        );
+        assert_eq!(malformed.message, "malformed JSON: EOF at line 1");
+        let invalid = ApiError::from(RecordError::Invalid(vec![
+            FieldError::new(
+                "Etat",
+                ErrorKind::UnknownStatus,
+                "expected SUCCESS or FAILED",
+            ),
+            FieldError::new("Fin", ErrorKind::InvalidTimestamp, "expected a date"),
+        ]));
+        assert_eq!(
+            (invalid.status, invalid.code),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        );
+        assert_eq!(invalid.message, "the record has 2 invalid field(s)");
+        assert_eq!(invalid.details["fields"][1]["field"], "Fin");
+        assert_eq!(
+            invalid.details["errors"][0],
+            "Etat: expected SUCCESS or FAILED"
+        );
     }
 
     #[tokio::test]

@@ -4,14 +4,18 @@
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`, `/health`
 //!   and serving with graceful shutdown;
+//! * [`content_type`] and [`query`]: the extractors that check a request's `Content-Type`
+//!   and its query string, answering in that error shape;
 //! * [`heap`]: glibc's free memory given back after each burst of work, for the services
 //!   that run on glibc's allocator ([`Heap`]).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+pub mod content_type;
 pub mod heap;
 pub mod http;
+pub mod query;
 mod running;
 pub mod telemetry;
 
@@ -61,6 +65,8 @@ where
         }
     }
 }
+pub use content_type::{ApplicationJson, ContentType, MediaTypes};
 pub use http::{ApiError, HealthReport};
+pub use query::{FromQuery, QueryParams, StrictQuery};
 pub use running::Running;
 pub use telemetry::Metrics;

@@ -1,6 +1,7 @@
 //! A background component (a stage loop, a reader...) that a service starts once its
 //! state exists and stops at shutdown.
 
+use obs_kafka::sync::lock;
 use std::sync::{Mutex, MutexGuard};
 
 /// Holds a running component, if started; shared by the handlers and the shutdown path.
@@ -16,9 +17,7 @@ impl<T> Default for Running<T> {
 impl<T> Running<T> {
     fn slot(&self) -> MutexGuard<'_, Option<T>> {
         // A panic while holding the lock cannot leave the Option half-written.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.0)
     }
 
     /// Records the started component (replacing any previous one).

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use obs_kafka::{KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
 use obs_records::framing::Frame;
-use obs_records::{RawRecord, RecordError, RAW_SCHEMA_VERSION};
+use obs_records::{RawRecord, RAW_SCHEMA_VERSION};
 use obs_service::ApiError;
 use serde::Serialize;
 use serde_json::json;
@@ -117,7 +117,7 @@ impl<'a> Ingest<'a> {
                     .rejected
                     .with_label_values(&[error.kind().as_str()])
                     .inc();
-                Err(record_error(&error))
+                Err(error.into())
             }
         }
     }
@@ -246,10 +246,7 @@ impl<'a> Ingest<'a> {
             rejected_total: self.rejected_total,
         };
         if report.accepted == 0 && report.rejected_total == 0 {
-            return Err(ApiError::bad_request(
-                "empty_body",
-                "the body holds no record",
-            ));
+            return Err(ApiError::empty_body());
         }
         if report.accepted == 0 {
             return Err(ApiError::unprocessable(
@@ -258,18 +255,5 @@ impl<'a> Ingest<'a> {
             ));
         }
         Ok((StatusCode::ACCEPTED, report))
-    }
-}
-
-/// 400 for bytes that are not JSON, 422 for a record with bad fields.
-pub fn record_error(error: &RecordError) -> ApiError {
-    match error {
-        RecordError::Malformed(message) => {
-            ApiError::bad_request("malformed_json", format!("malformed JSON: {message}"))
-        }
-        RecordError::Invalid(fields) => ApiError::unprocessable(
-            format!("the record has {} invalid field(s)", fields.len()),
-            json!({ "errors": error.messages(), "fields": fields }),
-        ),
     }
 }

@@ -3,17 +3,19 @@
 use crate::pipeline::{Ingest, IngestReport, Positions};
 use crate::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use futures::{Stream, StreamExt};
 use obs_kafka::TraceParent;
 use obs_records::framing::{frame_all, BodyFormat, Framer};
-use obs_service::http::{media_type, read_body};
-use obs_service::{ApiError, HealthReport};
+use obs_service::http::read_body;
+use obs_service::{
+    ApiError, ApplicationJson, ContentType, FromQuery, HealthReport, MediaTypes, QueryParams,
+    StrictQuery,
+};
 use prometheus::core::Collector;
-use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Display;
 use std::path::{Component, Path, PathBuf};
@@ -23,11 +25,26 @@ use tokio::io::AsyncReadExt;
 type Answer = Result<(StatusCode, Json<IngestReport>), ApiError>;
 
 const JSON: &str = "application/json";
-const NDJSON_TYPES: [&str; 3] = [
+const NDJSON: [&str; 3] = [
     "application/x-ndjson",
     "application/ndjson",
     "application/jsonl",
 ];
+const MULTIPART: &str = "multipart/form-data";
+
+/// `/ingest/batch`: a JSON array, or NDJSON under any of its names.
+pub struct JsonOrNdjson;
+
+impl MediaTypes for JsonOrNdjson {
+    const ACCEPTED: &'static [&'static str] = &[JSON, NDJSON[0], NDJSON[1], NDJSON[2]];
+}
+
+/// `/ingest/file`: a multipart upload, or the file as the body (JSON array or NDJSON).
+pub struct Upload;
+
+impl MediaTypes for Upload {
+    const ACCEPTED: &'static [&'static str] = &[MULTIPART, JSON, NDJSON[0], NDJSON[1], NDJSON[2]];
+}
 
 fn trace_of(headers: &HeaderMap) -> Option<TraceParent> {
     headers
@@ -46,13 +63,10 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// `POST /ingest/single`: one JSON record.
 pub async fn ingest_single(
     State(state): State<Arc<AppState>>,
+    _: ContentType<ApplicationJson>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let found = media_type(&headers);
-    if found.as_deref() != Some(JSON) {
-        return Err(ApiError::unsupported_media_type(found.as_deref(), &[JSON]));
-    }
     let bytes = read_body(body, state.config.http.max_body_bytes).await?;
     if bytes.len() > state.config.ingest.max_record_bytes {
         return Err(ApiError::payload_too_large(
@@ -69,18 +83,14 @@ pub async fn ingest_single(
 /// `POST /ingest/batch`: a JSON array, or NDJSON with an NDJSON content type.
 pub async fn ingest_batch(
     State(state): State<Arc<AppState>>,
+    content_type: ContentType<JsonOrNdjson>,
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let found = media_type(&headers);
-    let (format, positions) = match found.as_deref() {
-        Some(JSON) => (BodyFormat::JsonArray, Positions::Index),
-        Some(t) if NDJSON_TYPES.contains(&t) => (BodyFormat::Ndjson, Positions::Line),
-        other => {
-            let mut expected = vec![JSON];
-            expected.extend(NDJSON_TYPES);
-            return Err(ApiError::unsupported_media_type(other, &expected));
-        }
+    let (format, positions) = if content_type.media_type() == JSON {
+        (BodyFormat::JsonArray, Positions::Index)
+    } else {
+        (BodyFormat::Ndjson, Positions::Line)
     };
     let bytes = read_body(body, state.config.http.max_body_bytes).await?;
     let frames =
@@ -97,9 +107,13 @@ pub async fn ingest_batch(
 }
 
 /// `POST /ingest/file`: an upload, as `multipart/form-data` (field `file`) or as the raw
-/// body; NDJSON or a JSON array, detected from the first byte. Streamed: records are
-/// published in chunks as they arrive.
-pub async fn ingest_file(State(state): State<Arc<AppState>>, request: Request) -> Answer {
+/// body; NDJSON or a JSON array, detected from the first byte whatever the declared type.
+/// Streamed: records are published in chunks as they arrive.
+pub async fn ingest_file(
+    State(state): State<Arc<AppState>>,
+    content_type: ContentType<Upload>,
+    request: Request,
+) -> Answer {
     let headers = request.headers().clone();
     let limit = state.config.ingest.max_file_bytes;
     if declared_length(&headers).is_some_and(|length| length > limit) {
@@ -108,7 +122,7 @@ pub async fn ingest_file(State(state): State<Arc<AppState>>, request: Request) -
         ));
     }
     let trace = trace_of(&headers);
-    if media_type(&headers).as_deref() == Some("multipart/form-data") {
+    if content_type.media_type() == MULTIPART {
         let mut multipart = Multipart::from_request(request, &state)
             .await
             .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
@@ -131,16 +145,26 @@ pub async fn ingest_file(State(state): State<Arc<AppState>>, request: Request) -
     ingest_stream(&state, request.into_body().into_data_stream(), trace).await
 }
 
-#[derive(Debug, Deserialize)]
+/// `?file=NAME` of `/ingest/trigger`.
 pub struct TriggerQuery {
     file: Option<String>,
+}
+
+impl FromQuery for TriggerQuery {
+    const PARAMETERS: &'static [&'static str] = &["file"];
+
+    fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
+        Ok(TriggerQuery {
+            file: params.get("file").map(str::to_owned),
+        })
+    }
 }
 
 /// `GET /ingest/trigger[?file=NAME]`: ingests a file of the configured data directory.
 pub async fn ingest_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<TriggerQuery>,
+    StrictQuery(query): StrictQuery<TriggerQuery>,
 ) -> Answer {
     let name = query
         .file

@@ -235,6 +235,22 @@ async fn single_records_and_their_errors() {
         )
     );
 
+    for (path, content_type) in [
+        ("/ingest/single", "application/json"),
+        ("/ingest/batch", "application/json"),
+        ("/ingest/batch", "application/x-ndjson"),
+        ("/ingest/file", "application/x-ndjson"),
+    ] {
+        for empty in ["", " \n"] {
+            let (status, body, _) = call(&router, post(path, content_type, empty)).await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("empty_body")),
+                "{path} {content_type} {empty:?}"
+            );
+        }
+    }
+
     let (status, body, _) = call(
         &router,
         post("/ingest/single", "application/json", vec![b' '; 5000]),
@@ -292,6 +308,13 @@ async fn uploaded_files_are_streamed_in_chunks_as_ndjson_or_json_array() {
         "{body}"
     );
 
+    let (status, body, _) = call(&router, post("/ingest/file", "text/plain", "{}")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(
+        body["error"]["details"]["expected"][0],
+        "multipart/form-data"
+    );
+
     assert_eq!(read(&config, 300).len(), 300);
 }
 
@@ -321,6 +344,12 @@ async fn trigger_reads_only_inside_the_data_directory() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _, _) = call(&router, get("/ingest/trigger?file=missing.json")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body, _) = call(&router, get("/ingest/trigger?flie=runs.json")).await;
+    assert_eq!(
+        (status, body["error"]["details"]["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("flie")),
+        "{body}"
+    );
     assert_eq!(read(&config, 20).len(), 20);
     std::fs::remove_dir_all(dir).unwrap();
 }

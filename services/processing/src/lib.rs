@@ -15,16 +15,15 @@ mod transform;
 
 use analytics::{AnalyticsView, ReaderHandle};
 use anyhow::Context;
-use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 pub use config::ProcessingConfig;
 use obs_detector::DetectorBank;
+use obs_kafka::sync::lock;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
-use obs_service::ApiError;
-use obs_service::{HealthReport, Metrics, Running};
+use obs_service::{ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -182,7 +181,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             ],
         },
         "stage": state.stage.map(StageHandle::status),
-        "detector": transform::lock(&state.detectors).snapshot(),
+        "detector": lock(&state.detectors).snapshot(),
         "analytics": {
             "reader": state.reader.map(ReaderHandle::status),
             "view": state.view.stats(),
@@ -190,31 +189,33 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     }))
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `?series=KEY` of `/detector/retrain`.
 struct RetrainQuery {
     series: Option<String>,
+}
+
+impl FromQuery for RetrainQuery {
+    const PARAMETERS: &'static [&'static str] = &["series"];
+
+    fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
+        Ok(RetrainQuery {
+            series: params.get("series").map(str::to_owned),
+        })
+    }
 }
 
 /// `POST /detector/retrain[?series=KEY]`: retrains the forest of one series, or of all,
 /// on their current windows, out of schedule.
 async fn retrain(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<RetrainQuery>, axum::extract::rejection::QueryRejection>,
+    StrictQuery(query): StrictQuery<RetrainQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::bad_request("invalid_parameter", e.body_text())
-            .with_details(json!({ "allowed": ["series"] }))
-    })?;
     let bank = state.detectors.clone();
     let series = query.series.clone();
     // Training every forest takes a while: off the async threads.
-    let retrained =
-        tokio::task::spawn_blocking(move || transform::lock(&bank).retrain(series.as_deref()))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
+    let retrained = tokio::task::spawn_blocking(move || lock(&bank).retrain(series.as_deref()))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     match retrained {
         Ok(count) => Ok(Json(
             json!({ "series": query.series, "forests_retrained": count }),

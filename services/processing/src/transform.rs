@@ -5,6 +5,7 @@ use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
+use obs_kafka::sync::lock;
 use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
@@ -12,7 +13,7 @@ use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 pub const STAGE: &str = "processing";
 
@@ -216,7 +217,9 @@ pub struct Pending {
 
 pub struct ProcessTransform {
     rules: RulesConfig,
-    /// Shared with `POST /detector/retrain`; locked per record by this stage's thread.
+    /// Shared with `POST /detector/retrain` and `/status`; locked per record by this
+    /// stage's thread. A panic under the lock stops the stage loop (health reports it),
+    /// and the poison-tolerant lock keeps status and retrain answering.
     detectors: Arc<Mutex<DetectorBank>>,
     processed_topic: Arc<str>,
     alerts_topic: Arc<str>,
@@ -375,14 +378,5 @@ impl Transform for ProcessTransform {
                 }
             }
         }
-    }
-}
-
-/// The bank, even if a panic poisoned its lock: the panic has already stopped the stage
-/// loop (health reports it), and status and retrain keep answering.
-pub fn lock(bank: &Mutex<DetectorBank>) -> MutexGuard<'_, DetectorBank> {
-    match bank.lock() {
-        Ok(bank) => bank,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }

@@ -13,15 +13,14 @@ mod transform;
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
-use obs_records::RecordError;
-use obs_service::http::{media_type, read_body};
-use obs_service::{ApiError, HealthReport, Metrics, Running};
+use obs_service::http::read_body;
+use obs_service::{ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running};
 use serde_json::json;
 use std::sync::Arc;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
@@ -122,31 +121,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// `POST /standardize/single`: a dry run; the standardized form (200) or every error (422).
 async fn standardize_single(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Json<StandardizedRecord>, ApiError> {
-    let found = media_type(&headers);
-    if found.as_deref() != Some("application/json") {
-        return Err(ApiError::unsupported_media_type(
-            found.as_deref(),
-            &["application/json"],
-        ));
-    }
     let bytes = read_body(body, state.config.http.max_body_bytes).await?;
-    standardize_bytes(&bytes, &state.options)
-        .map(Json)
-        .map_err(|error| match &error {
-            RecordError::Malformed(message) => {
-                ApiError::bad_request("malformed_json", format!("malformed JSON: {message}"))
-            }
-            RecordError::Invalid(fields) => ApiError::unprocessable(
-                format!(
-                    "the record cannot be standardized: {} error(s)",
-                    fields.len()
-                ),
-                json!({ "errors": error.messages(), "fields": fields }),
-            ),
-        })
+    Ok(Json(standardize_bytes(&bytes, &state.options)?))
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> HealthReport {

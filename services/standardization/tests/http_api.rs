@@ -63,8 +63,17 @@ async fn dry_run_lists_every_error() {
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("malformed_json"))
     );
-    let (status, _) = call("UTC", "text/csv", &seed_line()).await;
+    let (status, body) = call("UTC", "application/json", "").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("empty_body"))
+    );
+    let (status, body) = call("UTC", "text/csv", &seed_line()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        body["error"]["details"]["expected"],
+        serde_json::json!(["application/json"])
+    );
 }
 
 #[tokio::test]

@@ -39,7 +39,9 @@
 //! Kafka `properties` set it), plus a request's
 //! own answer (at most 1 000 records cloned, ~1 MiB).
 
+mod newest;
 mod reader;
+mod responses;
 mod routes;
 mod sketch;
 #[cfg(test)]
@@ -49,14 +51,12 @@ mod view;
 pub use reader::{
     phase, spawn_reader, PartitionProgress, ReaderHandle, ReaderProgress, ReaderStatus,
 };
+pub use responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 pub use routes::{
     router, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT,
 };
 pub use sketch::{QuantileSketch, MIN_MAGNITUDE};
-pub use view::{
-    AnalyticsView, Anomalies, AnomalyQuery, RecentQuery, RecentRecords, SourceSummary,
-    SourcesReport, Summary, ViewStats,
-};
+pub use view::{AnalyticsView, AnomalyQuery, RecentQuery, ViewStats};
 
 use crate::config::error::InvalidConfig;
 use serde::{Deserialize, Serialize};

@@ -1,21 +1,17 @@
 //! The `/analytics/*` endpoints.
 //!
-//! Query strings are checked strictly: an unknown or repeated parameter, a limit that is
-//! not an integer in range, or an unknown status or severity is a 400 in the stack's JSON
-//! error shape naming the parameter — never silently ignored, so a typo such as
-//! `?serverity=critical` does not return unfiltered results that look filtered.
+//! Query strings are checked strictly ([`StrictQuery`]): an unknown or repeated parameter,
+//! a limit that is not an integer in range, or an unknown status or severity is a 400 in
+//! the stack's JSON error shape naming the parameter.
 
-use super::view::{
-    AnalyticsView, Anomalies, AnomalyQuery, RecentQuery, RecentRecords, SourcesReport, Summary,
-};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use super::responses::{Anomalies, RecentRecords, SourcesReport, Summary};
+use super::view::{AnalyticsView, AnomalyQuery, RecentQuery};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use obs_detector::Severity;
 use obs_records::Status;
-use obs_service::ApiError;
-use serde_json::json;
+use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery};
 use std::sync::Arc;
 
 /// `limit` of `/analytics/recent` when none is given.
@@ -40,123 +36,72 @@ pub fn router(view: Arc<AnalyticsView>) -> Router {
 }
 
 type View = State<Arc<AnalyticsView>>;
-/// The query as name/value pairs, decoded by axum; checked by [`Params::parse`].
-type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
-async fn summary(State(view): View, query: RawQuery) -> Result<Json<Summary>, ApiError> {
-    Params::parse(query, &[])?;
-    Ok(Json(view.summary()))
+async fn summary(State(view): View, _: StrictQuery<()>) -> Json<Summary> {
+    Json(view.summary())
 }
 
-async fn sources(State(view): View, query: RawQuery) -> Result<Json<SourcesReport>, ApiError> {
-    Params::parse(query, &[])?;
-    Ok(Json(view.sources()))
+async fn sources(State(view): View, _: StrictQuery<()>) -> Json<SourcesReport> {
+    Json(view.sources())
 }
 
-async fn recent(State(view): View, query: RawQuery) -> Result<Json<RecentRecords>, ApiError> {
-    let params = Params::parse(query, &["limit", "source", "status"])?;
-    let query = RecentQuery {
-        limit: params.limit(RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT)?,
-        source: params.source()?,
-        status: params
-            .get("status")
-            .map(|value| {
+async fn recent(
+    State(view): View,
+    StrictQuery(query): StrictQuery<RecentQuery>,
+) -> Json<RecentRecords> {
+    Json(view.recent(&query))
+}
+
+async fn anomalies(
+    State(view): View,
+    StrictQuery(query): StrictQuery<AnomalyQuery>,
+) -> Json<Anomalies> {
+    Json(view.anomalies(&query))
+}
+
+impl FromQuery for RecentQuery {
+    const PARAMETERS: &'static [&'static str] = &["limit", "source", "status"];
+
+    fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
+        Ok(RecentQuery {
+            limit: limit(params, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT)?,
+            source: source(params)?,
+            status: params.parse("status", "SUCCESS or FAILED", |value| {
                 Status::parse(&value.to_ascii_uppercase())
-                    .ok_or_else(|| invalid("status", value, "SUCCESS or FAILED"))
-            })
-            .transpose()?,
-    };
-    Ok(Json(view.recent(&query)))
+            })?,
+        })
+    }
 }
 
-async fn anomalies(State(view): View, query: RawQuery) -> Result<Json<Anomalies>, ApiError> {
-    let params = Params::parse(query, &["limit", "severity", "source"])?;
-    let query = AnomalyQuery {
-        limit: params.limit(ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT)?,
-        severity: params
-            .get("severity")
-            .map(|value| {
-                value
-                    .to_ascii_lowercase()
-                    .parse::<Severity>()
-                    .map_err(|_| invalid("severity", value, "warning or critical"))
-            })
-            .transpose()?,
-        source: params.source()?,
-    };
-    Ok(Json(view.anomalies(&query)))
+impl FromQuery for AnomalyQuery {
+    const PARAMETERS: &'static [&'static str] = &["limit", "severity", "source"];
+
+    fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
+        Ok(AnomalyQuery {
+            limit: limit(params, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT)?,
+            severity: params.parse("severity", "warning or critical", |value| {
+                value.to_ascii_lowercase().parse::<Severity>().ok()
+            })?,
+            source: source(params)?,
+        })
+    }
 }
 
-/// The checked query parameters of one request: known names, each at most once.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(query: RawQuery, allowed: &[&str]) -> Result<Params, ApiError> {
-        let Query(pairs) = query.map_err(|rejection| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "the query string cannot be decoded: {}",
-                    rejection.body_text()
-                ),
-            )
-        })?;
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            if !allowed.contains(&name.as_str()) {
-                let message = if allowed.is_empty() {
-                    format!("unknown query parameter `{name}`: this endpoint takes none")
-                } else {
-                    format!(
-                        "unknown query parameter `{name}`: expected {}",
-                        allowed.join(", ")
-                    )
-                };
-                return Err(ApiError::bad_request("unknown_parameter", message)
-                    .with_details(json!({ "parameter": name, "allowed": allowed })));
-            }
-            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
-                return Err(ApiError::bad_request(
-                    "invalid_parameter",
-                    format!("query parameter `{name}` is given more than once"),
-                )
-                .with_details(json!({ "parameter": name, "problem": "repeated" })));
-            }
-        }
-        Ok(Params(pairs))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
-        let Some(value) = self.get("limit") else {
-            return Ok(default);
-        };
+fn limit(params: &QueryParams, default: usize, max: usize) -> Result<usize, ApiError> {
+    let expected = format!("an integer from 1 to {max}");
+    let limit = params.parse("limit", &expected, |value| {
         value
             .parse::<usize>()
             .ok()
             .filter(|limit| (1..=max).contains(limit))
-            .ok_or_else(|| invalid("limit", value, &format!("an integer from 1 to {max}")))
-    }
-
-    fn source(&self) -> Result<Option<String>, ApiError> {
-        match self.get("source") {
-            Some("") => Err(invalid("source", "", "a non-empty source name")),
-            other => Ok(other.map(str::to_owned)),
-        }
-    }
+    })?;
+    Ok(limit.unwrap_or(default))
 }
 
-fn invalid(parameter: &str, value: &str, expected: &str) -> ApiError {
-    ApiError::bad_request(
-        "invalid_parameter",
-        format!("query parameter `{parameter}` must be {expected}, got {value:?}"),
-    )
-    .with_details(json!({ "parameter": parameter, "value": value, "expected": expected }))
+fn source(params: &QueryParams) -> Result<Option<String>, ApiError> {
+    params.parse("source", "a non-empty source name", |value| {
+        (!value.is_empty()).then(|| value.to_owned())
+    })
 }
 
 #[cfg(test)]

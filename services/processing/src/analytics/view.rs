@@ -4,16 +4,19 @@
 //! source) never holds back the alerts, and the reader thread only ever waits for the
 //! readers of the aggregate it updates.
 
+use super::newest::Newest;
+use super::responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 use super::sketch::QuantileSketch;
 use super::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use chrono::{DateTime, Utc};
 use obs_detector::{Alert, Severity};
+use obs_kafka::sync::{read, write};
 use obs_records::Status;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::RwLock;
 
 /// The global analytics of every processed record and alert applied so far.
 pub struct AnalyticsView {
@@ -94,81 +97,6 @@ struct SourceStats {
     cpu: QuantileSketch,
 }
 
-/// A kept item's time and arrival number.
-type NewestKey = (DateTime<Utc>, u64);
-
-/// The newest `capacity` items by time, oldest evicted first. Ordered by time rather than
-/// arrival because the reader interleaves partitions: during catch-up, partition 0 may be
-/// read well ahead of partition 2, and arrival order would then evict newer records.
-struct Newest<T> {
-    capacity: usize,
-    /// `(time, arrival number)` → item; the arrival number keeps equal times apart and
-    /// orders them by arrival. Boxed: B-tree nodes hold 11 slots but stay about half full
-    /// when appended to, and a half-empty slot then costs a pointer, not a whole record.
-    items: BTreeMap<NewestKey, Box<T>>,
-    arrivals: u64,
-}
-
-impl<T> Newest<T> {
-    fn new(capacity: usize) -> Self {
-        Newest {
-            capacity,
-            items: BTreeMap::new(),
-            arrivals: 0,
-        }
-    }
-
-    /// Keeps `item` unless it is older than everything kept at capacity. `Ok` with the
-    /// evicted item, if any; `Err` with `item` when it was not kept.
-    fn insert(&mut self, at: DateTime<Utc>, item: T) -> Result<Option<Box<T>>, T> {
-        match self.make_room(at) {
-            Some((key, evicted)) => {
-                self.items.insert(key, Box::new(item));
-                Ok(evicted)
-            }
-            None => Err(item),
-        }
-    }
-
-    /// Keeps the item `make` builds, from the evicted one when there is one, unless it is
-    /// older than everything kept at capacity (then `make` is not called); whether kept.
-    fn insert_with(
-        &mut self,
-        at: DateTime<Utc>,
-        make: impl FnOnce(Option<Box<T>>) -> Box<T>,
-    ) -> bool {
-        match self.make_room(at) {
-            Some((key, recycled)) => {
-                self.items.insert(key, make(recycled));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The key of an item at `at` and the item evicted to make room for it, or `None` when
-    /// it is older than everything kept at capacity.
-    fn make_room(&mut self, at: DateTime<Utc>) -> Option<(NewestKey, Option<Box<T>>)> {
-        self.arrivals += 1;
-        let key = (at, self.arrivals);
-        if self.items.len() < self.capacity {
-            return Some((key, None));
-        }
-        match self.items.first_entry() {
-            Some(oldest) if *oldest.key() < key => Some((key, Some(oldest.remove()))),
-            _ => None,
-        }
-    }
-
-    fn newest_first(&self) -> impl Iterator<Item = &T> {
-        self.items.values().rev().map(|item| item.as_ref())
-    }
-
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-}
-
 struct RecordState {
     totals: Counts,
     sources: BTreeMap<String, SourceStats>,
@@ -185,59 +113,6 @@ struct AlertState {
     duplicates: u64,
 }
 
-/// `GET /analytics/summary`. Rates are fractions in [0, 1]; rates and averages are `null`
-/// before the first record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub total_logs_processed: u64,
-    pub success_count: u64,
-    pub failed_count: u64,
-    pub success_rate: Option<f64>,
-    /// Anomalous records (a record breaking several rules counts once).
-    pub anomaly_count: u64,
-    pub anomaly_rate: Option<f64>,
-    pub average_efficiency_score: Option<f64>,
-    pub average_duration_seconds: Option<f64>,
-    /// Sources with their own statistics (at most `max_sources`).
-    pub total_sources: usize,
-    /// Runs of sources beyond `max_sources`: in the totals, not in `/analytics/sources`.
-    pub records_from_untracked_sources: u64,
-    /// The latest `processed_at` applied: replaying the topics after a restart gives the
-    /// same value, unlike the time the reader applied it.
-    pub last_updated: Option<DateTime<Utc>>,
-}
-
-/// One source on `GET /analytics/sources`. Quantiles are estimates within
-/// `quantile_relative_accuracy` of a value observed at that rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SourceSummary {
-    pub source: String,
-    pub total_runs: u64,
-    pub success_count: u64,
-    pub failed_count: u64,
-    /// Fraction in [0, 1].
-    pub success_rate: f64,
-    pub anomaly_count: u64,
-    pub duration_p50_seconds: Option<f64>,
-    pub duration_p95_seconds: Option<f64>,
-    pub duration_p99_seconds: Option<f64>,
-    pub memory_p95_bytes: Option<f64>,
-    pub cpu_p95_seconds: Option<f64>,
-    /// The latest `start_time` of the source's runs.
-    pub last_run_at: DateTime<Utc>,
-    pub average_efficiency_score: f64,
-}
-
-/// `GET /analytics/sources`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SourcesReport {
-    /// Sorted by source name.
-    pub sources: Vec<SourceSummary>,
-    pub total_sources: usize,
-    pub records_from_untracked_sources: u64,
-    pub quantile_relative_accuracy: f64,
-}
-
 /// Filters of `GET /analytics/recent`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecentQuery {
@@ -247,14 +122,6 @@ pub struct RecentQuery {
     pub status: Option<Status>,
 }
 
-/// `GET /analytics/recent`: newest `processed_at` first.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecentRecords {
-    pub count: usize,
-    /// Processed records as the stage wrote them.
-    pub records: Vec<Box<RawValue>>,
-}
-
 /// Filters of `GET /analytics/anomalies`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnomalyQuery {
@@ -262,13 +129,6 @@ pub struct AnomalyQuery {
     pub severity: Option<Severity>,
     /// Matches the source slug, ignoring ASCII case.
     pub source: Option<String>,
-}
-
-/// `GET /analytics/anomalies`: newest `raised_at` first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Anomalies {
-    pub count: usize,
-    pub anomalies: Vec<Alert>,
 }
 
 /// What the view holds, for `/status`.
@@ -519,17 +379,6 @@ impl SourceStats {
 
 fn source_matches(wanted: Option<&str>, source: &str) -> bool {
     wanted.is_none_or(|w| w.eq_ignore_ascii_case(source))
-}
-
-/// A poisoned lock only means a panic elsewhere mid-update; counters stay usable, and
-/// the view must keep answering rather than propagate the panic to every request.
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod time;
 
 pub use error::{ErrorKind, FieldError, RecordError};
 pub use keys::{record_id, series_key, source_slug};
-pub use raw::{RawRecord, Status, RAW_SCHEMA_VERSION};
+pub use raw::{RawRecord, Status, RAW_SCHEMA_VERSION, WIRE_FIELDS};
 pub use standardize::{
     parse_time_zone, standardize, standardize_bytes, FailureKind, QualityFlag, StandardizeOptions,
     StandardizedRecord, UnknownTimeZone, STANDARDIZED_SCHEMA_VERSION,

@@ -12,7 +12,7 @@
 
 use crate::error::{ErrorKind, FieldError, RecordError};
 use crate::keys;
-use crate::raw::{RawRecord, Status};
+use crate::raw::{Field, RawRecord, Status};
 use crate::time::format_connector_time;
 use chrono::offset::LocalResult;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -361,7 +361,7 @@ fn derive(raw: &RawRecord, options: &StandardizeOptions) -> Result<Derived, Reco
         .map(|time| raw.sequence_date.and_time(time))
         .ok_or_else(|| {
             FieldError::new(
-                "Heure_Sequence",
+                Field::SequenceHour.wire_name(),
                 ErrorKind::OutOfRange,
                 format!(
                     "expected hour 0-23 and minute 0-59, got {:02}:{:02}",
@@ -369,11 +369,11 @@ fn derive(raw: &RawRecord, options: &StandardizeOptions) -> Result<Derived, Reco
                 ),
             )
         })
-        .and_then(|naive| to_utc(naive, zone, "Heure_Sequence"));
-    let start_time = to_utc(raw.start, zone, "Debut");
-    let end_time = to_utc(raw.end, zone, "Fin");
-    check_seconds(raw.duration_seconds, "Duree secondes", &mut errors);
-    check_seconds(raw.cpu_time_seconds, "cpu_time (sec)", &mut errors);
+        .and_then(|naive| to_utc(naive, zone, Field::SequenceHour));
+    let start_time = to_utc(raw.start, zone, Field::Start);
+    let end_time = to_utc(raw.end, zone, Field::End);
+    check_seconds(raw.duration_seconds, Field::Duration, &mut errors);
+    check_seconds(raw.cpu_time_seconds, Field::CpuTime, &mut errors);
 
     let (sequence_time, start_time, end_time) = match (sequence_time, start_time, end_time) {
         (Ok(sequence), Ok(start), Ok(end)) if errors.is_empty() => (sequence, start, end),
@@ -397,15 +397,11 @@ fn derive(raw: &RawRecord, options: &StandardizeOptions) -> Result<Derived, Reco
 /// Reads a naive time in `zone`. A time skipped or repeated by a clock change (daylight
 /// saving, or a zone changing its offset) is refused: picking a reading would silently
 /// shift the run.
-fn to_utc(
-    naive: NaiveDateTime,
-    zone: Tz,
-    field: &'static str,
-) -> Result<DateTime<Utc>, FieldError> {
+fn to_utc(naive: NaiveDateTime, zone: Tz, field: Field) -> Result<DateTime<Utc>, FieldError> {
     match zone.from_local_datetime(&naive) {
         LocalResult::Single(time) => Ok(time.with_timezone(&Utc)),
         LocalResult::None => Err(FieldError::new(
-            field,
+            field.wire_name(),
             ErrorKind::InvalidTimestamp,
             format!(
                 "local time {} does not exist in {} (skipped when the clocks went forward); not guessing",
@@ -414,7 +410,7 @@ fn to_utc(
             ),
         )),
         LocalResult::Ambiguous(first, second) => Err(FieldError::new(
-            field,
+            field.wire_name(),
             ErrorKind::InvalidTimestamp,
             format!(
                 "local time {} is ambiguous in {} (it occurs twice, at {} and {}, as the clocks went back); not guessing",
@@ -427,10 +423,10 @@ fn to_utc(
     }
 }
 
-fn check_seconds(value: f64, field: &'static str, errors: &mut Vec<FieldError>) {
+fn check_seconds(value: f64, field: Field, errors: &mut Vec<FieldError>) {
     if !(value.is_finite() && value >= 0.0) {
         errors.push(FieldError::new(
-            field,
+            field.wire_name(),
             ErrorKind::OutOfRange,
             format!("expected a finite number >= 0, got {value}"),
         ));

@@ -7,7 +7,7 @@ use obs_records::standardize::UNKNOWN_ERROR;
 use obs_records::{
     parse_time_zone, standardize, standardize_bytes, ErrorKind, FailureKind, QualityFlag,
     RawRecord, RecordError, StandardizeOptions, StandardizedRecord, Status,
-    STANDARDIZED_SCHEMA_VERSION,
+    STANDARDIZED_SCHEMA_VERSION, WIRE_FIELDS,
 };
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -492,27 +492,6 @@ fn borrowed_and_byte_paths_agree_and_seeds_round_trip() {
 
 // ---- properties ----
 
-const FIELDS: [&str; 18] = [
-    "No_Sequence",
-    "Date_Sequence",
-    "Heure_Sequence",
-    "Minute_Sequence",
-    "Entreprise",
-    "Zone",
-    "Source",
-    "Objet_Id",
-    "Objet",
-    "Transformation",
-    "Parametres",
-    "Etat",
-    "Debut",
-    "Fin",
-    "Duree secondes",
-    "Description",
-    "cpu_time (sec)",
-    "memory_used (bytes)",
-];
-
 /// Zones with the awkward cases: DST gaps and overlaps, a 30-minute DST (Lord Howe), a
 /// whole skipped day (Apia, 30-12-2011), a zone without DST.
 fn zones() -> impl Strategy<Value = StandardizeOptions> {
@@ -576,7 +555,7 @@ fn mutated_seed() -> impl Strategy<Value = Map<String, Value>> {
         prop::collection::vec(
             (
                 prop_oneof![
-                    prop::sample::select(FIELDS.to_vec()).prop_map(str::to_owned),
+                    prop::sample::select(WIRE_FIELDS.to_vec()).prop_map(str::to_owned),
                     "\\PC{0,8}",
                 ],
                 prop::option::weighted(0.8, field_value()),
@@ -697,7 +676,7 @@ proptest! {
 
     #[test]
     fn arbitrary_objects_of_the_fields_never_panic(
-        fields in prop::collection::btree_map(prop::sample::select(FIELDS.to_vec()), field_value(), 0..=18),
+        fields in prop::collection::btree_map(prop::sample::select(WIRE_FIELDS.to_vec()), field_value(), 0..=WIRE_FIELDS.len()),
         options in zones(),
     ) {
         let object: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();

@@ -1,11 +1,12 @@
 //! The entry point: one bank holds the detectors of every series, bounded in number.
 
 use super::config::DetectorConfig;
+use super::error::DetectorError;
+use super::journal::Journal;
 use super::lru::LruMap;
-use super::online_forest::{ForestPool, ForestUndo, OnlineForest, POOL_CAPACITY};
-use super::series::{Rates, SeriesState, SeriesUndo};
+use super::online_forest::{ForestPool, OnlineForest, POOL_CAPACITY};
+use super::series::{Rates, SeriesState};
 use super::verdict::Verdict;
-use super::DetectorError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -67,91 +68,6 @@ enum Change {
     Replaced(usize),
 }
 
-/// What the changes of an open batch saved to be taken back, as a stack: each change
-/// pushes what it overwrites (values as bits, counts, and last what says how much was
-/// saved), and its undo pops the same in reverse. Vectors, not an allocation per change,
-/// kept from batch to batch.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Journal {
-    /// The batch's number: a part of a series saved whole in it need not be saved again.
-    batch: u64,
-    words: Vec<u64>,
-    pub(crate) series: Vec<SeriesUndo>,
-    pub(crate) forests: Vec<ForestUndo>,
-}
-
-impl Journal {
-    pub(crate) fn batch(&self) -> u64 {
-        self.batch
-    }
-
-    pub(crate) fn push(&mut self, word: u64) {
-        self.words.push(word);
-    }
-
-    pub(crate) fn push_usize(&mut self, value: usize) {
-        self.words.push(value as u64);
-    }
-
-    pub(crate) fn push_f64(&mut self, value: f64) {
-        self.words.push(value.to_bits());
-    }
-
-    pub(crate) fn extend_f64(&mut self, values: &[f64]) {
-        self.words.extend(values.iter().map(|v| v.to_bits()));
-    }
-
-    /// The last word pushed and not popped (0 if none: a journal read as it was written
-    /// never runs dry).
-    pub(crate) fn pop(&mut self) -> u64 {
-        debug_assert!(!self.words.is_empty(), "journal read past its start");
-        self.words.pop().unwrap_or(0)
-    }
-
-    pub(crate) fn pop_usize(&mut self) -> usize {
-        self.pop() as usize
-    }
-
-    pub(crate) fn pop_f64(&mut self) -> f64 {
-        f64::from_bits(self.pop())
-    }
-
-    /// Pops as many values as `into` holds, pushed by [`extend_f64`](Self::extend_f64).
-    pub(crate) fn pop_into_f64(&mut self, into: &mut [f64]) {
-        let start = self.words.len().saturating_sub(into.len());
-        for (to, from) in into.iter_mut().zip(&self.words[start..]) {
-            *to = f64::from_bits(*from);
-        }
-        self.words.truncate(start);
-    }
-
-    /// Pops as many values as `into` holds, pushed in order as the bits of f32s.
-    pub(crate) fn pop_into_f32(&mut self, into: &mut [f32]) {
-        let start = self.words.len().saturating_sub(into.len());
-        for (to, from) in into.iter_mut().zip(&self.words[start..]) {
-            *to = f32::from_bits(*from as u32);
-        }
-        self.words.truncate(start);
-    }
-
-    fn clear(&mut self) {
-        self.words.clear();
-        self.series.clear();
-        self.forests.clear();
-    }
-
-    fn is_empty(&self) -> bool {
-        self.words.is_empty() && self.series.is_empty() && self.forests.is_empty()
-    }
-
-    /// Bytes held by the journal's vectors.
-    fn bytes(&self) -> usize {
-        self.words.capacity() * std::mem::size_of::<u64>()
-            + self.series.capacity() * std::mem::size_of::<SeriesUndo>()
-            + self.forests.capacity() * std::mem::size_of::<ForestUndo>()
-    }
-}
-
 /// Undo logs kept for reuse: two batches are open at a time in the processing service.
 const SPARE_LOGS: usize = 2;
 
@@ -207,7 +123,7 @@ impl DetectorBank {
     pub fn begin_batch(&mut self) {
         self.batches += 1;
         let mut undo = self.spare.pop().unwrap_or_default();
-        undo.journal.batch = self.batches;
+        undo.journal.open(self.batches);
         undo.observations = self.observations;
         undo.rejected = self.rejected;
         self.undo.push_back(undo);
@@ -457,7 +373,7 @@ impl DetectorBank {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anomaly::ForestConfig;
+    use crate::anomaly::config::ForestConfig;
     use chrono::TimeDelta;
 
     /// A small forest retrained every 16 points, so that a few batches retrain it often.

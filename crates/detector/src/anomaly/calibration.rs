@@ -16,7 +16,7 @@
 //! deviation is much less surprising than the first: a shift is reported when it happens,
 //! not for as long as it lasts.
 
-use super::bank::Journal;
+use super::journal::Journal;
 
 /// Histogram bins.
 const BINS: usize = 128;

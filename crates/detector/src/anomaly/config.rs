@@ -1,7 +1,7 @@
 //! Configuration of the streaming detectors, serde-friendly with defaults for every field
 //! so that a deployment names only what it changes.
 
-use super::DetectorError;
+use super::error::DetectorError;
 use serde::{Deserialize, Serialize};
 
 /// Everything the [`DetectorBank`](super::DetectorBank) needs to know.

@@ -1,7 +1,7 @@
 //! Measuring detectors against labelled data: ROC-AUC, and the ODDS data sets the
 //! Isolation Forest is accepted on. Pure: callers read the files.
 
-use super::DetectorError;
+use super::error::DetectorError;
 
 /// Points with a 0/1 outlier label, row-major.
 #[derive(Debug, Clone, PartialEq)]

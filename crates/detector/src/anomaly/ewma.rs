@@ -3,8 +3,8 @@
 //! slow drift at once, so it flags the *speed* of a change rather than its size against
 //! a long history; and it costs two numbers per metric.
 
-use super::bank::Journal;
 use super::deviation::Deviation;
+use super::journal::Journal;
 use super::zscore::MIN_BASELINE;
 
 #[derive(Debug, Clone, Default)]

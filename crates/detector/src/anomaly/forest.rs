@@ -31,7 +31,7 @@
 //! retrains keeps the buffers of the forest and of the training from one training to the
 //! next.
 
-use super::DetectorError;
+use super::error::DetectorError;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -34,6 +34,7 @@ mod evaluation;
 mod ewma;
 mod features;
 mod forest;
+mod journal;
 mod lru;
 mod online_forest;
 mod scoring;

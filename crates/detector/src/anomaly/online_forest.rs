@@ -15,9 +15,9 @@
 //! few hundred kilobytes: page faults, or heap the allocator keeps resident. Later
 //! retrainings in the same batch refit that new forest in place.
 
-use super::bank::Journal;
 use super::config::ForestConfig;
 use super::forest::{narrow, IsolationForest, TrainingScratch};
+use super::journal::{ForestUndo, Journal};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
@@ -87,18 +87,6 @@ impl ForestPool {
     pub(crate) fn len(&self) -> usize {
         self.models.len()
     }
-}
-
-/// What a retraining in an open batch changed, to put back.
-#[derive(Debug, Clone)]
-pub(crate) struct ForestUndo {
-    /// The model replaced, when `replaced`; given to the pool when the batch commits.
-    pub(crate) model: Option<Arc<IsolationForest>>,
-    replaced: bool,
-    model_from: u64,
-    rng: ChaCha8Rng,
-    since_training: usize,
-    trained_on: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -1,16 +1,16 @@
 //! The state of one series: per metric rolling windows of values and changes, a moving
 //! average, and a calibration per detector; one forest over the vector of all its metrics.
 
-use super::bank::Journal;
 use super::calibration::{SignedCalibrator, Tail, TailCalibrator};
 use super::config::{smoothing_factor, DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
+use super::error::DetectorError;
 use super::ewma::Ewma;
+use super::journal::{Journal, SeriesUndo};
 use super::online_forest::{ForestPool, OnlineForest};
 use super::scoring::{self, Outage};
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
 use super::zscore::RollingZScore;
-use super::DetectorError;
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -119,14 +119,6 @@ struct MetricFindings {
 struct ForestState {
     forest: OnlineForest,
     calibration: TailCalibrator,
-}
-
-/// The scalars of a series before an observation, in a batch's journal.
-#[derive(Debug, Clone)]
-pub(crate) struct SeriesUndo {
-    seen: usize,
-    last_timestamp: Option<DateTime<Utc>>,
-    outage: Outage,
 }
 
 #[derive(Debug, Clone)]

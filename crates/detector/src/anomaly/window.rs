@@ -7,7 +7,7 @@
 //! the classic z-score are recomputed from scratch once per window length, so rounding
 //! errors cannot accumulate over a long stream.
 
-use super::bank::Journal;
+use super::journal::Journal;
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone)]

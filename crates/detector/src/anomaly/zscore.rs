@@ -7,8 +7,8 @@
 //! standard deviation takes over as the spread, so that a mostly-flat series with rare
 //! blips does not turn every blip into an infinite score.
 
-use super::bank::Journal;
 use super::deviation::Deviation;
+use super::journal::Journal;
 use super::window::RollingWindow;
 
 /// Values a baseline needs before it judges anything (or the whole window if shorter).

@@ -3,7 +3,7 @@
 //! A metadata request blocks, so it runs on the blocking pool at an interval and `/health`
 //! reads the last answer instead of calling the broker on the request path.
 
-use crate::KafkaConfig;
+use crate::config::KafkaConfig;
 use chrono::{DateTime, Utc};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::util::Timeout;
@@ -75,7 +75,10 @@ impl BrokerProbe {
     }
 
     /// Checks the brokers of `kafka` every 5 s with a client of its own named `client_id`.
-    pub fn start(kafka: &KafkaConfig, client_id: &str) -> Result<BrokerProbe, crate::KafkaError> {
+    pub fn start(
+        kafka: &KafkaConfig,
+        client_id: &str,
+    ) -> Result<BrokerProbe, crate::error::KafkaError> {
         let client: BaseProducer = kafka.client_config(client_id).create()?;
         Ok(BrokerProbe::spawn(
             move || {

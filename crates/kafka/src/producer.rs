@@ -6,7 +6,9 @@
 //! [`KafkaError::QueueFull`] (the HTTP layer answers 503 + `Retry-After`) instead of being
 //! buffered without bound or half-enqueued.
 
-use crate::{KafkaConfig, KafkaError, RecordHeaders};
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
+use crate::headers::RecordHeaders;
 use futures::future::join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;

@@ -4,7 +4,8 @@
 //! on) and warn, without changing anything, when an existing topic differs from the
 //! configuration: repartitioning or changing retention is an operator's decision.
 
-use crate::{KafkaConfig, KafkaError};
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;

@@ -3,7 +3,7 @@
 //! anomalies are only meaningful against an object's own history.
 
 use crate::catalog::{self, Source, SOURCES};
-use crate::GeneratorConfig;
+use crate::config::GeneratorConfig;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;

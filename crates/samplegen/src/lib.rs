@@ -20,105 +20,20 @@
 //!   (×10–50 the object's median), memory spikes (above 100 MB), CPU spikes.
 
 mod catalog;
+mod config;
 mod failure;
 mod fleet;
+mod sample;
 mod sequence;
 
-use chrono::{NaiveDate, NaiveDateTime};
+pub use config::GeneratorConfig;
 use fleet::Fleet;
 use obs_records::RawRecord;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+pub use sample::{AnomalyKind, Label, Sample};
 use sequence::Backlog;
-use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
-
-/// First hour of the committed sample: it ends with the field's `2025-09-05-16-45` run.
-const DEFAULT_START: NaiveDateTime = match NaiveDate::from_ymd_opt(2025, 9, 3) {
-    Some(date) => match date.and_hms_opt(17, 0, 0) {
-        Some(time) => time,
-        None => panic!("17:00:00 is a valid time"),
-    },
-    None => panic!("2025-09-03 is a valid date"),
-};
-
-/// What to generate. [`GeneratorConfig::default`] produces the committed sample.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GeneratorConfig {
-    pub seed: u64,
-    /// Number of companies; the first is always `akonovia`, which runs all six sources.
-    pub companies: usize,
-    /// Most objects a company runs per source (capped by the source's catalog).
-    pub objects_per_source: usize,
-    /// Number of hourly sequences per company.
-    pub hours: usize,
-    /// The first hour; minutes and seconds are ignored, each company starts its
-    /// sequence at its own minute past the hour.
-    pub start: NaiveDateTime,
-    /// Probability that a run fails on its own (flaky objects fail more, the average
-    /// stays at this rate).
-    pub failure_rate: f64,
-    /// Probability that a whole source of a company fails for one sequence (expired
-    /// token, API outage): every object of that source fails together.
-    pub outage_rate: f64,
-    /// Probability that a successful run carries an injected slow run, memory spike or
-    /// CPU spike.
-    pub anomaly_rate: f64,
-    /// Probability that a run reports a negative memory delta.
-    pub negative_memory_rate: f64,
-}
-
-impl Default for GeneratorConfig {
-    fn default() -> Self {
-        GeneratorConfig {
-            seed: 20_250_905,
-            companies: 4,
-            objects_per_source: 8,
-            hours: 48,
-            start: DEFAULT_START,
-            failure_rate: 0.015,
-            outage_rate: 0.004,
-            anomaly_rate: 0.02,
-            negative_memory_rate: 0.015,
-        }
-    }
-}
-
-/// Why a run is flagged in the ground truth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnomalyKind {
-    /// `Etat` is `FAILED`.
-    Failure,
-    /// Duration ×10–50 the object's median.
-    SlowRun,
-    /// Memory ×8–30 the object's median, and above 100 MB.
-    MemorySpike,
-    /// Negative `memory_used (bytes)`: a measurement artifact, not a real anomaly of
-    /// the job, but one the pipeline must flag.
-    NegativeMemory,
-    /// CPU time ×10–40 the object's usual share (wall time stretched at most ×3).
-    CpuSpike,
-}
-
-/// Ground truth of one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Label {
-    /// `{company}:{No_Sequence}:{Objet_Id}`, as [`RawRecord::record_id`].
-    pub record_id: String,
-    /// `{company}:{source slug}:{Objet_Id}`, as [`RawRecord::series_key`].
-    pub series_key: String,
-    /// `true` when `kinds` is not empty.
-    pub anomalous: bool,
-    pub kinds: Vec<AnomalyKind>,
-}
-
-/// One generated record and its ground truth.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub record: RawRecord,
-    pub label: Label,
-}
 
 /// Counts printed by `sample-gen` and documented with the committed sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,9 +4,10 @@
 //! side by side, all starting at the same instant, as in the field. Records are emitted
 //! when a run ends, so a sequence's records are ordered by `Fin`.
 
+use crate::config::GeneratorConfig;
 use crate::failure::{self, Failure};
 use crate::fleet::{normal, Fleet, ObjectProfile};
-use crate::{AnomalyKind, GeneratorConfig, Label, Sample};
+use crate::sample::{AnomalyKind, Label, Sample};
 use chrono::{Datelike, NaiveDateTime, TimeDelta, Timelike, Weekday};
 use obs_records::{RawRecord, Status};
 use rand::Rng;

@@ -4,7 +4,7 @@
 //! The checks of a request's content type and query string are extractors of their own:
 //! [`crate::content_type`] and [`crate::query`].
 
-use crate::Metrics;
+use crate::telemetry::Metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};

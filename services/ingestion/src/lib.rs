@@ -11,48 +11,15 @@ pub mod config;
 mod metrics;
 mod pipeline;
 mod routes;
+mod state;
 
 use anyhow::Context;
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, Utc};
 pub use config::IngestionConfig;
-use metrics::IngestionMetrics;
-use obs_kafka::{AckedProducer, BrokerProbe};
-use obs_service::Metrics;
+pub use state::{AppState, SERVICE};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub const SERVICE: &str = "ingestion";
-
-/// Everything the handlers share.
-pub struct AppState {
-    pub config: IngestionConfig,
-    producer: AckedProducer,
-    probe: BrokerProbe,
-    metrics: IngestionMetrics,
-    registry: Metrics,
-    started_at: DateTime<Utc>,
-}
-
-impl AppState {
-    /// Creates the producer and starts the broker probe (needs a Tokio runtime).
-    pub fn new(config: IngestionConfig) -> anyhow::Result<Arc<AppState>> {
-        let registry = Metrics::new();
-        let metrics = IngestionMetrics::register(&registry).context("registering metrics")?;
-        let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
-            .context("creating the Kafka producer")?;
-        let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
-        Ok(Arc::new(AppState {
-            config,
-            producer,
-            probe,
-            metrics,
-            registry,
-            started_at: Utc::now(),
-        }))
-    }
-}
 
 /// The service's routes, with the shared layers.
 pub fn router(state: Arc<AppState>) -> Router {

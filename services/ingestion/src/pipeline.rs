@@ -1,7 +1,7 @@
 //! From framed records to acknowledged ones: validation, keys and headers, publishing in
 //! chunks, and the answer's bookkeeping. Every endpoint goes through this one path.
 
-use crate::AppState;
+use crate::state::AppState;
 use axum::http::StatusCode;
 use chrono::Utc;
 use obs_kafka::{KafkaError, OutgoingRecord, RecordHeaders, TraceParent};

@@ -1,7 +1,7 @@
 //! HTTP handlers of the ingestion service.
 
 use crate::pipeline::{Ingest, IngestReport, Positions};
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -2,7 +2,8 @@
 
 use super::context::{ConsumerHooks, TrackedConsumer, TrackedContext};
 use super::state::ConsumerState;
-use crate::{KafkaConfig, KafkaError};
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
 use rdkafka::ClientConfig;
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! A consumer's own thread, behind one handle type.
 
 use super::state::{ConsumerState, ConsumerStatus};
-use crate::KafkaError;
+use crate::error::KafkaError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;

@@ -9,8 +9,9 @@
 //! and the rewind simple (see [`super`]).
 
 use super::outputs::Outputs;
+use crate::config::KafkaConfig;
+use crate::error::KafkaError;
 use crate::sync::lock;
-use crate::{KafkaConfig, KafkaError};
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::TopicPartitionList;

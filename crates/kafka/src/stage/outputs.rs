@@ -7,8 +7,8 @@
 //! while the loop works on the next batch.
 
 use super::input::InputRecord;
+use crate::headers::TraceParent;
 use crate::headers::{SCHEMA_VERSION, TRACEPARENT};
-use crate::TraceParent;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use std::ops::Range;
 use std::sync::Arc;

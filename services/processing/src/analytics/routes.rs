@@ -107,8 +107,8 @@ fn source(params: &QueryParams) -> Result<Option<String>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::config::AnalyticsConfig;
     use crate::analytics::testing::processed;
-    use crate::analytics::AnalyticsConfig;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use serde_json::Value;

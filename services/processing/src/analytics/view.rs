@@ -4,10 +4,10 @@
 //! source) never holds back the alerts, and the reader thread only ever waits for the
 //! readers of the aggregate it updates.
 
+use super::config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use super::newest::Newest;
 use super::responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 use super::sketch::QuantileSketch;
-use super::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use chrono::{DateTime, Utc};
 use obs_detector::{Alert, Severity};
 use obs_kafka::sync::{read, write};

@@ -1,0 +1,41 @@
+//! What the handlers share.
+
+use crate::config::IngestionConfig;
+use crate::metrics::IngestionMetrics;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use obs_kafka::{AckedProducer, BrokerProbe};
+use obs_service::Metrics;
+use std::sync::Arc;
+
+/// The service's name: `client.id` of its Kafka clients, `service` of its health report.
+pub const SERVICE: &str = "ingestion";
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: IngestionConfig,
+    pub(crate) producer: AckedProducer,
+    pub(crate) probe: BrokerProbe,
+    pub(crate) metrics: IngestionMetrics,
+    pub(crate) registry: Metrics,
+    pub(crate) started_at: DateTime<Utc>,
+}
+
+impl AppState {
+    /// Creates the producer and starts the broker probe (needs a Tokio runtime).
+    pub fn new(config: IngestionConfig) -> anyhow::Result<Arc<AppState>> {
+        let registry = Metrics::new();
+        let metrics = IngestionMetrics::register(&registry).context("registering metrics")?;
+        let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
+            .context("creating the Kafka producer")?;
+        let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
+        Ok(Arc::new(AppState {
+            config,
+            producer,
+            probe,
+            metrics,
+            registry,
+            started_at: Utc::now(),
+        }))
+    }
+}

@@ -69,7 +69,7 @@ bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency a
 	scripts/bench-e2e.sh
 
 .PHONY: eval
-eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, NAB score of the streaming detector (../shared/data)
+eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)
 	scripts/eval.sh
 
 ## --- a running stack ---------------------------------------------------------

@@ -54,24 +54,19 @@ pub fn unique_topics() -> TestTopics {
         replication_factor: 1,
         ..TopicsConfig::default()
     };
-    for spec in specs(&mut config) {
+    for spec in [
+        &mut config.raw_logs,
+        &mut config.standardized_logs,
+        &mut config.processed_metrics,
+        &mut config.alerts,
+        &mut config.dead_letters,
+    ] {
         spec.name = format!("test-{}-{suffix}", spec.name);
     }
     TestTopics {
         config,
         bootstrap_servers: bootstrap_servers(),
     }
-}
-
-/// The five topics of the stack, to rename or to delete them together.
-fn specs(config: &mut TopicsConfig) -> [&mut obs_kafka::TopicSpec; 5] {
-    [
-        &mut config.raw_logs,
-        &mut config.standardized_logs,
-        &mut config.processed_metrics,
-        &mut config.alerts,
-        &mut config.dead_letters,
-    ]
 }
 
 /// A test's topics configuration (it derefs to [`TopicsConfig`]) that deletes those topics
@@ -100,11 +95,8 @@ impl Drop for TestTopics {
     /// Best-effort: a topic never created, an unreachable broker or a slow answer are
     /// ignored, and nothing here panics (the drop may run while a failed test unwinds).
     fn drop(&mut self) {
-        let names: Vec<String> = specs(&mut self.config)
-            .into_iter()
-            .map(|spec| std::mem::take(&mut spec.name))
-            .collect();
-        let bootstrap = std::mem::take(&mut self.bootstrap_servers);
+        let names = self.config.all().map(|spec| spec.name.clone());
+        let bootstrap = self.bootstrap_servers.clone();
         // A thread of its own: the drop may run inside a test's Tokio runtime, where
         // blocking on another runtime is refused.
         let deleting = std::thread::spawn(move || delete_topics(&bootstrap, &names));

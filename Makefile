@@ -7,8 +7,10 @@ STANDARDIZATION_URL ?= http://127.0.0.1:8002
 PROCESSING_URL ?= http://127.0.0.1:8003
 
 .PHONY: help
-help: ## List the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## List the commands (coloured on a terminal only)
+	@if [[ -t 1 ]]; then on=$$'\033[36m' off=$$'\033[0m'; else on= off=; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} \
+	  /^[a-zA-Z0-9_-]+:.*## / {printf "  %s%-20s%s %s\n", on, $$1, off, $$2}' $(MAKEFILE_LIST)
 
 ## --- the two commands of a fresh machine ------------------------------------
 
@@ -69,7 +71,7 @@ bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency a
 	scripts/bench-e2e.sh
 
 .PHONY: eval
-eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, NAB score of the streaming detector (../shared/data)
+eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)
 	scripts/eval.sh
 
 ## --- a running stack ---------------------------------------------------------
@@ -106,17 +108,5 @@ anomalies: ## The latest anomalies (alerts) from the processing service
 .PHONY: ingest
 ingest: ## Send sample-data/logs.json to the running ingestion service
 	@curl -sS -X POST -H 'content-type: application/x-ndjson' --data-binary @sample-data/logs.json $(INGESTION_URL)/ingest/file; echo
-
-.PHONY: up
-up: ## Start the full stack with docker-compose
-	docker-compose up -d
-
-.PHONY: down
-down: ## Stop the docker-compose stack
-	docker-compose down
-
-.PHONY: logs
-logs: ## Follow the docker-compose logs
-	docker-compose logs -f
 
 include ops.mk

@@ -2,20 +2,31 @@
 //!
 //! Tests never skip: when no broker answers they fail and say how to start one
 //! (`make kafka-up`). Each test gets its own topics, so tests run in parallel and a broker
-//! reused across runs never mixes their records.
+//! reused across runs never mixes their records; the topics are deleted when the test ends.
 
 use obs_kafka::{KafkaConfig, TopicsConfig};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientConfig, Message};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
+
+/// How long dropping [`TestTopics`] waits for the broker to accept the deletion.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `KAFKA_BOOTSTRAP_SERVERS`, else the stack's default broker.
+fn bootstrap_servers() -> String {
+    std::env::var("KAFKA_BOOTSTRAP_SERVERS")
+        .unwrap_or_else(|_| KafkaConfig::default().bootstrap_servers)
+}
 
 /// The broker of the tests: `KAFKA_BOOTSTRAP_SERVERS` or `127.0.0.1:9092`. Panics when it
 /// does not accept connections.
 pub fn kafka() -> KafkaConfig {
-    let bootstrap = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
-        .unwrap_or_else(|_| KafkaConfig::default().bootstrap_servers);
+    let bootstrap = bootstrap_servers();
     let reachable = bootstrap.split(',').any(|server| {
         server
             .trim()
@@ -35,24 +46,84 @@ pub fn kafka() -> KafkaConfig {
     }
 }
 
-/// The stack's topics under names unique to one test.
-pub fn unique_topics() -> TopicsConfig {
+/// The stack's topics under names unique to one test (see [`TestTopics`]).
+pub fn unique_topics() -> TestTopics {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let suffix = &suffix[..12];
-    let mut topics = TopicsConfig {
+    let mut config = TopicsConfig {
         replication_factor: 1,
         ..TopicsConfig::default()
     };
     for spec in [
-        &mut topics.raw_logs,
-        &mut topics.standardized_logs,
-        &mut topics.processed_metrics,
-        &mut topics.alerts,
-        &mut topics.dead_letters,
+        &mut config.raw_logs,
+        &mut config.standardized_logs,
+        &mut config.processed_metrics,
+        &mut config.alerts,
+        &mut config.dead_letters,
     ] {
         spec.name = format!("test-{}-{suffix}", spec.name);
     }
-    topics
+    TestTopics {
+        config,
+        bootstrap_servers: bootstrap_servers(),
+    }
+}
+
+/// A test's topics configuration (it derefs to [`TopicsConfig`]) that deletes those topics
+/// from the broker when dropped, so test runs do not pile topics up on a reused broker.
+/// Keep it alive for the whole test: hold it in a named binding, not `_`.
+pub struct TestTopics {
+    config: TopicsConfig,
+    bootstrap_servers: String,
+}
+
+impl Deref for TestTopics {
+    type Target = TopicsConfig;
+
+    fn deref(&self) -> &TopicsConfig {
+        &self.config
+    }
+}
+
+impl DerefMut for TestTopics {
+    fn deref_mut(&mut self) -> &mut TopicsConfig {
+        &mut self.config
+    }
+}
+
+impl Drop for TestTopics {
+    /// Best-effort: a topic never created, an unreachable broker or a slow answer are
+    /// ignored, and nothing here panics (the drop may run while a failed test unwinds).
+    fn drop(&mut self) {
+        let names = self.config.all().map(|spec| spec.name.clone());
+        let bootstrap = self.bootstrap_servers.clone();
+        // A thread of its own: the drop may run inside a test's Tokio runtime, where
+        // blocking on another runtime is refused.
+        let deleting = std::thread::spawn(move || delete_topics(&bootstrap, &names));
+        let _ = deleting.join();
+    }
+}
+
+/// Asks the broker to delete `names`, waiting at most [`DELETE_TIMEOUT`] for its answer.
+fn delete_topics(bootstrap: &str, names: &[String]) {
+    let Ok(admin) = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create::<AdminClient<DefaultClientContext>>()
+    else {
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
+        return;
+    };
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().request_timeout(Some(DELETE_TIMEOUT));
+    let _ = runtime.block_on(tokio::time::timeout(
+        DELETE_TIMEOUT,
+        admin.delete_topics(&names, &options),
+    ));
 }
 
 /// Reads `topic` from the beginning as a `read_committed` consumer outside any group, until

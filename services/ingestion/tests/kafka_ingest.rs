@@ -7,7 +7,7 @@ use axum::Router;
 use ingestion::{AppState, IngestionConfig};
 use obs_kafka::{RecordHeaders, TraceParent};
 use obs_records::RawRecord;
-use obs_testkit::{key_of, read_topic};
+use obs_testkit::{key_of, read_topic, TestTopics};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use serde_json::Value;
@@ -21,12 +21,15 @@ async fn service(config: IngestionConfig) -> Router {
     ingestion::router(AppState::new(config).unwrap())
 }
 
-fn config() -> IngestionConfig {
-    IngestionConfig {
+/// A config on the test broker with topics of its own, deleted when the `TestTopics` drops.
+fn config() -> (IngestionConfig, TestTopics) {
+    let topics = obs_testkit::unique_topics();
+    let config = IngestionConfig {
         kafka: obs_testkit::kafka(),
-        topics: obs_testkit::unique_topics(),
+        topics: topics.clone(),
         ..IngestionConfig::default()
-    }
+    };
+    (config, topics)
 }
 
 async fn call(
@@ -65,7 +68,7 @@ fn read(config: &IngestionConfig, expected: usize) -> Vec<OwnedMessage> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_1000_records_lands_exactly_once_with_keys_and_headers() {
-    let config = config();
+    let (config, _topics) = config();
     let router = service(config.clone()).await;
     let records: Vec<RawRecord> = obs_samplegen::records(7, 1000).collect();
     let body = serde_json::to_vec(&records).unwrap();
@@ -113,7 +116,7 @@ async fn a_batch_of_1000_records_lands_exactly_once_with_keys_and_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_ndjson_publishes_only_the_valid_line_and_reports_the_others() {
-    let config = config();
+    let (config, _topics) = config();
     let router = service(config.clone()).await;
     let valid = obs_samplegen::records(1, 1).next().unwrap();
     let mut invalid = serde_json::to_value(&valid).unwrap();
@@ -163,7 +166,7 @@ async fn mixed_ndjson_publishes_only_the_valid_line_and_reports_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_with_no_valid_record_is_422_and_publishes_nothing() {
-    let config = config();
+    let (config, _topics) = config();
     let router = service(config.clone()).await;
     let (status, body, _) = call(
         &router,
@@ -183,7 +186,7 @@ async fn a_batch_with_no_valid_record_is_422_and_publishes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_records_and_their_errors() {
-    let mut config = config();
+    let (mut config, _topics) = config();
     config.http.max_body_bytes = 4096;
     let router = service(config.clone()).await;
     let record = obs_samplegen::records(3, 1).next().unwrap();
@@ -271,7 +274,7 @@ async fn single_records_and_their_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploaded_files_are_streamed_in_chunks_as_ndjson_or_json_array() {
-    let mut config = config();
+    let (mut config, _topics) = config();
     config.ingest.file_chunk_records = 100;
     let router = service(config.clone()).await;
     let records: Vec<RawRecord> = obs_samplegen::records(11, 250).collect();
@@ -326,7 +329,7 @@ async fn trigger_reads_only_inside_the_data_directory() {
         .flat_map(|r| [r.to_json_bytes(), b"\n".to_vec()].concat())
         .collect();
     std::fs::write(dir.join("runs.json"), records).unwrap();
-    let mut config = config();
+    let (mut config, _topics) = config();
     config.ingest.data_dir = dir.clone();
     config.ingest.trigger_file = "runs.json".into();
     let router = service(config.clone()).await;
@@ -359,7 +362,8 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
     let mut config = IngestionConfig::default();
     config.kafka.bootstrap_servers = "127.0.0.1:1".into();
     config.producer.delivery_timeout_ms = 2000;
-    config.topics = obs_testkit::unique_topics();
+    let topics = obs_testkit::unique_topics();
+    config.topics = topics.clone();
     let router = ingestion::router(AppState::new(config).unwrap());
     let records: Vec<RawRecord> = obs_samplegen::records(9, 10).collect();
     let (status, body, headers) = call(
@@ -393,7 +397,7 @@ fn uuid_like() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_producer_answers_503_with_retry_after_at_once() {
-    let mut config = config();
+    let (mut config, _topics) = config();
     // 1 MiB of admission (the minimum); a topic that does not exist (and is never
     // auto-created) keeps the first batch in flight until its delivery timeout.
     config.producer.max_in_flight_bytes = 1 << 20;
@@ -449,7 +453,7 @@ async fn a_full_producer_answers_503_with_retry_after_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_larger_than_the_producer_can_admit_is_413() {
-    let mut config = config();
+    let (mut config, _topics) = config();
     config.producer.max_in_flight_bytes = 1 << 20;
     config.http.max_body_bytes = 4 << 20;
     let router = service(config.clone()).await;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
 use obs_kafka::{ensure_topics, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
+use obs_testkit::TestTopics;
 use processing::analytics::{
     phase, router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle,
 };
@@ -145,14 +146,14 @@ async fn abort_one_run(
         .unwrap();
 }
 
-fn topics_with_two_alert_partitions() -> TopicsConfig {
+fn topics_with_two_alert_partitions() -> TestTopics {
     let mut topics = obs_testkit::unique_topics();
     topics.alerts.partitions = 2;
     topics
 }
 
 /// Fresh topics, `processed-metrics` with a single partition, created on the broker.
-async fn topics_with_one_record_partition(kafka: &KafkaConfig) -> TopicsConfig {
+async fn topics_with_one_record_partition(kafka: &KafkaConfig) -> TestTopics {
     let mut topics = obs_testkit::unique_topics();
     topics.processed_metrics.partitions = 1;
     ensure_topics(kafka, "analytics-test", &topics)

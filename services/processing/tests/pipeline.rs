@@ -22,7 +22,7 @@ const SEED: &str = concat!(
 );
 
 struct Stack {
-    topics: obs_kafka::TopicsConfig,
+    topics: obs_testkit::TestTopics,
     kafka: obs_kafka::KafkaConfig,
 }
 

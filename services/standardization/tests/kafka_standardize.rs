@@ -6,7 +6,7 @@ use obs_kafka::headers::{INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
 use obs_kafka::{StageConfig, TraceParent};
 use obs_records::standardize::{FailureKind, QualityFlag, StandardizedRecord};
 use obs_records::RawRecord;
-use obs_testkit::{key_of, produce, raw_messages, read_topic, TestMessage};
+use obs_testkit::{key_of, produce, raw_messages, read_topic, TestMessage, TestTopics};
 use rdkafka::message::{Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
 use standardization::{AppState, StandardizationConfig};
@@ -19,9 +19,10 @@ const SEED: &str = concat!(
     "/../../tests/fixtures/seed-logs.json"
 );
 
-fn config() -> StandardizationConfig {
+/// A config on the test broker with topics of its own, deleted when the `TestTopics` drops.
+fn config() -> (StandardizationConfig, TestTopics) {
     let topics = obs_testkit::unique_topics();
-    StandardizationConfig {
+    let config = StandardizationConfig {
         kafka: obs_testkit::kafka(),
         stage: StageConfig {
             batch_max_ms: 50,
@@ -29,9 +30,10 @@ fn config() -> StandardizationConfig {
             transactional_id: format!("test-{}", topics.raw_logs.name),
             ..StageConfig::for_group(&format!("test-{}", topics.raw_logs.name))
         },
-        topics,
+        topics: topics.clone(),
         ..StandardizationConfig::default()
-    }
+    };
+    (config, topics)
 }
 
 async fn start(config: &StandardizationConfig) -> std::sync::Arc<AppState> {
@@ -90,7 +92,7 @@ fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_field_data_is_standardized_with_no_dead_letter() {
-    let config = config();
+    let (config, _topics) = config();
     let state = start(&config).await;
     let raw: Vec<RawRecord> = std::fs::read_to_string(SEED)
         .unwrap()
@@ -182,7 +184,7 @@ async fn the_field_data_is_standardized_with_no_dead_letter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_records_become_dead_letters_with_their_kind_and_original_bytes() {
-    let config = config();
+    let (config, _topics) = config();
     let state = start(&config).await;
     let valid = obs_samplegen::records(21, 1).next().unwrap();
     let with = |field: &str, value: serde_json::Value| {
@@ -356,7 +358,7 @@ async fn sigterm_exits_cleanly_and_loses_and_duplicates_nothing() {
 /// Stops the service binary once 2,000 of `n` records are committed, restarts it, and
 /// checks a read_committed reader sees every record exactly once.
 async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
-    let config = config();
+    let (config, _topics) = config();
     obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
         .await
         .unwrap();

@@ -22,5 +22,5 @@ OBS_HTTP__LISTEN="127.0.0.1:$PORT" OBS_STAGE__GROUP_ID="$RUN" OBS_STAGE__TRANSAC
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 target/release/stage-bench watch "http://127.0.0.1:$PORT/status" "$N"
-curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^stage_(transaction_duration_seconds|batch_records)_(sum|count)|^stage_transactions_total' || true
+curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^stage_(transaction_duration_seconds|batch_records)_(sum|count)|^stage_transactions_committed_total|^errors_total' || true
 echo "service RSS after the run: $(ps -o rss= -p $pid | awk '{printf "%.1f MB", $1/1024}')"

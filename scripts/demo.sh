@@ -92,8 +92,8 @@ curl -sS "$PROCESSING/analytics/sources" | pretty
 echo "=== GET /analytics/anomalies?limit=10&severity=critical"
 curl -sS "$PROCESSING/analytics/anomalies?limit=10&severity=critical" | pretty
 echo "=== bookkeeping"
-curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^ingestion_records_rejected_total'
-curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_total'
+curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^errors_total'
+curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_standardized_total|^errors_total'
 curl -sS "$PROCESSING/metrics" | grep -E '^stage_records_consumed_total'
 echo
 echo "demo: logs are in $STATE/"

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # metrics exist in Prometheus: the sample data has no dead letters, and the detector's
 # gauges are exported by a later version of processing.
 MAY_BE_EMPTY = {
-    "Dead letters (last 10 minutes)": ["standardization_dead_letters_total", "processing_dead_letters_total"],
+    "Dead letters (last 10 minutes)": ["errors_total"],
     "Anomaly score per series": ["processing_detector_anomaly_score"],
     "Outage probability per series": ["processing_detector_outage_probability"],
     "Highest outage probability now": ["processing_detector_outage_probability"],
@@ -511,9 +511,9 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     except StackError as error:
         found = alerts_by_name()
         check(False, f"{error}; Alertmanager has: {sorted(k for k in found if k)}")
-        if "processing_alerts_forwarded_total" not in names:
-            print("        processing exports no processing_alerts_forwarded_total: the alert forwarder "
-                  "(services/processing/src/alertmanager.rs) is not wired into processing yet")
+        if "processing_alerts_delivered_total" not in names:
+            print("        processing exports no processing_alerts_delivered_total: the alert forwarder "
+                  "(services/processing/src/alertmanager/) is not wired into processing")
         return
     rule_alert = found["ConnectorRunFailed"][0]
     check(rule_alert["labels"].get("severity") == "critical" and rule_alert["labels"].get("source"),

@@ -19,6 +19,7 @@ mod config;
 pub mod consumer;
 pub mod dead_letter;
 mod error;
+mod error_counter;
 pub mod headers;
 mod probe;
 mod producer;
@@ -28,6 +29,7 @@ pub mod topics;
 
 pub use config::KafkaConfig;
 pub use error::KafkaError;
+pub use error_counter::{ErrorCounter, ErrorStage};
 pub use headers::{RecordHeaders, TraceParent};
 pub use probe::{BrokerProbe, BrokerStatus};
 pub use producer::{AckedProducer, OutgoingRecord, ProducerConfig};

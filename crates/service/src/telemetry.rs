@@ -4,6 +4,7 @@
 //! Prometheus registry per process, [`Metrics`], which every component registers into and
 //! `/metrics` renders; the process collector adds `process_resident_memory_bytes` & co.
 
+use obs_kafka::ErrorCounter;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -26,6 +27,7 @@ pub fn init_tracing() {
 pub struct Metrics {
     registry: Registry,
     pub(crate) http: HttpMetrics,
+    errors: ErrorCounter,
 }
 
 /// Per-route request metrics (route templates only, so labels stay bounded).
@@ -36,8 +38,8 @@ pub(crate) struct HttpMetrics {
 }
 
 impl Metrics {
-    /// A registry with the process collector (memory, CPU, open fds) and the HTTP
-    /// metrics every service serves.
+    /// A registry with the process collector (memory, CPU, open fds), the HTTP metrics
+    /// every service serves and its `errors_total`.
     pub fn new() -> Metrics {
         let registry = Registry::new();
         // Fixed, valid definitions registered once into a fresh registry: neither the
@@ -63,6 +65,8 @@ impl Metrics {
         .unwrap_or_else(|_| unreachable!("valid histogram definition"));
         let _ = registry.register(Box::new(requests.clone()));
         let _ = registry.register(Box::new(duration.clone()));
+        let errors = ErrorCounter::register(&registry)
+            .unwrap_or_else(|_| unreachable!("valid counter, registered once"));
         #[cfg(target_os = "linux")]
         {
             let process = prometheus::process_collector::ProcessCollector::for_self();
@@ -71,7 +75,13 @@ impl Metrics {
         Metrics {
             registry,
             http: HttpMetrics { requests, duration },
+            errors,
         }
+    }
+
+    /// The process's `errors_total`: every error is counted and logged through it.
+    pub fn errors(&self) -> &ErrorCounter {
+        &self.errors
     }
 
     pub fn registry(&self) -> &Registry {

@@ -1,26 +1,56 @@
-//! Stage metrics of ingestion. Each record is counted once, here, by what became of it.
+//! Stage metrics of ingestion. Each record is counted once, here, by what became of it:
+//! published, or an error (`errors_total`: refused at `receiving`, not acknowledged at
+//! `sending`).
 
+use obs_kafka::{ErrorCounter, ErrorStage};
 use obs_service::Metrics;
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Why Kafka did not take valid records (`errors_total{stage="sending"}`).
+pub mod publish_error {
+    pub const UNREACHABLE: &str = "unreachable";
+    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
+    pub const QUEUE_FULL: &str = "queue_full";
+    pub const NOT_ACKNOWLEDGED: &str = "not_acknowledged";
+    pub const ALL: [&str; 4] = [UNREACHABLE, BATCH_TOO_LARGE, QUEUE_FULL, NOT_ACKNOWLEDGED];
+}
 
 #[derive(Clone)]
 pub struct IngestionMetrics {
     /// Records read from request bodies (valid or not).
-    pub received: IntCounter,
+    received: IntCounter,
     /// Records acknowledged by Kafka.
-    pub published: IntCounter,
-    /// Records refused, by error kind (bounded: the record error kinds plus `oversized`).
-    pub rejected: IntCounterVec,
-    /// Records valid but not acknowledged (the request answered 503), by reason.
-    pub publish_failed: IntCounterVec,
+    published: IntCounter,
+    errors: ErrorCounter,
+    /// Totals of the errors above, for `/status`.
+    rejected_total: Arc<AtomicU64>,
+    failed_total: Arc<AtomicU64>,
     /// Time from handing a chunk to the producer to the last acknowledgement.
     pub publish_duration: Histogram,
     /// Bytes admitted to the producer and not yet acknowledged.
     pub in_flight_bytes: IntGauge,
 }
 
+/// The record counts of `/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RecordCounts {
+    pub received: u64,
+    pub published: u64,
+    /// Refused by validation.
+    pub rejected: u64,
+    /// Valid, but not acknowledged by Kafka (answered 503 or 413).
+    pub not_published: u64,
+}
+
 impl IngestionMetrics {
     pub fn register(metrics: &Metrics) -> Result<Self, prometheus::Error> {
+        let errors = metrics.errors().clone();
+        for error_type in publish_error::ALL {
+            errors.declare(ErrorStage::Sending, error_type);
+        }
         Ok(IngestionMetrics {
             received: metrics.register(IntCounter::new(
                 "ingestion_records_received_total",
@@ -30,20 +60,9 @@ impl IngestionMetrics {
                 "ingestion_records_published_total",
                 "Records acknowledged by Kafka on the raw-logs topic.",
             )?)?,
-            rejected: metrics.register(IntCounterVec::new(
-                Opts::new(
-                    "ingestion_records_rejected_total",
-                    "Records refused by validation, by error kind.",
-                ),
-                &["kind"],
-            )?)?,
-            publish_failed: metrics.register(IntCounterVec::new(
-                Opts::new(
-                    "ingestion_records_publish_failed_total",
-                    "Valid records Kafka did not acknowledge (answered 503), by reason.",
-                ),
-                &["reason"],
-            )?)?,
+            errors,
+            rejected_total: Arc::default(),
+            failed_total: Arc::default(),
             publish_duration: metrics.register(Histogram::with_opts(
                 HistogramOpts::new(
                     "ingestion_publish_duration_seconds",
@@ -59,5 +78,38 @@ impl IngestionMetrics {
                 "Bytes admitted to the Kafka producer and not yet acknowledged.",
             )?)?,
         })
+    }
+
+    /// One record read from a body.
+    pub fn received(&self) {
+        self.received.inc();
+    }
+
+    /// `count` records acknowledged by Kafka.
+    pub fn published(&self, count: u64) {
+        self.published.inc_by(count);
+    }
+
+    /// One record refused by validation (`error_type`: its error kind).
+    pub fn rejected(&self, error_type: &str, reason: &dyn Display) {
+        self.errors
+            .invalid_input(ErrorStage::Receiving, error_type, 1, reason);
+        self.rejected_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `count` valid records Kafka did not take (`error_type`: one of [`publish_error`]).
+    pub fn not_published(&self, error_type: &'static str, count: u64, error: &dyn Display) {
+        self.errors
+            .failure(ErrorStage::Sending, error_type, count, error);
+        self.failed_total.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub fn counts(&self) -> RecordCounts {
+        RecordCounts {
+            received: self.received.get(),
+            published: self.published.get(),
+            rejected: self.rejected_total.load(Ordering::Relaxed),
+            not_published: self.failed_total.load(Ordering::Relaxed),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! From framed records to acknowledged ones: validation, keys and headers, publishing in
 //! chunks, and the answer's bookkeeping. Every endpoint goes through this one path.
 
+use crate::metrics::publish_error;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -77,7 +78,7 @@ impl<'a> Ingest<'a> {
 
     /// Validates one framed record; a valid one waits for [`Ingest::publish`].
     pub fn add(&mut self, frame: Frame) {
-        self.state.metrics.received.inc();
+        self.state.metrics.received();
         match frame {
             Frame::Record { position, bytes } => match RawRecord::parse(&bytes) {
                 Ok(record) => {
@@ -104,7 +105,7 @@ impl<'a> Ingest<'a> {
 
     /// Validates one record that is the whole body (`/ingest/single`).
     pub fn add_single(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
-        self.state.metrics.received.inc();
+        self.state.metrics.received();
         match RawRecord::parse(bytes) {
             Ok(record) => {
                 self.pending_from.get_or_insert(0);
@@ -112,11 +113,7 @@ impl<'a> Ingest<'a> {
                 Ok(())
             }
             Err(error) => {
-                self.state
-                    .metrics
-                    .rejected
-                    .with_label_values(&[error.kind().as_str()])
-                    .inc();
+                self.state.metrics.rejected(error.kind().as_str(), &error);
                 Err(error.into())
             }
         }
@@ -140,7 +137,7 @@ impl<'a> Ingest<'a> {
     }
 
     fn reject(&mut self, position: usize, kind: &str, errors: Vec<String>) {
-        self.state.metrics.rejected.with_label_values(&[kind]).inc();
+        self.state.metrics.rejected(kind, &Messages(&errors));
         self.rejected_total += 1;
         if self.rejected.len() < self.state.config.ingest.max_reported_rejections {
             let (line, index) = match self.positions {
@@ -165,15 +162,11 @@ impl<'a> Ingest<'a> {
         let probe = state.probe.status();
         if probe.checked_at.is_some() && !probe.reachable {
             let count = self.pending.len() as u64;
+            let message = format!("Kafka is unreachable: {}", probe.error.unwrap_or_default());
             state
                 .metrics
-                .publish_failed
-                .with_label_values(&["unreachable"])
-                .inc_by(count);
-            return Err(self.unavailable(
-                format!("Kafka is unreachable: {}", probe.error.unwrap_or_default()),
-                state.producer.retry_after(),
-            ));
+                .not_published(publish_error::UNREACHABLE, count, &message);
+            return Err(self.unavailable(message, state.producer.retry_after()));
         }
         let started = Instant::now();
         let topic = &state.config.topics.raw_logs.name;
@@ -189,19 +182,17 @@ impl<'a> Ingest<'a> {
                     .metrics
                     .publish_duration
                     .observe(started.elapsed().as_secs_f64());
-                state.metrics.published.inc_by(count as u64);
+                state.metrics.published(count as u64);
                 self.accepted += count;
                 self.pending.clear();
                 self.pending_from = None;
                 Ok(())
             }
-            Err(KafkaError::BatchTooLarge { bytes, capacity }) => {
+            Err(error @ KafkaError::BatchTooLarge { bytes, capacity }) => {
                 // Retrying cannot help: the request must be split.
                 state
                     .metrics
-                    .publish_failed
-                    .with_label_values(&["batch_too_large"])
-                    .inc_by(count as u64);
+                    .not_published(publish_error::BATCH_TOO_LARGE, count as u64, &error);
                 Err(ApiError::payload_too_large(capacity).with_details(json!({
                     "limit_bytes": capacity,
                     "batch_bytes": bytes,
@@ -210,16 +201,18 @@ impl<'a> Ingest<'a> {
                 })))
             }
             Err(error) => {
-                let (reason, retry_after) = match &error {
-                    KafkaError::QueueFull { retry_after, .. } => ("queue_full", *retry_after),
-                    _ => ("not_acknowledged", state.producer.retry_after()),
+                let (error_type, retry_after) = match &error {
+                    KafkaError::QueueFull { retry_after, .. } => {
+                        (publish_error::QUEUE_FULL, *retry_after)
+                    }
+                    _ => (
+                        publish_error::NOT_ACKNOWLEDGED,
+                        state.producer.retry_after(),
+                    ),
                 };
                 state
                     .metrics
-                    .publish_failed
-                    .with_label_values(&[reason])
-                    .inc_by(count as u64);
-                tracing::warn!(%error, records = count, "publish failed");
+                    .not_published(error_type, count as u64, &error);
                 Err(self.unavailable(error.to_string(), retry_after))
             }
         }
@@ -255,5 +248,14 @@ impl<'a> Ingest<'a> {
             ));
         }
         Ok((StatusCode::ACCEPTED, report))
+    }
+}
+
+/// A record's error messages, joined only if the log line is written.
+struct Messages<'a>(&'a [String]);
+
+impl std::fmt::Display for Messages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("; "))
     }
 }

@@ -15,7 +15,6 @@ use obs_service::{
     ApiError, ApplicationJson, ContentType, FromQuery, HealthReport, MediaTypes, QueryParams,
     StrictQuery,
 };
-use prometheus::core::Collector;
 use serde_json::json;
 use std::fmt::Display;
 use std::path::{Component, Path, PathBuf};
@@ -279,14 +278,6 @@ pub async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
 
 /// `GET /status`: what the service is doing and has done.
 pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let m = &state.metrics;
-    let rejected: u64 = m
-        .rejected
-        .collect()
-        .iter()
-        .flat_map(|family| family.get_metric())
-        .map(|metric| metric.get_counter().get_value() as u64)
-        .sum();
     Json(json!({
         "service": "ingestion",
         "version": env!("CARGO_PKG_VERSION"),
@@ -297,11 +288,7 @@ pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "topic": state.config.topics.raw_logs.name,
             "broker": state.probe.status(),
         },
-        "records": {
-            "received": m.received.get(),
-            "published": m.published.get(),
-            "rejected": rejected,
-        },
+        "records": state.metrics.counts(),
         "producer": {
             "in_flight_bytes": state.producer.in_flight_bytes(),
             "capacity_bytes": state.producer.capacity_bytes(),

@@ -85,8 +85,9 @@ impl AppState {
             &c.topics,
             self.metrics.clone(),
         );
-        let stage_metrics = StageMetrics::register(self.registry.registry(), STAGE)
-            .context("registering stage metrics")?;
+        let stage_metrics =
+            StageMetrics::register(self.registry.registry(), self.registry.errors())
+                .context("registering stage metrics")?;
         let stage = spawn_stage(
             &c.kafka,
             STAGE,
@@ -95,7 +96,12 @@ impl AppState {
             transform,
             stage_metrics,
         )?;
-        let reader = analytics::spawn_reader(&c.kafka, &c.topics, self.view.clone())?;
+        let reader = analytics::spawn_reader(
+            &c.kafka,
+            &c.topics,
+            self.view.clone(),
+            self.registry.errors(),
+        )?;
         let forwarder = alertmanager::spawn_forwarder(
             &c.alertmanager,
             &c.kafka,

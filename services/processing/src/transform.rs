@@ -6,7 +6,7 @@ use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
 use obs_kafka::sync::lock;
-use obs_kafka::{InputRecord, Outputs, Transform};
+use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{
@@ -29,7 +29,7 @@ pub struct ProcessingMetrics {
     rule_hits: IntCounterVec,
     anomalous: IntCounterVec,
     efficiency: HistogramVec,
-    dead_letters: IntCounterVec,
+    errors: ErrorCounter,
     detector_score: GaugeVec,
     outage_probability: GaugeVec,
     detector_alerts: IntCounterVec,
@@ -72,7 +72,7 @@ impl ProcessingMetrics {
                 &["source", "object"],
             )?)?,
             rule_hits: metrics.register(IntCounterVec::new(
-                Opts::new("processing_anomalies_total", "Rule hits, by rule and severity (a run can hit several)."),
+                Opts::new("processing_rule_hits_total", "Rule hits, by rule and severity (a run can hit several)."),
                 &["rule", "severity"],
             )?)?,
             anomalous: metrics.register(IntCounterVec::new(
@@ -84,10 +84,7 @@ impl ProcessingMetrics {
                 "Efficiency score (0-100) of runs, by source.",
                 vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0],
             )?)?,
-            dead_letters: metrics.register(IntCounterVec::new(
-                Opts::new("processing_dead_letters_total", "Standardized records that could not be read, by error kind."),
-                &["kind"],
-            )?)?,
+            errors: metrics.errors().clone(),
             detector_score: metrics.register(GaugeVec::new(
                 Opts::new(
                     "processing_detector_anomaly_score",
@@ -210,7 +207,8 @@ struct Observed {
 #[derive(Default)]
 pub struct Pending {
     runs: Vec<Observed>,
-    dead_letters: Vec<&'static str>,
+    /// Dead letters: error kind and reason.
+    dead_letters: Vec<(&'static str, String)>,
     /// Whether the detector bank opened a batch for it (so an abort can undo it).
     bank_batch: bool,
 }
@@ -260,7 +258,9 @@ impl Transform for ProcessTransform {
         let record = match parsed {
             Ok(record) => record,
             Err(reason) => {
-                pending.dead_letters.push("unreadable_standardized_record");
+                pending
+                    .dead_letters
+                    .push(("unreadable_standardized_record", reason.clone()));
                 dead_letter(
                     out,
                     input,
@@ -329,8 +329,9 @@ impl Transform for ProcessTransform {
             lock(&self.detectors).commit_oldest_batch();
         }
         let m = &self.metrics;
-        for kind in pending.dead_letters {
-            m.dead_letters.with_label_values(&[kind]).inc();
+        for (kind, reason) in pending.dead_letters {
+            m.errors
+                .invalid_input(ErrorStage::Processing, kind, 1, &reason);
         }
         let labels = &mut self.labels;
         for run in pending.runs {

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
-use obs_kafka::{ensure_topics, KafkaConfig, TopicsConfig};
+use obs_kafka::{ensure_topics, ErrorCounter, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
 use obs_testkit::TestTopics;
 use processing::analytics::{
@@ -227,7 +227,8 @@ async fn reader_builds_the_global_view_from_every_partition() {
     abort_one_run(&kafka, &topics, 2, 0).await;
 
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
+    let handle =
+        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
 
     let status = handle.status();
@@ -345,7 +346,8 @@ async fn reader_waits_for_topics_created_after_it_started() {
     let kafka = obs_testkit::kafka();
     let topics = topics_with_two_alert_partitions();
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
+    let handle =
+        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = handle.status();
     assert_eq!(
@@ -393,7 +395,8 @@ async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
     abort_one_run(&kafka, &topics, 0, 0).await;
 
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
+    let handle =
+        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
     let status = handle.status();
     assert!(
@@ -428,7 +431,8 @@ async fn reader_reads_partitions_added_after_it_started() {
         ..AnalyticsConfig::default()
     };
     let view = Arc::new(AnalyticsView::new(config));
-    let handle = spawn_reader(&kafka, &topics, view.clone()).unwrap();
+    let handle =
+        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
     assert_eq!(view.summary().total_logs_processed, 1);
 

@@ -67,8 +67,9 @@ impl AppState {
             &c.topics.dead_letters.name,
             self.metrics.clone(),
         );
-        let stage_metrics = StageMetrics::register(self.registry.registry(), STAGE)
-            .context("registering stage metrics")?;
+        let stage_metrics =
+            StageMetrics::register(self.registry.registry(), self.registry.errors())
+                .context("registering stage metrics")?;
         let handle = spawn_stage(
             &c.kafka,
             STAGE,
@@ -99,9 +100,7 @@ impl AppState {
     /// (inputs whose batch committed), the two others by the transform's outcomes, so
     /// `in = standardized + dead-lettered` is a real reconciliation.
     pub fn stage_totals(&self) -> (u64, u64, u64) {
-        let m = &self.metrics;
-        let standardized = m.records.with_label_values(&["standardized"]).get();
-        let dead = m.records.with_label_values(&["dead_lettered"]).get();
+        let (standardized, dead) = self.metrics.totals();
         let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
         (consumed, standardized, dead)
     }

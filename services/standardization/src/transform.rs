@@ -1,45 +1,41 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
 use obs_kafka::dead_letter::dead_letter;
+use obs_kafka::{ErrorCounter, ErrorStage};
 use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
 };
 use obs_records::ErrorKind;
-use prometheus::{IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, Opts};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const STAGE: &str = "standardization";
 
-/// Business counters of the stage, updated only for committed batches.
+/// Business counters of the stage, updated only for committed batches: each raw record is
+/// counted once, as standardized or as an error (`errors_total{stage="processing"}`, by
+/// the error kind it was dead-lettered under).
 #[derive(Clone)]
 pub struct StandardizationMetrics {
-    /// Records by outcome: `standardized` or `dead_lettered`.
-    pub records: IntCounterVec,
-    /// Dead letters by error kind.
-    pub dead_letters: IntCounterVec,
+    standardized: IntCounter,
+    errors: ErrorCounter,
+    /// Total of the dead letters above, for `/status`.
+    dead_lettered: Arc<AtomicU64>,
     /// Standardized records carrying each data-quality flag.
-    pub quality_flags: IntCounterVec,
+    quality_flags: IntCounterVec,
 }
 
 impl StandardizationMetrics {
     pub fn register(metrics: &obs_service::Metrics) -> Result<Self, prometheus::Error> {
         Ok(StandardizationMetrics {
-            records: metrics.register(IntCounterVec::new(
-                Opts::new(
-                    "standardization_records_total",
-                    "Raw records handled, by outcome (standardized, dead_lettered).",
-                ),
-                &["outcome"],
+            standardized: metrics.register(IntCounter::new(
+                "standardization_records_standardized_total",
+                "Raw records standardized (the others are errors_total{stage=\"processing\"}, dead-lettered).",
             )?)?,
-            dead_letters: metrics.register(IntCounterVec::new(
-                Opts::new(
-                    "standardization_dead_letters_total",
-                    "Raw records sent to dead-letters, by error kind.",
-                ),
-                &["kind"],
-            )?)?,
+            errors: metrics.errors().clone(),
+            dead_lettered: Arc::default(),
             quality_flags: metrics.register(IntCounterVec::new(
                 Opts::new(
                     "standardization_quality_flags_total",
@@ -48,6 +44,14 @@ impl StandardizationMetrics {
                 &["flag"],
             )?)?,
         })
+    }
+
+    /// Committed records: `(standardized, dead-lettered)`.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.standardized.get(),
+            self.dead_lettered.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -128,14 +132,11 @@ impl Transform for StandardizeTransform {
 
     fn committed(&mut self, pending: Pending) {
         let m = &self.metrics;
-        m.records
-            .with_label_values(&["standardized"])
-            .inc_by(pending.standardized);
+        m.standardized.inc_by(pending.standardized);
         for (kind, count) in pending.dead_letters {
-            m.records
-                .with_label_values(&["dead_lettered"])
-                .inc_by(count);
-            m.dead_letters.with_label_values(&[kind]).inc_by(count);
+            m.errors
+                .invalid_input(ErrorStage::Processing, kind, count, &"dead-lettered");
+            m.dead_lettered.fetch_add(count, Ordering::Relaxed);
         }
         for (flag, count) in pending.quality {
             m.quality_flags.with_label_values(&[flag]).inc_by(count);

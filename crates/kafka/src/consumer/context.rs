@@ -2,6 +2,7 @@
 //! the component's hooks.
 
 use super::state::{ConsumerState, TopicPartition};
+use crate::error_counter::ErrorStage;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
@@ -56,7 +57,7 @@ impl<H: ConsumerHooks> ConsumerContext for TrackedContext<H> {
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Error(error) = rebalance {
-            self.state.error(error);
+            self.state.error(ErrorStage::Receiving, "rebalance", error);
         }
         // After an error too: what the consumer gathered may belong to a lost assignment.
         let assigned: Vec<TopicPartition> = match rebalance {

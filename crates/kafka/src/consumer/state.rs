@@ -1,5 +1,6 @@
 //! What a consumer is doing, shared by its thread, its context and its handle.
 
+use crate::error_counter::{ErrorCounter, ErrorStage};
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -51,10 +52,12 @@ struct Inner {
 pub struct ConsumerState {
     rebalances: AtomicU64,
     inner: Mutex<Inner>,
+    errors: ErrorCounter,
 }
 
-impl Default for ConsumerState {
-    fn default() -> Self {
+impl ConsumerState {
+    /// A consumer's state; its errors are counted in `errors`.
+    pub fn new(errors: ErrorCounter) -> ConsumerState {
         ConsumerState {
             rebalances: AtomicU64::new(0),
             inner: Mutex::new(Inner {
@@ -63,11 +66,10 @@ impl Default for ConsumerState {
                 errors: 0,
                 last_error: None,
             }),
+            errors,
         }
     }
-}
 
-impl ConsumerState {
     pub fn set_phase(&self, phase: &'static str) {
         lock(&self.inner).phase = phase;
     }
@@ -76,10 +78,15 @@ impl ConsumerState {
         lock(&self.inner).phase
     }
 
-    /// Records `error` as the latest one, logged once here.
-    pub fn error(&self, error: &dyn std::fmt::Display) {
+    /// Records `error` as the latest one; counted in `errors_total` and logged there.
+    pub fn error(
+        &self,
+        stage: ErrorStage,
+        error_type: &'static str,
+        error: &dyn std::fmt::Display,
+    ) {
         let message = error.to_string();
-        tracing::warn!(error = %message, "consumer error");
+        self.errors.failure(stage, error_type, 1, &message);
         let mut inner = lock(&self.inner);
         inner.errors += 1;
         inner.last_error = Some(LastError {

@@ -2,6 +2,7 @@
 
 use super::state::{ConsumerState, ConsumerStatus};
 use crate::error::KafkaError;
+use crate::error_counter::ErrorStage;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -114,7 +115,9 @@ where
             match &result {
                 Ok(()) => thread_control.state.set_phase("stopped"),
                 Err(error) => {
-                    thread_control.state.error(error);
+                    thread_control
+                        .state
+                        .error(ErrorStage::Processing, "consumer_failed", error);
                     thread_control.state.set_phase("failed");
                 }
             }
@@ -135,7 +138,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error_counter::ErrorCounter;
     use std::time::{Duration, Instant};
+
+    fn state() -> Arc<ConsumerState> {
+        Arc::new(ConsumerState::new(ErrorCounter::unregistered()))
+    }
 
     fn wait_until(done: impl Fn() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -147,7 +155,7 @@ mod tests {
 
     #[test]
     fn the_body_runs_until_asked_to_stop() {
-        let thread = spawn_consumer("t-stop", Arc::default(), Arc::new(()), |control| {
+        let thread = spawn_consumer("t-stop", state(), Arc::new(()), |control| {
             control.state().set_phase("running");
             while !control.stopping() {
                 std::thread::sleep(Duration::from_millis(1));
@@ -164,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_failure_is_the_last_error_and_the_join_result() {
-        let thread = spawn_consumer("t-fail", Arc::default(), Arc::new(()), |_| {
+        let thread = spawn_consumer("t-fail", state(), Arc::new(()), |_| {
             Err(KafkaError::NoGroupMetadata)
         })
         .unwrap();
@@ -178,8 +186,7 @@ mod tests {
 
     #[test]
     fn a_panic_is_reported_by_join() {
-        let thread =
-            spawn_consumer("t-panic", Arc::default(), Arc::new(()), |_| panic!("boom")).unwrap();
+        let thread = spawn_consumer("t-panic", state(), Arc::new(()), |_| panic!("boom")).unwrap();
         assert!(matches!(
             thread.join(),
             Err(KafkaError::ThreadPanicked { thread }) if thread == "t-panic"

@@ -1,25 +1,42 @@
 //! The loop's metrics.
 
+use crate::error_counter::{ErrorCounter, ErrorStage};
 use prometheus::{
     Counter, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
-/// Metrics of the loop; every series carries the constant label `stage`.
+/// The error types the loop counts in `errors_total`.
+pub(super) mod error_type {
+    /// librdkafka reported a consumer error (the loop goes on).
+    pub const KAFKA_CONSUMER: &str = "kafka_consumer";
+    /// A transactional producer could not be created or initialized (retried).
+    pub const TRANSACTIONAL_PRODUCER: &str = "transactional_producer";
+    /// A transaction failed and was aborted; its inputs are read again.
+    pub const TRANSACTION_ABORTED: &str = "transaction_aborted";
+}
+
+/// Metrics of the loop. The service is the scrape job: no label says which stage it is.
 #[derive(Clone)]
 pub struct StageMetrics {
     pub(super) consumed: IntCounter,
     pub(super) produced: IntCounterVec,
-    pub(super) transactions: IntCounterVec,
+    pub(super) committed: IntCounter,
     pub(super) commit_duration: Histogram,
     pub(super) end_to_end: Histogram,
     pub(super) lag: IntGaugeVec,
     pub(super) batch_size: Histogram,
     pub(super) commit_wait: Counter,
     pub(super) input_wait: Counter,
+    pub(super) errors: ErrorCounter,
 }
 
 impl StageMetrics {
-    pub fn register(registry: &Registry, stage: &str) -> Result<StageMetrics, prometheus::Error> {
+    /// Registers the loop's metrics in `registry`; its errors go to `errors`.
+    pub fn register(
+        registry: &Registry,
+        errors: &ErrorCounter,
+    ) -> Result<StageMetrics, prometheus::Error> {
+        errors.declare(ErrorStage::Sending, error_type::TRANSACTION_ABORTED);
         fn add<C: prometheus::core::Collector + Clone + 'static>(
             registry: &Registry,
             collector: C,
@@ -27,11 +44,9 @@ impl StageMetrics {
             registry.register(Box::new(collector.clone()))?;
             Ok(collector)
         }
-        let opts = |name: &str, help: &str| Opts::new(name, help).const_label("stage", stage);
+        let opts = Opts::new;
         let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
-            HistogramOpts::new(name, help)
-                .const_label("stage", stage)
-                .buckets(buckets)
+            HistogramOpts::new(name, help).buckets(buckets)
         };
         Ok(StageMetrics {
             consumed: add(registry, IntCounter::with_opts(
@@ -41,10 +56,10 @@ impl StageMetrics {
                 opts("stage_records_produced_total", "Output records committed, by topic."),
                 &["topic"],
             )?)?,
-            transactions: add(registry, IntCounterVec::new(
-                opts("stage_transactions_total", "Transactions by outcome (committed, aborted)."),
-                &["outcome"],
-            )?)?,
+            committed: add(registry, IntCounter::with_opts(opts(
+                "stage_transactions_committed_total",
+                "Transactions committed (the aborted ones are errors_total{error_type=\"transaction_aborted\"}).",
+            ))?)?,
             commit_duration: add(registry, Histogram::with_opts(histogram(
                 "stage_transaction_duration_seconds",
                 "Time from beginning a transaction to its commit.",
@@ -72,6 +87,7 @@ impl StageMetrics {
                 "stage_input_wait_seconds_total",
                 "Time the loop spent in the consumer's poll, waiting for input: a stage starved by its input.",
             ))?)?,
+            errors: errors.clone(),
         })
     }
 }

@@ -5,13 +5,16 @@ use super::committer::{transactional_producer, Committer, Job, StageProducer, Tr
 use super::config::StageConfig;
 use super::context::StageHooks;
 use super::input::InputRecord;
-use super::metrics::StageMetrics;
+use super::metrics::{error_type, StageMetrics};
 use super::outputs::Outputs;
 use super::status::StageProgress;
 use super::transform::Transform;
 use crate::config::KafkaConfig;
-use crate::consumer::{spawn_consumer, ConsumerSettings, ConsumerThread, Control, TrackedConsumer};
+use crate::consumer::{
+    spawn_consumer, ConsumerSettings, ConsumerState, ConsumerThread, Control, TrackedConsumer,
+};
 use crate::error::KafkaError;
+use crate::error_counter::ErrorStage;
 use crate::headers::INGESTED_AT;
 use crate::sync::lock;
 use chrono::{DateTime, Utc};
@@ -75,7 +78,7 @@ pub fn spawn_stage<T: Transform>(
         lag: metrics.lag.clone(),
         lag_partitions: Mutex::new(BTreeSet::new()),
     };
-    let state = Arc::default();
+    let state = Arc::new(ConsumerState::new(metrics.errors.clone()));
     let consumer = ConsumerSettings::in_group(stage, &config.group_id)
         .tuning(CONSUMER_TUNING)
         .eager_rebalance()
@@ -174,7 +177,11 @@ impl<T: Transform> Worker<T> {
                 ) {
                     Ok(producer) => self.producer = Some(Arc::new(producer)),
                     Err(error) => {
-                        state.error(&error);
+                        state.error(
+                            ErrorStage::Sending,
+                            error_type::TRANSACTIONAL_PRODUCER,
+                            &error,
+                        );
                         std::thread::sleep(Duration::from_secs(2));
                         continue;
                     }
@@ -240,7 +247,11 @@ impl<T: Transform> Worker<T> {
                     self.batch.inputs += 1;
                     self.batch.started.get_or_insert_with(Instant::now);
                 }
-                Some(Err(error)) => state.error(&KafkaError::Client(error)),
+                Some(Err(error)) => state.error(
+                    ErrorStage::Receiving,
+                    error_type::KAFKA_CONSUMER,
+                    &KafkaError::Client(error),
+                ),
                 None => {}
             }
             self.settle_in_flight(false);
@@ -347,7 +358,7 @@ impl<T: Transform> Worker<T> {
             m.produced.with_label_values(&[topic]).inc_by(count);
             produced += count;
         }
-        m.transactions.with_label_values(&["committed"]).inc();
+        m.committed.inc();
         m.commit_duration.observe(duration.as_secs_f64());
         m.batch_size.observe(batch.inputs as f64);
         let now = Utc::now();
@@ -373,11 +384,11 @@ impl<T: Transform> Worker<T> {
             "transaction failed; rewinding"
         );
         self.batch.clear();
-        self.consumer.context().state().error(&error);
-        self.metrics
-            .transactions
-            .with_label_values(&["aborted"])
-            .inc();
+        self.consumer.context().state().error(
+            ErrorStage::Sending,
+            error_type::TRANSACTION_ABORTED,
+            &error,
+        );
         self.progress.aborted.fetch_add(1, Ordering::Relaxed);
         if rebuild_producer {
             self.producer = None;

@@ -5,56 +5,56 @@
 use super::config::AlertmanagerConfig;
 use super::mapping::PostableAlert;
 use obs_kafka::KafkaError;
-use prometheus::{IntCounterVec, Opts};
+use obs_kafka::{ErrorCounter, ErrorStage};
+use prometheus::IntCounter;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Longest body of a refusal kept for the log.
 const MAX_REFUSAL_CHARS: usize = 500;
 
-/// Counters of the forwarder.
+/// The error types the forwarder counts in `errors_total`.
+mod error_type {
+    /// An alert record that does not parse; skipped (`receiving`).
+    pub const UNREADABLE_ALERT: &str = "unreadable_alert";
+    /// A POST that failed or was answered 5xx, 408 or 429; retried (`sending`).
+    pub const ALERTMANAGER_UNAVAILABLE: &str = "alertmanager_unavailable";
+    /// Alerts Alertmanager refused as invalid (4xx); dropped, counted per alert (`sending`).
+    pub const ALERTMANAGER_REFUSED: &str = "alertmanager_refused";
+}
+
+/// Counters of the forwarder: each alert record counted once, delivered or an error.
 #[derive(Clone)]
 pub(super) struct ForwarderMetrics {
-    /// Alert records by fate: `accepted`, `refused` (Alertmanager said 4xx), `unreadable`.
-    alerts: IntCounterVec,
-    /// POSTs by outcome: `accepted`, `refused`, `failed` (retried).
-    requests: IntCounterVec,
+    delivered: IntCounter,
+    errors: ErrorCounter,
 }
 
 impl ForwarderMetrics {
     pub(super) fn register(registry: &obs_service::Metrics) -> Result<Self, prometheus::Error> {
-        let metrics = ForwarderMetrics {
-            alerts: registry.register(IntCounterVec::new(
-                Opts::new(
-                    "processing_alerts_forwarded_total",
-                    "Alert records handled by the Alertmanager forwarder, by outcome (accepted, refused, unreadable).",
-                ),
-                &["outcome"],
-            )?)?,
-            requests: registry.register(IntCounterVec::new(
-                Opts::new(
-                    "processing_alertmanager_requests_total",
-                    "POSTs to Alertmanager's /api/v2/alerts, by outcome (accepted, refused, failed = retried).",
-                ),
-                &["outcome"],
-            )?)?,
-        };
-        // Every outcome exported from the start (at 0): increase() in the alert rules
+        let errors = registry.errors().clone();
+        // Every error exported from the start (at 0): increase() in the alert rules
         // cannot see a counter's first step from absent to 1.
-        for outcome in ["accepted", "refused", "unreadable"] {
-            metrics.alerts.with_label_values(&[outcome]);
-        }
-        for outcome in ["accepted", "refused", "failed"] {
-            metrics.requests.with_label_values(&[outcome]);
-        }
-        Ok(metrics)
+        errors.declare(ErrorStage::Receiving, error_type::UNREADABLE_ALERT);
+        errors.declare(ErrorStage::Sending, error_type::ALERTMANAGER_UNAVAILABLE);
+        errors.declare(ErrorStage::Sending, error_type::ALERTMANAGER_REFUSED);
+        Ok(ForwarderMetrics {
+            delivered: registry.register(IntCounter::new(
+                "processing_alerts_delivered_total",
+                "Alert records Alertmanager accepted.",
+            )?)?,
+            errors,
+        })
     }
 
     /// Counts alert records skipped because they do not parse.
     pub(super) fn count_unreadable(&self, records: u64) {
-        self.alerts
-            .with_label_values(&["unreadable"])
-            .inc_by(records);
+        self.errors.invalid_input(
+            ErrorStage::Receiving,
+            error_type::UNREADABLE_ALERT,
+            records,
+            &"alert records that do not parse, skipped",
+        );
     }
 }
 
@@ -153,17 +153,31 @@ async fn deliver(
                     let body = response.text().await.unwrap_or_default();
                     let body: String = body.chars().take(MAX_REFUSAL_CHARS).collect();
                     if status.is_client_error() && !matches!(status.as_u16(), 408 | 429) {
-                        tracing::error!(%status, %body, alerts = count, "Alertmanager refused the batch; dropping it");
+                        metrics.errors.failure(
+                            ErrorStage::Sending,
+                            error_type::ALERTMANAGER_REFUSED,
+                            count,
+                            &format_args!(
+                                "Alertmanager refused the batch, dropped: HTTP {status}: {body}"
+                            ),
+                        );
                         break Some(Delivery::Refused);
                     }
                     format!("HTTP {status}: {body}")
                 }
                 Err(error) => error.to_string(),
             };
-            metrics.requests.with_label_values(&["failed"]).inc();
             attempt = attempt.saturating_add(1);
             let pause = retry.delay(attempt);
-            tracing::warn!(%error, attempt, retry_in_ms = pause.as_millis() as u64, alerts = count, "cannot deliver alerts to Alertmanager");
+            metrics.errors.failure(
+                ErrorStage::Sending,
+                error_type::ALERTMANAGER_UNAVAILABLE,
+                1,
+                &format_args!(
+                    "cannot deliver {count} alerts (attempt {attempt}, retry in {} ms): {error}",
+                    pause.as_millis()
+                ),
+            );
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = batch.done.closed() => break None,
@@ -176,12 +190,9 @@ async fn deliver(
             );
             continue;
         };
-        let label = match outcome {
-            Delivery::Accepted => "accepted",
-            Delivery::Refused => "refused",
-        };
-        metrics.requests.with_label_values(&[label]).inc();
-        metrics.alerts.with_label_values(&[label]).inc_by(count);
+        if outcome == Delivery::Accepted {
+            metrics.delivered.inc_by(count);
+        }
         // The forwarder may have given up waiting (stopping); then nothing is committed.
         let _ = batch.done.send(outcome);
     }
@@ -258,8 +269,12 @@ mod tests {
         );
         let sent: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
         assert_eq!(sent[0]["labels"]["series_key"], "akonovia:powerbi:1204");
-        assert_eq!(metrics.requests.with_label_values(&["failed"]).get(), 3);
-        assert_eq!(metrics.alerts.with_label_values(&["accepted"]).get(), 1);
+        let errors = &metrics.errors;
+        assert_eq!(
+            errors.get(ErrorStage::Sending, error_type::ALERTMANAGER_UNAVAILABLE),
+            3
+        );
+        assert_eq!(metrics.delivered.get(), 1);
     }
 
     #[tokio::test]
@@ -267,6 +282,12 @@ mod tests {
         let (outcome, bodies, metrics) = deliver_one(vec![400]).await;
         assert_eq!(outcome, Some(Delivery::Refused));
         assert_eq!(bodies.len(), 1);
-        assert_eq!(metrics.alerts.with_label_values(&["refused"]).get(), 1);
+        assert_eq!(
+            metrics
+                .errors
+                .get(ErrorStage::Sending, error_type::ALERTMANAGER_REFUSED),
+            1
+        );
+        assert_eq!(metrics.delivered.get(), 0);
     }
 }

@@ -7,9 +7,9 @@ use super::delivery::{DeliveryTask, ForwarderMetrics};
 use super::mapping::PostableAlert;
 use chrono::Duration as ChronoDuration;
 use obs_kafka::consumer::{
-    spawn_consumer, ConsumerSettings, ConsumerThread, Control, TrackedConsumer,
+    spawn_consumer, ConsumerSettings, ConsumerState, ConsumerThread, Control, TrackedConsumer,
 };
-use obs_kafka::{KafkaConfig, KafkaError};
+use obs_kafka::{ErrorStage, KafkaConfig, KafkaError};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -41,9 +41,9 @@ pub fn spawn_forwarder(
     };
     config.validate()?;
     let endpoint = alerts_endpoint(url).map_err(|reason| anyhow::anyhow!(reason))?;
+    let state = Arc::new(ConsumerState::new(metrics.errors().clone()));
     let metrics = ForwarderMetrics::register(metrics)?;
     let delivery = DeliveryTask::spawn(config, endpoint.clone(), metrics.clone(), runtime)?;
-    let state = Arc::default();
     // A new group starts at the oldest retained alert: alerts raised before the forwarder
     // first joined are delivered too (old ones arrive already resolved).
     let consumer = ConsumerSettings::in_group("processing-alert-forwarder", &config.group_id)
@@ -130,7 +130,11 @@ impl Forwarder {
         }
         match polled {
             None => {}
-            Some(Err(error)) => control.state().error(&error),
+            Some(Err(error)) => {
+                control
+                    .state()
+                    .error(ErrorStage::Receiving, "kafka_consumer", &error)
+            }
             Some(Ok(message)) => {
                 let (topic, partition, offset) = (
                     message.topic().to_owned(),
@@ -200,9 +204,11 @@ impl Forwarder {
             .assignment()
             .and_then(|assigned| self.consumer.pause(&assigned))
         {
-            control
-                .state()
-                .error(&format_args!("cannot pause its partitions: {error}"));
+            control.state().error(
+                ErrorStage::Receiving,
+                "kafka_consumer",
+                &format_args!("cannot pause its partitions: {error}"),
+            );
         }
     }
 
@@ -212,9 +218,11 @@ impl Forwarder {
             .assignment()
             .and_then(|assigned| self.consumer.resume(&assigned))
         {
-            control
-                .state()
-                .error(&format_args!("cannot resume its partitions: {error}"));
+            control.state().error(
+                ErrorStage::Receiving,
+                "kafka_consumer",
+                &format_args!("cannot resume its partitions: {error}"),
+            );
         }
     }
 
@@ -232,9 +240,11 @@ impl Forwarder {
         }
         match self.consumer.commit(&list, CommitMode::Sync) {
             Ok(()) => control.state().clear_error(),
-            Err(error) => control.state().error(&format_args!(
-                "commit failed, the batch may be sent again: {error}"
-            )),
+            Err(error) => control.state().error(
+                ErrorStage::Receiving,
+                "offset_commit",
+                &format_args!("commit failed, the batch may be sent again: {error}"),
+            ),
         }
     }
 }
@@ -315,7 +325,11 @@ mod tests {
         forwarder.join().unwrap();
         let text = registry.render();
         assert!(
-            text.contains(r#"processing_alerts_forwarded_total{outcome="unreadable"} 1"#),
+            text.contains(r#"errors_total{error_type="unreadable_alert",stage="receiving"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("processing_alerts_delivered_total 25"),
             "{text}"
         );
 

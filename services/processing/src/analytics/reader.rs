@@ -28,7 +28,7 @@ use obs_kafka::consumer::{
     Progress, TrackedConsumer,
 };
 use obs_kafka::sync::lock;
-use obs_kafka::{KafkaConfig, KafkaError, TopicsConfig};
+use obs_kafka::{ErrorCounter, ErrorStage, KafkaConfig, KafkaError, TopicsConfig};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -152,8 +152,9 @@ pub fn spawn_reader(
     kafka: &KafkaConfig,
     topics: &TopicsConfig,
     view: Arc<AnalyticsView>,
+    errors: &ErrorCounter,
 ) -> Result<ReaderHandle, KafkaError> {
-    let state: Arc<ConsumerState> = Arc::default();
+    let state = Arc::new(ConsumerState::new(errors.clone()));
     let consumer = ConsumerSettings::assigned(CLIENT_NAME)
         .tuning(READER_TUNING)
         .create(kafka, state.clone(), ())?;
@@ -166,6 +167,7 @@ pub fn spawn_reader(
         consumer,
         view,
         progress: progress.clone(),
+        errors: errors.clone(),
     };
     spawn_consumer("analytics-reader", state, progress, move |control| {
         reader.run(control);
@@ -187,6 +189,7 @@ struct Reader {
     consumer: TrackedConsumer,
     view: Arc<AnalyticsView>,
     progress: Arc<ReaderProgress>,
+    errors: ErrorCounter,
 }
 
 impl Reader {
@@ -224,7 +227,11 @@ impl Reader {
                 Err(reason) => {
                     // Once per distinct reason, not once a second.
                     if reported.as_ref() != Some(&reason) {
-                        state.error(&format_args!("waiting for its topics: {reason}"));
+                        state.error(
+                            ErrorStage::Receiving,
+                            "topics_missing",
+                            &format_args!("waiting for its topics: {reason}"),
+                        );
                         reported = Some(reason);
                     }
                     pause(control, RETRY_INTERVAL);
@@ -306,7 +313,11 @@ impl Reader {
                 }
                 partitions.extend(added);
             }
-            Err(reason) => state.error(&format_args!("looking for added partitions: {reason}")),
+            Err(reason) => state.error(
+                ErrorStage::Receiving,
+                "metadata",
+                &format_args!("looking for added partitions: {reason}"),
+            ),
         }
     }
 
@@ -319,7 +330,7 @@ impl Reader {
         while !control.stopping() {
             match self.consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => self.apply(&message),
-                Some(Err(error)) => state.error(&error),
+                Some(Err(error)) => state.error(ErrorStage::Receiving, "kafka_consumer", &error),
                 None => {}
             }
             if last_partition_check.elapsed() >= partition_check {
@@ -378,10 +389,15 @@ impl Reader {
         if let Err(error) = result {
             let (topic, partition, offset) =
                 (message.topic(), message.partition(), message.offset());
-            tracing::warn!(topic, partition, offset, %error, "analytics reader: skipping a payload that does not parse");
+            let message = format!("{topic}/{partition}@{offset}: {error}");
+            self.errors.failure(
+                ErrorStage::Receiving,
+                "unreadable_record",
+                1,
+                &format_args!("analytics reader skipped a payload that does not parse: {message}"),
+            );
             self.progress.parse_errors.fetch_add(1, Ordering::Relaxed);
-            *lock(&self.progress.last_parse_error) =
-                Some(format!("{topic}/{partition}@{offset}: {error}"));
+            *lock(&self.progress.last_parse_error) = Some(message);
         }
     }
 }

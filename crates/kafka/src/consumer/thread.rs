@@ -117,7 +117,7 @@ where
                 Err(error) => {
                     thread_control
                         .state
-                        .error(ErrorStage::Processing, "consumer_failed", error);
+                        .error(ErrorStage::Receiving, "consumer_failed", error);
                     thread_control.state.set_phase("failed");
                 }
             }

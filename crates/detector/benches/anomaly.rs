@@ -8,6 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use obs_detector::anomaly::{DetectorBank, DetectorConfig, IsolationForest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -90,12 +91,13 @@ fn bench_fleet(
         .collect();
     let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
     let mut bank = DetectorBank::new(config).unwrap();
+    let mut bank_open = VecDeque::new();
     let mut time = DateTime::<Utc>::UNIX_EPOCH;
     let mut in_batch = 0;
     if batched {
         // An empty batch "committing" while the first is gathered, committed halfway through.
-        bank.begin_batch();
-        bank.begin_batch();
+        bank_open.push_back(bank.begin_batch());
+        bank_open.push_back(bank.begin_batch());
     }
     let pass = || {
         for i in 0..per_series {
@@ -107,9 +109,9 @@ fn bench_fleet(
                 }
                 in_batch += 1;
                 if in_batch == BATCH / 2 {
-                    bank.commit_oldest_batch();
+                    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
                 } else if in_batch == BATCH {
-                    bank.begin_batch();
+                    bank_open.push_back(bank.begin_batch());
                     in_batch = 0;
                 }
             }

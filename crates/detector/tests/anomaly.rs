@@ -9,6 +9,7 @@ use obs_detector::Severity;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 
 fn at(minute: usize) -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH + TimeDelta::minutes(minute as i64)
@@ -420,21 +421,22 @@ fn assert_same_verdicts(
 fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
     let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
     let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+    let mut bank_open = VecDeque::new();
     for i in 0..300 {
         reference.observe("a", hour(i), &two_metrics(i)).unwrap();
         bank.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
     // A batch that aborts: it touches the existing series and creates another.
-    bank.begin_batch();
+    bank_open.push_back(bank.begin_batch());
     for i in 300..350 {
         bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
         bank.observe("b", hour(i), &two_metrics(i)).unwrap();
     }
-    bank.rollback_batches();
+    bank.rollback_batches(bank_open.drain(..));
     // Replayed after the abort, the same records score as if the batch never happened.
-    bank.begin_batch();
+    bank_open.push_back(bank.begin_batch());
     assert_same_verdicts(&mut bank, &mut reference, 300..350);
-    bank.commit_oldest_batch();
+    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
     let fresh = bank.observe("b", hour(400), &two_metrics(400)).unwrap();
     assert!(
         fresh.score().is_none(),
@@ -450,30 +452,32 @@ fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
 fn with_two_open_batches_commit_keeps_the_oldest_and_rollback_undoes_the_rest() {
     let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
     let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+    let mut bank_open = VecDeque::new();
     for i in 0..300 {
         reference.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
     // Batch 1 (0..300) commits while batch 2 (300..350, with a new series) is gathered;
     // batch 2 then aborts.
-    bank.begin_batch();
+    bank_open.push_back(bank.begin_batch());
     for i in 0..300 {
         bank.observe("a", hour(i), &two_metrics(i)).unwrap();
     }
-    bank.begin_batch();
+    bank_open.push_back(bank.begin_batch());
     for i in 300..350 {
         bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
         bank.observe("b", hour(i), &two_metrics(i)).unwrap();
     }
-    bank.commit_oldest_batch();
-    bank.rollback_batches();
+    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
+    bank.rollback_batches(bank_open.drain(..));
     assert_same_verdicts(&mut bank, &mut reference, 300..320);
     // Both batches open, both abort: the bank is as it was before the first.
     let mut empty = DetectorBank::new(DetectorConfig::default()).unwrap();
-    empty.begin_batch();
+    let mut empty_open = VecDeque::new();
+    empty_open.push_back(empty.begin_batch());
     empty.observe("a", hour(0), &two_metrics(0)).unwrap();
-    empty.begin_batch();
+    empty_open.push_back(empty.begin_batch());
     empty.observe("a", hour(1), &two_metrics(1)).unwrap();
-    empty.rollback_batches();
+    empty.rollback_batches(empty_open.drain(..));
     assert_eq!(empty.snapshot().observations, 0);
     let mut fresh = DetectorBank::new(DetectorConfig::default()).unwrap();
     assert_same_verdicts(&mut empty, &mut fresh, 2..40);

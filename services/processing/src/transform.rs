@@ -2,6 +2,7 @@
 //! `processed-metrics`, plus one alert on `alerts` when it is anomalous.
 
 use chrono::Utc;
+use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_kafka::dead_letter::dead_letter;
@@ -209,8 +210,9 @@ pub struct Pending {
     runs: Vec<Observed>,
     /// Dead letters: error kind and reason.
     dead_letters: Vec<(&'static str, String)>,
-    /// Whether the detector bank opened a batch for it (so an abort can undo it).
-    bank_batch: bool,
+    /// The detector bank's batch of its observations, once it has one: committed with it,
+    /// or rolled back so that its records are not learned twice when consumed again.
+    bank_batch: Option<OpenBatch>,
 }
 
 pub struct ProcessTransform {
@@ -274,9 +276,8 @@ impl Transform for ProcessTransform {
         };
         let processed = {
             let mut bank = lock(&self.detectors);
-            if !pending.bank_batch {
-                bank.begin_batch();
-                pending.bank_batch = true;
+            if pending.bank_batch.is_none() {
+                pending.bank_batch = Some(bank.begin_batch());
             }
             ProcessedRecord::assess(record, &self.rules, &mut bank, Utc::now())
         };
@@ -319,16 +320,22 @@ impl Transform for ProcessTransform {
 
     /// The batches will be consumed again: the detectors must not learn them twice.
     fn discarded(&mut self, batches: Vec<Pending>) {
-        if batches.iter().any(|b| b.bank_batch) {
-            lock(&self.detectors).rollback_batches();
+        let open: Vec<OpenBatch> = batches.into_iter().filter_map(|b| b.bank_batch).collect();
+        if !open.is_empty() {
+            lock(&self.detectors).rollback_batches(open);
         }
     }
 
     fn committed(&mut self, pending: Pending) {
-        if pending.bank_batch {
-            lock(&self.detectors).commit_oldest_batch();
-        }
         let m = &self.metrics;
+        if let Some(batch) = pending.bank_batch {
+            if let Err(error) = lock(&self.detectors).commit_batch(batch) {
+                // The loop hands batches back in order: this cannot happen, and would only
+                // leave the detectors' undo frames waiting for a rollback.
+                m.errors
+                    .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
+            }
+        }
         for (kind, reason) in pending.dead_letters {
             m.errors
                 .invalid_input(ErrorStage::Processing, kind, 1, &reason);

@@ -11,6 +11,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::VecDeque;
 
+/// A batch begun by [`DetectorBank::begin_batch`], to be given back once, to
+/// [`DetectorBank::commit_batch`] or [`DetectorBank::rollback_batches`]: neither `Clone` nor
+/// `Copy`, so a batch cannot be settled twice, and a batch settled out of order is refused.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "an open batch must be committed or rolled back"]
+pub struct OpenBatch {
+    id: u64,
+}
+
 /// The streaming detectors of up to `max_series` series. `Send`, so the processing
 /// service can own one per partition worker.
 #[derive(Debug, Clone)]
@@ -119,19 +128,28 @@ impl DetectorBank {
     /// [`DetectorBank::rollback_batches`] can undo it. The processing stage begins one per
     /// transaction, because a batch whose transaction aborts is consumed again and must not
     /// be learned twice. Several batches can be open: one committing while the next is
-    /// gathered.
-    pub fn begin_batch(&mut self) {
+    /// gathered. The batch is settled by giving its [`OpenBatch`] back, exactly once.
+    pub fn begin_batch(&mut self) -> OpenBatch {
         self.batches += 1;
         let mut undo = self.spare.pop().unwrap_or_default();
         undo.journal.open(self.batches);
         undo.observations = self.observations;
         undo.rejected = self.rejected;
         self.undo.push_back(undo);
+        OpenBatch { id: self.batches }
     }
 
-    /// The oldest open batch committed: what it taught stays. The forests its undo log
-    /// was the last to hold go to the pool.
-    pub fn commit_oldest_batch(&mut self) {
+    /// `batch` committed: what it taught stays. Batches commit in the order they began, so
+    /// `batch` must be the oldest open one; any other is refused and nothing changes. The
+    /// forests its undo log was the last to hold go to the pool.
+    pub fn commit_batch(&mut self, batch: OpenBatch) -> Result<(), DetectorError> {
+        let oldest = self.undo.front().map(|undo| undo.journal.batch());
+        if oldest != Some(batch.id) {
+            return Err(DetectorError::BatchOutOfOrder {
+                batch: batch.id,
+                oldest,
+            });
+        }
         if let Some(mut undo) = self.undo.pop_front() {
             for forest in undo.journal.forests.drain(..) {
                 if let Some(model) = forest.model {
@@ -143,11 +161,14 @@ impl DetectorBank {
             }
             self.recycle(undo);
         }
+        Ok(())
     }
 
-    /// Every open batch aborted: each series gets back its state from before the oldest,
-    /// bit for bit (a series they created is forgotten, one they evicted comes back).
-    pub fn rollback_batches(&mut self) {
+    /// Every open batch aborted (`batches`: their handles, given back): each series gets
+    /// back its state from before the oldest, bit for bit (a series they created is
+    /// forgotten, one they evicted comes back).
+    pub fn rollback_batches(&mut self, batches: impl IntoIterator<Item = OpenBatch>) {
+        drop(batches.into_iter());
         while let Some(undo) = self.undo.pop_back() {
             self.restore(undo);
         }
@@ -408,6 +429,7 @@ mod tests {
     #[test]
     fn committed_batches_give_forests_back_for_later_retrainings() {
         let mut bank = DetectorBank::new(config()).unwrap();
+        let mut bank_open = VecDeque::new();
         // Trained outside any batch: in place, after the first training's allocation.
         for i in 0..100 {
             bank.observe("a", at(i), &point(0, i)).unwrap();
@@ -415,15 +437,15 @@ mod tests {
         assert_eq!((bank.pool.allocated, bank.pool.reused), (1, 0));
         // As in the service: a batch is gathered while the previous one commits, so every
         // retraining finds its forest shared with the undo log.
-        bank.begin_batch();
+        bank_open.push_back(bank.begin_batch());
         let mut i = 100;
         for _ in 0..10 {
-            bank.begin_batch();
+            bank_open.push_back(bank.begin_batch());
             for _ in 0..16 {
                 bank.observe("a", at(i), &point(0, i)).unwrap();
                 i += 1;
             }
-            bank.commit_oldest_batch();
+            bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
             for _ in 0..16 {
                 bank.observe("a", at(i), &point(0, i)).unwrap();
                 i += 1;
@@ -435,7 +457,7 @@ mod tests {
         // forests that committed batches gave back.
         let counts = (bank.pool.allocated, bank.pool.reused);
         assert_eq!(counts, (1 + 2, 8));
-        bank.commit_oldest_batch();
+        bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
         assert!(bank.pool.len() >= 1);
         let snapshot = bank.snapshot();
         assert!(snapshot.state_bytes <= snapshot.max_state_bytes);
@@ -452,37 +474,43 @@ mod tests {
         // Batches of 10 records as the service runs them, two open at a time; three are
         // rolled back once and consumed again.
         let mut batched = DetectorBank::new(config()).unwrap();
+        let mut batched_open = VecDeque::new();
         let mut got = Vec::new();
         let mut aborted = Vec::new();
         let mut previous_open = false;
         let mut t = 0;
-        batched.begin_batch();
+        batched_open.push_back(batched.begin_batch());
         while let Some(batch) = records.chunks(10).nth(t) {
             let mut verdicts: Vec<String> = Vec::new();
             for (n, record) in batch.iter().enumerate() {
                 if n == 5 && previous_open {
-                    batched.commit_oldest_batch();
+                    batched
+                        .commit_batch(batched_open.pop_front().unwrap())
+                        .unwrap();
                 }
                 verdicts.push(observe(&mut batched, record));
             }
             if [7, 23, 41].contains(&t) && !aborted.contains(&t) {
                 aborted.push(t);
-                batched.rollback_batches();
-                batched.begin_batch();
+                batched.rollback_batches(batched_open.drain(..));
+                batched_open.push_back(batched.begin_batch());
                 previous_open = false;
                 continue;
             }
             got.extend(verdicts);
-            batched.begin_batch();
+            batched_open.push_back(batched.begin_batch());
             previous_open = true;
             t += 1;
         }
         // Undo frames committed as soon as begun: nothing ever shares a forest.
         let mut unshared = DetectorBank::new(config()).unwrap();
+        let mut unshared_open = VecDeque::new();
         let mut expected = Vec::new();
         for batch in records.chunks(10) {
-            unshared.begin_batch();
-            unshared.commit_oldest_batch();
+            unshared_open.push_back(unshared.begin_batch());
+            unshared
+                .commit_batch(unshared_open.pop_front().unwrap())
+                .unwrap();
             expected.extend(batch.iter().map(|record| observe(&mut unshared, record)));
         }
         assert_eq!(got.len(), expected.len());
@@ -552,6 +580,7 @@ mod tests {
     /// results, in order) and the bank.
     fn run(steps: &[Step], robust: bool) -> (Vec<(usize, Step, String)>, DetectorBank) {
         let mut bank = DetectorBank::new(small_config(robust)).unwrap();
+        let mut bank_open = VecDeque::new();
         let mut log: Vec<(usize, Step, String)> = Vec::new();
         let mut open: VecDeque<usize> = VecDeque::new();
         for (i, step) in steps.iter().enumerate() {
@@ -565,15 +594,17 @@ mod tests {
                     log.push((i, step.clone(), format!("{trained:?}")));
                 }
                 Step::Begin => {
-                    bank.begin_batch();
+                    bank_open.push_back(bank.begin_batch());
                     open.push_back(log.len());
                 }
                 Step::Commit => {
-                    bank.commit_oldest_batch();
+                    if let Some(batch) = bank_open.pop_front() {
+                        bank.commit_batch(batch).unwrap();
+                    }
                     open.pop_front();
                 }
                 Step::Rollback => {
-                    bank.rollback_batches();
+                    bank.rollback_batches(bank_open.drain(..));
                     if let Some(&start) = open.front() {
                         log.truncate(start);
                     }
@@ -672,6 +703,7 @@ mod tests {
         let mut config = config();
         config.max_series = 2;
         let mut bank = DetectorBank::new(config.clone()).unwrap();
+        let mut bank_open = VecDeque::new();
         let mut reference = DetectorBank::new(config).unwrap();
         for i in 0..60 {
             for (s, name) in ["a", "b"].into_iter().enumerate() {
@@ -679,15 +711,15 @@ mod tests {
                 reference.observe(name, at(i), &point(s, i)).unwrap();
             }
         }
-        bank.begin_batch();
-        bank.begin_batch();
+        bank_open.push_back(bank.begin_batch());
+        bank_open.push_back(bank.begin_batch());
         bank.observe("b", at(60), &point(1, 60)).unwrap();
         bank.observe("c", at(61), &point(2, 61)).unwrap(); // evicts a
-        bank.commit_oldest_batch();
+        bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
         bank.observe("a", at(62), &point(0, 62)).unwrap(); // a again, afresh: evicts b
         bank.observe("c", at(63), &point(2, 63)).unwrap();
         assert_eq!(bank.snapshot().evicted_series, 2);
-        bank.rollback_batches();
+        bank.rollback_batches(bank_open.drain(..));
         assert_eq!(bank.len(), 2);
         for i in 64..120 {
             for (s, name) in ["a", "b"].into_iter().enumerate() {
@@ -701,6 +733,7 @@ mod tests {
     #[test]
     fn journals_are_reused_and_small() {
         let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+        let mut bank_open = VecDeque::new();
         let features = |i: usize| {
             let x = (i as f64 / 5.0).sin();
             [
@@ -711,18 +744,37 @@ mod tests {
             ]
         };
         let mut i = 0;
-        bank.begin_batch();
+        bank_open.push_back(bank.begin_batch());
         for _ in 0..40 {
-            bank.begin_batch();
+            bank_open.push_back(bank.begin_batch());
             for _ in 0..250 {
                 bank.observe("job", at(i), &features(i)).unwrap();
                 i += 1;
             }
-            bank.commit_oldest_batch();
+            bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
         }
         assert_eq!(bank.spare.len(), 1);
         // Two logs in use and one spare, each of up to a batch of points.
         let per_point = bank.snapshot().undo_bytes / (3 * 250);
         assert!(per_point < 4_000, "{per_point} bytes per point");
+    }
+
+    #[test]
+    fn batches_commit_in_the_order_they_began() {
+        let mut bank = DetectorBank::new(config()).unwrap();
+        let first = bank.begin_batch();
+        let second = bank.begin_batch();
+        assert!(matches!(
+            bank.commit_batch(second),
+            Err(DetectorError::BatchOutOfOrder {
+                batch: 2,
+                oldest: Some(1)
+            })
+        ));
+        assert_eq!(bank.undo.len(), 2, "a refused commit changes nothing");
+        bank.commit_batch(first).unwrap();
+        let third = bank.begin_batch();
+        bank.rollback_batches([third]);
+        assert!(bank.undo.is_empty());
     }
 }

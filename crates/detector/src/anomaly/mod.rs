@@ -43,7 +43,7 @@ mod verdict;
 mod window;
 mod zscore;
 
-pub use bank::{BankSnapshot, DetectorBank};
+pub use bank::{BankSnapshot, DetectorBank, OpenBatch};
 pub use config::{
     DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, OutageConfig, ZScoreConfig,
 };

@@ -4,6 +4,7 @@
 //! reads the last answer instead of calling the broker on the request path.
 
 use crate::config::KafkaConfig;
+use crate::sync::{read, write};
 use chrono::{DateTime, Utc};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::util::Timeout;
@@ -66,9 +67,7 @@ impl BrokerProbe {
                         error: Some(error),
                     },
                 };
-                if let Ok(mut slot) = status.write() {
-                    *slot = next;
-                }
+                *write(&status) = next;
             }
         });
         probe
@@ -93,9 +92,6 @@ impl BrokerProbe {
     }
 
     pub fn status(&self) -> BrokerStatus {
-        match self.status.read() {
-            Ok(status) => status.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.status).clone()
     }
 }

@@ -171,7 +171,8 @@ async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
     }
 }
 
-/// `GET /status`: the loop (partitions, lag, counts) and the analytics view.
+/// `GET /status`: the loop (partitions, lag, counts), the detectors, the analytics view and
+/// the alert forwarder (`null` when not configured), each consumer with its last error.
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(json!({
         "service": SERVICE,
@@ -192,6 +193,9 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "reader": state.reader.map(ReaderHandle::status),
             "view": state.view.stats(),
         },
+        "alert_forwarder": state
+            .forwarder
+            .map(alertmanager::AlertForwarderHandle::status),
     }))
 }
 

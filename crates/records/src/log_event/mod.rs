@@ -21,7 +21,7 @@ pub use event::{
     Attributes, LogEvent, LOG_EVENT_FIELDS, LOG_EVENT_SCHEMA_VERSION, MAX_ATTRIBUTE_NAME_BYTES,
     MAX_IDENTIFIER_BYTES, MAX_OTHER_ATTRIBUTES, MAX_SERVICE_BYTES, UNDERSTOOD_ATTRIBUTES,
 };
-pub use id::event_id;
+pub use id::{event_id, fnv1a_64};
 pub use severity::{LogSeverity, SeveritySource};
 pub use standardize::{standardize_log_event, SeverityClassifier};
 pub use standardized::{

@@ -54,13 +54,7 @@ pub fn unique_topics() -> TestTopics {
         replication_factor: 1,
         ..TopicsConfig::default()
     };
-    for spec in [
-        &mut config.raw_logs,
-        &mut config.standardized_logs,
-        &mut config.processed_metrics,
-        &mut config.alerts,
-        &mut config.dead_letters,
-    ] {
+    for spec in config.all_mut() {
         spec.name = format!("test-{}-{suffix}", spec.name);
     }
     TestTopics {

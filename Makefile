@@ -71,7 +71,7 @@ bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency a
 	scripts/bench-e2e.sh
 
 .PHONY: eval
-eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)
+eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, the log-event severity classifier on its held-out corpus, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)
 	scripts/eval.sh
 
 ## --- a running stack ---------------------------------------------------------

@@ -6,7 +6,9 @@
 #   * ROC-AUC of the Isolation Forest on the ODDS sets shuttle and mammography
 #     (tests/fixtures/odds), trained in batch as in the paper (100 trees, 256-point
 #     subsamples), over 5 seeds;
-#   * precision and recall of the alerts on the sample generator's labelled data.
+#   * precision and recall of the alerts on the sample generator's labelled data;
+#   * accuracy and per-severity precision/recall/F1 of the log-event severity classifier
+#     on the held-out part of its corpus (crates/severity/corpus), and its training time.
 # Usage: scripts/eval.sh [extra backtest flags, e.g. --config my.json]
 #
 # The NAB files and their scorer are not in the repository:
@@ -42,7 +44,7 @@ if ((${#need[@]})); then
   echo "eval: $skipped" >&2
 fi
 
-cargo build --release --locked -p obs-backtest
+cargo build --release --locked -p obs-backtest -p obs-severity
 BACKTEST="$ROOT/target/release/backtest"
 
 if ((run_nab)); then
@@ -74,6 +76,10 @@ echo "== Isolation Forest ROC-AUC on ODDS (batch, 100 trees, ψ = 256)"
 echo
 echo "== Alerts against the sample generator's labels (rules, detectors, any; 400 hours)"
 "$BACKTEST" --labelled "$@"
+
+echo
+echo "== Severity classifier of application log events (held-out part of its corpus)"
+"$ROOT/target/release/severity-eval"
 
 if ((!run_nab)); then
   echo

@@ -409,7 +409,8 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
 
     run_id = f"ops-{int(time.time())}-{uuid.uuid4().hex[:6]}"
     topics = {key: f"{run_id}-{key.replace('_', '-')}" for key in
-              ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters")}
+              ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters",
+               "app_logs", "standardized_app_logs")}
     common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RUST_LOG": "info", "OBS_TOPICS__REPLICATION_FACTOR": "1",
               **{f"OBS_TOPICS__{key.upper()}__NAME": name for key, name in topics.items()}}
     for name in ("ingestion", "standardization", "processing"):

@@ -48,6 +48,10 @@ pub struct TopicsConfig {
     pub processed_metrics: TopicSpec,
     pub alerts: TopicSpec,
     pub dead_letters: TopicSpec,
+    /// Application log events as posted to ingestion's `/log`; key = service.
+    pub app_logs: TopicSpec,
+    /// Application log events standardized, with their severity; key = service.
+    pub standardized_app_logs: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -61,19 +65,36 @@ impl Default for TopicsConfig {
             processed_metrics: TopicSpec::new("processed-metrics", 3, 30),
             alerts: TopicSpec::new("alerts", 1, 1),
             dead_letters: TopicSpec::new("dead-letters", 1, 30),
+            app_logs: TopicSpec::new("app-logs", 3, 7),
+            standardized_app_logs: TopicSpec::new("standardized-app-logs", 3, 7),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 5] {
+    pub fn all(&self) -> [&TopicSpec; 7] {
         [
             &self.raw_logs,
             &self.standardized_logs,
             &self.processed_metrics,
             &self.alerts,
             &self.dead_letters,
+            &self.app_logs,
+            &self.standardized_app_logs,
+        ]
+    }
+
+    /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 7] {
+        [
+            &mut self.raw_logs,
+            &mut self.standardized_logs,
+            &mut self.processed_metrics,
+            &mut self.alerts,
+            &mut self.dead_letters,
+            &mut self.app_logs,
+            &mut self.standardized_app_logs,
         ]
     }
 }
@@ -267,6 +288,8 @@ mod tests {
                 ("processed-metrics", 3, 30),
                 ("alerts", 1, 1),
                 ("dead-letters", 1, 30),
+                ("app-logs", 3, 7),
+                ("standardized-app-logs", 3, 7),
             ]
         );
     }

@@ -22,8 +22,11 @@ pub enum ErrorKind {
     InvalidTimestamp,
     /// An `Etat` outside the known statuses.
     UnknownStatus,
-    /// A number that parses but is out of its range (negative duration, NaN...).
+    /// A number that parses but is out of its range (negative duration, NaN...), or a
+    /// text or list longer than its bound.
     OutOfRange,
+    /// A field the schema does not have (application log events, which are strict).
+    UnknownField,
 }
 
 impl ErrorKind {
@@ -38,6 +41,7 @@ impl ErrorKind {
             ErrorKind::InvalidTimestamp => "invalid_timestamp",
             ErrorKind::UnknownStatus => "unknown_status",
             ErrorKind::OutOfRange => "out_of_range",
+            ErrorKind::UnknownField => "unknown_field",
         }
     }
 }
@@ -112,4 +116,17 @@ fn join(errors: &[FieldError]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// How a JSON value's type is named in a problem (`expected a string, got a number`).
+pub(crate) fn type_name(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }

@@ -3,6 +3,8 @@
 //! * [`raw`]: the job-execution record exactly as the connectors write it (French wire
 //!   names), and its validation, which reports every bad field at once.
 //! * [`keys`]: the series key and record id every topic is keyed and traced by.
+//! * [`log_event`]: application log events (`POST /log`), their severity and their
+//!   standardized form.
 //! * [`framing`]: splitting NDJSON and JSON-array bodies into records, incrementally, so
 //!   uploads are streamed rather than loaded whole.
 //!
@@ -13,12 +15,18 @@
 pub mod error;
 pub mod framing;
 pub mod keys;
+pub mod log_event;
 pub mod raw;
 pub mod standardize;
 pub mod time;
 
 pub use error::{ErrorKind, FieldError, RecordError};
 pub use keys::{record_id, series_key, source_slug};
+pub use log_event::{
+    event_id, standardize_log_event, LogEvent, LogSeverity, SeverityClassifier, SeveritySource,
+    StandardizedLogEvent, TimestampSource, LOG_EVENT_SCHEMA_VERSION,
+    STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
+};
 pub use raw::{RawRecord, Status, RAW_SCHEMA_VERSION, WIRE_FIELDS};
 pub use standardize::{
     parse_time_zone, standardize, standardize_bytes, FailureKind, QualityFlag, StandardizeOptions,

@@ -54,13 +54,7 @@ pub fn unique_topics() -> TestTopics {
         replication_factor: 1,
         ..TopicsConfig::default()
     };
-    for spec in [
-        &mut config.raw_logs,
-        &mut config.standardized_logs,
-        &mut config.processed_metrics,
-        &mut config.alerts,
-        &mut config.dead_letters,
-    ] {
+    for spec in config.all_mut() {
         spec.name = format!("test-{}-{suffix}", spec.name);
     }
     TestTopics {
@@ -120,10 +114,10 @@ fn delete_topics(bootstrap: &str, names: &[String]) {
     };
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let options = AdminOptions::new().request_timeout(Some(DELETE_TIMEOUT));
-    let _ = runtime.block_on(tokio::time::timeout(
-        DELETE_TIMEOUT,
-        admin.delete_topics(&names, &options),
-    ));
+    // The timeout is made inside the runtime: its timer needs the runtime's time driver.
+    let _ = runtime.block_on(async {
+        tokio::time::timeout(DELETE_TIMEOUT, admin.delete_topics(&names, &options)).await
+    });
 }
 
 /// Reads `topic` from the beginning as a `read_committed` consumer outside any group, until

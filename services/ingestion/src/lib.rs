@@ -1,13 +1,17 @@
-//! The ingestion service: HTTP → `raw-logs`.
+//! The ingestion service: HTTP → `raw-logs` (job-execution records) and `app-logs`
+//! (application log events).
 //!
 //! Records arrive one by one, as batches (JSON array or NDJSON) or as uploaded files; each
 //! is validated ([`obs_records::RawRecord`]), keyed by its series key, given the record
-//! headers, and published with [`obs_kafka::AckedProducer`]. A request is answered `202`
-//! only after Kafka acknowledged every record it accepted.
+//! headers, and published with [`obs_kafka::AckedProducer`]. Log events (`POST /log`,
+//! [`obs_records::LogEvent`]) take the same paths, keyed by their service. A request is
+//! answered `202` only after Kafka acknowledged every record it accepted.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+mod kinds;
+mod log_events;
 mod metrics;
 mod pipeline;
 mod routes;
@@ -28,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ingest/batch", post(routes::ingest_batch))
         .route("/ingest/file", post(routes::ingest_file))
         .route("/ingest/trigger", get(routes::ingest_trigger))
+        .route("/log", post(log_events::ingest_log))
         .route("/health", get(routes::health))
         .route("/status", get(routes::status))
         // Bodies are read by the handlers with their own limits and JSON 413 answers.

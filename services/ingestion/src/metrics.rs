@@ -1,6 +1,7 @@
-//! Stage metrics of ingestion. Each record is counted once, here, by what became of it:
-//! published, or an error (`errors_total`: refused at `receiving`, not acknowledged at
-//! `sending`).
+//! Stage metrics of ingestion. Each record or log event is counted once, here, by what
+//! became of it: published, or an error (`errors_total`: refused at `receiving`, not
+//! acknowledged at `sending`). Runs and log events have counters of their own, so each
+//! reconciles with the stage that reads its topic; their errors share `errors_total`.
 
 use obs_kafka::{ErrorCounter, ErrorStage};
 use obs_service::Metrics;
@@ -20,21 +21,30 @@ pub mod publish_error {
 
 #[derive(Clone)]
 pub struct IngestionMetrics {
-    /// Records read from request bodies (valid or not).
-    received: IntCounter,
-    /// Records acknowledged by Kafka.
-    published: IntCounter,
-    errors: ErrorCounter,
-    /// Totals of the errors above, for `/status`.
-    rejected_total: Arc<AtomicU64>,
-    failed_total: Arc<AtomicU64>,
+    /// Job-execution records (`/ingest/*` → `raw-logs`).
+    pub runs: KindCounters,
+    /// Application log events (`/log` → `app-logs`).
+    pub log_events: KindCounters,
     /// Time from handing a chunk to the producer to the last acknowledgement.
     pub publish_duration: Histogram,
     /// Bytes admitted to the producer and not yet acknowledged.
     pub in_flight_bytes: IntGauge,
 }
 
-/// The record counts of `/status`.
+/// What became of the records of one kind.
+#[derive(Clone)]
+pub struct KindCounters {
+    /// Read from request bodies (valid or not).
+    received: IntCounter,
+    /// Acknowledged by Kafka.
+    published: IntCounter,
+    errors: ErrorCounter,
+    /// Totals of this kind's errors, for `/status`.
+    rejected_total: Arc<AtomicU64>,
+    failed_total: Arc<AtomicU64>,
+}
+
+/// The counts of one kind in `/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RecordCounts {
     pub received: u64,
@@ -47,22 +57,23 @@ pub struct RecordCounts {
 
 impl IngestionMetrics {
     pub fn register(metrics: &Metrics) -> Result<Self, prometheus::Error> {
-        let errors = metrics.errors().clone();
+        let errors = metrics.errors();
         for error_type in publish_error::ALL {
             errors.declare(ErrorStage::Sending, error_type);
         }
         Ok(IngestionMetrics {
-            received: metrics.register(IntCounter::new(
-                "ingestion_records_received_total",
-                "Records read from request bodies, valid or not.",
-            )?)?,
-            published: metrics.register(IntCounter::new(
-                "ingestion_records_published_total",
-                "Records acknowledged by Kafka on the raw-logs topic.",
-            )?)?,
-            errors,
-            rejected_total: Arc::default(),
-            failed_total: Arc::default(),
+            runs: KindCounters::register(
+                metrics,
+                "ingestion_records",
+                "Records",
+                "the raw-logs topic",
+            )?,
+            log_events: KindCounters::register(
+                metrics,
+                "ingestion_log_events",
+                "Application log events",
+                "the app-logs topic",
+            )?,
             publish_duration: metrics.register(Histogram::with_opts(
                 HistogramOpts::new(
                     "ingestion_publish_duration_seconds",
@@ -77,6 +88,30 @@ impl IngestionMetrics {
                 "ingestion_producer_in_flight_bytes",
                 "Bytes admitted to the Kafka producer and not yet acknowledged.",
             )?)?,
+        })
+    }
+}
+
+impl KindCounters {
+    /// `{prefix}_received_total` and `{prefix}_published_total`.
+    fn register(
+        metrics: &Metrics,
+        prefix: &str,
+        what: &str,
+        topic: &str,
+    ) -> Result<Self, prometheus::Error> {
+        Ok(KindCounters {
+            received: metrics.register(IntCounter::new(
+                format!("{prefix}_received_total"),
+                format!("{what} read from request bodies, valid or not."),
+            )?)?,
+            published: metrics.register(IntCounter::new(
+                format!("{prefix}_published_total"),
+                format!("{what} acknowledged by Kafka on {topic}."),
+            )?)?,
+            errors: metrics.errors().clone(),
+            rejected_total: Arc::default(),
+            failed_total: Arc::default(),
         })
     }
 

@@ -1,16 +1,18 @@
 //! From framed records to acknowledged ones: validation, keys and headers, publishing in
-//! chunks, and the answer's bookkeeping. Every endpoint goes through this one path.
+//! chunks, and the answer's bookkeeping. Every endpoint goes through this one path, for
+//! every [`RecordKind`].
 
-use crate::metrics::publish_error;
+use crate::kinds::{Identity, RecordKind};
+use crate::metrics::{publish_error, KindCounters};
 use crate::state::AppState;
 use axum::http::StatusCode;
 use chrono::Utc;
 use obs_kafka::{KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
 use obs_records::framing::Frame;
-use obs_records::{RawRecord, RAW_SCHEMA_VERSION};
 use obs_service::ApiError;
 use serde::Serialize;
 use serde_json::json;
+use std::marker::PhantomData;
 use std::time::Instant;
 
 /// How positions are named in answers: NDJSON lines (from 1) or array indexes (from 0).
@@ -39,8 +41,9 @@ pub struct IngestReport {
     pub rejected_total: usize,
 }
 
-/// Accumulates the records of one request and publishes them.
-pub struct Ingest<'a> {
+/// Accumulates the records of one request, all of kind `K`, and publishes them.
+pub struct Ingest<'a, K: RecordKind> {
+    kind: PhantomData<K>,
     state: &'a AppState,
     positions: Positions,
     /// Trace of the request when the client sent one; otherwise one new trace per record.
@@ -53,9 +56,10 @@ pub struct Ingest<'a> {
     rejected_total: usize,
 }
 
-impl<'a> Ingest<'a> {
+impl<'a, K: RecordKind> Ingest<'a, K> {
     pub fn new(state: &'a AppState, positions: Positions, trace: Option<TraceParent>) -> Self {
         Ingest {
+            kind: PhantomData,
             state,
             positions,
             trace,
@@ -76,14 +80,18 @@ impl<'a> Ingest<'a> {
         self.pending.len()
     }
 
+    fn counters(&self) -> &'a KindCounters {
+        K::counters(&self.state.metrics)
+    }
+
     /// Validates one framed record; a valid one waits for [`Ingest::publish`].
     pub fn add(&mut self, frame: Frame) {
-        self.state.metrics.received();
+        self.counters().received();
         match frame {
-            Frame::Record { position, bytes } => match RawRecord::parse(&bytes) {
-                Ok(record) => {
+            Frame::Record { position, bytes } => match K::identify(&bytes) {
+                Ok(identity) => {
                     self.pending_from.get_or_insert(position);
-                    self.pending.push(self.outgoing(&record, bytes));
+                    self.pending.push(self.outgoing(identity, bytes));
                 }
                 Err(error) => {
                     let kind = error.kind();
@@ -103,32 +111,32 @@ impl<'a> Ingest<'a> {
         }
     }
 
-    /// Validates one record that is the whole body (`/ingest/single`).
+    /// Validates one record that is the whole body (`/ingest/single`, one event on `/log`).
     pub fn add_single(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
-        self.state.metrics.received();
-        match RawRecord::parse(bytes) {
-            Ok(record) => {
+        self.counters().received();
+        match K::identify(bytes) {
+            Ok(identity) => {
                 self.pending_from.get_or_insert(0);
-                self.pending.push(self.outgoing(&record, bytes.to_vec()));
+                self.pending.push(self.outgoing(identity, bytes.to_vec()));
                 Ok(())
             }
             Err(error) => {
-                self.state.metrics.rejected(error.kind().as_str(), &error);
+                self.counters().rejected(error.kind().as_str(), &error);
                 Err(error.into())
             }
         }
     }
 
-    fn outgoing(&self, record: &RawRecord, bytes: Vec<u8>) -> OutgoingRecord {
+    fn outgoing(&self, identity: Identity, bytes: Vec<u8>) -> OutgoingRecord {
         let traceparent = self.trace.map_or_else(TraceParent::new_root, |t| t.child());
         OutgoingRecord {
-            key: record.series_key(),
+            key: identity.key,
             // The record is published as the client sent it: later stages and dead letters
             // keep the original bytes.
             payload: bytes,
             headers: RecordHeaders {
-                record_id: record.record_id(),
-                schema_version: RAW_SCHEMA_VERSION.into(),
+                record_id: identity.record_id,
+                schema_version: K::SCHEMA_VERSION.into(),
                 content_type: "application/json".into(),
                 ingested_at: Utc::now(),
                 traceparent,
@@ -137,7 +145,7 @@ impl<'a> Ingest<'a> {
     }
 
     fn reject(&mut self, position: usize, kind: &str, errors: Vec<String>) {
-        self.state.metrics.rejected(kind, &Messages(&errors));
+        self.counters().rejected(kind, &Messages(&errors));
         self.rejected_total += 1;
         if self.rejected.len() < self.state.config.ingest.max_reported_rejections {
             let (line, index) = match self.positions {
@@ -159,17 +167,16 @@ impl<'a> Ingest<'a> {
             return Ok(());
         }
         let state = self.state;
+        let counters = self.counters();
         let probe = state.probe.status();
         if probe.checked_at.is_some() && !probe.reachable {
             let count = self.pending.len() as u64;
             let message = format!("Kafka is unreachable: {}", probe.error.unwrap_or_default());
-            state
-                .metrics
-                .not_published(publish_error::UNREACHABLE, count, &message);
+            counters.not_published(publish_error::UNREACHABLE, count, &message);
             return Err(self.unavailable(message, state.producer.retry_after()));
         }
         let started = Instant::now();
-        let topic = &state.config.topics.raw_logs.name;
+        let topic = K::topic(&state.config.topics);
         let result = state.producer.publish(topic, &self.pending).await;
         state
             .metrics
@@ -182,7 +189,7 @@ impl<'a> Ingest<'a> {
                     .metrics
                     .publish_duration
                     .observe(started.elapsed().as_secs_f64());
-                state.metrics.published(count as u64);
+                counters.published(count as u64);
                 self.accepted += count;
                 self.pending.clear();
                 self.pending_from = None;
@@ -190,9 +197,7 @@ impl<'a> Ingest<'a> {
             }
             Err(error @ KafkaError::BatchTooLarge { bytes, capacity }) => {
                 // Retrying cannot help: the request must be split.
-                state
-                    .metrics
-                    .not_published(publish_error::BATCH_TOO_LARGE, count as u64, &error);
+                counters.not_published(publish_error::BATCH_TOO_LARGE, count as u64, &error);
                 Err(ApiError::payload_too_large(capacity).with_details(json!({
                     "limit_bytes": capacity,
                     "batch_bytes": bytes,
@@ -210,9 +215,7 @@ impl<'a> Ingest<'a> {
                         state.producer.retry_after(),
                     ),
                 };
-                state
-                    .metrics
-                    .not_published(error_type, count as u64, &error);
+                counters.not_published(error_type, count as u64, &error);
                 Err(self.unavailable(error.to_string(), retry_after))
             }
         }

@@ -1,5 +1,7 @@
-//! HTTP handlers of the ingestion service.
+//! HTTP handlers of the ingestion service, and the request paths every endpoint shares:
+//! one record as the body, or a framed batch.
 
+use crate::kinds::{RecordKind, Runs};
 use crate::pipeline::{Ingest, IngestReport, Positions};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -21,9 +23,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 
-type Answer = Result<(StatusCode, Json<IngestReport>), ApiError>;
+pub(crate) type Answer = Result<(StatusCode, Json<IngestReport>), ApiError>;
 
-const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 const NDJSON: [&str; 3] = [
     "application/x-ndjson",
     "application/ndjson",
@@ -31,7 +33,8 @@ const NDJSON: [&str; 3] = [
 ];
 const MULTIPART: &str = "multipart/form-data";
 
-/// `/ingest/batch`: a JSON array, or NDJSON under any of its names.
+/// `/ingest/batch` and `/log`: JSON (an array; one object too on `/log`), or NDJSON under
+/// any of its names.
 pub struct JsonOrNdjson;
 
 impl MediaTypes for JsonOrNdjson {
@@ -45,7 +48,7 @@ impl MediaTypes for Upload {
     const ACCEPTED: &'static [&'static str] = &[MULTIPART, JSON, NDJSON[0], NDJSON[1], NDJSON[2]];
 }
 
-fn trace_of(headers: &HeaderMap) -> Option<TraceParent> {
+pub(crate) fn trace_of(headers: &HeaderMap) -> Option<TraceParent> {
     headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
@@ -67,12 +70,21 @@ pub async fn ingest_single(
     body: Body,
 ) -> Answer {
     let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    ingest_one::<Runs>(&state, &headers, &bytes).await
+}
+
+/// One record of kind `K` that is the whole (already read) body.
+pub(crate) async fn ingest_one<K: RecordKind>(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Answer {
     if bytes.len() > state.config.ingest.max_record_bytes {
         return Err(ApiError::payload_too_large(
             state.config.ingest.max_record_bytes,
         ));
     }
-    let mut ingest = Ingest::new(&state, Positions::Index, trace_of(&headers));
+    let mut ingest = Ingest::<K>::new(state, Positions::Index, trace_of(headers));
     ingest.add_single(bytes.trim_ascii())?;
     ingest.publish().await?;
     let (status, report) = ingest.finish()?;
@@ -86,17 +98,32 @@ pub async fn ingest_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Answer {
-    let (format, positions) = if content_type.media_type() == JSON {
-        (BodyFormat::JsonArray, Positions::Index)
+    let format = if content_type.media_type() == JSON {
+        BodyFormat::JsonArray
     } else {
-        (BodyFormat::Ndjson, Positions::Line)
+        BodyFormat::Ndjson
     };
     let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    ingest_batch_of::<Runs>(&state, &headers, format, &bytes).await
+}
+
+/// A batch of records of kind `K`: a JSON array or NDJSON (already read).
+pub(crate) async fn ingest_batch_of<K: RecordKind>(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: BodyFormat,
+    bytes: &[u8],
+) -> Answer {
+    let positions = if format == BodyFormat::JsonArray {
+        Positions::Index
+    } else {
+        Positions::Line
+    };
     let frames =
-        frame_all(format, &bytes, state.config.ingest.max_record_bytes).map_err(|error| {
+        frame_all(format, bytes, state.config.ingest.max_record_bytes).map_err(|error| {
             ApiError::bad_request("malformed_json", format!("malformed body: {error}"))
         })?;
-    let mut ingest = Ingest::new(&state, positions, trace_of(&headers));
+    let mut ingest = Ingest::<K>::new(state, positions, trace_of(headers));
     for frame in frames {
         ingest.add(frame);
     }
@@ -229,7 +256,7 @@ where
 {
     let config = &state.config.ingest;
     let mut framer = Framer::new(BodyFormat::Detect, config.max_record_bytes);
-    let mut ingest = Ingest::new(state, Positions::Line, trace);
+    let mut ingest = Ingest::<Runs>::new(state, Positions::Line, trace);
     let mut frames = Vec::new();
     let mut received: u64 = 0;
     while let Some(chunk) = chunks.next().await {
@@ -286,9 +313,11 @@ pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "kafka": {
             "bootstrap_servers": state.config.kafka.bootstrap_servers,
             "topic": state.config.topics.raw_logs.name,
+            "log_events_topic": state.config.topics.app_logs.name,
             "broker": state.probe.status(),
         },
-        "records": state.metrics.counts(),
+        "records": state.metrics.runs.counts(),
+        "log_events": state.metrics.log_events.counts(),
         "producer": {
             "in_flight_bytes": state.producer.in_flight_bytes(),
             "capacity_bytes": state.producer.capacity_bytes(),

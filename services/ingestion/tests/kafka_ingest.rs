@@ -3,58 +3,17 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use ingestion::{AppState, IngestionConfig};
 use obs_kafka::{RecordHeaders, TraceParent};
 use obs_records::RawRecord;
-use obs_testkit::{key_of, read_topic, TestTopics};
+use obs_testkit::{key_of, read_topic};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use serde_json::Value;
 use std::time::Duration;
-use tower::ServiceExt;
+use support::{call, config, post, service};
 
-async fn service(config: IngestionConfig) -> Router {
-    obs_kafka::topics::ensure_topics(&config.kafka, "ingestion-test", &config.topics)
-        .await
-        .unwrap();
-    ingestion::router(AppState::new(config).unwrap())
-}
-
-/// A config on the test broker with topics of its own, deleted when the `TestTopics` drops.
-fn config() -> (IngestionConfig, TestTopics) {
-    let topics = obs_testkit::unique_topics();
-    let config = IngestionConfig {
-        kafka: obs_testkit::kafka(),
-        topics: topics.clone(),
-        ..IngestionConfig::default()
-    };
-    (config, topics)
-}
-
-async fn call(
-    router: &Router,
-    request: Request<Body>,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-        headers,
-    )
-}
-
-fn post(path: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", content_type)
-        .body(body.into())
-        .unwrap()
-}
+mod support;
 
 fn read(config: &IngestionConfig, expected: usize) -> Vec<OwnedMessage> {
     read_topic(

@@ -12,6 +12,7 @@ pub struct StandardizationConfig {
     pub topics: TopicsConfig,
     pub stage: StageConfig,
     pub standardize: StandardizeConfig,
+    pub log_events: LogEventsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -19,6 +20,40 @@ pub struct StandardizationConfig {
 pub struct StandardizeConfig {
     /// IANA zone the connectors' naive timestamps are written in (`UTC`, `Europe/Paris`...).
     pub time_zone: String,
+}
+
+/// The loop of application log events (`app-logs` → `standardized-app-logs`). Its group
+/// and transactional id are the stage's with `-app-logs` appended.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogEventsConfig {
+    /// Services counted under their own name in `standardization_log_events_total`; the
+    /// others are counted as `other`, so metrics stay bounded whatever clients send.
+    pub max_services: usize,
+}
+
+impl Default for LogEventsConfig {
+    fn default() -> Self {
+        LogEventsConfig { max_services: 100 }
+    }
+}
+
+impl StandardizationConfig {
+    /// The log-event loop's stage config: the stage's, in a group of its own
+    /// (`<group>-app-logs`) with a transactional id of its own (`<id>-app-logs`, or
+    /// `<group>-app-logs-<hostname>` by default).
+    pub fn log_events_stage(&self) -> StageConfig {
+        let suffixed = |name: &str| format!("{name}-app-logs");
+        StageConfig {
+            group_id: suffixed(&self.stage.group_id),
+            transactional_id: if self.stage.transactional_id.is_empty() {
+                String::new()
+            } else {
+                suffixed(&self.stage.transactional_id)
+            },
+            ..self.stage.clone()
+        }
+    }
 }
 
 impl Default for StandardizeConfig {
@@ -37,6 +72,26 @@ impl Default for StandardizationConfig {
             topics: TopicsConfig::default(),
             stage: StageConfig::for_group("standardization"),
             standardize: StandardizeConfig::default(),
+            log_events: LogEventsConfig::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_event_loop_has_a_group_and_a_transactional_id_of_its_own() {
+        let mut config = StandardizationConfig::default();
+        let stage = config.log_events_stage();
+        assert_eq!(stage.group_id, "standardization-app-logs");
+        assert_eq!(stage.transactional_id, "", "resolved as <group>-<hostname>");
+        assert_eq!(stage.batch_max_records, config.stage.batch_max_records);
+        config.stage.transactional_id = "standardization-7".into();
+        assert_eq!(
+            config.log_events_stage().transactional_id,
+            "standardization-7-app-logs"
+        );
     }
 }

@@ -1,13 +1,18 @@
-//! The standardization service: `raw-logs` → `standardized-logs`, bad records to
-//! `dead-letters`, exactly once.
+//! The standardization service: `raw-logs` → `standardized-logs` and `app-logs` →
+//! `standardized-app-logs`, bad records to `dead-letters`, exactly once.
 //!
-//! The pure work is [`obs_records::standardize`]; this crate wires it into the shared
-//! transactional loop ([`obs_kafka::stage`]) and serves the HTTP API: a dry run of the
-//! standardization, status, health and metrics.
+//! The pure work is [`obs_records::standardize`] for runs and
+//! [`obs_records::standardize_log_event`] for application log events, whose severity the
+//! [`obs_severity`] classifier reads when they come without a usable level (trained at
+//! start-up). This crate wires each into a transactional loop of its own
+//! ([`obs_kafka::stage`]: `transform` for runs, `log_events` for events) and serves the
+//! HTTP API: a dry run of the standardization, status, health and metrics.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+mod log_events;
+mod prefixed_metrics;
 mod transform;
 
 use anyhow::Context;
@@ -17,12 +22,16 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
+pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER_SERVICES};
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::http::read_body;
 use obs_service::{ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running};
+use obs_severity::SeverityModel;
+use prefixed_metrics::{PrefixedRegistry, APP_LOGS_PREFIX};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Instant;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
 
 pub const SERVICE: &str = "standardization";
@@ -35,17 +44,36 @@ pub struct AppState {
     registry: Metrics,
     metrics: StandardizationMetrics,
     stage: Running<StageHandle>,
+    /// Reads the severity of log events that came without a usable level.
+    classifier: Arc<SeverityModel>,
+    log_metrics: LogEventMetrics,
+    /// The log-event loop's stage metrics, under [`APP_LOGS_PREFIX`].
+    log_stage_registry: PrefixedRegistry,
+    log_stage: Running<StageHandle>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl AppState {
-    /// Validates the config and prepares metrics and the broker probe (needs a Tokio
-    /// runtime); the loop starts with [`AppState::start_stage`].
+    /// Validates the config, trains the severity classifier and prepares metrics and the
+    /// broker probe (needs a Tokio runtime); the loops start with [`AppState::start_stage`]
+    /// and [`AppState::start_log_stage`].
     pub fn new(config: StandardizationConfig) -> anyhow::Result<Arc<AppState>> {
         let options = StandardizeOptions::with_zone_name(&config.standardize.time_zone)
             .context("invalid configuration of standardize.time_zone")?;
         let registry = Metrics::new();
         let metrics = StandardizationMetrics::register(&registry).context("registering metrics")?;
+        let log_metrics = LogEventMetrics::register(&registry).context("registering metrics")?;
+        let log_stage_registry =
+            PrefixedRegistry::new(APP_LOGS_PREFIX).context("registering metrics")?;
+        registry
+            .register(log_stage_registry.clone())
+            .context("registering metrics")?;
+        let started = Instant::now();
+        let classifier = SeverityModel::shipped().context("training the severity classifier")?;
+        tracing::info!(
+            training_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "severity classifier trained"
+        );
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         Ok(Arc::new(AppState {
             config,
@@ -54,11 +82,15 @@ impl AppState {
             registry,
             metrics,
             stage: Running::default(),
+            classifier: Arc::new(classifier),
+            log_metrics,
+            log_stage_registry,
+            log_stage: Running::default(),
             started_at: chrono::Utc::now(),
         }))
     }
 
-    /// Starts the consume-transform-produce loop.
+    /// Starts the runs' consume-transform-produce loop.
     pub fn start_stage(&self) -> anyhow::Result<()> {
         let c = &self.config;
         let transform = StandardizeTransform::new(
@@ -82,18 +114,57 @@ impl AppState {
         Ok(())
     }
 
-    /// Stops the loop after it committed the batch in flight (blocking).
-    pub fn stop_stage(&self) -> anyhow::Result<()> {
-        if let Some(handle) = self.stage.take() {
-            handle.stop();
-            handle.join()?;
-        }
+    /// Starts the log events' loop: `app-logs` → `standardized-app-logs`.
+    pub fn start_log_stage(&self) -> anyhow::Result<()> {
+        let c = &self.config;
+        let transform = LogEventTransform::new(
+            self.classifier.clone(),
+            &c.topics.standardized_app_logs.name,
+            &c.topics.dead_letters.name,
+            c.log_events.max_services,
+            self.log_metrics.clone(),
+        );
+        let stage_metrics =
+            StageMetrics::register(self.log_stage_registry.registry(), self.registry.errors())
+                .context("registering the log-event stage metrics")?;
+        let handle = spawn_stage(
+            &c.kafka,
+            LOG_EVENTS_STAGE,
+            &c.topics.app_logs.name,
+            &c.log_events_stage(),
+            transform,
+            stage_metrics,
+        )?;
+        self.log_stage.set(handle);
         Ok(())
     }
 
-    /// The loop's status, once it was started.
+    /// Stops the runs' loop after it committed the batch in flight (blocking).
+    pub fn stop_stage(&self) -> anyhow::Result<()> {
+        stop(&self.stage)
+    }
+
+    /// Stops the log events' loop after it committed the batch in flight (blocking).
+    pub fn stop_log_stage(&self) -> anyhow::Result<()> {
+        stop(&self.log_stage)
+    }
+
+    /// The runs' loop's status, once it was started.
     pub fn stage_status(&self) -> Option<StageStatus> {
         self.stage.map(StageHandle::status)
+    }
+
+    /// The log events' loop's status, once it was started.
+    pub fn log_stage_status(&self) -> Option<StageStatus> {
+        self.log_stage.map(StageHandle::status)
+    }
+
+    /// Committed log events `(in, standardized, dead-lettered)`, reconciled as
+    /// [`AppState::stage_totals`].
+    pub fn log_stage_totals(&self) -> (u64, u64, u64) {
+        let (standardized, dead) = self.log_metrics.totals();
+        let consumed = self.log_stage_status().map_or(0, |s| s.records_consumed);
+        (consumed, standardized, dead)
     }
 
     /// Committed counts `(in, standardized, dead-lettered)`: `in` is counted by the loop
@@ -104,6 +175,14 @@ impl AppState {
         let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
         (consumed, standardized, dead)
     }
+}
+
+fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
+    if let Some(handle) = stage.take() {
+        handle.stop();
+        handle.join()?;
+    }
+    Ok(())
 }
 
 /// The service's routes, with the shared layers.
@@ -130,11 +209,13 @@ async fn standardize_single(
 async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
     HealthReport::new(SERVICE, state.probe.status())
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
+        .with_check("app_logs_loop", state.log_stage.is(StageHandle::is_running))
 }
 
-/// `GET /status`: the loop's partitions, lag and counts; `in = standardized + dead`.
+/// `GET /status`: each loop's partitions, lag and counts; `in = standardized + dead`.
 async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
     let (total, standardized, dead) = state.stage_totals();
+    let (events_in, events_standardized, events_dead) = state.log_stage_totals();
     (
         StatusCode::OK,
         Json(json!({
@@ -150,12 +231,23 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
                     state.config.topics.standardized_logs.name,
                     state.config.topics.dead_letters.name,
                 ],
+                "log_events_input": state.config.topics.app_logs.name,
+                "log_events_outputs": [
+                    state.config.topics.standardized_app_logs.name,
+                    state.config.topics.dead_letters.name,
+                ],
             },
-            "stage": state.stage.map(StageHandle::status),
+            "stage": state.stage_status(),
             "records": {
                 "in": total,
                 "standardized": standardized,
                 "dead_lettered": dead,
+            },
+            "log_events_stage": state.log_stage_status(),
+            "log_events": {
+                "in": events_in,
+                "standardized": events_standardized,
+                "dead_lettered": events_dead,
             },
         })),
     )
@@ -176,10 +268,14 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
 
 impl obs_service::http::StageLoops for AppState {
     fn start_loops(&self) -> anyhow::Result<()> {
-        self.start_stage()
+        self.start_stage()?;
+        self.start_log_stage()
     }
 
+    /// Stops both, reporting the first failure.
     fn stop_loops(&self) -> anyhow::Result<()> {
-        self.stop_stage()
+        let runs = self.stop_stage();
+        let events = self.stop_log_stage();
+        runs.and(events)
     }
 }

@@ -3,38 +3,24 @@
 
 use obs_kafka::dead_letter;
 use obs_kafka::headers::{INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
-use obs_kafka::{StageConfig, TraceParent};
+use obs_kafka::TraceParent;
 use obs_records::standardize::{FailureKind, QualityFlag, StandardizedRecord};
 use obs_records::RawRecord;
-use obs_testkit::{key_of, produce, raw_messages, read_topic, TestMessage, TestTopics};
-use rdkafka::message::{Headers, OwnedHeaders, OwnedMessage};
+use obs_testkit::{key_of, produce, raw_messages, read_topic, TestMessage};
+use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
 use standardization::{AppState, StandardizationConfig};
 use std::collections::HashMap;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use support::{config, header, read};
+
+mod support;
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/seed-logs.json"
 );
-
-/// A config on the test broker with topics of its own, deleted when the `TestTopics` drops.
-fn config() -> (StandardizationConfig, TestTopics) {
-    let topics = obs_testkit::unique_topics();
-    let config = StandardizationConfig {
-        kafka: obs_testkit::kafka(),
-        stage: StageConfig {
-            batch_max_ms: 50,
-            transaction_timeout_ms: 10_000,
-            transactional_id: format!("test-{}", topics.raw_logs.name),
-            ..StageConfig::for_group(&format!("test-{}", topics.raw_logs.name))
-        },
-        topics: topics.clone(),
-        ..StandardizationConfig::default()
-    };
-    (config, topics)
-}
 
 async fn start(config: &StandardizationConfig) -> std::sync::Arc<AppState> {
     obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
@@ -43,16 +29,6 @@ async fn start(config: &StandardizationConfig) -> std::sync::Arc<AppState> {
     let state = AppState::new(config.clone()).unwrap();
     state.start_stage().unwrap();
     state
-}
-
-fn read(config: &StandardizationConfig, topic: &str, expected: usize) -> Vec<OwnedMessage> {
-    read_topic(
-        &config.kafka,
-        topic,
-        expected,
-        Duration::from_secs(3),
-        Duration::from_secs(90),
-    )
 }
 
 /// The committed totals once `expected` inputs are counted (the counters follow the
@@ -79,15 +55,6 @@ async fn lag_once_reported(state: &AppState) -> std::collections::BTreeMap<i32, 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn header<'a>(message: &'a OwnedMessage, name: &str) -> Option<&'a str> {
-    message
-        .headers()?
-        .iter()
-        .find(|h| h.key == name)
-        .and_then(|h| h.value)
-        .and_then(|v| std::str::from_utf8(v).ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

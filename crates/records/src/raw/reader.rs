@@ -5,7 +5,7 @@
 use super::fast_path;
 use super::fields::Field;
 use super::record::{RawRecord, Status};
-use crate::error::{ErrorKind, FieldError, RecordError};
+use crate::error::{type_name, ErrorKind, FieldError, RecordError};
 use crate::keys;
 use crate::time::{parse_connector_time, parse_sequence_date};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -334,16 +334,5 @@ impl<'a> Reader<'a> {
                 format!("expected one of SUCCESS, FAILED, got {s:?}"),
             ),
         }
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

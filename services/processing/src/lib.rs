@@ -86,7 +86,7 @@ impl AppState {
             self.metrics.clone(),
         );
         let stage_metrics =
-            StageMetrics::register(self.registry.registry(), self.registry.errors())
+            StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")
                 .context("registering stage metrics")?;
         let stage = spawn_stage(
             &c.kafka,

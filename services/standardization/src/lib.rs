@@ -12,7 +12,6 @@
 
 pub mod config;
 mod log_events;
-mod prefixed_metrics;
 mod transform;
 
 use anyhow::Context;
@@ -28,7 +27,6 @@ use obs_records::standardize::{standardize_bytes, StandardizeOptions, Standardiz
 use obs_service::http::read_body;
 use obs_service::{ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running};
 use obs_severity::SeverityModel;
-use prefixed_metrics::{PrefixedRegistry, APP_LOGS_PREFIX};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,8 +45,6 @@ pub struct AppState {
     /// Reads the severity of log events that came without a usable level.
     classifier: Arc<SeverityModel>,
     log_metrics: LogEventMetrics,
-    /// The log-event loop's stage metrics, under [`APP_LOGS_PREFIX`].
-    log_stage_registry: PrefixedRegistry,
     log_stage: Running<StageHandle>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
@@ -63,11 +59,6 @@ impl AppState {
         let registry = Metrics::new();
         let metrics = StandardizationMetrics::register(&registry).context("registering metrics")?;
         let log_metrics = LogEventMetrics::register(&registry).context("registering metrics")?;
-        let log_stage_registry =
-            PrefixedRegistry::new(APP_LOGS_PREFIX).context("registering metrics")?;
-        registry
-            .register(log_stage_registry.clone())
-            .context("registering metrics")?;
         let started = Instant::now();
         let classifier = SeverityModel::shipped().context("training the severity classifier")?;
         tracing::info!(
@@ -84,7 +75,6 @@ impl AppState {
             stage: Running::default(),
             classifier: Arc::new(classifier),
             log_metrics,
-            log_stage_registry,
             log_stage: Running::default(),
             started_at: chrono::Utc::now(),
         }))
@@ -100,7 +90,7 @@ impl AppState {
             self.metrics.clone(),
         );
         let stage_metrics =
-            StageMetrics::register(self.registry.registry(), self.registry.errors())
+            StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")
                 .context("registering stage metrics")?;
         let handle = spawn_stage(
             &c.kafka,
@@ -124,9 +114,12 @@ impl AppState {
             c.log_events.max_services,
             self.log_metrics.clone(),
         );
-        let stage_metrics =
-            StageMetrics::register(self.log_stage_registry.registry(), self.registry.errors())
-                .context("registering the log-event stage metrics")?;
+        let stage_metrics = StageMetrics::register(
+            self.registry.registry(),
+            self.registry.errors(),
+            "log_events",
+        )
+        .context("registering the log-event stage metrics")?;
         let handle = spawn_stage(
             &c.kafka,
             LOG_EVENTS_STAGE,

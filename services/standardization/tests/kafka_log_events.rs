@@ -155,7 +155,7 @@ async fn events_are_standardized_with_a_given_or_classified_severity() {
         "standardization_log_events_total{service=\"billing\",severity=\"warning\"} 1",
         "standardization_log_events_total{service=\"zoho\",severity=\"error\"} 1",
         "standardization_log_events_classified_total{severity=\"critical\"} 1",
-        "app_logs_stage_records_consumed_total 4",
+        "stage_records_consumed_total{input=\"log_events\"} 4",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }

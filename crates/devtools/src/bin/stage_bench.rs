@@ -156,8 +156,8 @@ async fn latency(url: &str, stage: &str, since: Option<&str>) -> anyhow::Result<
     Ok(())
 }
 
-/// The latency histogram of the stage's `/metrics` (one service, one stage) in Prometheus
-/// text: (upper bound, cumulative count), in order.
+/// The latency histogram of the runs' loop in a stage's `/metrics` (one service, one stage)
+/// in Prometheus text: (upper bound, cumulative count), in order.
 fn latency_buckets(text: &str) -> anyhow::Result<Vec<(f64, f64)>> {
     let prefix = "stage_end_to_end_latency_seconds_bucket{";
     let mut buckets: Vec<(f64, f64)> = Vec::new();
@@ -165,6 +165,9 @@ fn latency_buckets(text: &str) -> anyhow::Result<Vec<(f64, f64)>> {
         let Some(rest) = line.strip_prefix(prefix) else {
             continue;
         };
+        if !rest.contains("input=\"runs\"") {
+            continue;
+        }
         let le = rest
             .split("le=\"")
             .nth(1)
@@ -193,10 +196,11 @@ mod tests {
     fn reads_the_latency_buckets_in_order() {
         let text = "\
 # TYPE stage_end_to_end_latency_seconds histogram
-stage_end_to_end_latency_seconds_bucket{le=\"0.05\"} 10
-stage_end_to_end_latency_seconds_bucket{le=\"0.1\"} 90
-stage_end_to_end_latency_seconds_bucket{le=\"+Inf\"} 100
-stage_end_to_end_latency_seconds_sum 6.5
+stage_end_to_end_latency_seconds_bucket{input=\"runs\",le=\"0.05\"} 10
+stage_end_to_end_latency_seconds_bucket{input=\"runs\",le=\"0.1\"} 90
+stage_end_to_end_latency_seconds_bucket{input=\"runs\",le=\"+Inf\"} 100
+stage_end_to_end_latency_seconds_bucket{input=\"log_events\",le=\"0.05\"} 3
+stage_end_to_end_latency_seconds_sum{input=\"runs\"} 6.5
 stage_transaction_duration_seconds_bucket{le=\"0.05\"} 7
 ";
         let buckets = latency_buckets(text).unwrap();

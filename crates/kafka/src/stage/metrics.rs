@@ -15,7 +15,8 @@ pub(super) mod error_type {
     pub const TRANSACTION_ABORTED: &str = "transaction_aborted";
 }
 
-/// Metrics of the loop. The service is the scrape job: no label says which stage it is.
+/// Metrics of the loop. The service is the scrape job: no label says which stage it is;
+/// the constant label `input` says which of its loops (`runs`, `log_events`).
 #[derive(Clone)]
 pub struct StageMetrics {
     pub(super) consumed: IntCounter,
@@ -31,10 +32,12 @@ pub struct StageMetrics {
 }
 
 impl StageMetrics {
-    /// Registers the loop's metrics in `registry`; its errors go to `errors`.
+    /// Registers the metrics of the loop reading `input` (what it reads: `runs`,
+    /// `log_events`) in `registry`; its errors go to `errors`.
     pub fn register(
         registry: &Registry,
         errors: &ErrorCounter,
+        input: &str,
     ) -> Result<StageMetrics, prometheus::Error> {
         errors.declare(ErrorStage::Sending, error_type::TRANSACTION_ABORTED);
         fn add<C: prometheus::core::Collector + Clone + 'static>(
@@ -44,9 +47,11 @@ impl StageMetrics {
             registry.register(Box::new(collector.clone()))?;
             Ok(collector)
         }
-        let opts = Opts::new;
+        let opts = |name: &str, help: &str| Opts::new(name, help).const_label("input", input);
         let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
-            HistogramOpts::new(name, help).buckets(buckets)
+            HistogramOpts::new(name, help)
+                .const_label("input", input)
+                .buckets(buckets)
         };
         Ok(StageMetrics {
             consumed: add(registry, IntCounter::with_opts(

@@ -20,7 +20,10 @@ pub use config::StandardizationConfig;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::http::read_body;
-use obs_service::{ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running};
+use obs_service::{
+    health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
+    Running,
+};
 use serde_json::json;
 use std::sync::Arc;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
@@ -110,7 +113,7 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/standardize/single", post(standardize_single))
-        .route("/health", get(health))
+        .merge(health_routes(health))
         .route("/status", get(status))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
@@ -127,9 +130,14 @@ async fn standardize_single(
     Ok(Json(standardize_bytes(&bytes, &state.options)?))
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+/// Live while the loop runs; ready once it has its partitions.
+fn health(state: &AppState) -> HealthReport {
     HealthReport::new(SERVICE, state.probe.status())
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
+        .with_readiness(
+            "stage_partitions",
+            stage_readiness(state.stage.map(StageHandle::status)),
+        )
 }
 
 /// `GET /status`: the loop's partitions, lag and counts; `in = standardized + dead`.

@@ -412,7 +412,7 @@ async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
 
     let second_port = free_port();
     let restarted = Instant::now();
-    let mut second = KillOnDrop(spawn_binary(&config, second_port));
+    let second = KillOnDrop(spawn_binary(&config, second_port));
     if stop == Stop::Kill {
         // Static membership: the restarted instance takes its partitions back at once,
         // instead of waiting for the killed one's session to expire (45 s by default).

@@ -11,9 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use obs_kafka::BrokerStatus;
 use obs_records::RecordError;
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -150,67 +148,6 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         return Err(ApiError::empty_body());
     }
     Ok(bytes)
-}
-
-/// Answer of `GET /health`: 200 when the service can reach Kafka and every check of its
-/// own passes (e.g. its processing loop runs), 503 otherwise.
-#[derive(Debug, Serialize)]
-pub struct HealthReport {
-    pub status: &'static str,
-    pub service: &'static str,
-    pub version: &'static str,
-    pub kafka: BrokerStatus,
-    pub checks: Vec<HealthCheck>,
-}
-
-/// One check of a service beyond Kafka connectivity.
-#[derive(Debug, Serialize)]
-pub struct HealthCheck {
-    pub name: &'static str,
-    pub ok: bool,
-}
-
-impl HealthReport {
-    pub fn new(service: &'static str, kafka: BrokerStatus) -> Self {
-        let mut report = HealthReport {
-            status: "",
-            service,
-            version: env!("CARGO_PKG_VERSION"),
-            kafka,
-            checks: Vec::new(),
-        };
-        report.status = report.verdict();
-        report
-    }
-
-    pub fn with_check(mut self, name: &'static str, ok: bool) -> Self {
-        self.checks.push(HealthCheck { name, ok });
-        self.status = self.verdict();
-        self
-    }
-
-    fn healthy(&self) -> bool {
-        self.kafka.reachable && self.checks.iter().all(|c| c.ok)
-    }
-
-    fn verdict(&self) -> &'static str {
-        if self.healthy() {
-            "ok"
-        } else {
-            "degraded"
-        }
-    }
-}
-
-impl IntoResponse for HealthReport {
-    fn into_response(self) -> Response {
-        let status = if self.healthy() {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        (status, Json(self)).into_response()
-    }
 }
 
 async fn record_metrics(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod content_type;
+pub mod health;
 pub mod heap;
 pub mod http;
 pub mod query;
@@ -66,7 +67,8 @@ where
     }
 }
 pub use content_type::{ApplicationJson, ContentType, MediaTypes};
-pub use http::{ApiError, HealthReport};
+pub use health::{health_routes, stage_readiness, HealthReport, Probe};
+pub use http::ApiError;
 pub use query::{FromQuery, QueryParams, StrictQuery};
 pub use running::Running;
 pub use telemetry::Metrics;

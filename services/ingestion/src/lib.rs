@@ -33,7 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ingest/file", post(routes::ingest_file))
         .route("/ingest/trigger", get(routes::ingest_trigger))
         .route("/log", post(log_events::ingest_log))
-        .route("/health", get(routes::health))
+        .merge(obs_service::health_routes(routes::health))
         .route("/status", get(routes::status))
         // Bodies are read by the handlers with their own limits and JSON 413 answers.
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -348,6 +348,23 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
     assert_eq!(health["kafka"]["reachable"], false);
+    assert_eq!(health["status"], "not_ready");
+    assert!(
+        health["reasons"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("kafka: unreachable"),
+        "{health}"
+    );
+    // Alive all the same: a restart would not bring Kafka back.
+    for (path, expected) in [
+        ("/health/live", StatusCode::OK),
+        ("/health/ready", StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let (status, body, _) =
+            call(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, expected, "{path}: {body}");
+    }
 }
 
 fn uuid_like() -> String {

@@ -23,7 +23,9 @@ pub use config::ProcessingConfig;
 use obs_detector::DetectorBank;
 use obs_kafka::sync::lock;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
-use obs_service::{ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery};
+use obs_service::{
+    stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
+};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -144,7 +146,7 @@ impl AppState {
 /// The service's routes (analytics included), with the shared layers.
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
-        .route("/health", get(health))
+        .merge(obs_service::health_routes(health))
         .route("/status", get(status))
         .route("/detector/retrain", axum::routing::post(retrain))
         .with_state(state.clone())
@@ -152,13 +154,31 @@ pub fn router(state: Arc<AppState>) -> Router {
     obs_service::http::finish_router(routes, &state.registry)
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+/// Live while its loops run; ready once the stage has its partitions and the analytics
+/// view has caught up with what was published before start.
+fn health(state: &AppState) -> HealthReport {
+    let reader = state.reader.map(ReaderHandle::status);
+    let view = match &reader {
+        Some(status) if status.caught_up => Ok(()),
+        Some(status) => Err(format!(
+            "the analytics view is {} ({} records and {} alerts read so far)",
+            status.consumer.phase.replace('_', " "),
+            status.records_applied,
+            status.alerts_applied
+        )),
+        None => Err("the analytics reader has not started".into()),
+    };
     let report = HealthReport::new(SERVICE, state.probe.status())
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
         .with_check(
             "analytics_reader",
             state.reader.is(ReaderHandle::is_running),
-        );
+        )
+        .with_readiness(
+            "stage_partitions",
+            stage_readiness(state.stage.map(StageHandle::status)),
+        )
+        .with_readiness("analytics_view", view);
     if state.config.alertmanager.url.is_some() {
         report.with_check(
             "alert_forwarder",

@@ -25,7 +25,10 @@ pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::http::read_body;
-use obs_service::{ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running};
+use obs_service::{
+    health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
+    Running,
+};
 use obs_severity::SeverityModel;
 use serde_json::json;
 use std::sync::Arc;
@@ -182,7 +185,7 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/standardize/single", post(standardize_single))
-        .route("/health", get(health))
+        .merge(health_routes(health))
         .route("/status", get(status))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
@@ -199,10 +202,19 @@ async fn standardize_single(
     Ok(Json(standardize_bytes(&bytes, &state.options)?))
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> HealthReport {
+/// Live while both loops run; ready once both have their partitions.
+fn health(state: &AppState) -> HealthReport {
     HealthReport::new(SERVICE, state.probe.status())
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
         .with_check("app_logs_loop", state.log_stage.is(StageHandle::is_running))
+        .with_readiness(
+            "stage_partitions",
+            stage_readiness(state.stage.map(StageHandle::status)),
+        )
+        .with_readiness(
+            "app_logs_partitions",
+            stage_readiness(state.log_stage.map(StageHandle::status)),
+        )
 }
 
 /// `GET /status`: each loop's partitions, lag and counts; `in = standardized + dead`.

@@ -171,7 +171,7 @@ async fn events_are_standardized_with_a_given_or_classified_severity() {
     let health: serde_json::Value = serde_json::from_str(&get(&router, "/health").await).unwrap();
     let checks = health["checks"].as_array().unwrap();
     assert!(
-        checks.contains(&json!({"name": "app_logs_loop", "ok": true})),
+        checks.contains(&json!({"name": "app_logs_loop", "ok": true, "probe": "live"})),
         "{health}"
     );
     tokio::task::spawn_blocking(move || state.stop_log_stage())

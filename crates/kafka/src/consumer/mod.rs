@@ -16,6 +16,6 @@ mod state;
 mod thread;
 
 pub use context::{ConsumerHooks, TrackedConsumer, TrackedContext};
-pub use settings::{ConsumerSettings, Isolation};
+pub use settings::{instance_id, ConsumerSettings, Isolation};
 pub use state::{ConsumerState, ConsumerStatus, LastError, TopicPartition};
 pub use thread::{spawn_consumer, ConsumerThread, Control, Progress};

@@ -7,6 +7,22 @@ use crate::error::KafkaError;
 use rdkafka::ClientConfig;
 use std::sync::Arc;
 
+/// A name for this instance that survives its restarts: `<prefix>-<hostname>` (the
+/// hostname from `/etc/hostname` or `HOSTNAME`; a pod's or a container's name under an
+/// orchestrator). For transactional ids and static group membership.
+pub fn instance_id(prefix: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "local".into());
+    format!("{prefix}-{host}")
+}
+
+/// `session.timeout.ms` of a static member, unless `kafka.properties` says otherwise.
+const STATIC_SESSION_TIMEOUT_MS: &str = "30000";
+
 /// Which records a consumer may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
@@ -21,8 +37,12 @@ pub enum Isolation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Membership {
     /// A member of `group_id`: the group coordinator assigns the partitions; the consumer
-    /// commits its offsets there.
-    Group { group_id: String, eager: bool },
+    /// commits its offsets there. `instance_id`: a static member (KIP-345).
+    Group {
+        group_id: String,
+        eager: bool,
+        instance_id: Option<String>,
+    },
     /// Outside every group: the consumer assigns its partitions itself and commits nothing;
     /// its `group.id` is unique and throwaway (librdkafka wants one).
     Assigned,
@@ -46,6 +66,7 @@ impl ConsumerSettings {
             membership: Membership::Group {
                 group_id: group_id.to_owned(),
                 eager: false,
+                instance_id: None,
             },
             isolation: Isolation::ReadCommitted,
             tuning: &[],
@@ -83,6 +104,20 @@ impl ConsumerSettings {
         self
     }
 
+    /// A static member of its group (`group.instance.id`, stable per instance, like a
+    /// transactional id): a restarted instance takes its partitions back at once, without a
+    /// rebalance, instead of waiting for its dead predecessor's session to expire. The
+    /// session timeout is what an instance that does not come back costs its partitions
+    /// (`session.timeout.ms`, 30 s here; `kafka.properties` overrides it). A static member
+    /// does not leave the group when it stops: its partitions wait for it, or for that
+    /// timeout. Only for group members.
+    pub fn static_member(mut self, id: &str) -> Self {
+        if let Membership::Group { instance_id, .. } = &mut self.membership {
+            *instance_id = Some(id.to_owned());
+        }
+        self
+    }
+
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
@@ -90,11 +125,27 @@ impl ConsumerSettings {
     /// The librdkafka configuration: connection and security from `kafka`, the tuning,
     /// `kafka.properties`, then the settings the consumer's correctness depends on.
     pub fn client_config(&self, kafka: &KafkaConfig) -> ClientConfig {
-        let mut config = kafka.client_config_tuned(&self.client_id, self.tuning);
+        let mut tuning: Vec<(&str, &str)> = Vec::with_capacity(self.tuning.len() + 1);
+        if let Membership::Group {
+            instance_id: Some(_),
+            ..
+        } = &self.membership
+        {
+            tuning.push(("session.timeout.ms", STATIC_SESSION_TIMEOUT_MS));
+        }
+        tuning.extend_from_slice(self.tuning);
+        let mut config = kafka.client_config_tuned(&self.client_id, &tuning);
         let group_id = match &self.membership {
-            Membership::Group { group_id, eager } => {
+            Membership::Group {
+                group_id,
+                eager,
+                instance_id,
+            } => {
                 if *eager {
                     config.set("partition.assignment.strategy", "roundrobin");
+                }
+                if let Some(id) = instance_id {
+                    config.set("group.instance.id", id);
                 }
                 group_id.clone()
             }
@@ -170,6 +221,33 @@ mod tests {
             Some("roundrobin")
         );
         assert_eq!(config.get("allow.auto.create.topics"), Some("false"));
+    }
+
+    #[test]
+    fn static_members_have_an_instance_id_and_a_session_timeout() {
+        let mut kafka = KafkaConfig::default();
+        let settings = ConsumerSettings::in_group("stage", "g1").static_member("g1-host-a");
+        let config = settings.client_config(&kafka);
+        assert_eq!(config.get("group.instance.id"), Some("g1-host-a"));
+        assert_eq!(
+            config.get("session.timeout.ms"),
+            Some(STATIC_SESSION_TIMEOUT_MS)
+        );
+        kafka
+            .properties
+            .insert("session.timeout.ms".into(), "60000".into());
+        let config = settings.client_config(&kafka);
+        assert_eq!(
+            config.get("session.timeout.ms"),
+            Some("60000"),
+            "properties win"
+        );
+        let dynamic = ConsumerSettings::in_group("stage", "g1").client_config(&kafka);
+        assert_eq!(dynamic.get("group.instance.id"), None);
+        let outside = ConsumerSettings::assigned("reader")
+            .static_member("x")
+            .client_config(&KafkaConfig::default());
+        assert_eq!(outside.get("group.instance.id"), None);
     }
 
     #[test]

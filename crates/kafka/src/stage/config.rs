@@ -1,5 +1,6 @@
 //! Batching and identity of one stage instance.
 
+use crate::consumer::instance_id;
 use serde::{Deserialize, Serialize};
 
 /// Batching and identity of one stage instance.
@@ -37,12 +38,6 @@ impl StageConfig {
         if !self.transactional_id.is_empty() {
             return self.transactional_id.clone();
         }
-        let host = std::fs::read_to_string("/etc/hostname")
-            .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_else(|| "local".into());
-        format!("{}-{host}", self.group_id)
+        instance_id(&self.group_id)
     }
 }

@@ -42,6 +42,26 @@ pub struct StageStatus {
     pub last_commit_at: Option<DateTime<Utc>>,
 }
 
+impl StageStatus {
+    /// Whether the loop does its job: transactions initialized and partitions assigned
+    /// (a replica beyond the input's partition count waits, not ready, as a standby).
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.consumer.phase != "running" {
+            return Err(format!(
+                "the loop is {}",
+                self.consumer.phase.replace('_', " ")
+            ));
+        }
+        if self.assigned_partitions.is_empty() {
+            return Err(format!(
+                "no partition of {} assigned (yet) in group {}",
+                self.input_topic, self.group_id
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Progress for StageProgress {
     type Status = StageStatus;
 

@@ -82,6 +82,7 @@ pub fn spawn_stage<T: Transform>(
     let consumer = ConsumerSettings::in_group(stage, &config.group_id)
         .tuning(CONSUMER_TUNING)
         .eager_rebalance()
+        .static_member(&transactional_id)
         .create(kafka, Arc::clone(&state), hooks)?;
     consumer.subscribe(&[input_topic])?;
     let mut worker = Worker {

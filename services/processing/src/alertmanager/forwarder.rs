@@ -7,7 +7,8 @@ use super::delivery::{DeliveryTask, ForwarderMetrics};
 use super::mapping::PostableAlert;
 use chrono::Duration as ChronoDuration;
 use obs_kafka::consumer::{
-    spawn_consumer, ConsumerSettings, ConsumerState, ConsumerThread, Control, TrackedConsumer,
+    instance_id, spawn_consumer, ConsumerSettings, ConsumerState, ConsumerThread, Control,
+    TrackedConsumer,
 };
 use obs_kafka::{ErrorStage, KafkaConfig, KafkaError};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -47,6 +48,7 @@ pub fn spawn_forwarder(
     // A new group starts at the oldest retained alert: alerts raised before the forwarder
     // first joined are delivered too (old ones arrive already resolved).
     let consumer = ConsumerSettings::in_group("processing-alert-forwarder", &config.group_id)
+        .static_member(&instance_id(&config.group_id))
         .create(kafka, Arc::clone(&state), ())?;
     consumer.subscribe(&[alerts_topic])?;
     let forwarder = Forwarder {

@@ -347,6 +347,7 @@ impl Reader {
                 if reached && !caught_up {
                     caught_up = true;
                     *lock(&self.progress.caught_up_at) = Some(Utc::now());
+                    self.view.mark_caught_up();
                     state.set_phase(phase::LIVE);
                     state.clear_error();
                     tracing::info!(

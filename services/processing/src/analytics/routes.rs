@@ -3,15 +3,22 @@
 //! Query strings are checked strictly ([`StrictQuery`]): an unknown or repeated parameter,
 //! a limit that is not an integer in range, or an unknown status or severity is a 400 in
 //! the stack's JSON error shape naming the parameter.
+//!
+//! While the view is still reading what was published before it started, every answer is
+//! partial and says so: `"view_caught_up": false` in the body, `x-view-caught-up: false`
+//! in the headers.
 
 use super::responses::{Anomalies, RecentRecords, SourcesReport, Summary};
 use super::view::{AnalyticsView, AnomalyQuery, RecentQuery};
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use obs_detector::Severity;
 use obs_records::Status;
 use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// `limit` of `/analytics/recent` when none is given.
@@ -37,26 +44,56 @@ pub fn router(view: Arc<AnalyticsView>) -> Router {
 
 type View = State<Arc<AnalyticsView>>;
 
-async fn summary(State(view): View, _: StrictQuery<()>) -> Json<Summary> {
-    Json(view.summary())
+/// An answer of the view, with whether the view had caught up when it was given.
+#[derive(Serialize)]
+struct ViewAnswer<T> {
+    #[serde(flatten)]
+    answer: T,
+    view_caught_up: bool,
 }
 
-async fn sources(State(view): View, _: StrictQuery<()>) -> Json<SourcesReport> {
-    Json(view.sources())
+impl<T: Serialize> ViewAnswer<T> {
+    /// Reads whether the view caught up before `answer` is computed: a view that caught up
+    /// meanwhile only makes the flag err on the side of "partial".
+    fn of(view: &AnalyticsView, answer: impl FnOnce(&AnalyticsView) -> T) -> Self {
+        let view_caught_up = view.is_caught_up();
+        ViewAnswer {
+            answer: answer(view),
+            view_caught_up,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ViewAnswer<T> {
+    fn into_response(self) -> Response {
+        let flag = HeaderValue::from_static(if self.view_caught_up { "true" } else { "false" });
+        ([(VIEW_CAUGHT_UP, flag)], Json(self)).into_response()
+    }
+}
+
+/// The header that says whether an analytics answer is complete.
+const VIEW_CAUGHT_UP: &str = "x-view-caught-up";
+
+async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
+    ViewAnswer::of(&view, AnalyticsView::summary)
+}
+
+async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesReport> {
+    ViewAnswer::of(&view, AnalyticsView::sources)
 }
 
 async fn recent(
     State(view): View,
     StrictQuery(query): StrictQuery<RecentQuery>,
-) -> Json<RecentRecords> {
-    Json(view.recent(&query))
+) -> ViewAnswer<RecentRecords> {
+    ViewAnswer::of(&view, |v| v.recent(&query))
 }
 
 async fn anomalies(
     State(view): View,
     StrictQuery(query): StrictQuery<AnomalyQuery>,
-) -> Json<Anomalies> {
-    Json(view.anomalies(&query))
+) -> ViewAnswer<Anomalies> {
+    ViewAnswer::of(&view, |v| v.anomalies(&query))
 }
 
 impl FromQuery for RecentQuery {
@@ -159,6 +196,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_say_whether_the_view_has_caught_up() {
+        let view = view();
+        for caught_up in [false, true] {
+            if caught_up {
+                view.mark_caught_up();
+            }
+            for uri in [
+                "/analytics/summary",
+                "/analytics/sources",
+                "/analytics/recent",
+                "/analytics/anomalies",
+            ] {
+                let response = router(view.clone())
+                    .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                let header = response.headers().get(VIEW_CAUGHT_UP).cloned();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+                    .await
+                    .unwrap();
+                let body: Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(body["view_caught_up"], caught_up, "{uri}");
+                let expected = if caught_up { "true" } else { "false" };
+                assert_eq!(
+                    header.as_ref().and_then(|h| h.to_str().ok()),
+                    Some(expected),
+                    "{uri}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn summary_and_sources_have_the_documented_fields() {
         let view = view();
         let (status, summary) = get(&view, "/analytics/summary").await;
@@ -184,6 +254,7 @@ mod tests {
                 "success_rate",
                 "total_logs_processed",
                 "total_sources",
+                "view_caught_up",
             ]
         );
         assert_eq!(summary["total_logs_processed"], 120);

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 
 /// The global analytics of every processed record and alert applied so far.
@@ -23,6 +24,9 @@ pub struct AnalyticsView {
     config: AnalyticsConfig,
     records: RwLock<RecordState>,
     alerts: RwLock<AlertState>,
+    /// Whether the reader has read everything published before it started: until then an
+    /// answer is partial, and says so.
+    caught_up: AtomicBool,
 }
 
 /// The fields of a processed record (`obs_detector::ProcessedRecord` on
@@ -172,6 +176,7 @@ impl AnalyticsView {
                 received: 0,
                 duplicates: 0,
             }),
+            caught_up: AtomicBool::new(false),
             config,
         }
     }
@@ -342,6 +347,16 @@ impl AnalyticsView {
             count: anomalies.len(),
             anomalies,
         }
+    }
+
+    /// The reader has read everything published before it started.
+    pub fn mark_caught_up(&self) {
+        self.caught_up.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether answers cover everything published before the reader started.
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> ViewStats {

@@ -11,6 +11,8 @@
 //!   handle);
 //! * [`stage`]: the transactional consume-transform-produce loop of the stages, built on it;
 //! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads;
+//! * [`ErrorCounter`]: `errors_total{stage, error_type}`, each error counted and logged in
+//!   one place;
 //! * [`sync`]: the poison-tolerant lock every runtime crate takes (this is the lowest of them).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]

@@ -11,6 +11,7 @@
 pub mod alertmanager;
 pub mod analytics;
 pub mod config;
+mod retrain;
 mod transform;
 
 use analytics::{AnalyticsView, ReaderHandle};
@@ -26,6 +27,7 @@ use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
 use obs_service::{
     stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
 };
+use retrain::{Retrainer, Scope};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -37,6 +39,8 @@ pub struct AppState {
     pub config: ProcessingConfig,
     pub view: Arc<AnalyticsView>,
     detectors: Arc<Mutex<DetectorBank>>,
+    /// Retrains the detectors' forests on demand, off the stage's path.
+    retrainer: Retrainer,
     probe: BrokerProbe,
     registry: Metrics,
     metrics: ProcessingMetrics,
@@ -62,12 +66,17 @@ impl AppState {
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let view = Arc::new(AnalyticsView::new(config.analytics.clone()));
-        let detectors = DetectorBank::new(config.detector.clone())
-            .context("invalid configuration of detector")?;
+        let detectors = Arc::new(Mutex::new(
+            DetectorBank::new(config.detector.clone())
+                .context("invalid configuration of detector")?,
+        ));
+        let retrainer =
+            Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
         Ok(Arc::new(AppState {
             config,
             view,
-            detectors: Arc::new(Mutex::new(detectors)),
+            detectors,
+            retrainer,
             probe,
             registry,
             metrics,
@@ -209,6 +218,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
         },
         "stage": state.stage.map(StageHandle::status),
         "detector": lock(&state.detectors).snapshot(),
+        "retrain": state.retrainer.status(),
         "analytics": {
             "reader": state.reader.map(ReaderHandle::status),
             "view": state.view.stats(),
@@ -236,31 +246,32 @@ impl FromQuery for RetrainQuery {
 
 /// `POST /detector/retrain[?series=KEY]`: retrains the forest of one series, or of all,
 /// on their current windows, out of schedule.
+/// Schedules a retraining (202): of one series (404 if the bank has no state for it), or of
+/// every series; folded into one already waiting if there is one.
 async fn retrain(
     State(state): State<Arc<AppState>>,
     StrictQuery(query): StrictQuery<RetrainQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let bank = state.detectors.clone();
-    let series = query.series.clone();
-    // Training every forest takes a while: off the async threads.
-    let retrained = tokio::task::spawn_blocking(move || lock(&bank).retrain(series.as_deref()))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    match retrained {
-        Ok(count) => Ok(Json(
-            json!({ "series": query.series, "forests_retrained": count }),
-        )),
-        Err(obs_detector::DetectorError::UnknownSeries(key)) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_series",
-            format!("no detector state for series {key:?}"),
-        )),
-        Err(error) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "retrain_failed",
-            error.to_string(),
-        )),
-    }
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let scope = match &query.series {
+        Some(key) if !lock(&state.detectors).contains(key) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_series",
+                format!("no detector state for series {key:?}"),
+            ))
+        }
+        Some(key) => Scope::Series(key.clone()),
+        None => Scope::All,
+    };
+    let coalesced = state.retrainer.schedule(scope);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "scheduled": if query.series.is_some() { "series" } else { "all" },
+            "series": query.series,
+            "coalesced": coalesced,
+        })),
+    ))
 }
 
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits

@@ -137,7 +137,12 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
         .oneshot(post("/detector/retrain?series=acme:powerbi:7"))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["scheduled"], "series", "{body}");
     let response = router
         .clone()
         .oneshot(post("/detector/retrain?series=nope"))

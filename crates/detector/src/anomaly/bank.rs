@@ -339,8 +339,15 @@ impl DetectorBank {
         }
     }
 
-    /// Retrains the forest of the series in slot `at`, recorded in the newest open batch.
-    fn retrain_at(&mut self, at: usize) -> bool {
+    /// Whether the bank holds state for `series`.
+    pub fn contains(&self, series: &str) -> bool {
+        self.series.find(series).is_some()
+    }
+
+    /// Retrains the forest of the series in slot `at` (0..[`DetectorBank::len`]), recorded
+    /// in the newest open batch; whether a forest was trained. For a caller that retrains
+    /// every series one at a time, releasing the bank between them.
+    pub fn retrain_at(&mut self, at: usize) -> bool {
         let mut undo = self.undo.back_mut();
         let Some(state) = self.series.get_at_mut(at) else {
             return false;

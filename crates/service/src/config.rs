@@ -40,13 +40,25 @@ pub struct ConfigError {
     source: Box<config::ConfigError>,
 }
 
-/// Where a service listens, and how much it reads of one request.
+/// Where a service listens, and what one client may hold of it: every resource bounded.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest body of a single or batch request, in bytes.
     pub max_body_bytes: usize,
+    /// Longest wait for a request's headers, in milliseconds, from the connection's start or
+    /// the end of the previous request on it (so also the idle keep-alive timeout): past it
+    /// the connection is closed (a slowloris holds nothing).
+    pub header_timeout_ms: u64,
+    /// Longest wait for the next part of a request's body, in milliseconds: past it the
+    /// request is answered 408.
+    pub body_timeout_ms: u64,
+    /// Open connections at most; one more is answered 503 with `Retry-After` and closed.
+    pub max_connections: usize,
+    /// Requests handled at once at most (health probes and `/metrics` aside); one more is
+    /// answered 503 with `Retry-After` at once rather than queued.
+    pub max_in_flight_requests: usize,
 }
 
 impl HttpConfig {
@@ -54,6 +66,10 @@ impl HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], port)),
             max_body_bytes: 10 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            max_connections: 512,
+            max_in_flight_requests: 32,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! HTTP plumbing shared by the services: one error shape, request ids, per-route metrics,
-//! `/metrics`, `/health`, body reading with limits, and serving until SIGTERM.
+//! `/metrics`, body reading with limits.
 //!
 //! The checks of a request's content type and query string are extractors of their own:
-//! [`crate::content_type`] and [`crate::query`].
+//! [`crate::content_type`] and [`crate::query`]; the health probes are [`crate::health`],
+//! serving with its bounds [`crate::serve`].
 
 use crate::telemetry::Metrics;
 use axum::body::{Body, Bytes};
@@ -13,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use obs_records::RecordError;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -128,15 +128,24 @@ impl From<RecordError> for ApiError {
     }
 }
 
-/// Reads a whole body of at most `limit` bytes; over it, 413 in the JSON shape. A body
-/// that is empty or only whitespace is a 400 `empty_body`: every body the services take
-/// is JSON or NDJSON, where whitespace holds no record.
+/// Reads a whole body of at most `limit` bytes; over it, 413 in the JSON shape; a body
+/// that stalls past `http.body_timeout_ms` is a 408 `body_timeout`. A body that is empty
+/// or only whitespace is a 400 `empty_body`: every body the services take is JSON or
+/// NDJSON, where whitespace holds no record.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        // The body's errors come wrapped, once per layer: look down the whole chain.
+        let caused_by = |is: fn(&(dyn std::error::Error + 'static)) -> bool| {
+            std::iter::successors(std::error::Error::source(&error), |e| e.source()).any(is)
+        };
+        if caused_by(|e| e.is::<http_body_util::LengthLimitError>()) {
             ApiError::payload_too_large(limit)
+        } else if caused_by(|e| e.is::<tower_http::timeout::TimeoutError>()) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body stalled: the rest of it did not arrive in time",
+            )
         } else {
             ApiError::bad_request(
                 "body_unreadable",
@@ -215,79 +224,6 @@ pub fn finish_router(routes: Router, metrics: &Metrics) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-}
-
-/// Serves `router` on `listen` until SIGTERM or Ctrl-C, then lets requests in flight finish.
-pub async fn serve(router: Router, listen: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-}
-
-/// The background loops of a stage service.
-pub trait StageLoops: Send + Sync + 'static {
-    /// Starts the loops (the topics exist by then).
-    fn start_loops(&self) -> anyhow::Result<()>;
-    /// Stops them after they committed their batch in flight (blocking).
-    fn stop_loops(&self) -> anyhow::Result<()>;
-}
-
-/// Runs a stage service: serves `router` at once (health says the loops are not running
-/// yet) while the topics are prepared, retrying while Kafka is away, then starts the
-/// loops; after SIGTERM stopped the server, they stop on the blocking pool.
-pub async fn serve_stage<S: StageLoops>(
-    service: &'static str,
-    state: std::sync::Arc<S>,
-    router: Router,
-    listen: SocketAddr,
-    kafka: obs_kafka::KafkaConfig,
-    topics: obs_kafka::TopicsConfig,
-) -> anyhow::Result<()> {
-    let starting = state.clone();
-    tokio::spawn(async move {
-        obs_kafka::topics::ensure_topics_when_reachable(&kafka, service, &topics).await;
-        if let Err(error) = starting.start_loops() {
-            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
-        }
-    });
-    serve(router, listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("serving HTTP: {e}"))?;
-    tracing::info!("stopping the loops");
-    tokio::task::spawn_blocking(move || state.stop_loops())
-        .await
-        .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
 }
 
 #[cfg(test)]

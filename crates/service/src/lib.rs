@@ -2,8 +2,10 @@
 //!
 //! * [`config`]: typed configuration layered defaults < file < environment;
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
-//! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`, `/health`
-//!   and serving with graceful shutdown;
+//! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`;
+//! * [`health`]: `/health/live`, `/health/ready` and the `/health` summary;
+//! * [`serve`]: serving with every resource bounded (header and body timeouts, connection
+//!   and in-flight limits) and graceful shutdown;
 //! * [`content_type`] and [`query`]: the extractors that check a request's `Content-Type`
 //!   and its query string, answering in that error shape;
 //! * [`heap`]: glibc's free memory given back after each burst of work, for the services
@@ -18,6 +20,7 @@ pub mod heap;
 pub mod http;
 pub mod query;
 mod running;
+pub mod serve;
 pub mod telemetry;
 
 pub use config::{load_config, ConfigError, HttpConfig};

@@ -44,7 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Runs the service until SIGTERM: creates the topics (retrying in the background while
 /// Kafka is away), serves HTTP, then waits for the records in flight to be acknowledged.
 pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
-    let listen = config.http.listen;
+    let http = config.http.clone();
     let state = AppState::new(config)?;
     let topics_state = state.clone();
     tokio::spawn(async move {
@@ -52,7 +52,7 @@ pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
         obs_kafka::topics::ensure_topics_when_reachable(&config.kafka, SERVICE, &config.topics)
             .await;
     });
-    obs_service::http::serve(router(state.clone()), listen)
+    obs_service::serve::serve(router(state.clone()), &http)
         .await
         .context("serving HTTP")?;
     tracing::info!("draining the producer");

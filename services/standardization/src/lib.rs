@@ -261,17 +261,17 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits
 /// its batch in flight before the process exits.
 pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
-    let (listen, kafka, topics) = (
-        config.http.listen,
+    let (http, kafka, topics) = (
+        config.http.clone(),
         config.kafka.clone(),
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
-    obs_service::http::serve_stage(SERVICE, state.clone(), router(state), listen, kafka, topics)
+    obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }
 
-impl obs_service::http::StageLoops for AppState {
+impl obs_service::serve::StageLoops for AppState {
     fn start_loops(&self) -> anyhow::Result<()> {
         self.start_stage()?;
         self.start_log_stage()

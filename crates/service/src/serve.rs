@@ -1,0 +1,202 @@
+//! Serving a service's router with every resource bounded, until SIGTERM.
+//!
+//! axum's own `serve` has no timeouts and no limits: a slowloris or a thousand idle
+//! sockets would hold a service's file descriptors and memory for ever. Here the accept
+//! loop caps the open connections (one more is answered 503 and closed), hyper closes a
+//! connection whose request headers do not arrive in time (also between requests on a
+//! kept-alive connection), a body that stalls is answered 408, and requests beyond the
+//! in-flight limit are answered 503 at once rather than queued. Health probes and
+//! `/metrics` are never shed.
+
+use crate::config::HttpConfig;
+use crate::http::ApiError;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// What a client is told to wait before it tries again when a limit is reached.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Longest a stopping server waits for the requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `router` as `http` says until SIGTERM or Ctrl-C, then lets requests in flight
+/// finish.
+pub async fn serve(router: Router, http: &HttpConfig) -> std::io::Result<()> {
+    let listener = TcpListener::bind(http.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    serve_on(listener, router, http, shutdown_signal()).await
+}
+
+/// [`serve`] on a bound listener, until `shutdown` completes.
+pub async fn serve_on(
+    listener: TcpListener,
+    router: Router,
+    http: &HttpConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = bounded(router, http);
+    let connections = Arc::new(Semaphore::new(http.max_connections.max(1)));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(http.header_timeout_ms.max(1)));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out ends its connection: nothing to report.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; closing");
+    }
+    Ok(())
+}
+
+/// The router with the body timeout and the in-flight limit.
+fn bounded(router: Router, http: &HttpConfig) -> Router {
+    let in_flight = Arc::new(Semaphore::new(http.max_in_flight_requests.max(1)));
+    router
+        .layer(middleware::from_fn_with_state(in_flight, shed_beyond_limit))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(
+            http.body_timeout_ms.max(1),
+        )))
+}
+
+/// Answers 503 at once when every in-flight slot is taken (probes and metrics aside).
+async fn shed_beyond_limit(
+    State(in_flight): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/health") || path == "/metrics" {
+        return next.run(request).await;
+    }
+    match in_flight.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::unavailable(
+            "too many requests in flight; retry later".to_owned(),
+            RETRY_AFTER,
+        )
+        .into_response(),
+    }
+}
+
+/// Tells a connection beyond the limit to come back later, and closes it.
+async fn refuse(mut stream: TcpStream) {
+    let body = r#"{"error":{"code":"unavailable","message":"too many open connections; retry later","details":null}}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        RETRY_AFTER.as_secs(),
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(answer.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// The background loops of a stage service.
+pub trait StageLoops: Send + Sync + 'static {
+    /// Starts the loops (the topics exist by then).
+    fn start_loops(&self) -> anyhow::Result<()>;
+    /// Stops them after they committed their batch in flight (blocking).
+    fn stop_loops(&self) -> anyhow::Result<()>;
+}
+
+/// Runs a stage service: serves `router` at once (health says the loops are not running
+/// yet) while the topics are prepared, retrying while Kafka is away, then starts the
+/// loops; after SIGTERM stopped the server, they stop on the blocking pool.
+pub async fn serve_stage<S: StageLoops>(
+    service: &'static str,
+    state: Arc<S>,
+    router: Router,
+    http: &HttpConfig,
+    kafka: obs_kafka::KafkaConfig,
+    topics: obs_kafka::TopicsConfig,
+) -> anyhow::Result<()> {
+    let starting = state.clone();
+    tokio::spawn(async move {
+        obs_kafka::topics::ensure_topics_when_reachable(&kafka, service, &topics).await;
+        if let Err(error) = starting.start_loops() {
+            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
+        }
+    });
+    serve(router, http)
+        .await
+        .map_err(|e| anyhow::anyhow!("serving HTTP: {e}"))?;
+    tracing::info!("stopping the loops");
+    tokio::task::spawn_blocking(move || state.stop_loops())
+        .await
+        .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -4,8 +4,10 @@
 //! why and where from goes into `dead-letter-*` headers (as Kafka Connect does), so an
 //! operator sees the exact input in Kafka UI and can replay it after a fix.
 
+use crate::error_counter::{ErrorCounter, ErrorStage};
 use crate::stage::{InputRecord, Outputs};
 use chrono::{SecondsFormat, Utc};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub const STAGE: &str = "dead-letter-stage";
@@ -42,4 +44,37 @@ pub fn dead_letter(
         writer = writer.header(key, Some(value.as_bytes()));
     }
     writer.payload(input.payload.unwrap_or_default());
+}
+
+/// The dead letters a stage's batch wrote, by error kind: part of its `Transform::Batch`,
+/// counted once, in `errors_total{stage="processing"}`, when the batch commits.
+#[derive(Debug, Default)]
+pub struct DeadLetterTally {
+    by_kind: BTreeMap<&'static str, u64>,
+}
+
+impl DeadLetterTally {
+    /// Writes the dead letter of `input` (see [`dead_letter`]) and counts it.
+    pub fn write(
+        &mut self,
+        out: &mut Outputs,
+        input: &InputRecord<'_>,
+        topic: &Arc<str>,
+        stage: &str,
+        kind: &'static str,
+        reason: &str,
+    ) {
+        *self.by_kind.entry(kind).or_default() += 1;
+        dead_letter(out, input, topic, stage, kind, reason);
+    }
+
+    /// The batch committed: its dead letters are counted in `errors`; how many there were.
+    pub fn commit(self, errors: &ErrorCounter) -> u64 {
+        let mut total = 0;
+        for (kind, count) in self.by_kind {
+            errors.invalid_input(ErrorStage::Processing, kind, count, &"dead-lettered");
+            total += count;
+        }
+        total
+    }
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
-use obs_kafka::dead_letter::dead_letter;
+use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::sync::lock;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, Transform};
 use obs_records::standardize::StandardizedRecord;
@@ -208,8 +208,7 @@ struct Observed {
 #[derive(Default)]
 pub struct Pending {
     runs: Vec<Observed>,
-    /// Dead letters: error kind and reason.
-    dead_letters: Vec<(&'static str, String)>,
+    dead_letters: DeadLetterTally,
     /// The detector bank's batch of its observations, once it has one: committed with it,
     /// or rolled back so that its records are not learned twice when consumed again.
     bank_batch: Option<OpenBatch>,
@@ -260,10 +259,7 @@ impl Transform for ProcessTransform {
         let record = match parsed {
             Ok(record) => record,
             Err(reason) => {
-                pending
-                    .dead_letters
-                    .push(("unreadable_standardized_record", reason.clone()));
-                dead_letter(
+                pending.dead_letters.write(
                     out,
                     input,
                     &self.dead_letter_topic,
@@ -336,10 +332,7 @@ impl Transform for ProcessTransform {
                     .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
             }
         }
-        for (kind, reason) in pending.dead_letters {
-            m.errors
-                .invalid_input(ErrorStage::Processing, kind, 1, &reason);
-        }
+        pending.dead_letters.commit(&m.errors);
         let labels = &mut self.labels;
         for run in pending.runs {
             let source = &labels.sources[run.source];

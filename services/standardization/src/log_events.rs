@@ -2,9 +2,9 @@
 //! severity given or classified, or one dead letter; and its metrics.
 
 use chrono::{DateTime, Utc};
-use obs_kafka::dead_letter::dead_letter;
+use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::headers::INGESTED_AT;
-use obs_kafka::{ErrorCounter, ErrorStage};
+use obs_kafka::ErrorCounter;
 use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::{
     standardize_log_event, LogSeverity, SeveritySource, STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
@@ -71,7 +71,7 @@ impl LogEventMetrics {
 pub struct PendingEvents {
     by_service: BTreeMap<(String, LogSeverity), u64>,
     classified: BTreeMap<LogSeverity, u64>,
-    dead_letters: BTreeMap<&'static str, u64>,
+    dead_letters: DeadLetterTally,
 }
 
 /// The `service` label: the first `max` services seen keep their name, the others are
@@ -152,14 +152,12 @@ impl Transform for LogEventTransform {
             }
             Err(error) => {
                 // An empty or absent payload is malformed JSON too.
-                let kind = error.kind();
-                *batch.dead_letters.entry(kind.as_str()).or_default() += 1;
-                dead_letter(
+                batch.dead_letters.write(
                     out,
                     input,
                     &self.dead_letter_topic,
                     LOG_EVENTS_STAGE,
-                    kind.as_str(),
+                    error.kind().as_str(),
                     &error.to_string(),
                 );
             }
@@ -182,11 +180,8 @@ impl Transform for LogEventTransform {
         }
         m.standardized_total
             .fetch_add(standardized, Ordering::Relaxed);
-        for (kind, count) in pending.dead_letters {
-            m.errors
-                .invalid_input(ErrorStage::Processing, kind, count, &"dead-lettered");
-            m.dead_lettered_total.fetch_add(count, Ordering::Relaxed);
-        }
+        let dead = pending.dead_letters.commit(&m.errors);
+        m.dead_lettered_total.fetch_add(dead, Ordering::Relaxed);
     }
 
     /// Nothing was counted yet: the events will be consumed and counted again.

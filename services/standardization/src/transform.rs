@@ -1,7 +1,7 @@
 //! The stage's transform: one raw record → one standardized record, or one dead letter.
 
-use obs_kafka::dead_letter::dead_letter;
-use obs_kafka::{ErrorCounter, ErrorStage};
+use obs_kafka::dead_letter::DeadLetterTally;
+use obs_kafka::ErrorCounter;
 use obs_kafka::{InputRecord, Outputs, Transform};
 use obs_records::standardize::{
     standardize_bytes, StandardizeOptions, STANDARDIZED_SCHEMA_VERSION,
@@ -59,7 +59,7 @@ impl StandardizationMetrics {
 #[derive(Default)]
 pub struct Pending {
     standardized: u64,
-    dead_letters: BTreeMap<&'static str, u64>,
+    dead_letters: DeadLetterTally,
     quality: BTreeMap<&'static str, u64>,
 }
 
@@ -91,11 +91,7 @@ impl Transform for StandardizeTransform {
 
     fn transform(&mut self, input: &InputRecord<'_>, batch: &mut Pending, out: &mut Outputs) {
         let Some(payload) = input.payload.filter(|p| !p.is_empty()) else {
-            *batch
-                .dead_letters
-                .entry(ErrorKind::MalformedJson.as_str())
-                .or_default() += 1;
-            dead_letter(
+            batch.dead_letters.write(
                 out,
                 input,
                 &self.dead_letter_topic,
@@ -116,14 +112,12 @@ impl Transform for StandardizeTransform {
                     .json(&record);
             }
             Err(error) => {
-                let kind = error.kind().as_str();
-                *batch.dead_letters.entry(kind).or_default() += 1;
-                dead_letter(
+                batch.dead_letters.write(
                     out,
                     input,
                     &self.dead_letter_topic,
                     STAGE,
-                    kind,
+                    error.kind().as_str(),
                     &error.to_string(),
                 );
             }
@@ -133,11 +127,8 @@ impl Transform for StandardizeTransform {
     fn committed(&mut self, pending: Pending) {
         let m = &self.metrics;
         m.standardized.inc_by(pending.standardized);
-        for (kind, count) in pending.dead_letters {
-            m.errors
-                .invalid_input(ErrorStage::Processing, kind, count, &"dead-lettered");
-            m.dead_lettered.fetch_add(count, Ordering::Relaxed);
-        }
+        let dead = pending.dead_letters.commit(&m.errors);
+        m.dead_lettered.fetch_add(dead, Ordering::Relaxed);
         for (flag, count) in pending.quality {
             m.quality_flags.with_label_values(&[flag]).inc_by(count);
         }

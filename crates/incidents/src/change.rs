@@ -1,0 +1,46 @@
+//! What applying a signal did to each incident it changed.
+
+use crate::incident::Incident;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An incident changed by a signal: its full new state and what happened to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub incident: Incident,
+    pub transition: Transition,
+}
+
+/// What happened to an incident, as notifications and metrics see it. When one signal
+/// does several things to one incident, the most telling is reported (the order below,
+/// from the most telling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Opened,
+    Reopened,
+    Resolved,
+    Acknowledged,
+    Escalated,
+    /// New alerts or runs, nothing else.
+    Updated,
+}
+
+impl Transition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Opened => "opened",
+            Transition::Reopened => "reopened",
+            Transition::Resolved => "resolved",
+            Transition::Acknowledged => "acknowledged",
+            Transition::Escalated => "escalated",
+            Transition::Updated => "updated",
+        }
+    }
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,47 @@
+//! Incidents: alerts grouped into the things an operator handles.
+//!
+//! The processing stage writes a [`Signal`] per scored run that alerted (or that may show
+//! a recovery) and per operator command to `incident-signals`, keyed by
+//! [`scope_key`] so one source's signals stay in order; a second stage applies them to an
+//! [`IncidentBook`] and writes every changed [`Incident`] (full state, key = id) to the
+//! compacted `incidents` topic, from which [`IncidentBook::restore`] rebuilds the book.
+//!
+//! The model:
+//! * **Grouping.** An alert of a series goes to the open (or acknowledged) source-wide
+//!   incident of its source and company if there is one, else to its series' incident.
+//!   When alerts of `source_wide_objects` objects of one source and company end within
+//!   `source_wide_window_seconds`, they make one source-wide incident; the series
+//!   incidents opened within that window are resolved as merged into it, their evidence
+//!   copied, so the operator sees one incident.
+//! * **Lifecycle.** `open → acknowledged → resolved`. Resolved automatically when every
+//!   object of it had `resolve_after_normal_runs` normal runs in a row (recovered) or
+//!   after `quiet_period_seconds` without an alert (quiet); by an operator's command. The
+//!   same scope alerting again within `reopen_within_seconds` of the resolution reopens
+//!   the same id.
+//! * **Severity** is the highest of its alerts; a rise is an escalation.
+//! * **Time.** Nothing reads the clock: the rules run on *stream time*, the latest run end
+//!   time among the signals that changed an incident (the current signal's included), and
+//!   wall-clock fields (`opened_at`, `updated_at`, the marks) come from the signals. The
+//!   same signals therefore give the same incidents, ids included.
+//! * **Rebuildable.** Whatever the rules need (per-object progress, command ids seen, the
+//!   stream time) is in the incident, so restoring the latest version of every incident
+//!   gives back a book that continues exactly as the uninterrupted one.
+//! * **Bounded.** Alerts, runs, objects, timeline and command ids per incident; resolved
+//!   incidents beyond `max_incidents`, oldest resolution first.
+
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod change;
+pub mod config;
+pub mod error;
+pub mod incident;
+pub mod signal;
+
+pub use change::{Change, Transition};
+pub use config::IncidentConfig;
+pub use error::IncidentError;
+pub use incident::{
+    incident_id, Incident, IncidentStatus, Mark, Resolution, ResolveReason, Scope, ScopeKind,
+    SeriesProgress, TimelineEntry, TimelineEvent, INCIDENT_SCHEMA_VERSION,
+};
+pub use signal::{scope_key, Action, Command, RunSummary, Signal, SIGNAL_SCHEMA_VERSION};

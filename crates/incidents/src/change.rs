@@ -44,3 +44,37 @@ impl fmt::Display for Transition {
         f.write_str(self.as_str())
     }
 }
+
+/// The incidents one signal changed, in the order first changed, each with the most
+/// telling of what happened to it.
+#[derive(Debug, Default)]
+pub(crate) struct Touched(Vec<(String, Transition)>);
+
+impl Touched {
+    pub(crate) fn mark(&mut self, id: &str, transition: Transition) {
+        match self.0.iter_mut().find(|(touched, _)| touched == id) {
+            Some((_, kept)) => *kept = (*kept).min_by_rank(transition),
+            None => self.0.push((id.to_owned(), transition)),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn into_inner(self) -> Vec<(String, Transition)> {
+        self.0
+    }
+}
+
+impl Transition {
+    /// The more telling of two (the earlier in the declaration order).
+    fn min_by_rank(self, other: Transition) -> Transition {
+        let rank = |t: Transition| t as u8;
+        if rank(other) < rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}

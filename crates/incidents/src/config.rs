@@ -80,7 +80,10 @@ impl IncidentConfig {
             "source_wide_objects",
             "must be at least 2",
         )?;
-        period(self.source_wide_window_seconds, "source_wide_window_seconds")?;
+        period(
+            self.source_wide_window_seconds,
+            "source_wide_window_seconds",
+        )?;
         check(
             self.resolve_after_normal_runs >= 1,
             "resolve_after_normal_runs",
@@ -105,7 +108,11 @@ impl IncidentConfig {
             "max_command_ids",
             "must be at least 1",
         )?;
-        check(self.max_incidents >= 1, "max_incidents", "must be at least 1")
+        check(
+            self.max_incidents >= 1,
+            "max_incidents",
+            "must be at least 1",
+        )
     }
 
     pub(crate) fn window(&self) -> TimeDelta {
@@ -155,7 +162,8 @@ mod tests {
 
     #[test]
     fn each_bad_range_names_its_field() {
-        let cases: [(&str, fn(&mut IncidentConfig)); 11] = [
+        type Spoil = fn(&mut IncidentConfig);
+        let cases: [(&str, Spoil); 11] = [
             ("source_wide_objects", |c| c.source_wide_objects = 1),
             ("source_wide_window_seconds", |c| {
                 c.source_wide_window_seconds = 0
@@ -163,7 +171,9 @@ mod tests {
             ("resolve_after_normal_runs", |c| {
                 c.resolve_after_normal_runs = 0
             }),
-            ("quiet_period_seconds", |c| c.quiet_period_seconds = u64::MAX),
+            ("quiet_period_seconds", |c| {
+                c.quiet_period_seconds = u64::MAX
+            }),
             ("reopen_within_seconds", |c| c.reopen_within_seconds = 0),
             ("max_alerts", |c| c.max_alerts = 0),
             ("max_runs", |c| c.max_runs = 0),

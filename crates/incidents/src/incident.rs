@@ -234,13 +234,13 @@ pub struct Incident {
         deserialize_with = "obs_records::time::deserialize_rfc3339"
     )]
     pub first_run_at: DateTime<Utc>,
-    /// Event time (end) of the first alerting run: whether it opened within the
-    /// source-wide window.
+    /// Event time (end) of the run that opened it, or last reopened it: whether it is
+    /// recent enough to be merged into a source-wide incident.
     #[serde(
         serialize_with = "obs_records::time::rfc3339",
         deserialize_with = "obs_records::time::deserialize_rfc3339"
     )]
-    pub first_alert_at: DateTime<Utc>,
+    pub active_since: DateTime<Utc>,
     /// Event time (end) of the latest alerting run.
     #[serde(
         serialize_with = "obs_records::time::rfc3339",

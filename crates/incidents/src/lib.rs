@@ -31,12 +31,16 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod book;
 pub mod change;
 pub mod config;
 pub mod error;
 pub mod incident;
+mod lifecycle;
 pub mod signal;
+mod text;
 
+pub use book::IncidentBook;
 pub use change::{Change, Transition};
 pub use config::IncidentConfig;
 pub use error::IncidentError;
@@ -44,4 +48,5 @@ pub use incident::{
     incident_id, Incident, IncidentStatus, Mark, Resolution, ResolveReason, Scope, ScopeKind,
     SeriesProgress, TimelineEntry, TimelineEvent, INCIDENT_SCHEMA_VERSION,
 };
+pub use lifecycle::check_command;
 pub use signal::{scope_key, Action, Command, RunSummary, Signal, SIGNAL_SCHEMA_VERSION};

@@ -1,0 +1,454 @@
+//! The incident book: which incident each signal goes to, the automatic resolutions, the
+//! bound; and its rebuilding from the `incidents` topic.
+
+use crate::change::{Change, Touched, Transition};
+use crate::config::IncidentConfig;
+use crate::error::IncidentError;
+use crate::incident::{incident_id, Incident, IncidentStatus, ResolveReason, ScopeKind};
+use crate::lifecycle::{check_command, Moment};
+use crate::signal::{scope_key, Action, Command, RunSummary, Signal};
+use crate::text::describe;
+use chrono::{DateTime, Utc};
+use obs_detector::processed::Alert;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Incident ids ordered by a time.
+type TimeIndex = BTreeSet<(DateTime<Utc>, String)>;
+
+/// The incidents of the scopes a processing stage serves. Everything but `incidents` is an
+/// index rebuilt from them, so [`IncidentBook::restore`] of every incident is enough to
+/// continue.
+#[derive(Debug, Clone)]
+pub struct IncidentBook {
+    config: IncidentConfig,
+    incidents: BTreeMap<String, Incident>,
+    /// Ids of the incidents of each [`scope_key`].
+    by_scope: BTreeMap<String, BTreeSet<String>>,
+    /// Open and acknowledged incidents by latest alert: the quiet ones come first.
+    active_by_last_alert: TimeIndex,
+    /// Resolved incidents by resolution (stream time): the first are forgotten first.
+    resolved_by_time: TimeIndex,
+    /// The latest run end time among the signals that changed an incident; `None` before
+    /// the first.
+    stream_time: Option<DateTime<Utc>>,
+}
+
+impl IncidentBook {
+    /// An empty book; `config` should have been validated.
+    pub fn new(config: IncidentConfig) -> Self {
+        IncidentBook {
+            config,
+            incidents: BTreeMap::new(),
+            by_scope: BTreeMap::new(),
+            active_by_last_alert: TimeIndex::new(),
+            resolved_by_time: TimeIndex::new(),
+            stream_time: None,
+        }
+    }
+
+    /// Rebuild: put back an incident read from the `incidents` topic (the latest version
+    /// wins). Resolved incidents beyond the bound are forgotten as by [`Self::apply`].
+    pub fn restore(&mut self, incident: Incident) {
+        if self
+            .incidents
+            .get(&incident.id)
+            .is_some_and(|held| held.version >= incident.version)
+        {
+            return;
+        }
+        self.take(&incident.id);
+        self.stream_time = self.stream_time.max(Some(incident.stream_time));
+        self.put(incident);
+        self.forget_beyond_bound();
+    }
+
+    pub fn clear(&mut self) {
+        *self = IncidentBook::new(self.config.clone());
+    }
+
+    /// Applies one signal; returns every incident it changed (full state, version
+    /// bumped), each with what happened to it, in the order they were first changed.
+    pub fn apply(&mut self, signal: &Signal) -> Result<Vec<Change>, IncidentError> {
+        let mut touched = Touched::default();
+        let now = match signal {
+            Signal::Alerted { run, alerts } => {
+                let Some((first, rest)) = alerts.split_first() else {
+                    return Err(IncidentError::NoAlerts {
+                        record_id: run.record_id.clone(),
+                    });
+                };
+                let moment = self.moment_of(run);
+                self.alerted(run, (first, rest), moment, &mut touched);
+                self.resolve_quiet(moment, &mut touched);
+                moment.stream_time
+            }
+            Signal::Normal { run } => {
+                let moment = self.moment_of(run);
+                self.normal(run, moment, &mut touched);
+                self.resolve_quiet(moment, &mut touched);
+                moment.stream_time
+            }
+            Signal::Command(command) => self.command(command, &mut touched)?,
+        };
+        Ok(self.finish(touched, now))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Incident> {
+        self.incidents.get(id)
+    }
+
+    /// Every incident held, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.incidents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.incidents.is_empty()
+    }
+
+    /// The signal of `run` happens at its processing time, and moves the stream time to
+    /// its end if later.
+    fn moment_of(&self, run: &RunSummary) -> Moment {
+        Moment {
+            at: run.processed_at,
+            stream_time: self
+                .stream_time
+                .map_or(run.end_time, |t| t.max(run.end_time)),
+        }
+    }
+
+    /// The grouping rules, in order: the source-wide incident, the series incident, a
+    /// new (or reopened) source-wide incident when enough objects alert together, the
+    /// series incident reopened, a new series incident.
+    fn alerted(
+        &mut self,
+        run: &RunSummary,
+        alerts: (&Alert, &[Alert]),
+        moment: Moment,
+        touched: &mut Touched,
+    ) {
+        let scope = scope_key(&run.company, &run.source);
+        let active = self
+            .active_of(&scope, ScopeKind::Source, None)
+            .or_else(|| self.active_of(&scope, ScopeKind::Series, Some(&run.series_key)));
+        if let Some(id) = active {
+            let escalated = self.modify(&id, |incident, config| {
+                incident.alerted(run, alerts, moment, config)
+            });
+            let transition = if escalated == Some(true) {
+                Transition::Escalated
+            } else {
+                Transition::Updated
+            };
+            touched.mark(&id, transition);
+        } else if self.alerting_objects(&scope, run) >= self.config.source_wide_objects {
+            let Some(source_id) =
+                self.open_or_reopen(&scope, ScopeKind::Source, run, alerts, moment, touched)
+            else {
+                return;
+            };
+            for merged_id in self.mergeable(&scope, run.end_time) {
+                self.merge(&merged_id, &source_id, moment);
+                touched.mark(&merged_id, Transition::Resolved);
+            }
+        } else {
+            self.open_or_reopen(&scope, ScopeKind::Series, run, alerts, moment, touched);
+        }
+    }
+
+    /// Reopens the incident of this scope resolved within `reopen_within`, or opens a new
+    /// one; its id, or `None` when the new id is taken (the signal was applied already).
+    fn open_or_reopen(
+        &mut self,
+        scope: &str,
+        kind: ScopeKind,
+        run: &RunSummary,
+        alerts: (&Alert, &[Alert]),
+        moment: Moment,
+        touched: &mut Touched,
+    ) -> Option<String> {
+        let series_key = (kind == ScopeKind::Series).then_some(run.series_key.as_str());
+        if let Some(id) = self.reopenable(scope, kind, series_key, moment.stream_time) {
+            self.modify(&id, |incident, config| {
+                incident.reopen(run, alerts, moment, config)
+            });
+            touched.mark(&id, Transition::Reopened);
+            return Some(id);
+        }
+        let id = incident_id(&alerts.0.alert_id);
+        if self.incidents.contains_key(&id) {
+            return None;
+        }
+        self.put(Incident::open(
+            id.clone(),
+            kind,
+            run,
+            alerts,
+            moment,
+            &self.config,
+        ));
+        touched.mark(&id, Transition::Opened);
+        Some(id)
+    }
+
+    /// The open or acknowledged incident of `kind` in `scope` (of the series, for a series
+    /// incident).
+    fn active_of(&self, scope: &str, kind: ScopeKind, series_key: Option<&str>) -> Option<String> {
+        self.scope_incidents(scope)
+            .find(|incident| {
+                incident.status.is_active()
+                    && incident.scope.kind == kind
+                    && incident.scope.series_key.as_deref() == series_key
+            })
+            .map(|incident| incident.id.clone())
+    }
+
+    /// The latest incident of `kind` in `scope` resolved less than `reopen_within` before
+    /// `now`, unless it was merged into another.
+    fn reopenable(
+        &self,
+        scope: &str,
+        kind: ScopeKind,
+        series_key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let within = self.config.reopen_within();
+        self.scope_incidents(scope)
+            .filter(|incident| {
+                incident.scope.kind == kind && incident.scope.series_key.as_deref() == series_key
+            })
+            .filter_map(|incident| {
+                let resolution = incident.resolved.as_ref()?;
+                (incident.status == IncidentStatus::Resolved
+                    && resolution.reason != ResolveReason::Merged
+                    && now - resolution.stream_time < within)
+                    .then_some((resolution.stream_time, &incident.id))
+            })
+            .max()
+            .map(|(_, id)| id.clone())
+    }
+
+    /// Distinct objects of `scope` whose latest alert ended within the source-wide window
+    /// before `run` (or after it), `run`'s own included.
+    fn alerting_objects(&self, scope: &str, run: &RunSummary) -> usize {
+        let window = self.config.window();
+        let recent = |time: DateTime<Utc>| run.end_time - time <= window;
+        let mut objects = BTreeSet::from([run.object_id]);
+        for incident in self.scope_incidents(scope) {
+            if recent(incident.last_alert_at) {
+                objects.extend(
+                    incident
+                        .series
+                        .iter()
+                        .filter(|p| recent(p.last_alert_at))
+                        .map(|p| p.object_id),
+                );
+            }
+        }
+        objects.len()
+    }
+
+    /// The open or acknowledged series incidents of `scope` (re)opened within the
+    /// source-wide window before `end_time`.
+    fn mergeable(&self, scope: &str, end_time: DateTime<Utc>) -> Vec<String> {
+        let window = self.config.window();
+        self.scope_incidents(scope)
+            .filter(|incident| {
+                incident.status.is_active()
+                    && incident.scope.kind == ScopeKind::Series
+                    && end_time - incident.active_since <= window
+            })
+            .map(|incident| incident.id.clone())
+            .collect()
+    }
+
+    fn merge(&mut self, merged_id: &str, into: &str, moment: Moment) {
+        let Some(merged) = self.modify(merged_id, |incident, config| {
+            incident.merge_into(into, moment, config);
+            incident.clone()
+        }) else {
+            return;
+        };
+        self.modify(into, |incident, config| {
+            incident.absorb(&merged, moment, config)
+        });
+    }
+
+    /// Counts a normal run in every open or acknowledged incident tracking its object;
+    /// those whose objects have all recovered are resolved.
+    fn normal(&mut self, run: &RunSummary, moment: Moment, touched: &mut Touched) {
+        let scope = scope_key(&run.company, &run.source);
+        let holding: Vec<String> = self
+            .scope_incidents(&scope)
+            .filter(|incident| {
+                incident.status.is_active()
+                    && incident.series.iter().any(|p| p.object_id == run.object_id)
+            })
+            .map(|incident| incident.id.clone())
+            .collect();
+        for id in holding {
+            match self.modify(&id, |incident, config| {
+                incident.normal_run(run, moment, config)
+            }) {
+                Some(Some(true)) => touched.mark(&id, Transition::Resolved),
+                Some(Some(false)) => touched.mark(&id, Transition::Updated),
+                _ => {}
+            }
+        }
+    }
+
+    /// Resolves every open or acknowledged incident whose latest alert is more than the
+    /// quiet period before the stream time.
+    fn resolve_quiet(&mut self, moment: Moment, touched: &mut Touched) {
+        let quiet = self.config.quiet_period();
+        let due: Vec<String> = self
+            .active_by_last_alert
+            .iter()
+            .take_while(|(last_alert, _)| moment.stream_time - *last_alert > quiet)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in due {
+            self.modify(&id, |incident, config| {
+                incident.resolve(ResolveReason::Quiet, None, None, moment, config)
+            });
+            touched.mark(&id, Transition::Resolved);
+        }
+    }
+
+    /// An operator's command; a command id the incident has seen changes nothing. Gives
+    /// the stream time, which commands do not move.
+    fn command(
+        &mut self,
+        command: &Command,
+        touched: &mut Touched,
+    ) -> Result<DateTime<Utc>, IncidentError> {
+        let incident = self.incidents.get(&command.incident_id).ok_or_else(|| {
+            IncidentError::UnknownIncident {
+                incident_id: command.incident_id.clone(),
+            }
+        })?;
+        let now = self
+            .stream_time
+            .map_or(incident.stream_time, |t| t.max(incident.stream_time));
+        if incident.command_ids.contains(&command.command_id) {
+            return Ok(now);
+        }
+        check_command(incident, command.action)?;
+        let moment = Moment {
+            at: command.at,
+            stream_time: now,
+        };
+        self.modify(&command.incident_id, |incident, config| {
+            incident.command(command, moment, config)
+        });
+        let transition = match command.action {
+            Action::Acknowledge => Transition::Acknowledged,
+            Action::Resolve => Transition::Resolved,
+        };
+        touched.mark(&command.incident_id, transition);
+        Ok(now)
+    }
+
+    /// Stamps the changed incidents (version, stream time, title and summary), hands
+    /// them out, then forgets what the bound requires.
+    fn finish(&mut self, touched: Touched, now: DateTime<Utc>) -> Vec<Change> {
+        if touched.is_empty() {
+            return Vec::new();
+        }
+        self.stream_time = Some(now);
+        let changes = touched
+            .into_inner()
+            .into_iter()
+            .filter_map(|(id, transition)| {
+                let incident = self.incidents.get_mut(&id)?;
+                incident.version += 1;
+                incident.stream_time = now;
+                describe(incident);
+                Some(Change {
+                    incident: incident.clone(),
+                    transition,
+                })
+            })
+            .collect();
+        self.forget_beyond_bound();
+        changes
+    }
+
+    /// Forgets resolved incidents, oldest resolution first, while the book holds more
+    /// than `max_incidents`; open and acknowledged ones are kept whatever their number.
+    fn forget_beyond_bound(&mut self) {
+        while self.incidents.len() > self.config.max_incidents {
+            let Some((_, id)) = self.resolved_by_time.first().cloned() else {
+                break;
+            };
+            self.take(&id);
+        }
+    }
+
+    fn scope_incidents<'a>(&'a self, scope: &str) -> impl Iterator<Item = &'a Incident> + 'a {
+        self.by_scope
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.incidents.get(id))
+    }
+
+    /// Changes one incident, keeping the indexes right.
+    fn modify<R>(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut Incident, &IncidentConfig) -> R,
+    ) -> Option<R> {
+        let mut incident = self.take(id)?;
+        let result = change(&mut incident, &self.config);
+        self.put(incident);
+        Some(result)
+    }
+
+    fn take(&mut self, id: &str) -> Option<Incident> {
+        let incident = self.incidents.remove(id)?;
+        let scope = incident.scope.key();
+        if let Some(ids) = self.by_scope.get_mut(&scope) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_scope.remove(&scope);
+            }
+        }
+        let (index, key) = self.index_of(&incident);
+        index.remove(&key);
+        Some(incident)
+    }
+
+    fn put(&mut self, incident: Incident) {
+        self.by_scope
+            .entry(incident.scope.key())
+            .or_default()
+            .insert(incident.id.clone());
+        let (index, key) = self.index_of(&incident);
+        index.insert(key);
+        self.incidents.insert(incident.id.clone(), incident);
+    }
+
+    /// The time index `incident` belongs in, and its key there.
+    fn index_of(&mut self, incident: &Incident) -> (&mut TimeIndex, (DateTime<Utc>, String)) {
+        if incident.status.is_active() {
+            (
+                &mut self.active_by_last_alert,
+                (incident.last_alert_at, incident.id.clone()),
+            )
+        } else {
+            let resolved_at = incident
+                .resolved
+                .as_ref()
+                .map_or(incident.stream_time, |r| r.stream_time);
+            (
+                &mut self.resolved_by_time,
+                (resolved_at, incident.id.clone()),
+            )
+        }
+    }
+}

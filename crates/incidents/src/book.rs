@@ -4,7 +4,7 @@
 use crate::change::{Change, Touched, Transition};
 use crate::config::IncidentConfig;
 use crate::error::IncidentError;
-use crate::incident::{incident_id, Incident, IncidentStatus, ResolveReason, ScopeKind};
+use crate::incident::{incident_id, Incident, ResolveReason, ScopeKind};
 use crate::lifecycle::{check_command, Moment};
 use crate::signal::{scope_key, Action, Command, RunSummary, Signal};
 use crate::text::describe;
@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Incident ids ordered by a time.
 type TimeIndex = BTreeSet<(DateTime<Utc>, String)>;
 
+/// Incident ids by [`scope_key`].
+type ScopeIndex = BTreeMap<String, BTreeSet<String>>;
+
 /// The incidents of the scopes a processing stage serves. Everything but `incidents` is an
 /// index rebuilt from them, so [`IncidentBook::restore`] of every incident is enough to
 /// continue.
@@ -22,8 +25,11 @@ type TimeIndex = BTreeSet<(DateTime<Utc>, String)>;
 pub struct IncidentBook {
     config: IncidentConfig,
     incidents: BTreeMap<String, Incident>,
-    /// Ids of the incidents of each [`scope_key`].
-    by_scope: BTreeMap<String, BTreeSet<String>>,
+    /// Ids of the open and acknowledged incidents of each [`scope_key`]: what every
+    /// signal looks up.
+    active_by_scope: ScopeIndex,
+    /// Ids of the resolved incidents of each [`scope_key`]: what opening one looks up.
+    resolved_by_scope: ScopeIndex,
     /// Open and acknowledged incidents by latest alert: the quiet ones come first.
     active_by_last_alert: TimeIndex,
     /// Resolved incidents by resolution (stream time): the first are forgotten first.
@@ -39,7 +45,8 @@ impl IncidentBook {
         IncidentBook {
             config,
             incidents: BTreeMap::new(),
-            by_scope: BTreeMap::new(),
+            active_by_scope: ScopeIndex::new(),
+            resolved_by_scope: ScopeIndex::new(),
             active_by_last_alert: TimeIndex::new(),
             resolved_by_time: TimeIndex::new(),
             stream_time: None,
@@ -198,11 +205,9 @@ impl IncidentBook {
     /// The open or acknowledged incident of `kind` in `scope` (of the series, for a series
     /// incident).
     fn active_of(&self, scope: &str, kind: ScopeKind, series_key: Option<&str>) -> Option<String> {
-        self.scope_incidents(scope)
+        self.active_in(scope)
             .find(|incident| {
-                incident.status.is_active()
-                    && incident.scope.kind == kind
-                    && incident.scope.series_key.as_deref() == series_key
+                incident.scope.kind == kind && incident.scope.series_key.as_deref() == series_key
             })
             .map(|incident| incident.id.clone())
     }
@@ -217,14 +222,13 @@ impl IncidentBook {
         now: DateTime<Utc>,
     ) -> Option<String> {
         let within = self.config.reopen_within();
-        self.scope_incidents(scope)
+        self.in_scope(&self.resolved_by_scope, scope)
             .filter(|incident| {
                 incident.scope.kind == kind && incident.scope.series_key.as_deref() == series_key
             })
             .filter_map(|incident| {
                 let resolution = incident.resolved.as_ref()?;
-                (incident.status == IncidentStatus::Resolved
-                    && resolution.reason != ResolveReason::Merged
+                (resolution.reason != ResolveReason::Merged
                     && now - resolution.stream_time < within)
                     .then_some((resolution.stream_time, &incident.id))
             })
@@ -238,7 +242,10 @@ impl IncidentBook {
         let window = self.config.window();
         let recent = |time: DateTime<Utc>| run.end_time - time <= window;
         let mut objects = BTreeSet::from([run.object_id]);
-        for incident in self.scope_incidents(scope) {
+        let incidents = self
+            .active_in(scope)
+            .chain(self.in_scope(&self.resolved_by_scope, scope));
+        for incident in incidents {
             if recent(incident.last_alert_at) {
                 objects.extend(
                     incident
@@ -253,17 +260,19 @@ impl IncidentBook {
     }
 
     /// The open or acknowledged series incidents of `scope` (re)opened within the
-    /// source-wide window before `end_time`.
+    /// source-wide window before `end_time`, oldest first.
     fn mergeable(&self, scope: &str, end_time: DateTime<Utc>) -> Vec<String> {
         let window = self.config.window();
-        self.scope_incidents(scope)
+        let mut mergeable: Vec<_> = self
+            .active_in(scope)
             .filter(|incident| {
-                incident.status.is_active()
-                    && incident.scope.kind == ScopeKind::Series
+                incident.scope.kind == ScopeKind::Series
                     && end_time - incident.active_since <= window
             })
-            .map(|incident| incident.id.clone())
-            .collect()
+            .map(|incident| (incident.active_since, incident.id.clone()))
+            .collect();
+        mergeable.sort();
+        mergeable.into_iter().map(|(_, id)| id).collect()
     }
 
     fn merge(&mut self, merged_id: &str, into: &str, moment: Moment) {
@@ -283,11 +292,8 @@ impl IncidentBook {
     fn normal(&mut self, run: &RunSummary, moment: Moment, touched: &mut Touched) {
         let scope = scope_key(&run.company, &run.source);
         let holding: Vec<String> = self
-            .scope_incidents(&scope)
-            .filter(|incident| {
-                incident.status.is_active()
-                    && incident.series.iter().any(|p| p.object_id == run.object_id)
-            })
+            .active_in(&scope)
+            .filter(|incident| incident.series.iter().any(|p| p.object_id == run.object_id))
             .map(|incident| incident.id.clone())
             .collect();
         for id in holding {
@@ -389,8 +395,17 @@ impl IncidentBook {
         }
     }
 
-    fn scope_incidents<'a>(&'a self, scope: &str) -> impl Iterator<Item = &'a Incident> + 'a {
-        self.by_scope
+    /// The open and acknowledged incidents of `scope`.
+    fn active_in<'a>(&'a self, scope: &str) -> impl Iterator<Item = &'a Incident> + 'a {
+        self.in_scope(&self.active_by_scope, scope)
+    }
+
+    fn in_scope<'a>(
+        &'a self,
+        index: &'a ScopeIndex,
+        scope: &str,
+    ) -> impl Iterator<Item = &'a Incident> + 'a {
+        index
             .get(scope)
             .into_iter()
             .flatten()
@@ -412,31 +427,35 @@ impl IncidentBook {
     fn take(&mut self, id: &str) -> Option<Incident> {
         let incident = self.incidents.remove(id)?;
         let scope = incident.scope.key();
-        if let Some(ids) = self.by_scope.get_mut(&scope) {
+        let (by_scope, by_time, key) = self.indexes_of(&incident);
+        if let Some(ids) = by_scope.get_mut(&scope) {
             ids.remove(id);
             if ids.is_empty() {
-                self.by_scope.remove(&scope);
+                by_scope.remove(&scope);
             }
         }
-        let (index, key) = self.index_of(&incident);
-        index.remove(&key);
+        by_time.remove(&key);
         Some(incident)
     }
 
     fn put(&mut self, incident: Incident) {
-        self.by_scope
+        let (by_scope, by_time, key) = self.indexes_of(&incident);
+        by_scope
             .entry(incident.scope.key())
             .or_default()
             .insert(incident.id.clone());
-        let (index, key) = self.index_of(&incident);
-        index.insert(key);
+        by_time.insert(key);
         self.incidents.insert(incident.id.clone(), incident);
     }
 
-    /// The time index `incident` belongs in, and its key there.
-    fn index_of(&mut self, incident: &Incident) -> (&mut TimeIndex, (DateTime<Utc>, String)) {
+    /// The indexes `incident` belongs in (by scope, by time), and its key in the latter.
+    fn indexes_of(
+        &mut self,
+        incident: &Incident,
+    ) -> (&mut ScopeIndex, &mut TimeIndex, (DateTime<Utc>, String)) {
         if incident.status.is_active() {
             (
+                &mut self.active_by_scope,
                 &mut self.active_by_last_alert,
                 (incident.last_alert_at, incident.id.clone()),
             )
@@ -446,6 +465,7 @@ impl IncidentBook {
                 .as_ref()
                 .map_or(incident.stream_time, |r| r.stream_time);
             (
+                &mut self.resolved_by_scope,
                 &mut self.resolved_by_time,
                 (resolved_at, incident.id.clone()),
             )

@@ -45,7 +45,7 @@ impl Default for IncidentConfig {
             max_timeline: 100,
             max_objects: 200,
             max_command_ids: 20,
-            max_incidents: 10_000,
+            max_incidents: 2_000,
         }
     }
 }

@@ -25,9 +25,14 @@
 //!   same signals therefore give the same incidents, ids included.
 //! * **Rebuildable.** Whatever the rules need (per-object progress, command ids seen, the
 //!   stream time) is in the incident, so restoring the latest version of every incident
-//!   gives back a book that continues exactly as the uninterrupted one.
+//!   the book held gives back a book that continues exactly as the uninterrupted one.
+//!   The topic also keeps the incidents the book forgot; restoring forgets them again
+//!   beyond the bound, and unless the bound is too small for the load they were resolved
+//!   longer ago than any window, so they change nothing but the answer to a command on
+//!   one (a conflict rather than an unknown incident).
 //! * **Bounded.** Alerts, runs, objects, timeline and command ids per incident; resolved
-//!   incidents beyond `max_incidents`, oldest resolution first.
+//!   incidents beyond `max_incidents`, oldest resolution first (open and acknowledged
+//!   ones are never forgotten: the quiet period resolves them).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 

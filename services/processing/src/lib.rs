@@ -11,6 +11,7 @@
 pub mod alertmanager;
 pub mod analytics;
 pub mod config;
+pub mod logs;
 mod retrain;
 mod transform;
 
@@ -47,6 +48,7 @@ pub struct AppState {
     stage: Running<StageHandle>,
     reader: Running<ReaderHandle>,
     forwarder: Running<alertmanager::AlertForwarderHandle>,
+    logs: logs::Logs,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
+        let logs = logs::Logs::new(config.logs.clone(), &registry)?;
         Ok(Arc::new(AppState {
             config,
             view,
@@ -83,6 +86,7 @@ impl AppState {
             stage: Running::default(),
             reader: Running::default(),
             forwarder: Running::default(),
+            logs,
             started_at: chrono::Utc::now(),
         }))
     }
@@ -121,6 +125,7 @@ impl AppState {
             &tokio::runtime::Handle::try_current()
                 .context("the alert forwarder needs a Tokio runtime")?,
         )?;
+        self.logs.start(&c.kafka, &c.topics, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         if let Some(forwarder) = forwarder {
@@ -143,6 +148,7 @@ impl AppState {
             forwarder.stop();
             forwarder.join()?;
         }
+        self.logs.stop()?;
         Ok(())
     }
 
@@ -159,7 +165,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/status", get(status))
         .route("/detector/retrain", axum::routing::post(retrain))
         .with_state(state.clone())
-        .merge(analytics::router(state.view.clone()));
+        .merge(analytics::router(state.view.clone()))
+        .merge(state.logs.router());
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -177,7 +184,9 @@ fn health(state: &AppState) -> HealthReport {
         )),
         None => Err("the analytics reader has not started".into()),
     };
-    let report = HealthReport::new(SERVICE, state.probe.status())
+    let report = state
+        .logs
+        .health(HealthReport::new(SERVICE, state.probe.status()))
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
         .with_check(
             "analytics_reader",
@@ -223,6 +232,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "reader": state.reader.map(ReaderHandle::status),
             "view": state.view.stats(),
         },
+        "logs": state.logs.status(),
         "alert_forwarder": state
             .forwarder
             .map(alertmanager::AlertForwarderHandle::status),

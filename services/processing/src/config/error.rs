@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-/// A value of the `analytics` or `alertmanager` section that cannot work.
+/// A value of the `analytics`, `alertmanager` or `logs` section that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidConfig {
-    /// `analytics` or `alertmanager`.
+    /// `analytics`, `alertmanager` or `logs`.
     pub section: &'static str,
     /// The field of that section at fault.
     pub key: &'static str,

@@ -4,6 +4,7 @@ pub mod error;
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
+use crate::logs::LogsConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_service::HttpConfig;
@@ -20,6 +21,7 @@ pub struct ProcessingConfig {
     pub detector: DetectorConfig,
     pub analytics: AnalyticsConfig,
     pub alertmanager: AlertmanagerConfig,
+    pub logs: LogsConfig,
 }
 
 impl Default for ProcessingConfig {
@@ -33,6 +35,7 @@ impl Default for ProcessingConfig {
             detector: DetectorConfig::default(),
             analytics: AnalyticsConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }

@@ -130,7 +130,18 @@ def static_prometheus():
 
 def static_alertmanager():
     section("Alertmanager: config")
-    run(tool("AMTOOL") + ["check-config", "alertmanager/alertmanager.yml"], "amtool check-config alertmanager/alertmanager.yml")
+    config = "alertmanager/alertmanager.yml"
+    run(tool("AMTOOL") + ["check-config", config], f"amtool check-config {config}")
+    routes = {
+        ("alertname=ConnectorIncident", "severity=critical", "scope=source"): "incidents-slack",
+        ("alertname=ConnectorIncident", "severity=warning", "scope=series"): "incidents-webhook",
+        ("alertname=ConnectorRunFailed", "severity=critical"): "oncall",
+    }
+    for labels, receiver in routes.items():
+        out = subprocess.run(tool("AMTOOL") + ["config", "routes", "test", f"--config.file={config}", *labels],
+                             cwd=ROOT, capture_output=True, text=True)
+        got = out.stdout.strip()
+        check(out.returncode == 0 and got == receiver, f"{' '.join(labels)} goes to {receiver} (amtool: {got or out.stderr.strip()})")
 
 
 def compose_env_file(directory):
@@ -410,7 +421,7 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     run_id = f"ops-{int(time.time())}-{uuid.uuid4().hex[:6]}"
     topics = {key: f"{run_id}-{key.replace('_', '-')}" for key in
               ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters",
-               "app_logs", "standardized_app_logs")}
+               "app_logs", "standardized_app_logs", "incident_signals", "incidents")}
     common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RUST_LOG": "info", "OBS_TOPICS__REPLICATION_FACTOR": "1",
               **{f"OBS_TOPICS__{key.upper()}__NAME": name for key, name in topics.items()}}
     for name in ("ingestion", "standardization", "processing"):
@@ -418,7 +429,7 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
         if name != "ingestion":
             env.update(OBS_STAGE__GROUP_ID=f"{run_id}-{name}", OBS_STAGE__TRANSACTIONAL_ID=f"{run_id}-{name}")
         if name == "processing":
-            env.update(OBS_ALERTMANAGER__URL=alertmanager, OBS_ALERTMANAGER__GROUP_ID=f"{run_id}-alert-forwarder")
+            env.update(OBS_ALERTMANAGER__URL=alertmanager)
         stack.start(name, [str(Path(bin_dir) / name)], env)
 
     wait_for("Alertmanager ready", lambda: Http.get(f"{alertmanager}/-/ready")[0] == 200, 30)
@@ -509,26 +520,33 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
 
     def both():
         found = alerts_by_name()
-        return found if "ConnectorRunFailed" in found and "ConnectorRunAnomaly" in found else None
+        return found if "ConnectorRunFailed" in found and "ConnectorIncident" in found else None
 
     try:
-        found = wait_for("alerts from Prometheus and from processing's forwarder in Alertmanager", both, 60, 1)
+        found = wait_for("alerts from Prometheus and incidents from processing in Alertmanager", both, 60, 1)
     except StackError as error:
         found = alerts_by_name()
         check(False, f"{error}; Alertmanager has: {sorted(k for k in found if k)}")
         if "processing_alerts_delivered_total" not in names:
-            print("        processing exports no processing_alerts_delivered_total: the alert forwarder "
+            print("        processing exports no processing_alerts_delivered_total: the incident notifier "
                   "(services/processing/src/alertmanager/) is not wired into processing")
         return
     rule_alert = found["ConnectorRunFailed"][0]
     check(rule_alert["labels"].get("severity") == "critical" and rule_alert["labels"].get("source"),
           f"Prometheus alert ConnectorRunFailed in Alertmanager ({len(found['ConnectorRunFailed'])} sources)")
-    forwarded = found["ConnectorRunAnomaly"]
-    sample = forwarded[0]
-    check({"severity", "source", "object", "series_key", "rules", "detector"} <= set(sample["labels"])
-          and {"summary", "record_id", "alert_id"} <= set(sample["annotations"]),
-          f"forwarded run anomalies in Alertmanager with labels and annotations ({len(forwarded)} alerts, e.g. "
-          f"{sample['labels'].get('series_key')} {sample['labels'].get('rules')})")
+    incidents = found["ConnectorIncident"]
+    sample = incidents[0]
+    check({"incident_id", "severity", "company", "source", "scope"} <= set(sample["labels"])
+          and {"summary", "description", "status"} <= set(sample["annotations"]),
+          f"incidents in Alertmanager with labels and annotations ({len(incidents)} incidents, e.g. "
+          f"{sample['labels'].get('scope')} {sample['labels'].get('source')}: {sample['annotations'].get('summary')})")
+    ids = [a["labels"]["incident_id"] for a in incidents]
+    check(len(ids) == len(set(ids)), "one Alertmanager alert per incident")
+    processing = f"http://127.0.0.1:{ports['processing']}"
+    listed = Http.json(f"{processing}/incidents?limit=500")["incidents"]
+    active = {i["id"] for i in listed if i["status"] != "resolved"}
+    check(set(ids) <= {i["id"] for i in listed} and active <= set(ids),
+          f"Alertmanager's incidents are processing's ({len(active)} active)")
     print(f"  info  Alertmanager holds {sum(len(v) for v in found.values())} alerts: "
           + ", ".join(f"{k} {len(v)}" for k, v in sorted(found.items())))
 

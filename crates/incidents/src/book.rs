@@ -30,13 +30,12 @@ pub struct IncidentBook {
     active_by_scope: ScopeIndex,
     /// Ids of the resolved incidents of each [`scope_key`]: what opening one looks up.
     resolved_by_scope: ScopeIndex,
-    /// Open and acknowledged incidents by latest alert: the quiet ones come first.
-    active_by_last_alert: TimeIndex,
     /// Resolved incidents by resolution (stream time): the first are forgotten first.
     resolved_by_time: TimeIndex,
-    /// The latest run end time among the signals that changed an incident; `None` before
-    /// the first.
-    stream_time: Option<DateTime<Utc>>,
+    /// Per [`scope_key`], the latest run end time among the signals that changed one of
+    /// its incidents. Each scope has its own clock, so what happens to a scope depends on
+    /// its signals only, never on which other scopes (partitions) this book serves.
+    stream_time: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl IncidentBook {
@@ -47,9 +46,8 @@ impl IncidentBook {
             incidents: BTreeMap::new(),
             active_by_scope: ScopeIndex::new(),
             resolved_by_scope: ScopeIndex::new(),
-            active_by_last_alert: TimeIndex::new(),
             resolved_by_time: TimeIndex::new(),
-            stream_time: None,
+            stream_time: BTreeMap::new(),
         }
     }
 
@@ -64,7 +62,11 @@ impl IncidentBook {
             return;
         }
         self.take(&incident.id);
-        self.stream_time = self.stream_time.max(Some(incident.stream_time));
+        let clock = self
+            .stream_time
+            .entry(incident.scope.key())
+            .or_insert(incident.stream_time);
+        *clock = (*clock).max(incident.stream_time);
         self.put(incident);
         self.forget_beyond_bound();
     }
@@ -77,27 +79,27 @@ impl IncidentBook {
     /// bumped), each with what happened to it, in the order they were first changed.
     pub fn apply(&mut self, signal: &Signal) -> Result<Vec<Change>, IncidentError> {
         let mut touched = Touched::default();
-        let now = match signal {
+        let (scope, now) = match signal {
             Signal::Alerted { run, alerts } => {
                 let Some((first, rest)) = alerts.split_first() else {
                     return Err(IncidentError::NoAlerts {
                         record_id: run.record_id.clone(),
                     });
                 };
-                let moment = self.moment_of(run);
+                let (scope, moment) = self.moment_of(run);
                 self.alerted(run, (first, rest), moment, &mut touched);
-                self.resolve_quiet(moment, &mut touched);
-                moment.stream_time
+                self.resolve_quiet(&scope, moment, &mut touched);
+                (scope, moment.stream_time)
             }
             Signal::Normal { run } => {
-                let moment = self.moment_of(run);
+                let (scope, moment) = self.moment_of(run);
                 self.normal(run, moment, &mut touched);
-                self.resolve_quiet(moment, &mut touched);
-                moment.stream_time
+                self.resolve_quiet(&scope, moment, &mut touched);
+                (scope, moment.stream_time)
             }
             Signal::Command(command) => self.command(command, &mut touched)?,
         };
-        Ok(self.finish(touched, now))
+        Ok(self.finish(touched, scope, now))
     }
 
     pub fn get(&self, id: &str) -> Option<&Incident> {
@@ -117,15 +119,18 @@ impl IncidentBook {
         self.incidents.is_empty()
     }
 
-    /// The signal of `run` happens at its processing time, and moves the stream time to
-    /// its end if later.
-    fn moment_of(&self, run: &RunSummary) -> Moment {
-        Moment {
+    /// The scope of `run`, and its signal's moment: its processing time, and its scope's
+    /// stream time moved to its end if later.
+    fn moment_of(&self, run: &RunSummary) -> (String, Moment) {
+        let scope = scope_key(&run.company, &run.source);
+        let moment = Moment {
             at: run.processed_at,
             stream_time: self
                 .stream_time
-                .map_or(run.end_time, |t| t.max(run.end_time)),
-        }
+                .get(&scope)
+                .map_or(run.end_time, |t| (*t).max(run.end_time)),
+        };
+        (scope, moment)
     }
 
     /// The grouping rules, in order: the source-wide incident, the series incident, a
@@ -309,13 +314,19 @@ impl IncidentBook {
 
     /// Resolves every open or acknowledged incident whose latest alert is more than the
     /// quiet period before the stream time.
-    fn resolve_quiet(&mut self, moment: Moment, touched: &mut Touched) {
+    fn resolve_quiet(&mut self, scope: &str, moment: Moment, touched: &mut Touched) {
         let quiet = self.config.quiet_period();
         let due: Vec<String> = self
-            .active_by_last_alert
-            .iter()
-            .take_while(|(last_alert, _)| moment.stream_time - *last_alert > quiet)
-            .map(|(_, id)| id.clone())
+            .active_by_scope
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                self.incidents
+                    .get(*id)
+                    .is_some_and(|i| moment.stream_time - i.last_alert_at > quiet)
+            })
+            .cloned()
             .collect();
         for id in due {
             self.modify(&id, |incident, config| {
@@ -331,17 +342,19 @@ impl IncidentBook {
         &mut self,
         command: &Command,
         touched: &mut Touched,
-    ) -> Result<DateTime<Utc>, IncidentError> {
+    ) -> Result<(String, DateTime<Utc>), IncidentError> {
         let incident = self.incidents.get(&command.incident_id).ok_or_else(|| {
             IncidentError::UnknownIncident {
                 incident_id: command.incident_id.clone(),
             }
         })?;
+        let scope = incident.scope.key();
         let now = self
             .stream_time
-            .map_or(incident.stream_time, |t| t.max(incident.stream_time));
+            .get(&scope)
+            .map_or(incident.stream_time, |t| (*t).max(incident.stream_time));
         if incident.command_ids.contains(&command.command_id) {
-            return Ok(now);
+            return Ok((scope, now));
         }
         check_command(incident, command.action)?;
         let moment = Moment {
@@ -356,16 +369,16 @@ impl IncidentBook {
             Action::Resolve => Transition::Resolved,
         };
         touched.mark(&command.incident_id, transition);
-        Ok(now)
+        Ok((scope, now))
     }
 
     /// Stamps the changed incidents (version, stream time, title and summary), hands
     /// them out, then forgets what the bound requires.
-    fn finish(&mut self, touched: Touched, now: DateTime<Utc>) -> Vec<Change> {
+    fn finish(&mut self, touched: Touched, scope: String, now: DateTime<Utc>) -> Vec<Change> {
         if touched.is_empty() {
             return Vec::new();
         }
-        self.stream_time = Some(now);
+        self.stream_time.insert(scope, now);
         let changes = touched
             .into_inner()
             .into_iter()
@@ -427,38 +440,43 @@ impl IncidentBook {
     fn take(&mut self, id: &str) -> Option<Incident> {
         let incident = self.incidents.remove(id)?;
         let scope = incident.scope.key();
-        let (by_scope, by_time, key) = self.indexes_of(&incident);
+        let (by_scope, by_time) = self.indexes_of(&incident);
         if let Some(ids) = by_scope.get_mut(&scope) {
             ids.remove(id);
             if ids.is_empty() {
                 by_scope.remove(&scope);
             }
         }
-        by_time.remove(&key);
+        if let Some((by_time, key)) = by_time {
+            by_time.remove(&key);
+        }
         Some(incident)
     }
 
     fn put(&mut self, incident: Incident) {
-        let (by_scope, by_time, key) = self.indexes_of(&incident);
+        let (by_scope, by_time) = self.indexes_of(&incident);
         by_scope
             .entry(incident.scope.key())
             .or_default()
             .insert(incident.id.clone());
-        by_time.insert(key);
+        if let Some((by_time, key)) = by_time {
+            by_time.insert(key);
+        }
         self.incidents.insert(incident.id.clone(), incident);
     }
 
-    /// The indexes `incident` belongs in (by scope, by time), and its key in the latter.
+    /// The indexes `incident` belongs in: by scope, and for a resolved one by resolution
+    /// time (with its key there).
+    #[allow(clippy::type_complexity)]
     fn indexes_of(
         &mut self,
         incident: &Incident,
-    ) -> (&mut ScopeIndex, &mut TimeIndex, (DateTime<Utc>, String)) {
+    ) -> (
+        &mut ScopeIndex,
+        Option<(&mut TimeIndex, (DateTime<Utc>, String))>,
+    ) {
         if incident.status.is_active() {
-            (
-                &mut self.active_by_scope,
-                &mut self.active_by_last_alert,
-                (incident.last_alert_at, incident.id.clone()),
-            )
+            (&mut self.active_by_scope, None)
         } else {
             let resolved_at = incident
                 .resolved
@@ -466,8 +484,10 @@ impl IncidentBook {
                 .map_or(incident.stream_time, |r| r.stream_time);
             (
                 &mut self.resolved_by_scope,
-                &mut self.resolved_by_time,
-                (resolved_at, incident.id.clone()),
+                Some((
+                    &mut self.resolved_by_time,
+                    (resolved_at, incident.id.clone()),
+                )),
             )
         }
     }

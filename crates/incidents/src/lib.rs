@@ -19,10 +19,14 @@
 //!   same scope alerting again within `reopen_within_seconds` of the resolution reopens
 //!   the same id.
 //! * **Severity** is the highest of its alerts; a rise is an escalation.
-//! * **Time.** Nothing reads the clock: the rules run on *stream time*, the latest run end
-//!   time among the signals that changed an incident (the current signal's included), and
-//!   wall-clock fields (`opened_at`, `updated_at`, the marks) come from the signals. The
-//!   same signals therefore give the same incidents, ids included.
+//! * **Time.** Nothing reads the clock: the rules run on *stream time*, kept per scope
+//!   (source and company): the latest run end time among the signals of that scope that
+//!   changed one of its incidents (the current signal's included). A signal only ever
+//!   changes incidents of its own scope, so a book that also holds other scopes' incidents
+//!   (restored from the whole topic) gives the same answers as one that holds only its
+//!   own, whichever partitions a replica serves. Wall-clock fields
+//!   (`opened_at`, `updated_at`, the marks) come from the signals; the same signals
+//!   therefore give the same incidents, ids included.
 //! * **Rebuildable.** Whatever the rules need (per-object progress, command ids seen, the
 //!   stream time) is in the incident, so restoring the latest version of every incident
 //!   the book held gives back a book that continues exactly as the uninterrupted one.

@@ -20,13 +20,17 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Short: a broker that does not answer DescribeConfigs must not hold start-up.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One topic: name, partitions, retention.
+/// One topic: name, partitions, retention, compaction.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     pub name: String,
     pub partitions: i32,
     pub retention_ms: i64,
+    /// Keeps the latest record of each key (`cleanup.policy=compact,delete`: compacted,
+    /// and a key whose latest record is older than the retention goes too).
+    #[serde(default)]
+    pub compacted: bool,
 }
 
 impl TopicSpec {
@@ -35,6 +39,23 @@ impl TopicSpec {
             name: name.into(),
             partitions,
             retention_ms: retention_days * DAY_MS,
+            compacted: false,
+        }
+    }
+
+    fn compacted(self) -> Self {
+        TopicSpec {
+            compacted: true,
+            ..self
+        }
+    }
+
+    /// The topic's `cleanup.policy`.
+    pub fn cleanup_policy(&self) -> &'static str {
+        if self.compacted {
+            "compact,delete"
+        } else {
+            "delete"
         }
     }
 }
@@ -52,6 +73,11 @@ pub struct TopicsConfig {
     pub app_logs: TopicSpec,
     /// Application log events standardized, with their severity; key = service.
     pub standardized_app_logs: TopicSpec,
+    /// What incidents are made of: each alerting run (and the next normal runs of its
+    /// series) and the operators' commands; key = `{company}:{source}`.
+    pub incident_signals: TopicSpec,
+    /// Every incident's latest state; key = incident id; compacted.
+    pub incidents: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -67,13 +93,15 @@ impl Default for TopicsConfig {
             dead_letters: TopicSpec::new("dead-letters", 1, 30),
             app_logs: TopicSpec::new("app-logs", 3, 7),
             standardized_app_logs: TopicSpec::new("standardized-app-logs", 3, 7),
+            incident_signals: TopicSpec::new("incident-signals", 3, 7),
+            incidents: TopicSpec::new("incidents", 3, 30).compacted(),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 7] {
+    pub fn all(&self) -> [&TopicSpec; 9] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -82,11 +110,13 @@ impl TopicsConfig {
             &self.dead_letters,
             &self.app_logs,
             &self.standardized_app_logs,
+            &self.incident_signals,
+            &self.incidents,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 7] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 9] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -95,6 +125,8 @@ impl TopicsConfig {
             &mut self.dead_letters,
             &mut self.app_logs,
             &mut self.standardized_app_logs,
+            &mut self.incident_signals,
+            &mut self.incidents,
         ]
     }
 }
@@ -156,6 +188,7 @@ pub async fn ensure_topics(
                 TopicReplication::Fixed(topics.replication_factor),
             )
             .set("retention.ms", retention_ms)
+            .set("cleanup.policy", t.cleanup_policy())
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -275,21 +308,26 @@ mod tests {
     #[test]
     fn defaults_follow_the_architecture_guide() {
         let topics = TopicsConfig::default();
-        let summary: Vec<(&str, i32, i64)> = topics
+        let summary: Vec<(&str, i32, i64, &str)> = topics
             .all()
             .iter()
-            .map(|t| (t.name.as_str(), t.partitions, t.retention_ms / DAY_MS))
+            .map(|t| {
+                let days = t.retention_ms / DAY_MS;
+                (t.name.as_str(), t.partitions, days, t.cleanup_policy())
+            })
             .collect();
         assert_eq!(
             summary,
             vec![
-                ("raw-logs", 3, 7),
-                ("standardized-logs", 3, 7),
-                ("processed-metrics", 3, 30),
-                ("alerts", 1, 1),
-                ("dead-letters", 1, 30),
-                ("app-logs", 3, 7),
-                ("standardized-app-logs", 3, 7),
+                ("raw-logs", 3, 7, "delete"),
+                ("standardized-logs", 3, 7, "delete"),
+                ("processed-metrics", 3, 30, "delete"),
+                ("alerts", 1, 1, "delete"),
+                ("dead-letters", 1, 30, "delete"),
+                ("app-logs", 3, 7, "delete"),
+                ("standardized-app-logs", 3, 7, "delete"),
+                ("incident-signals", 3, 7, "delete"),
+                ("incidents", 3, 30, "compact,delete"),
             ]
         );
     }

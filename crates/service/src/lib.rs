@@ -22,6 +22,7 @@ pub mod query;
 mod running;
 pub mod serve;
 pub mod telemetry;
+pub mod view_answer;
 
 pub use config::{load_config, ConfigError, HttpConfig};
 
@@ -75,3 +76,4 @@ pub use http::ApiError;
 pub use query::{FromQuery, QueryParams, StrictQuery};
 pub use running::Running;
 pub use telemetry::Metrics;
+pub use view_answer::ViewAnswer;

@@ -109,6 +109,18 @@ impl QueryParams {
             .with_details(json!({ "parameter": name, "value": value, "expected": expected }))
         })
     }
+
+    /// `limit`: an integer from 1 to `max`, `default` when absent.
+    pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        let expected = format!("an integer from 1 to {max}");
+        let limit = self.parse("limit", &expected, |value| {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|limit| (1..=max).contains(limit))
+        })?;
+        Ok(limit.unwrap_or(default))
+    }
 }
 
 #[cfg(test)]

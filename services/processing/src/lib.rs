@@ -1,17 +1,20 @@
-//! The processing service: `standardized-logs` → `processed-metrics` + `alerts`, exactly
-//! once, and the global analytics view.
+//! The processing service: `standardized-logs` → `processed-metrics` + `alerts` +
+//! `incident-signals`, exactly once; `incident-signals` → `incidents`, exactly once; and
+//! the global views (analytics, incidents, log events).
 //!
-//! The scoring is [`obs_detector`]; this crate wires it into the shared transactional loop
-//! ([`obs_kafka::stage`]). The [`analytics`] view reads every partition of the outputs
-//! (outside the processing group), so its answers are global with several replicas and
-//! are rebuilt after a restart.
+//! The scoring is [`obs_detector`] and the incident rules [`obs_incidents`]; this crate
+//! wires them into the shared transactional loop ([`obs_kafka::stage`]). The views read
+//! every partition of what the stages published (outside their groups), so their answers
+//! are global with several replicas and are rebuilt after a restart.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod alertmanager;
 pub mod analytics;
 pub mod config;
+pub mod incidents;
 pub mod logs;
+mod recovery;
 mod retrain;
 mod transform;
 
@@ -22,18 +25,24 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 pub use config::ProcessingConfig;
+use incidents::{IncidentMetrics, IncidentTransform, IncidentView, IncidentsApi, INCIDENT_STAGE};
 use obs_detector::DetectorBank;
+use obs_incidents::IncidentBook;
+use obs_kafka::consumer::follower::FollowerHandle;
 use obs_kafka::sync::lock;
-use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics};
+use obs_kafka::{spawn_stage, AckedProducer, BrokerProbe, StageHandle, StageMetrics};
 use obs_service::{
     stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
 };
+use recovery::RecoveryTracker;
 use retrain::{Retrainer, Scope};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
 
 pub const SERVICE: &str = "processing";
+/// Series whose recovery the run stage follows at most (see [`recovery`]).
+const RECOVERY_MAX_SERIES: usize = 100_000;
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -47,8 +56,13 @@ pub struct AppState {
     metrics: ProcessingMetrics,
     stage: Running<StageHandle>,
     reader: Running<ReaderHandle>,
-    forwarder: Running<alertmanager::AlertForwarderHandle>,
+    notifier: Running<alertmanager::NotifierHandle>,
     logs: logs::Logs,
+    /// The incidents API's view, the log index and the commands producer.
+    pub incidents: Arc<IncidentsApi>,
+    incident_metrics: IncidentMetrics,
+    incident_stage: Running<StageHandle>,
+    incident_reader: Running<FollowerHandle>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -75,6 +89,25 @@ impl AppState {
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
         let logs = logs::Logs::new(config.logs.clone(), &registry)?;
+        config
+            .incidents
+            .rules
+            .validate()
+            .context("invalid configuration of incidents.rules")?;
+        let incident_metrics =
+            IncidentMetrics::register(&registry).context("registering incident metrics")?;
+        let incidents = Arc::new(IncidentsApi {
+            view: Arc::new(IncidentView::new(config.incidents.view_max_resolved)),
+            logs: logs.view().clone(),
+            producer: AckedProducer::new(
+                &config.kafka,
+                SERVICE,
+                &config.incidents.commands_producer,
+            )
+            .context("creating the incident commands producer")?,
+            signals_topic: config.topics.incident_signals.name.clone(),
+            evidence: config.incidents.evidence.clone(),
+        });
         Ok(Arc::new(AppState {
             config,
             view,
@@ -85,8 +118,12 @@ impl AppState {
             metrics,
             stage: Running::default(),
             reader: Running::default(),
-            forwarder: Running::default(),
+            notifier: Running::default(),
             logs,
+            incidents,
+            incident_metrics,
+            incident_stage: Running::default(),
+            incident_reader: Running::default(),
             started_at: chrono::Utc::now(),
         }))
     }
@@ -99,6 +136,10 @@ impl AppState {
             self.detectors.clone(),
             &c.topics,
             self.metrics.clone(),
+            RecoveryTracker::new(
+                c.incidents.rules.resolve_after_normal_runs,
+                RECOVERY_MAX_SERIES,
+            ),
         );
         let stage_metrics =
             StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")
@@ -117,36 +158,69 @@ impl AppState {
             self.view.clone(),
             self.registry.errors(),
         )?;
-        let forwarder = alertmanager::spawn_forwarder(
+        let notifier = alertmanager::spawn_notifier(
             &c.alertmanager,
-            &c.kafka,
-            &c.topics.alerts.name,
+            self.incidents.view.clone(),
             &self.registry,
             &tokio::runtime::Handle::try_current()
-                .context("the alert forwarder needs a Tokio runtime")?,
+                .context("the incident notifier needs a Tokio runtime")?,
+        )?;
+        let incident_stage = spawn_stage(
+            &c.kafka,
+            INCIDENT_STAGE,
+            &c.topics.incident_signals.name,
+            &c.incident_stage(),
+            IncidentTransform::new(
+                IncidentBook::new(c.incidents.rules.clone()),
+                &c.kafka,
+                &c.topics,
+                self.incident_metrics.clone(),
+                self.registry.errors().clone(),
+            ),
+            StageMetrics::register(
+                self.registry.registry(),
+                self.registry.errors(),
+                "incident_signals",
+            )
+            .context("registering the incident stage's metrics")?,
+        )?;
+        let incident_reader = incidents::spawn_incident_reader(
+            &c.kafka,
+            &c.topics.incidents.name,
+            self.incidents.view.clone(),
+            self.incident_metrics.clone(),
+            self.registry.errors(),
         )?;
         self.logs.start(&c.kafka, &c.topics, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
-        if let Some(forwarder) = forwarder {
-            self.forwarder.set(forwarder);
+        self.incident_stage.set(incident_stage);
+        self.incident_reader.set(incident_reader);
+        if let Some(notifier) = notifier {
+            self.notifier.set(notifier);
         }
         Ok(())
     }
 
     /// Stops the loop after it committed its batch in flight, and the reader (blocking).
     pub fn stop(&self) -> anyhow::Result<()> {
-        if let Some(stage) = self.stage.take() {
+        for stage in [self.stage.take(), self.incident_stage.take()]
+            .into_iter()
+            .flatten()
+        {
             stage.stop();
             stage.join()?;
+        }
+        if let Some(reader) = self.incident_reader.take() {
+            reader.stop();
+            reader.join()?;
         }
         if let Some(reader) = self.reader.take() {
             reader.stop();
             reader.join()?;
         }
-        if let Some(forwarder) = self.forwarder.take() {
-            forwarder.stop();
-            forwarder.join()?;
+        if let Some(notifier) = self.notifier.take() {
+            notifier.stop();
         }
         self.logs.stop()?;
         Ok(())
@@ -166,7 +240,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/detector/retrain", axum::routing::post(retrain))
         .with_state(state.clone())
         .merge(analytics::router(state.view.clone()))
-        .merge(state.logs.router());
+        .merge(state.logs.router())
+        .merge(incidents::router(state.incidents.clone()));
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -179,8 +254,8 @@ fn health(state: &AppState) -> HealthReport {
         Some(status) => Err(format!(
             "the analytics view is {} ({} records and {} alerts read so far)",
             status.consumer.phase.replace('_', " "),
-            status.records_applied,
-            status.alerts_applied
+            status.applied(&state.config.topics.processed_metrics.name),
+            status.applied(&state.config.topics.alerts.name)
         )),
         None => Err("the analytics reader has not started".into()),
     };
@@ -196,13 +271,27 @@ fn health(state: &AppState) -> HealthReport {
             "stage_partitions",
             stage_readiness(state.stage.map(StageHandle::status)),
         )
-        .with_readiness("analytics_view", view);
+        .with_readiness("analytics_view", view)
+        .with_check(
+            "incident_stage_loop",
+            state.incident_stage.is(StageHandle::is_running),
+        )
+        .with_check(
+            "incident_reader",
+            state.incident_reader.is(FollowerHandle::is_running),
+        )
+        .with_readiness(
+            "incident_view",
+            if state.incidents.view.caught_up() {
+                Ok(())
+            } else {
+                Err("the incident view is still reading the incidents topic".into())
+            },
+        );
     if state.config.alertmanager.url.is_some() {
         report.with_check(
-            "alert_forwarder",
-            state
-                .forwarder
-                .is(alertmanager::AlertForwarderHandle::is_running),
+            "incident_notifier",
+            state.notifier.is(alertmanager::NotifierHandle::is_running),
         )
     } else {
         report
@@ -210,7 +299,8 @@ fn health(state: &AppState) -> HealthReport {
 }
 
 /// `GET /status`: the loop (partitions, lag, counts), the detectors, the analytics view and
-/// the alert forwarder (`null` when not configured), each consumer with its last error.
+/// the incidents and their notifier (`null` when not configured), each consumer with its
+/// last error.
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(json!({
         "service": SERVICE,
@@ -233,9 +323,14 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "view": state.view.stats(),
         },
         "logs": state.logs.status(),
-        "alert_forwarder": state
-            .forwarder
-            .map(alertmanager::AlertForwarderHandle::status),
+        "incident_notifier": state
+            .notifier
+            .map(alertmanager::NotifierHandle::status),
+        "incidents": {
+            "stage": state.incident_stage.map(StageHandle::status),
+            "reader": state.incident_reader.map(FollowerHandle::status),
+            "view": state.incidents.view.counts().report(),
+        },
     }))
 }
 

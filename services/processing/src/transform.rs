@@ -1,10 +1,14 @@
 //! The stage's transform: one standardized record → one processed record on
-//! `processed-metrics`, plus one alert on `alerts` when it is anomalous.
+//! `processed-metrics`, plus one alert on `alerts` when it is anomalous, and the signal the
+//! incidents need on `incident-signals` (the alerting run, or a normal run of a series
+//! that may be recovering).
 
+use crate::recovery::{RecoveryTracker, Undo};
 use chrono::Utc;
 use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
+use obs_incidents::{scope_key, RunSummary, Signal, SIGNAL_SCHEMA_VERSION};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::sync::lock;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, Transform};
@@ -212,6 +216,8 @@ pub struct Pending {
     /// The detector bank's batch of its observations, once it has one: committed with it,
     /// or rolled back so that its records are not learned twice when consumed again.
     bank_batch: Option<OpenBatch>,
+    /// The batch's changes to the recovery counts, given back if it is discarded.
+    recovery: Vec<Undo>,
 }
 
 pub struct ProcessTransform {
@@ -222,9 +228,11 @@ pub struct ProcessTransform {
     detectors: Arc<Mutex<DetectorBank>>,
     processed_topic: Arc<str>,
     alerts_topic: Arc<str>,
+    signals_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: ProcessingMetrics,
     labels: Labels,
+    recovery: RecoveryTracker,
 }
 
 impl ProcessTransform {
@@ -233,15 +241,18 @@ impl ProcessTransform {
         detectors: Arc<Mutex<DetectorBank>>,
         topics: &obs_kafka::TopicsConfig,
         metrics: ProcessingMetrics,
+        recovery: RecoveryTracker,
     ) -> Self {
         ProcessTransform {
             rules,
             detectors,
             processed_topic: topics.processed_metrics.name.as_str().into(),
             alerts_topic: topics.alerts.name.as_str().into(),
+            signals_topic: topics.incident_signals.name.as_str().into(),
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
             metrics,
             labels: Labels::default(),
+            recovery,
         }
     }
 }
@@ -285,6 +296,30 @@ impl Transform for ProcessTransform {
                 .json(alert);
         }
         let r = &processed.record;
+        let detector_alerts = alerts
+            .iter()
+            .filter(|a| a.detector != "rules")
+            .map(|a| (a.detector.clone(), a.severity))
+            .collect();
+        let signal = if alerts.is_empty() {
+            self.recovery
+                .normal(&r.series_key, &mut pending.recovery)
+                .then(|| Signal::Normal {
+                    run: RunSummary::of(r, processed.processed_at),
+                })
+        } else {
+            self.recovery.alerted(&r.series_key, &mut pending.recovery);
+            Some(Signal::Alerted {
+                run: RunSummary::of(r, processed.processed_at),
+                alerts,
+            })
+        };
+        if let Some(signal) = signal {
+            let scope = scope_key(&r.company, &r.source);
+            out.record(&self.signals_topic, Some(scope.as_bytes()))
+                .next_hop_headers(input, SIGNAL_SCHEMA_VERSION)
+                .json(&signal);
+        }
         let (source, object) = self.labels.lookup(&self.metrics, &r.source, &r.object_type);
         pending.runs.push(Observed {
             source,
@@ -303,11 +338,7 @@ impl Transform for ProcessTransform {
                 .as_ref()
                 .and_then(|v| v.assessment())
                 .map(|a| (a.score, a.outage_probability)),
-            detector_alerts: alerts
-                .iter()
-                .filter(|a| a.detector != "rules")
-                .map(|a| (a.detector.clone(), a.severity))
-                .collect(),
+            detector_alerts,
         });
         out.record(&self.processed_topic, key)
             .next_hop_headers(input, PROCESSED_SCHEMA_VERSION)
@@ -315,8 +346,15 @@ impl Transform for ProcessTransform {
     }
 
     /// The batches will be consumed again: the detectors must not learn them twice.
+    /// The recovery counts of their series go back too.
     fn discarded(&mut self, batches: Vec<Pending>) {
-        let open: Vec<OpenBatch> = batches.into_iter().filter_map(|b| b.bank_batch).collect();
+        let mut open = Vec::new();
+        let mut recovery = Vec::new();
+        for batch in batches {
+            open.extend(batch.bank_batch);
+            recovery.extend(batch.recovery);
+        }
+        self.recovery.undo(recovery.into_iter());
         if !open.is_empty() {
             lock(&self.detectors).rollback_batches(open);
         }

@@ -6,12 +6,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
+use obs_kafka::consumer::follower::phase;
 use obs_kafka::{ensure_topics, ErrorCounter, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
 use obs_testkit::TestTopics;
-use processing::analytics::{
-    phase, router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle,
-};
+use processing::analytics::{router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::Value;
 use std::sync::Arc;
@@ -235,8 +234,8 @@ async fn reader_builds_the_global_view_from_every_partition() {
     assert_eq!(status.consumer.phase, phase::LIVE);
     assert_eq!(
         (
-            status.records_applied,
-            status.alerts_applied,
+            status.applied(&topics.processed_metrics.name),
+            status.applied(&topics.alerts.name),
             status.parse_errors
         ),
         (6, 4, 1),
@@ -406,7 +405,13 @@ async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
             .all(|p| p.start_high_watermark == 2),
         "one aborted record and its abort marker per partition: {status:#?}"
     );
-    assert_eq!((status.records_applied, status.alerts_applied), (0, 0));
+    assert_eq!(
+        (
+            status.applied(&topics.processed_metrics.name),
+            status.applied(&topics.alerts.name)
+        ),
+        (0, 0)
+    );
     assert_eq!(view.summary().total_logs_processed, 0);
     handle.join().unwrap();
 }

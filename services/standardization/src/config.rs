@@ -43,16 +43,7 @@ impl StandardizationConfig {
     /// (`<group>-app-logs`) with a transactional id of its own (`<id>-app-logs`, or
     /// `<group>-app-logs-<hostname>` by default).
     pub fn log_events_stage(&self) -> StageConfig {
-        let suffixed = |name: &str| format!("{name}-app-logs");
-        StageConfig {
-            group_id: suffixed(&self.stage.group_id),
-            transactional_id: if self.stage.transactional_id.is_empty() {
-                String::new()
-            } else {
-                suffixed(&self.stage.transactional_id)
-            },
-            ..self.stage.clone()
-        }
+        self.stage.companion("app-logs")
     }
 }
 

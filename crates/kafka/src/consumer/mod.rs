@@ -8,9 +8,12 @@
 //!   transaction before a revocation, reading librdkafka's statistics);
 //! * [`ConsumerThread`]: the consumer's own OS thread (librdkafka's calls block, and must
 //!   not stall the async runtime) behind one handle type: stop, join, running, status with
-//!   the last error and the rebalance counts, and a component's own progress.
+//!   the last error and the rebalance counts, and a component's own progress;
+//! * [`follower`]: a view's reader, every partition of its topics from the beginning,
+//!   outside every group.
 
 mod context;
+pub mod follower;
 mod settings;
 mod state;
 mod thread;

@@ -34,6 +34,22 @@ impl StageConfig {
         }
     }
 
+    /// The config of another stage of the same service: the same batching, in a group of
+    /// its own (`<group>-<suffix>`) with a transactional id of its own (`<id>-<suffix>`, or
+    /// `<group>-<suffix>-<hostname>` by default).
+    pub fn companion(&self, suffix: &str) -> StageConfig {
+        let suffixed = |name: &str| format!("{name}-{suffix}");
+        StageConfig {
+            group_id: suffixed(&self.group_id),
+            transactional_id: if self.transactional_id.is_empty() {
+                String::new()
+            } else {
+                suffixed(&self.transactional_id)
+            },
+            ..self.clone()
+        }
+    }
+
     pub(super) fn resolved_transactional_id(&self) -> String {
         if !self.transactional_id.is_empty() {
             return self.transactional_id.clone();

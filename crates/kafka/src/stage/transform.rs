@@ -27,4 +27,9 @@ pub trait Transform: Send + 'static {
     /// These batches, oldest first, were dropped (an aborted transaction, a rebalance):
     /// their records will be consumed again.
     fn discarded(&mut self, batches: Vec<Self::Batch>);
+
+    /// The group's assignment changed (after the batches it dropped were discarded, before
+    /// the next record): a transform whose state follows its partitions rebuilds it here
+    /// from what the previous owners committed.
+    fn rebalanced(&mut self) {}
 }

@@ -217,6 +217,7 @@ impl<T: Transform> Worker<T> {
                     let dropped = self.batches.discard();
                     self.transform.discarded(dropped);
                 }
+                self.transform.rebalanced();
             }
             match polled {
                 Some(Ok(message)) => {

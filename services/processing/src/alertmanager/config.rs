@@ -2,45 +2,43 @@
 //! give (shown in logs without its credentials).
 
 use crate::config::error::InvalidConfig;
-use chrono::Duration as ChronoDuration;
 use serde::{Deserialize, Serialize};
 
-/// Longest `alert_ttl_seconds`: an anomaly older than a week is history, not an alert.
-const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+/// Longest `resend_interval_seconds`: an incident fires for four of them after it was
+/// last sent, so a longer one would keep incidents firing for a day after processing
+/// stopped.
+const MAX_RESEND_SECONDS: u64 = 6 * 3600;
 
-/// Where and how alerts are delivered (`[alertmanager]`, `OBS_ALERTMANAGER__*`).
+/// Where and how incidents are sent (`[alertmanager]`, `OBS_ALERTMANAGER__*`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Base URL of Alertmanager, e.g. `http://alertmanager:9093` (basic auth:
-    /// `http://user:password@host:9093`); `None` disables the forwarder.
+    /// `http://user:password@host:9093`); `None` disables the notifier.
     pub url: Option<String>,
-    /// Consumer group shared by every replica (each alert is forwarded by one of them).
-    pub group_id: String,
-    /// Most alerts in one POST.
+    /// Most incidents in one POST.
     pub batch_max_alerts: usize,
-    /// Longest an alert waits for its batch to fill.
-    pub batch_max_ms: u64,
     /// Timeout of one POST.
     pub request_timeout_ms: u64,
     /// First pause before a failed POST is repeated; doubled up to `retry_max_ms`.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
-    /// `endsAt` = the time processing raised the alert + this.
-    pub alert_ttl_seconds: u64,
+    /// Every active incident is sent again this often, firing until four of these later.
+    pub resend_interval_seconds: u64,
+    /// Incidents resolved this recently are sent (resolved) after a restart too.
+    pub resolved_lookback_seconds: u64,
 }
 
 impl Default for AlertmanagerConfig {
     fn default() -> Self {
         AlertmanagerConfig {
             url: None,
-            group_id: "alert-forwarder".into(),
             batch_max_alerts: 100,
-            batch_max_ms: 500,
             request_timeout_ms: 10_000,
             retry_initial_ms: 500,
             retry_max_ms: 30_000,
-            alert_ttl_seconds: 3600,
+            resend_interval_seconds: 60,
+            resolved_lookback_seconds: 3600,
         }
     }
 }
@@ -60,25 +58,22 @@ impl AlertmanagerConfig {
                 return invalid("url", reason);
             }
         }
-        if self.group_id.trim().is_empty() {
-            return invalid("group_id", "must not be empty".into());
-        }
         for (key, value) in [
             ("batch_max_alerts", self.batch_max_alerts as u64),
             ("request_timeout_ms", self.request_timeout_ms),
             ("retry_initial_ms", self.retry_initial_ms),
-            ("alert_ttl_seconds", self.alert_ttl_seconds),
+            ("resend_interval_seconds", self.resend_interval_seconds),
         ] {
             if value == 0 {
                 return invalid(key, "must be at least 1".into());
             }
         }
-        if self.alert_ttl_seconds > MAX_TTL_SECONDS {
+        if self.resend_interval_seconds > MAX_RESEND_SECONDS {
             return invalid(
-                "alert_ttl_seconds",
+                "resend_interval_seconds",
                 format!(
-                    "must be at most {MAX_TTL_SECONDS}, got {}",
-                    self.alert_ttl_seconds
+                    "must be at most {MAX_RESEND_SECONDS}, got {}",
+                    self.resend_interval_seconds
                 ),
             );
         }
@@ -92,11 +87,6 @@ impl AlertmanagerConfig {
             );
         }
         Ok(())
-    }
-
-    /// `alert_ttl_seconds` as a duration, capped as validation caps it.
-    pub(super) fn alert_ttl(&self) -> ChronoDuration {
-        ChronoDuration::seconds(self.alert_ttl_seconds.min(MAX_TTL_SECONDS) as i64)
     }
 }
 
@@ -149,7 +139,10 @@ mod tests {
         );
         assert_eq!(with(|c| c.batch_max_alerts = 0), Err("batch_max_alerts"));
         assert_eq!(with(|c| c.retry_max_ms = 1), Err("retry_max_ms"));
-        assert_eq!(with(|c| c.group_id = " ".into()), Err("group_id"));
+        assert_eq!(
+            with(|c| c.resend_interval_seconds = 86_400),
+            Err("resend_interval_seconds")
+        );
         assert_eq!(
             alerts_endpoint("http://am:9093/prefix/").map(|u| u.to_string()),
             Ok("http://am:9093/prefix/api/v2/alerts".to_owned())

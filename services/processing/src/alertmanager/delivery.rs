@@ -1,4 +1,4 @@
-//! The HTTP side of the forwarder: a Tokio task POSTs each batch to Alertmanager, retried
+//! The HTTP side of the notifier: a Tokio task POSTs each batch to Alertmanager, retried
 //! with exponential backoff until it is accepted or refused for good, and counts the
 //! outcomes.
 
@@ -13,48 +13,35 @@ use tokio::sync::{mpsc, oneshot};
 /// Longest body of a refusal kept for the log.
 const MAX_REFUSAL_CHARS: usize = 500;
 
-/// The error types the forwarder counts in `errors_total`.
+/// The error types the notifier counts in `errors_total`.
 mod error_type {
-    /// An alert record that does not parse; skipped (`receiving`).
-    pub const UNREADABLE_ALERT: &str = "unreadable_alert";
     /// A POST that failed or was answered 5xx, 408 or 429; retried (`sending`).
     pub const ALERTMANAGER_UNAVAILABLE: &str = "alertmanager_unavailable";
     /// Alerts Alertmanager refused as invalid (4xx); dropped, counted per alert (`sending`).
     pub const ALERTMANAGER_REFUSED: &str = "alertmanager_refused";
 }
 
-/// Counters of the forwarder: each alert record counted once, delivered or an error.
+/// Counters of the notifier: each alert sent counted once, delivered or an error.
 #[derive(Clone)]
-pub(super) struct ForwarderMetrics {
+pub(super) struct DeliveryMetrics {
     delivered: IntCounter,
     errors: ErrorCounter,
 }
 
-impl ForwarderMetrics {
+impl DeliveryMetrics {
     pub(super) fn register(registry: &obs_service::Metrics) -> Result<Self, prometheus::Error> {
         let errors = registry.errors().clone();
         // Every error exported from the start (at 0): increase() in the alert rules
         // cannot see a counter's first step from absent to 1.
-        errors.declare(ErrorStage::Receiving, error_type::UNREADABLE_ALERT);
         errors.declare(ErrorStage::Sending, error_type::ALERTMANAGER_UNAVAILABLE);
         errors.declare(ErrorStage::Sending, error_type::ALERTMANAGER_REFUSED);
-        Ok(ForwarderMetrics {
+        Ok(DeliveryMetrics {
             delivered: registry.register(IntCounter::new(
                 "processing_alerts_delivered_total",
-                "Alert records Alertmanager accepted.",
+                "Incident alerts Alertmanager accepted (repeats included).",
             )?)?,
             errors,
         })
-    }
-
-    /// Counts alert records skipped because they do not parse.
-    pub(super) fn count_unreadable(&self, records: u64) {
-        self.errors.invalid_input(
-            ErrorStage::Receiving,
-            error_type::UNREADABLE_ALERT,
-            records,
-            &"alert records that do not parse, skipped",
-        );
     }
 }
 
@@ -82,7 +69,7 @@ impl DeliveryTask {
     pub(super) fn spawn(
         config: &AlertmanagerConfig,
         endpoint: reqwest::Url,
-        metrics: ForwarderMetrics,
+        metrics: DeliveryMetrics,
         runtime: &tokio::runtime::Handle,
     ) -> reqwest::Result<Self> {
         let client = reqwest::Client::builder()
@@ -97,15 +84,16 @@ impl DeliveryTask {
         Ok(DeliveryTask { batches })
     }
 
-    /// Hands `alerts` to the task (blocking: for a thread outside the runtime) and returns
-    /// where their fate will be reported; dropping it abandons the batch.
-    pub(super) fn send_blocking(
+    /// Hands `alerts` to the task and returns where their fate will be reported; dropping
+    /// it abandons the batch.
+    pub(super) async fn send(
         &self,
         alerts: Vec<PostableAlert>,
     ) -> Result<oneshot::Receiver<Delivery>, KafkaError> {
         let (done, fate) = oneshot::channel();
         self.batches
-            .blocking_send(Batch { alerts, done })
+            .send(Batch { alerts, done })
+            .await
             .map_err(|_| KafkaError::Stopped("the Alertmanager delivery task"))?;
         Ok(fate)
     }
@@ -129,13 +117,13 @@ impl Backoff {
 }
 
 /// The HTTP side: POSTs each batch until Alertmanager accepts or refuses it, and reports
-/// the outcome. A batch whose reporter was dropped (the forwarder stopped) is abandoned.
+/// the outcome. A batch whose reporter was dropped (the notifier stopped) is abandoned.
 async fn deliver(
     client: reqwest::Client,
     endpoint: reqwest::Url,
     mut inbox: mpsc::Receiver<Batch>,
     retry: Backoff,
-    metrics: ForwarderMetrics,
+    metrics: DeliveryMetrics,
 ) {
     while let Some(mut batch) = inbox.recv().await {
         let count = batch.alerts.len() as u64;
@@ -186,14 +174,14 @@ async fn deliver(
         let Some(outcome) = outcome else {
             tracing::warn!(
                 alerts = count,
-                "forwarder stopped before Alertmanager accepted the batch; it will be sent again"
+                "notifier stopped before Alertmanager accepted the batch"
             );
             continue;
         };
         if outcome == Delivery::Accepted {
             metrics.delivered.inc_by(count);
         }
-        // The forwarder may have given up waiting (stopping); then nothing is committed.
+        // The notifier may have given up waiting (stopping).
         let _ = batch.done.send(outcome);
     }
 }
@@ -202,8 +190,9 @@ async fn deliver(
 mod tests {
     use super::*;
     use crate::alertmanager::config::alerts_endpoint;
-    use crate::alertmanager::testing::{alert_record_json, fake_alertmanager};
+    use crate::alertmanager::testing::{fake_alertmanager, incident};
     use chrono::Duration as ChronoDuration;
+    use obs_incidents::IncidentStatus;
 
     #[test]
     fn backoff_doubles_up_to_its_ceiling() {
@@ -217,11 +206,11 @@ mod tests {
         assert_eq!(delays, [500, 1000, 2000, 30_000, 30_000, 30_000]);
     }
 
-    fn test_metrics() -> ForwarderMetrics {
-        ForwarderMetrics::register(&obs_service::Metrics::new()).unwrap()
+    fn test_metrics() -> DeliveryMetrics {
+        DeliveryMetrics::register(&obs_service::Metrics::new()).unwrap()
     }
 
-    async fn deliver_one(script: Vec<u16>) -> (Option<Delivery>, Vec<String>, ForwarderMetrics) {
+    async fn deliver_one(script: Vec<u16>) -> (Option<Delivery>, Vec<String>, DeliveryMetrics) {
         let (url, mut received) = fake_alertmanager(script).await;
         let metrics = test_metrics();
         let (batches, inbox) = mpsc::channel(1);
@@ -238,8 +227,9 @@ mod tests {
             metrics.clone(),
         ));
         let (done, fate) = oneshot::channel();
-        let payload = serde_json::to_vec(&alert_record_json()).unwrap();
-        let alert = PostableAlert::from_json(&payload, ChronoDuration::hours(1)).unwrap();
+        let incident = incident(IncidentStatus::Open);
+        let alert =
+            PostableAlert::of_incident(&incident, incident.opened_at, ChronoDuration::hours(1));
         batches
             .send(Batch {
                 alerts: vec![alert],
@@ -268,7 +258,7 @@ mod tests {
             "every attempt sends the same batch"
         );
         let sent: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
-        assert_eq!(sent[0]["labels"]["series_key"], "akonovia:powerbi:1204");
+        assert_eq!(sent[0]["labels"]["source"], "powerbi");
         let errors = &metrics.errors;
         assert_eq!(
             errors.get(ErrorStage::Sending, error_type::ALERTMANAGER_UNAVAILABLE),

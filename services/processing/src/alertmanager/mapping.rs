@@ -1,38 +1,13 @@
-//! From a record of the `alerts` topic to an alert of Alertmanager's v2 API: its labels
-//! (the alert's identity), annotations and times.
+//! From an incident to an alert of Alertmanager's v2 API: its labels (the incident's
+//! identity), annotations and times.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use serde::{Deserialize, Serialize};
+use obs_incidents::{Incident, IncidentStatus, ScopeKind};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// `alertname` of every alert the forwarder sends.
-pub const ALERT_NAME: &str = "ConnectorRunAnomaly";
-
-/// What the forwarder reads of an alert record. Deliberately lenient (rules as text,
-/// optional context) so it forwards what any detector raises, including kinds added later.
-#[derive(Debug, Clone, Deserialize)]
-struct AlertRecord {
-    alert_id: String,
-    series_key: String,
-    record_id: String,
-    severity: String,
-    message: String,
-    raised_at: DateTime<Utc>,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    company: String,
-    #[serde(default)]
-    object_id: Option<i64>,
-    #[serde(default)]
-    object_type: String,
-    #[serde(default)]
-    detector: String,
-    #[serde(default)]
-    rules: Vec<String>,
-    #[serde(default)]
-    reasons: Vec<String>,
-}
+/// `alertname` of every alert the notifier sends.
+pub const ALERT_NAME: &str = "ConnectorIncident";
 
 /// One alert of Alertmanager's v2 API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,36 +21,48 @@ pub(super) struct PostableAlert {
 }
 
 impl PostableAlert {
-    /// The alert of the JSON payload of an alert record, ending `ttl` after it was raised.
-    pub(super) fn from_json(payload: &[u8], ttl: ChronoDuration) -> serde_json::Result<Self> {
-        let record = serde_json::from_slice::<AlertRecord>(payload)?;
-        Ok(PostableAlert::from_record(record, ttl))
-    }
-
-    fn from_record(alert: AlertRecord, ttl: ChronoDuration) -> Self {
-        let mut rules = alert.rules;
-        rules.sort();
-        rules.dedup();
+    /// The alert of `incident` as of `now`: firing until `now + firing_for` (re-sent
+    /// before then while it lasts), or resolved at its resolution.
+    pub(super) fn of_incident(
+        incident: &Incident,
+        now: DateTime<Utc>,
+        firing_for: ChronoDuration,
+    ) -> Self {
+        let scope = &incident.scope;
+        let (kind, object, object_id) = match scope.kind {
+            ScopeKind::Series => (
+                "series",
+                scope.object_type.clone().unwrap_or_default(),
+                scope.object_id.map(|id| id.to_string()).unwrap_or_default(),
+            ),
+            ScopeKind::Source => ("source", String::new(), String::new()),
+        };
         let labels = [
             ("alertname", ALERT_NAME.to_owned()),
-            ("severity", alert.severity),
-            ("source", alert.source),
-            ("company", alert.company),
-            ("object", alert.object_type),
-            (
-                "object_id",
-                alert.object_id.map(|id| id.to_string()).unwrap_or_default(),
-            ),
-            ("series_key", alert.series_key),
-            ("detector", alert.detector),
-            ("rules", rules.join(",")),
+            ("incident_id", incident.id.clone()),
+            ("severity", incident.severity.as_str().to_owned()),
+            ("company", scope.company.clone()),
+            ("source", scope.source.clone()),
+            ("scope", kind.to_owned()),
+            ("object", object),
+            ("object_id", object_id),
         ];
+        let acknowledged = incident
+            .acknowledged
+            .as_ref()
+            .map(|mark| format!("acknowledged by {} at {}", mark.by, mark.at.to_rfc3339()))
+            .unwrap_or_default();
         let annotations = [
-            ("summary", alert.message),
-            ("reasons", alert.reasons.join("; ")),
-            ("record_id", alert.record_id),
-            ("alert_id", alert.alert_id),
+            ("summary", incident.title.clone()),
+            ("description", incident.summary.clone()),
+            ("status", incident.status.as_str().to_owned()),
+            ("acknowledged", acknowledged),
+            ("alerts", incident.alerts_total.to_string()),
         ];
+        let ends_at = match (incident.status, &incident.resolved) {
+            (IncidentStatus::Resolved, Some(resolution)) => resolution.at,
+            _ => now.checked_add_signed(firing_for).unwrap_or(now),
+        };
         // Alertmanager treats an empty label as an absent one; leaving it out says so.
         let non_empty = |pairs: &mut dyn Iterator<Item = (&'static str, String)>| {
             pairs.filter(|(_, v)| !v.is_empty()).collect()
@@ -83,11 +70,8 @@ impl PostableAlert {
         PostableAlert {
             labels: non_empty(&mut labels.into_iter()),
             annotations: non_empty(&mut annotations.into_iter()),
-            starts_at: alert.raised_at,
-            ends_at: alert
-                .raised_at
-                .checked_add_signed(ttl)
-                .unwrap_or(alert.raised_at),
+            starts_at: incident.opened_at,
+            ends_at,
         }
     }
 }
@@ -95,53 +79,34 @@ impl PostableAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alertmanager::testing::alert_record_json;
-
-    fn record() -> AlertRecord {
-        serde_json::from_value(alert_record_json()).unwrap()
-    }
+    use crate::alertmanager::testing::incident;
 
     #[test]
-    fn alert_records_become_alertmanager_alerts() {
-        let alert = PostableAlert::from_record(record(), ChronoDuration::hours(1));
+    fn an_open_incident_fires_until_it_is_sent_again() {
+        let incident = incident(IncidentStatus::Open);
+        let now = incident.opened_at + ChronoDuration::minutes(3);
+        let alert = PostableAlert::of_incident(&incident, now, ChronoDuration::minutes(4));
         let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["labels"]["alertname"], ALERT_NAME);
+        assert_eq!(json["labels"]["incident_id"], incident.id.as_str());
+        assert_eq!(json["labels"]["severity"], "critical");
+        assert_eq!(json["labels"]["scope"], "series");
+        assert_eq!(json["labels"]["source"], "powerbi");
+        assert_eq!(json["labels"]["object_id"], "1204");
+        assert_eq!(json["annotations"]["summary"], incident.title.as_str());
         assert_eq!(
-            json,
-            serde_json::json!({
-                "labels": {
-                    "alertname": "ConnectorRunAnomaly",
-                    "severity": "critical",
-                    "source": "powerbi",
-                    "company": "akonovia",
-                    "object": "Datasets",
-                    "object_id": "1204",
-                    "series_key": "akonovia:powerbi:1204",
-                    "detector": "rules",
-                    "rules": "failure,high_memory",
-                },
-                "annotations": {
-                    "summary": "powerbi Datasets (1204): FAILED; memory 2e8 B",
-                    "reasons": "FAILED; memory 2e8 B",
-                    "record_id": "akonovia:2025-09-03-17-20:1204",
-                    "alert_id": "akonovia:2025-09-03-17-20:1204/rules",
-                },
-                "startsAt": "2025-09-03T17:21:00Z",
-                "endsAt": "2025-09-03T18:21:00Z",
-            })
+            (alert.starts_at, alert.ends_at),
+            (incident.opened_at, now + ChronoDuration::minutes(4))
         );
     }
 
     #[test]
-    fn missing_context_leaves_labels_out_instead_of_empty() {
-        let minimal: AlertRecord = serde_json::from_value(serde_json::json!({
-            "alert_id": "a/zscore", "series_key": "c:s:1", "record_id": "c:1:1",
-            "severity": "warning", "message": "odd", "raised_at": "2025-09-03T17:21:00Z",
-            "detector": "zscore"
-        }))
-        .unwrap();
-        let alert = PostableAlert::from_record(minimal, ChronoDuration::minutes(5));
-        let names: Vec<_> = alert.labels.keys().copied().collect();
-        assert_eq!(names, ["alertname", "detector", "series_key", "severity"]);
-        assert!(!alert.annotations.contains_key("reasons"));
+    fn a_resolved_incident_ends_when_it_was_resolved() {
+        let incident = incident(IncidentStatus::Resolved);
+        let resolved_at = incident.resolved.as_ref().unwrap().at;
+        let later = resolved_at + ChronoDuration::hours(1);
+        let alert = PostableAlert::of_incident(&incident, later, ChronoDuration::minutes(4));
+        assert_eq!(alert.ends_at, resolved_at);
+        assert_eq!(alert.annotations["status"], "resolved");
     }
 }

@@ -1,30 +1,38 @@
-//! An alert record and a stand-in Alertmanager for the unit tests of the forwarder.
+//! An incident and a stand-in Alertmanager for the unit tests of the notifier.
 
+use crate::analytics::testing::processed;
+use obs_incidents::{
+    Action, Command, Incident, IncidentBook, IncidentConfig, IncidentStatus, RunSummary, Signal,
+};
+use obs_records::Status;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-/// An alert record as processing publishes it, with every context field, fields the
-/// forwarder does not read, and one added later.
-pub(super) fn alert_record_json() -> serde_json::Value {
-    serde_json::json!({
-        "alert_id": "akonovia:2025-09-03-17-20:1204/rules",
-        "series_key": "akonovia:powerbi:1204",
-        "record_id": "akonovia:2025-09-03-17-20:1204",
-        "source": "powerbi",
-        "company": "akonovia",
-        "object_id": 1204,
-        "object_type": "Datasets",
-        "detector": "rules",
-        "rules": ["high_memory", "failure"],
-        "severity": "critical",
-        "message": "powerbi Datasets (1204): FAILED; memory 2e8 B",
-        "reasons": ["FAILED", "memory 2e8 B"],
-        "metrics": {"duration_seconds": 1.0},
-        "run_started_at": "2025-09-03T17:20:15Z",
-        "raised_at": "2025-09-03T17:21:00Z",
-        "some_later_field": true
-    })
+/// An incident of one failed PowerBI run (object 1204), in `status`.
+pub(super) fn incident(status: IncidentStatus) -> Incident {
+    let record = processed(1104, "powerbi", Status::Failed, 1.0, 1_000, 0.1);
+    let mut book = IncidentBook::new(IncidentConfig::default());
+    let alerted = Signal::Alerted {
+        run: RunSummary::of(&record.record, record.processed_at),
+        alerts: record.alerts(),
+    };
+    let mut incident = book.apply(&alerted).unwrap().remove(0).incident;
+    let action = match status {
+        IncidentStatus::Open => return incident,
+        IncidentStatus::Acknowledged => Action::Acknowledge,
+        IncidentStatus::Resolved => Action::Resolve,
+    };
+    let command = Signal::Command(Command {
+        command_id: "c1".into(),
+        incident_id: incident.id.clone(),
+        action,
+        by: "alice".into(),
+        note: None,
+        at: record.processed_at + chrono::Duration::minutes(10),
+    });
+    incident = book.apply(&command).unwrap().remove(0).incident;
+    incident
 }
 
 /// A stand-in for Alertmanager: answers the statuses of `script` in turn (then 200) and

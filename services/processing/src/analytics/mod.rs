@@ -5,12 +5,13 @@
 //!
 //! Every processing replica only sees the partitions of `standardized-logs` its group
 //! assigned it, and forgets everything on restart. The view is therefore built from what
-//! the replicas *published*: the reader ([`spawn_reader`]) reads every partition of
-//! `processed-metrics` and `alerts` from the beginning, `read_committed`, outside the
-//! processing consumer group and without committing offsets. Each replica thus answers for the whole stack, and a
+//! the replicas *published*: the reader ([`spawn_reader`], a follower of
+//! [`obs_kafka::consumer::follower`]) reads every partition of `processed-metrics` and
+//! `alerts` from the beginning, `read_committed`, outside the processing consumer group
+//! and without committing offsets. Each replica thus answers for the whole stack, and a
 //! restart rebuilds the same view from the retained topics (30 d of processed records,
-//! 1 d of alerts by default). Partitions added to a topic after the reader started are not
-//! read until the service restarts.
+//! 1 d of alerts by default); partitions added to a topic later are read from their
+//! beginning once found.
 //!
 //! # Memory bound
 //!
@@ -46,13 +47,11 @@ mod responses;
 mod routes;
 mod sketch;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod view;
 
 pub use config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
-pub use reader::{
-    phase, spawn_reader, PartitionProgress, ReaderHandle, ReaderProgress, ReaderStatus,
-};
+pub use reader::{spawn_reader, ReaderHandle};
 pub use responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 pub use routes::{
     router, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT,

@@ -11,13 +11,11 @@
 use super::responses::{Anomalies, RecentRecords, SourcesReport, Summary};
 use super::view::{AnalyticsView, AnomalyQuery, RecentQuery};
 use axum::extract::State;
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use obs_detector::Severity;
 use obs_records::Status;
-use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery};
+use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -44,56 +42,35 @@ pub fn router(view: Arc<AnalyticsView>) -> Router {
 
 type View = State<Arc<AnalyticsView>>;
 
-/// An answer of the view, with whether the view had caught up when it was given.
-#[derive(Serialize)]
-struct ViewAnswer<T> {
-    #[serde(flatten)]
-    answer: T,
-    view_caught_up: bool,
+/// An answer of the analytics view.
+fn answer<T: Serialize>(
+    view: &AnalyticsView,
+    answer: impl FnOnce(&AnalyticsView) -> T,
+) -> ViewAnswer<T> {
+    let caught_up = view.is_caught_up();
+    ViewAnswer::new(caught_up, answer(view))
 }
-
-impl<T: Serialize> ViewAnswer<T> {
-    /// Reads whether the view caught up before `answer` is computed: a view that caught up
-    /// meanwhile only makes the flag err on the side of "partial".
-    fn of(view: &AnalyticsView, answer: impl FnOnce(&AnalyticsView) -> T) -> Self {
-        let view_caught_up = view.is_caught_up();
-        ViewAnswer {
-            answer: answer(view),
-            view_caught_up,
-        }
-    }
-}
-
-impl<T: Serialize> IntoResponse for ViewAnswer<T> {
-    fn into_response(self) -> Response {
-        let flag = HeaderValue::from_static(if self.view_caught_up { "true" } else { "false" });
-        ([(VIEW_CAUGHT_UP, flag)], Json(self)).into_response()
-    }
-}
-
-/// The header that says whether an analytics answer is complete.
-const VIEW_CAUGHT_UP: &str = "x-view-caught-up";
 
 async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
-    ViewAnswer::of(&view, AnalyticsView::summary)
+    answer(&view, AnalyticsView::summary)
 }
 
 async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesReport> {
-    ViewAnswer::of(&view, AnalyticsView::sources)
+    answer(&view, AnalyticsView::sources)
 }
 
 async fn recent(
     State(view): View,
     StrictQuery(query): StrictQuery<RecentQuery>,
 ) -> ViewAnswer<RecentRecords> {
-    ViewAnswer::of(&view, |v| v.recent(&query))
+    answer(&view, |v| v.recent(&query))
 }
 
 async fn anomalies(
     State(view): View,
     StrictQuery(query): StrictQuery<AnomalyQuery>,
 ) -> ViewAnswer<Anomalies> {
-    ViewAnswer::of(&view, |v| v.anomalies(&query))
+    answer(&view, |v| v.anomalies(&query))
 }
 
 impl FromQuery for RecentQuery {
@@ -101,7 +78,7 @@ impl FromQuery for RecentQuery {
 
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         Ok(RecentQuery {
-            limit: limit(params, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT)?,
+            limit: params.limit(RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT)?,
             source: source(params)?,
             status: params.parse("status", "SUCCESS or FAILED", |value| {
                 Status::parse(&value.to_ascii_uppercase())
@@ -115,24 +92,13 @@ impl FromQuery for AnomalyQuery {
 
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         Ok(AnomalyQuery {
-            limit: limit(params, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT)?,
+            limit: params.limit(ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT)?,
             severity: params.parse("severity", "warning or critical", |value| {
                 value.to_ascii_lowercase().parse::<Severity>().ok()
             })?,
             source: source(params)?,
         })
     }
-}
-
-fn limit(params: &QueryParams, default: usize, max: usize) -> Result<usize, ApiError> {
-    let expected = format!("an integer from 1 to {max}");
-    let limit = params.parse("limit", &expected, |value| {
-        value
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=max).contains(limit))
-    })?;
-    Ok(limit.unwrap_or(default))
 }
 
 fn source(params: &QueryParams) -> Result<Option<String>, ApiError> {
@@ -148,6 +114,7 @@ mod tests {
     use crate::analytics::testing::processed;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use obs_service::view_answer::VIEW_CAUGHT_UP;
     use serde_json::Value;
     use tower::ServiceExt;
 

@@ -4,6 +4,7 @@ pub mod error;
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
+use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
@@ -22,6 +23,15 @@ pub struct ProcessingConfig {
     pub analytics: AnalyticsConfig,
     pub alertmanager: AlertmanagerConfig,
     pub logs: LogsConfig,
+    pub incidents: IncidentsConfig,
+}
+
+impl ProcessingConfig {
+    /// The incident stage's config: the run stage's, in a group of its own
+    /// (`<group>-incidents`) with a transactional id of its own.
+    pub fn incident_stage(&self) -> StageConfig {
+        self.stage.companion("incidents")
+    }
 }
 
 impl Default for ProcessingConfig {
@@ -36,6 +46,7 @@ impl Default for ProcessingConfig {
             analytics: AnalyticsConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             logs: LogsConfig::default(),
+            incidents: IncidentsConfig::default(),
         }
     }
 }

@@ -1,0 +1,315 @@
+//! The incidents API: `GET /incidents`, `GET /incidents/{id}` (with its evidence),
+//! `POST /incidents/{id}/acknowledge` and `POST /incidents/{id}/resolve`.
+//!
+//! Commands are checked against the view (404 unknown, 409 impossible), then written to
+//! `incident-signals` under the incident's scope, so the incident stage applies them in
+//! order with the alerts; the answer waits (a few seconds at most) until the view shows the
+//! change, so the caller and every other viewer see the same state.
+
+use super::evidence::{evidence, EvidenceConfig};
+use super::view::{IncidentQuery, IncidentView};
+use crate::logs::LogView;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use obs_detector::Severity;
+use obs_incidents::{
+    check_command, scope_key, Action, Command, IncidentError, IncidentStatus, Signal,
+    SIGNAL_SCHEMA_VERSION,
+};
+use obs_kafka::{AckedProducer, KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
+use obs_service::http::read_body;
+use obs_service::{
+    ApiError, ApplicationJson, ContentType, FromQuery, QueryParams, StrictQuery, ViewAnswer,
+};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `limit` of `GET /incidents` when none is given.
+pub const INCIDENTS_DEFAULT_LIMIT: usize = 50;
+/// Largest `limit` of `GET /incidents`.
+pub const INCIDENTS_MAX_LIMIT: usize = 500;
+/// Largest body of a command.
+const COMMAND_MAX_BYTES: usize = 16 * 1024;
+const MAX_BY_CHARS: usize = 200;
+const MAX_NOTE_CHARS: usize = 2000;
+/// How long a command's answer waits for the view to show it.
+const COMMAND_WAIT: Duration = Duration::from_secs(5);
+const COMMAND_POLL: Duration = Duration::from_millis(20);
+
+/// What the incidents endpoints share.
+pub struct IncidentsApi {
+    pub view: Arc<IncidentView>,
+    pub logs: Arc<LogView>,
+    pub producer: AckedProducer,
+    pub signals_topic: String,
+    pub evidence: EvidenceConfig,
+}
+
+pub fn router(api: Arc<IncidentsApi>) -> Router {
+    Router::new()
+        .route("/incidents", get(list))
+        .route("/incidents/{id}", get(show))
+        .route("/incidents/{id}/acknowledge", post(acknowledge))
+        .route("/incidents/{id}/resolve", post(resolve))
+        .with_state(api)
+}
+
+type Api = State<Arc<IncidentsApi>>;
+
+impl FromQuery for IncidentQuery {
+    const PARAMETERS: &'static [&'static str] =
+        &["status", "severity", "source", "company", "limit"];
+
+    fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
+        let text = |name: &str| {
+            params.parse(name, "a non-empty name", |value| {
+                (!value.is_empty()).then(|| value.to_owned())
+            })
+        };
+        Ok(IncidentQuery {
+            status: params.parse("status", "open, acknowledged or resolved", |value| {
+                IncidentStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str().eq_ignore_ascii_case(value))
+            })?,
+            severity: params.parse("severity", "warning or critical", |value| {
+                value.to_ascii_lowercase().parse::<Severity>().ok()
+            })?,
+            source: text("source")?,
+            company: text("company")?,
+            limit: params.limit(INCIDENTS_DEFAULT_LIMIT, INCIDENTS_MAX_LIMIT)?,
+        })
+    }
+}
+
+/// The parts of an incident a list shows (its evidence is in `GET /incidents/{id}`).
+const HEAVY_FIELDS: [&str; 5] = ["alerts", "runs", "timeline", "series", "command_ids"];
+
+fn without_heavy_fields(mut value: Value) -> Value {
+    if let Some(object) = value.as_object_mut() {
+        for field in HEAVY_FIELDS {
+            object.remove(field);
+        }
+    }
+    value
+}
+
+#[derive(Serialize)]
+struct Listing {
+    incidents: Vec<Value>,
+    total_matched: usize,
+}
+
+async fn list(
+    State(api): Api,
+    StrictQuery(query): StrictQuery<IncidentQuery>,
+) -> ViewAnswer<Listing> {
+    let caught_up = api.view.caught_up();
+    let (incidents, total_matched) = api.view.list(&query);
+    let incidents = incidents
+        .into_iter()
+        .map(|i| without_heavy_fields(serde_json::to_value(i).unwrap_or(Value::Null)))
+        .collect();
+    ViewAnswer::new(
+        caught_up,
+        Listing {
+            incidents,
+            total_matched,
+        },
+    )
+}
+
+fn unknown(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_incident",
+        format!("no incident {id:?}"),
+    )
+}
+
+async fn show(
+    State(api): Api,
+    Path(id): Path<String>,
+    _: StrictQuery<()>,
+) -> Result<ViewAnswer<Value>, ApiError> {
+    let caught_up = api.view.caught_up();
+    let incident = api.view.get(&id).ok_or_else(|| unknown(&id))?;
+    let evidence = evidence(&incident, &api.logs, &api.evidence);
+    let mut value = serde_json::to_value(&incident).unwrap_or(Value::Null);
+    let timeline = value
+        .get_mut("timeline")
+        .map(Value::take)
+        .unwrap_or_default();
+    let mut answer = without_heavy_fields(value);
+    if let Some(object) = answer.as_object_mut() {
+        object.insert("timeline".into(), timeline);
+        object.insert(
+            "evidence".into(),
+            serde_json::to_value(evidence).unwrap_or(Value::Null),
+        );
+    }
+    Ok(ViewAnswer::new(caught_up, json!({ "incident": answer })))
+}
+
+async fn acknowledge(
+    api: Api,
+    id: Path<String>,
+    content_type: ContentType<ApplicationJson>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    command(api, id, content_type, body, Action::Acknowledge).await
+}
+
+async fn resolve(
+    api: Api,
+    id: Path<String>,
+    content_type: ContentType<ApplicationJson>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    command(api, id, content_type, body, Action::Resolve).await
+}
+
+/// `{"by": "...", "note": "..."}`: who, and why (optional).
+struct CommandBody {
+    by: String,
+    note: Option<String>,
+}
+
+fn field_error(field: &str, problem: &str) -> ApiError {
+    ApiError::unprocessable(
+        format!("field `{field}` {problem}"),
+        json!({ "field": field, "problem": problem }),
+    )
+}
+
+fn command_body(bytes: &[u8]) -> Result<CommandBody, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(field_error(
+            "body",
+            "must be a JSON object {\"by\": ..., \"note\": ...}",
+        ));
+    };
+    let by = match object.remove("by") {
+        Some(Value::String(by)) if !by.trim().is_empty() && by.chars().count() <= MAX_BY_CHARS => {
+            by
+        }
+        Some(Value::String(by)) if by.trim().is_empty() => {
+            return Err(field_error("by", "must not be empty"))
+        }
+        Some(Value::String(_)) => {
+            return Err(field_error(
+                "by",
+                &format!("must be at most {MAX_BY_CHARS} characters"),
+            ))
+        }
+        Some(_) => return Err(field_error("by", "must be a string")),
+        None => return Err(field_error("by", "is required (who acts on the incident)")),
+    };
+    let note = match object.remove("note") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(note)) if note.chars().count() <= MAX_NOTE_CHARS => Some(note),
+        Some(Value::String(_)) => {
+            return Err(field_error(
+                "note",
+                &format!("must be at most {MAX_NOTE_CHARS} characters"),
+            ))
+        }
+        Some(_) => return Err(field_error("note", "must be a string")),
+    };
+    if let Some(field) = object.keys().next() {
+        return Err(field_error(field, "is not a field of a command (by, note)"));
+    }
+    Ok(CommandBody { by, note })
+}
+
+async fn command(
+    State(api): Api,
+    Path(id): Path<String>,
+    _: ContentType<ApplicationJson>,
+    body: Body,
+    action: Action,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, COMMAND_MAX_BYTES).await?;
+    let CommandBody { by, note } = command_body(&bytes)?;
+    let incident = api.view.get(&id).ok_or_else(|| unknown(&id))?;
+    check_command(&incident, action).map_err(|error| conflict(&error, incident.status))?;
+    let command = Command {
+        command_id: uuid::Uuid::new_v4().to_string(),
+        incident_id: id.clone(),
+        action,
+        by,
+        note,
+        at: Utc::now(),
+    };
+    let signal = Signal::Command(command.clone());
+    let key = scope_key(&incident.scope.company, &incident.scope.source);
+    let record = OutgoingRecord {
+        payload: serde_json::to_vec(&signal).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })?,
+        headers: RecordHeaders {
+            record_id: command.command_id.clone(),
+            schema_version: SIGNAL_SCHEMA_VERSION.into(),
+            content_type: "application/json".into(),
+            ingested_at: command.at,
+            traceparent: TraceParent::new_root(),
+        },
+        key,
+    };
+    api.producer
+        .publish(&api.signals_topic, &[record])
+        .await
+        .map_err(|error| unavailable(&api.producer, &error))?;
+    let waiting = Instant::now();
+    while waiting.elapsed() < COMMAND_WAIT {
+        if let Some(now) = api.view.get(&id) {
+            if now.command_ids.contains(&command.command_id) {
+                let value = without_heavy_fields(serde_json::to_value(now).unwrap_or(Value::Null));
+                return Ok((
+                    StatusCode::OK,
+                    Json(json!({ "incident": value, "command_id": command.command_id })),
+                )
+                    .into_response());
+            }
+        }
+        tokio::time::sleep(COMMAND_POLL).await;
+    }
+    let mut accepted = Map::new();
+    accepted.insert("command_id".into(), command.command_id.into());
+    accepted.insert("incident_id".into(), id.into());
+    accepted.insert("action".into(), action.as_str().into());
+    accepted.insert(
+        "message".into(),
+        "accepted: the incident stage has not applied it yet; GET the incident to see it".into(),
+    );
+    Ok((StatusCode::ACCEPTED, Json(Value::Object(accepted))).into_response())
+}
+
+fn conflict(error: &IncidentError, status: IncidentStatus) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "impossible_transition",
+        error.to_string(),
+    )
+    .with_details(json!({ "status": status.as_str() }))
+}
+
+fn unavailable(producer: &AckedProducer, error: &KafkaError) -> ApiError {
+    let retry_after = match error {
+        KafkaError::QueueFull { retry_after, .. } => *retry_after,
+        _ => producer.retry_after(),
+    };
+    ApiError::unavailable(
+        format!("the command could not be written to Kafka: {error}"),
+        retry_after,
+    )
+}

@@ -1,0 +1,176 @@
+//! The incident stage's transform: one signal of `incident-signals` → the incidents it
+//! changed, each written whole to the compacted `incidents` topic (key = incident id) in
+//! the transaction that consumes the signal.
+
+use super::metrics::IncidentMetrics;
+use super::restore::restore;
+use obs_incidents::{
+    Change, IncidentBook, IncidentError, Signal, Transition, INCIDENT_SCHEMA_VERSION,
+};
+use obs_kafka::dead_letter::DeadLetterTally;
+use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, KafkaConfig, Outputs, Transform};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const INCIDENT_STAGE: &str = "incidents";
+/// How long one restore may take before it is tried again.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between two failed restores.
+const RESTORE_RETRY: Duration = Duration::from_secs(1);
+
+/// What a batch leaves to do once it commits.
+#[derive(Default)]
+pub struct IncidentBatch {
+    transitions: Vec<(Transition, Option<f64>)>,
+    rejected_commands: u64,
+    dead_letters: DeadLetterTally,
+}
+
+pub struct IncidentTransform {
+    book: IncidentBook,
+    kafka: KafkaConfig,
+    incidents_topic: Arc<str>,
+    dead_letter_topic: Arc<str>,
+    metrics: IncidentMetrics,
+    errors: ErrorCounter,
+    /// The book must be rebuilt from the topic before the next signal: at start, after a
+    /// rebalance, after a dropped batch (whose signals the book already applied).
+    stale: bool,
+}
+
+impl IncidentTransform {
+    pub fn new(
+        book: IncidentBook,
+        kafka: &KafkaConfig,
+        topics: &obs_kafka::TopicsConfig,
+        metrics: IncidentMetrics,
+        errors: ErrorCounter,
+    ) -> Self {
+        IncidentTransform {
+            book,
+            kafka: kafka.clone(),
+            incidents_topic: topics.incidents.name.as_str().into(),
+            dead_letter_topic: topics.dead_letters.name.as_str().into(),
+            metrics,
+            errors,
+            stale: true,
+        }
+    }
+
+    /// Rebuilds the book, trying until it succeeds: applying a signal to a stale book would
+    /// write wrong incidents, so the stage waits (its status shows the errors).
+    fn restore_book(&mut self) {
+        loop {
+            match restore(
+                &self.kafka,
+                &self.incidents_topic,
+                &mut self.book,
+                &self.errors,
+                RESTORE_TIMEOUT,
+            ) {
+                Ok(restored) => {
+                    tracing::info!(
+                        incidents = restored.incidents,
+                        records = restored.records,
+                        unreadable = restored.unreadable,
+                        "incident book restored"
+                    );
+                    self.metrics.restores.inc();
+                    self.stale = false;
+                    return;
+                }
+                Err(error) => {
+                    self.errors
+                        .failure(ErrorStage::Receiving, "incident_restore", 1, &error);
+                    std::thread::sleep(RESTORE_RETRY);
+                }
+            }
+        }
+    }
+}
+
+impl Transform for IncidentTransform {
+    type Batch = IncidentBatch;
+
+    fn transform(&mut self, input: &InputRecord<'_>, batch: &mut IncidentBatch, out: &mut Outputs) {
+        if self.stale {
+            self.restore_book();
+        }
+        let parsed = input
+            .payload
+            .ok_or_else(|| "empty payload: no bytes to read".to_owned())
+            .and_then(|p| serde_json::from_slice::<Signal>(p).map_err(|e| e.to_string()));
+        let signal = match parsed {
+            Ok(signal) => signal,
+            Err(reason) => {
+                batch.dead_letters.write(
+                    out,
+                    input,
+                    &self.dead_letter_topic,
+                    INCIDENT_STAGE,
+                    "unreadable_incident_signal",
+                    &reason,
+                );
+                return;
+            }
+        };
+        match self.book.apply(&signal) {
+            Ok(changes) => {
+                for Change {
+                    incident,
+                    transition,
+                } in changes
+                {
+                    let took = match transition {
+                        Transition::Acknowledged => incident.acknowledged.as_ref().map(|m| m.at),
+                        Transition::Resolved => incident.resolved.as_ref().map(|r| r.at),
+                        _ => None,
+                    }
+                    .map(|at| (at - incident.opened_at).num_milliseconds().max(0) as f64 / 1e3);
+                    batch.transitions.push((transition, took));
+                    out.record(&self.incidents_topic, Some(incident.id.as_bytes()))
+                        .next_hop_headers(input, INCIDENT_SCHEMA_VERSION)
+                        .json(&incident);
+                }
+            }
+            // An operator's command that no longer applies (two operators resolving at
+            // once): the first one won; counted, nothing to write.
+            Err(
+                error @ (IncidentError::ImpossibleTransition { .. }
+                | IncidentError::UnknownIncident { .. }),
+            ) => {
+                tracing::info!(%error, "incident command skipped");
+                batch.rejected_commands += 1;
+            }
+            Err(error) => {
+                batch.dead_letters.write(
+                    out,
+                    input,
+                    &self.dead_letter_topic,
+                    INCIDENT_STAGE,
+                    "incident_signal_refused",
+                    &error.to_string(),
+                );
+            }
+        }
+    }
+
+    fn committed(&mut self, batch: IncidentBatch) {
+        batch.dead_letters.commit(&self.errors);
+        self.metrics
+            .commands_rejected
+            .inc_by(batch.rejected_commands);
+        for (transition, took) in batch.transitions {
+            self.metrics.observe(transition, took);
+        }
+    }
+
+    /// The book applied their signals: it is rebuilt from what committed.
+    fn discarded(&mut self, _batches: Vec<IncidentBatch>) {
+        self.stale = true;
+    }
+
+    fn rebalanced(&mut self) {
+        self.stale = true;
+    }
+}

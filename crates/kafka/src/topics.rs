@@ -52,6 +52,8 @@ pub struct TopicsConfig {
     pub app_logs: TopicSpec,
     /// Application log events standardized, with their severity; key = service.
     pub standardized_app_logs: TopicSpec,
+    /// Each service's error rate per window of event time, from processing; key = service.
+    pub app_log_rates: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -67,13 +69,14 @@ impl Default for TopicsConfig {
             dead_letters: TopicSpec::new("dead-letters", 1, 30),
             app_logs: TopicSpec::new("app-logs", 3, 7),
             standardized_app_logs: TopicSpec::new("standardized-app-logs", 3, 7),
+            app_log_rates: TopicSpec::new("app-log-rates", 3, 7),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 7] {
+    pub fn all(&self) -> [&TopicSpec; 8] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -82,11 +85,12 @@ impl TopicsConfig {
             &self.dead_letters,
             &self.app_logs,
             &self.standardized_app_logs,
+            &self.app_log_rates,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 7] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 8] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -95,6 +99,7 @@ impl TopicsConfig {
             &mut self.dead_letters,
             &mut self.app_logs,
             &mut self.standardized_app_logs,
+            &mut self.app_log_rates,
         ]
     }
 }
@@ -290,6 +295,7 @@ mod tests {
                 ("dead-letters", 1, 30),
                 ("app-logs", 3, 7),
                 ("standardized-app-logs", 3, 7),
+                ("app-log-rates", 3, 7),
             ]
         );
     }

@@ -74,7 +74,7 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
-        let logs = logs::Logs::new(config.logs.clone(), &registry)?;
+        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?;
         Ok(Arc::new(AppState {
             config,
             view,
@@ -125,7 +125,8 @@ impl AppState {
             &tokio::runtime::Handle::try_current()
                 .context("the alert forwarder needs a Tokio runtime")?,
         )?;
-        self.logs.start(&c.kafka, &c.topics, &self.registry)?;
+        self.logs
+            .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         if let Some(forwarder) = forwarder {

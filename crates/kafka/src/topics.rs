@@ -73,6 +73,8 @@ pub struct TopicsConfig {
     pub app_logs: TopicSpec,
     /// Application log events standardized, with their severity; key = service.
     pub standardized_app_logs: TopicSpec,
+    /// Each service's error rate per window of event time, from processing; key = service.
+    pub app_log_rates: TopicSpec,
     /// What incidents are made of: each alerting run (and the next normal runs of its
     /// series) and the operators' commands; key = `{company}:{source}`.
     pub incident_signals: TopicSpec,
@@ -93,6 +95,7 @@ impl Default for TopicsConfig {
             dead_letters: TopicSpec::new("dead-letters", 1, 30),
             app_logs: TopicSpec::new("app-logs", 3, 7),
             standardized_app_logs: TopicSpec::new("standardized-app-logs", 3, 7),
+            app_log_rates: TopicSpec::new("app-log-rates", 3, 7),
             incident_signals: TopicSpec::new("incident-signals", 3, 7),
             incidents: TopicSpec::new("incidents", 3, 30).compacted(),
             replication_factor: -1,
@@ -101,7 +104,7 @@ impl Default for TopicsConfig {
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 9] {
+    pub fn all(&self) -> [&TopicSpec; 10] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -112,11 +115,12 @@ impl TopicsConfig {
             &self.standardized_app_logs,
             &self.incident_signals,
             &self.incidents,
+            &self.app_log_rates,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 9] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 10] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -127,6 +131,7 @@ impl TopicsConfig {
             &mut self.standardized_app_logs,
             &mut self.incident_signals,
             &mut self.incidents,
+            &mut self.app_log_rates,
         ]
     }
 }
@@ -328,6 +333,7 @@ mod tests {
                 ("standardized-app-logs", 3, 7, "delete"),
                 ("incident-signals", 3, 7, "delete"),
                 ("incidents", 3, 30, "compact,delete"),
+                ("app-log-rates", 3, 7, "delete"),
             ]
         );
     }

@@ -88,7 +88,7 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
-        let logs = logs::Logs::new(config.logs.clone(), &registry)?;
+        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?;
         config
             .incidents
             .rules
@@ -191,7 +191,8 @@ impl AppState {
             self.incident_metrics.clone(),
             self.registry.errors(),
         )?;
-        self.logs.start(&c.kafka, &c.topics, &self.registry)?;
+        self.logs
+            .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);

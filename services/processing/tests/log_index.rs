@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
-use obs_kafka::KafkaConfig;
+use obs_detector::DetectorConfig;
+use obs_kafka::{KafkaConfig, StageConfig};
 use obs_records::{
     LogSeverity, SeveritySource, StandardizedLogEvent, TimestampSource,
     STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
@@ -156,10 +157,16 @@ async fn the_index_reads_every_partition_and_answers_each_filter() {
             partition_check_ms: 200,
             ..LogsConfig::default()
         },
+        DetectorConfig::default(),
         &registry,
     )
     .unwrap();
-    logs.start(&kafka, &topics, &registry).unwrap();
+    let group = format!("test-{}", topics.raw_logs.name);
+    let stage = StageConfig {
+        transactional_id: format!("{group}-a"),
+        ..StageConfig::for_group(&group)
+    };
+    logs.start(&kafka, &topics, &stage, &registry).unwrap();
     let all = wait_for_held(&logs, 5).await;
     assert_eq!(
         messages(&all),

@@ -1,5 +1,6 @@
 //! Application log events in processing: the log index behind `GET /logs` and the
-//! incidents' evidence.
+//! incidents' evidence, and each service's error rate as a series of the streaming
+//! detectors.
 //!
 //! # The log index
 //!
@@ -18,8 +19,23 @@
 //! keys. The allocator's rounding and the B-trees' half-empty nodes come on top of it,
 //! as do librdkafka's prefetch queue (capped at 1 MiB compressed, as the analytics
 //! reader's) and a request's answer (at most `LOGS_MAX_LIMIT` events cloned).
+//!
+//! # The error rate of each service
+//!
+//! A second exactly-once stage of processing ([`ErrorRateTransform`], on the stage
+//! building block, in the group `<stage.group_id>-app-logs`) cuts each service's events
+//! into tumbling windows of event time (`logs.error_rate_window_seconds`), closed by the
+//! service's first event past the window's end. A closed window's error rate (error and
+//! critical events over all) is a point of the series `app:{service}` in a detector bank
+//! of the stage's own; each window is a record on `app-log-rates`, and a window the
+//! detectors flag is an alert (detector `error_rate`) on `alerts`, in the same
+//! transaction. At most `logs.error_rate_max_services` windows are open. Like the
+//! detectors' state, they are kept in memory only: after a restart or a rebalance, the
+//! services of the partitions concerned start with no open window (the events of a
+//! window left open then are not counted) and their series warm up again.
 
 mod config;
+mod error_rate;
 mod index;
 mod metrics;
 mod reader;
@@ -28,56 +44,104 @@ mod search;
 #[cfg(test)]
 mod testing;
 mod view;
+mod windows;
 
-pub use config::LogsConfig;
+pub use config::{error_rate_stage, LogsConfig};
+pub use error_rate::{
+    ErrorRateRecord, ErrorRateTransform, APP_LOG_RATE_SCHEMA_VERSION, ERROR_RATE, ERROR_RATE_STAGE,
+};
 pub use index::{estimated_bytes, IndexStats, LogIndex};
 pub use reader::{phase, LogReaderHandle, LogReaderStatus};
 pub use routes::{router, LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT};
 pub use search::{Correlation, LogMatches, LogQuery};
 pub use view::LogView;
+pub use windows::{ClosedBy, ClosedWindow};
 
 use anyhow::Context;
-use metrics::IndexMetrics;
-use obs_kafka::{KafkaConfig, TopicsConfig};
-use obs_service::{HealthReport, Metrics, Running};
+use metrics::{ErrorRateMetrics, IndexMetrics};
+use obs_detector::{DetectorBank, DetectorConfig};
+use obs_kafka::sync::lock;
+use obs_kafka::{spawn_stage, KafkaConfig, StageConfig, StageHandle, StageMetrics, TopicsConfig};
+use obs_service::{stage_readiness, HealthReport, Metrics, Running};
 use reader::{spawn_log_reader, LogReaderSettings};
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use windows::ErrorRateWindows;
 
-/// The log index and its reader, as the service holds them.
+/// The log index and its reader, and the error-rate stage, as the service holds them.
 pub struct Logs {
     config: LogsConfig,
     view: Arc<LogView>,
     index_metrics: IndexMetrics,
     reader: Running<LogReaderHandle>,
+    /// The error-rate stage's detectors, shared with `/status`.
+    detectors: Arc<Mutex<DetectorBank>>,
+    rate_metrics: ErrorRateMetrics,
+    stage_metrics: StageMetrics,
+    stage: Running<StageHandle>,
 }
 
 impl Logs {
-    /// Validates the config and registers the metrics; the reader starts with
-    /// [`Logs::start`].
-    pub fn new(config: LogsConfig, registry: &Metrics) -> anyhow::Result<Logs> {
+    /// Validates the config and registers the metrics; the error-rate stage's detectors
+    /// take `detector`. The loops start with [`Logs::start`].
+    pub fn new(
+        config: LogsConfig,
+        detector: DetectorConfig,
+        registry: &Metrics,
+    ) -> anyhow::Result<Logs> {
         config.validate().context("invalid configuration of logs")?;
         let index_metrics =
             IndexMetrics::register(registry).context("registering the log index metrics")?;
+        let rate_metrics =
+            ErrorRateMetrics::register(registry).context("registering the error-rate metrics")?;
+        let stage_metrics =
+            StageMetrics::register(registry.registry(), registry.errors(), "log_events")
+                .context("registering the error-rate stage's metrics")?;
+        let detectors = DetectorBank::new(detector).context("invalid configuration of detector")?;
         Ok(Logs {
             view: Arc::new(LogView::new(config.index_capacity, config.index_max_bytes)),
             config,
             index_metrics,
             reader: Running::default(),
+            detectors: Arc::new(Mutex::new(detectors)),
+            rate_metrics,
+            stage_metrics,
+            stage: Running::default(),
         })
     }
 
-    /// Starts the reader of `topics.standardized_app_logs`.
+    /// Starts the reader of `topics.standardized_app_logs` and the error-rate stage, whose
+    /// group and transactional id derive from the run stage's `runs`
+    /// ([`error_rate_stage`]).
     pub fn start(
         &self,
         kafka: &KafkaConfig,
         topics: &TopicsConfig,
+        runs: &StageConfig,
         registry: &Metrics,
     ) -> anyhow::Result<()> {
+        let c = &self.config;
+        let transform = ErrorRateTransform::new(
+            ErrorRateWindows::new(c.error_rate_window_seconds, c.error_rate_max_services),
+            self.detectors.clone(),
+            topics,
+            self.rate_metrics.clone(),
+            registry.errors().clone(),
+        );
+        let stage = spawn_stage(
+            kafka,
+            ERROR_RATE_STAGE,
+            &topics.standardized_app_logs.name,
+            &error_rate_stage(runs),
+            transform,
+            self.stage_metrics.clone(),
+        )
+        .context("starting the error-rate stage")?;
+        self.stage.set(stage);
         let settings = LogReaderSettings {
             topic: topics.standardized_app_logs.name.clone(),
-            partition_check: Duration::from_millis(self.config.partition_check_ms),
+            partition_check: Duration::from_millis(c.partition_check_ms),
             metrics: self.index_metrics.clone(),
         };
         let reader = spawn_log_reader(kafka, settings, self.view.clone(), registry.errors())
@@ -86,8 +150,12 @@ impl Logs {
         Ok(())
     }
 
-    /// Stops the reader (blocking).
+    /// Stops the stage after it committed its batch in flight, and the reader (blocking).
     pub fn stop(&self) -> anyhow::Result<()> {
+        if let Some(stage) = self.stage.take() {
+            stage.stop();
+            stage.join()?;
+        }
         if let Some(reader) = self.reader.take() {
             reader.stop();
             reader.join()?;
@@ -105,20 +173,29 @@ impl Logs {
         router(self.view.clone())
     }
 
-    /// `report` with the reader's liveness (the index answers, partial, while it catches
-    /// up, so readiness does not wait for it).
+    /// `report` with the reader's and the stage's liveness, and the stage's partitions for
+    /// readiness (the index answers, partial, while it catches up: readiness does not
+    /// wait for it).
     pub fn health(&self, report: HealthReport) -> HealthReport {
-        report.with_check(
-            "log_index_reader",
-            self.reader.is(LogReaderHandle::is_running),
-        )
+        report
+            .with_check(
+                "log_index_reader",
+                self.reader.is(LogReaderHandle::is_running),
+            )
+            .with_check("app_logs_loop", self.stage.is(StageHandle::is_running))
+            .with_readiness(
+                "app_logs_partitions",
+                stage_readiness(self.stage.map(StageHandle::status)),
+            )
     }
 
-    /// The reader and the index, for `/status`.
+    /// The reader and the index, the error-rate stage and its detectors, for `/status`.
     pub fn status(&self) -> serde_json::Value {
         json!({
             "reader": self.reader.map(LogReaderHandle::status),
             "index": self.view.stats(),
+            "error_rate_stage": self.stage.map(StageHandle::status),
+            "error_rate_detector": lock(&self.detectors).snapshot(),
         })
     }
 }

@@ -36,6 +36,7 @@ mod features;
 mod forest;
 mod journal;
 mod lru;
+mod novelty;
 mod online_forest;
 mod scoring;
 mod series;
@@ -45,7 +46,8 @@ mod zscore;
 
 pub use bank::{BankSnapshot, DetectorBank, OpenBatch};
 pub use config::{
-    DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, OutageConfig, ZScoreConfig,
+    DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, NoveltyConfig, OutageConfig,
+    ZScoreConfig,
 };
 pub use error::DetectorError;
 pub use evaluation::{roc_auc, LabelledPoints};

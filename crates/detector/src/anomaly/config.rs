@@ -96,6 +96,9 @@ pub struct NoveltyConfig {
     /// Points after a novelty reported at the warning level during which further
     /// novelties are learned but not reported.
     pub hold_off: usize,
+    /// Weight of the calibrated detectors' score for a point whose move from the previous
+    /// bin the series has made before: a deviation along a familiar path is weaker evidence.
+    pub familiar_weight: f64,
 }
 
 /// How scores become levels.
@@ -187,6 +190,7 @@ impl Default for NoveltyConfig {
             half_life: 1000.0,
             max_surprise: 3.0,
             hold_off: 100,
+            familiar_weight: 0.5,
         }
     }
 }
@@ -264,6 +268,10 @@ impl DetectorConfig {
         check(
             positive(novelty.max_surprise),
             "novelty.max_surprise must be finite and > 0",
+        )?;
+        check(
+            (0.0..=1.0).contains(&novelty.familiar_weight),
+            "novelty.familiar_weight must be in [0, 1]",
         )?;
         let levels = &self.levels;
         check(

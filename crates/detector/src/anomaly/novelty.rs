@@ -11,6 +11,11 @@
 //! like the anomaly likelihood of HTM detectors), and it is reported once: the novelties of
 //! the next `hold_off` points are learned but not reported, because an operator (and NAB)
 //! wants the first sign of a change, not every point of it.
+//!
+//! It also remembers the transitions, pairs of consecutive bins, the series has made: a
+//! deviation along a path taken before (the daily climb of a cycle longer than the
+//! z-scores' window, the spikes of a spiky series) is weaker evidence than one that takes
+//! the series somewhere new, and the fusion weighs it less (`familiar_weight`).
 
 use super::config::NoveltyConfig;
 use super::journal::Journal;
@@ -18,6 +23,9 @@ use super::journal::Journal;
 /// Most bins remembered per metric: it bounds the memory of a series whose range keeps
 /// growing. Beyond it new bins are still novel, just not remembered.
 pub(crate) const MAX_VISITED: usize = 512;
+
+/// Most transitions (pairs of consecutive bins) remembered per metric, likewise.
+pub(crate) const MAX_TRANSITIONS: usize = 2048;
 
 /// Smallest bin width relative to the warm-up values' magnitude, for a series that was
 /// constant during its warm-up.
@@ -42,6 +50,8 @@ pub(crate) struct NoveltyFinding {
     pub(crate) baseline: f64,
     /// Signed distance in bins from the nearest visited bin (0 when visited).
     pub(crate) bins: f64,
+    /// The move from the previous value's bin to this one was never made.
+    pub(crate) new_transition: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +62,10 @@ pub(crate) struct Novelty {
     grid: Option<(f64, f64)>,
     /// The bins visited, sorted.
     visited: Vec<i32>,
+    /// The transitions made, sorted (see [`transition`]).
+    transitions: Vec<u64>,
+    /// The previous value's bin.
+    previous: Option<i32>,
     /// Smoothed share of recent points that were novel.
     rate: f64,
     /// Points left during which novelties are not reported.
@@ -64,6 +78,8 @@ impl Novelty {
             warmup: Vec::with_capacity(config.warmup),
             grid: None,
             visited: Vec::new(),
+            transitions: Vec::new(),
+            previous: None,
             rate: 1.0 / config.warmup as f64,
             hold: 0,
         }
@@ -72,6 +88,11 @@ impl Novelty {
     fn bin(grid: (f64, f64), value: f64) -> i32 {
         // `as` saturates: values far beyond the range share the outermost bins.
         ((value - grid.0) / grid.1).floor() as i32
+    }
+
+    fn is_new_transition(&self, bin: i32) -> bool {
+        self.previous
+            .is_none_or(|p| self.transitions.binary_search(&transition(p, bin)).is_err())
     }
 
     /// The value against the bins visited before it; `None` until the bins are laid.
@@ -97,6 +118,7 @@ impl Novelty {
             surprise,
             baseline: grid.0 + (f64::from(nearest) + 0.5) * grid.1,
             bins: f64::from(bin) - f64::from(nearest),
+            new_transition: self.is_new_transition(bin),
         })
     }
 
@@ -122,12 +144,28 @@ impl Novelty {
             self.visited.insert(at, bin);
             inserted = at + 1;
         }
+        let mut inserted_transition = 0;
+        if let Some(previous) = self.previous {
+            let key = transition(previous, bin);
+            if let Err(at) = self.transitions.binary_search(&key) {
+                if self.transitions.len() < MAX_TRANSITIONS {
+                    self.transitions.insert(at, key);
+                    inserted_transition = at + 1;
+                }
+            }
+        }
         if let Some(journal) = journal {
+            if let Some(previous) = self.previous {
+                journal.push(u64::from(previous as u32));
+            }
+            journal.push(u64::from(self.previous.is_some()));
             journal.push_f64(self.rate);
             journal.push_usize(self.hold);
             journal.push_usize(inserted);
+            journal.push_usize(inserted_transition);
             journal.push(LEARNED);
         }
+        self.previous = Some(bin);
         let now = if finding.novel { 1.0 } else { 0.0 };
         self.rate += alpha * (now - self.rate);
         self.hold = if finding.surprise >= report_surprise && finding.surprise > 0.0 {
@@ -157,6 +195,12 @@ impl Novelty {
         let width = ((high / 2.0 - low / 2.0) * 2.0 / config.levels as f64).max(floor);
         let grid = (low, width);
         let mut bins: Vec<i32> = self.warmup.iter().map(|v| Self::bin(grid, *v)).collect();
+        let mut transitions: Vec<u64> = bins.windows(2).map(|w| transition(w[0], w[1])).collect();
+        transitions.sort_unstable();
+        transitions.dedup();
+        transitions.truncate(MAX_TRANSITIONS);
+        self.transitions = transitions;
+        self.previous = bins.last().copied();
         bins.sort_unstable();
         bins.dedup();
         bins.truncate(MAX_VISITED);
@@ -184,14 +228,21 @@ impl Novelty {
                 self.warmup = values;
                 self.grid = None;
                 self.visited.clear();
+                self.transitions.clear();
+                self.previous = None;
             }
             LEARNED => {
+                let inserted_transition = journal.pop_usize();
+                if inserted_transition > 0 && inserted_transition <= self.transitions.len() {
+                    self.transitions.remove(inserted_transition - 1);
+                }
                 let inserted = journal.pop_usize();
                 self.hold = journal.pop_usize();
                 self.rate = journal.pop_f64();
                 if inserted > 0 && inserted <= self.visited.len() {
                     self.visited.remove(inserted - 1);
                 }
+                self.previous = (journal.pop() != 0).then(|| journal.pop() as u32 as i32);
             }
             _ => {}
         }
@@ -200,9 +251,17 @@ impl Novelty {
     /// Upper bound of the bytes of one metric's detector.
     pub(crate) fn bytes_for(config: &NoveltyConfig) -> usize {
         std::mem::size_of::<Self>()
-            + (config.warmup * std::mem::size_of::<f64>())
-                .max(MAX_VISITED * std::mem::size_of::<i32>())
+            + (config.warmup * std::mem::size_of::<f64>()).max(
+                MAX_VISITED * std::mem::size_of::<i32>()
+                    + MAX_TRANSITIONS * std::mem::size_of::<u64>(),
+            )
     }
+}
+
+/// The key of the move from bin `from` to bin `to`, ordered by `from` then `to`.
+fn transition(from: i32, to: i32) -> u64 {
+    // Flipping the sign bit maps i32's order onto u32's.
+    (u64::from(from as u32 ^ 0x8000_0000) << 32) | u64::from(to as u32 ^ 0x8000_0000)
 }
 
 #[cfg(test)]
@@ -264,6 +323,8 @@ mod tests {
                 n.warmup.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                 n.grid.map(|(a, b)| (a.to_bits(), b.to_bits())),
                 n.visited.clone(),
+                n.transitions.clone(),
+                n.previous,
                 n.rate.to_bits(),
                 n.hold,
             )

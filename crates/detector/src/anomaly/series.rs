@@ -440,7 +440,20 @@ impl SeriesState {
             .map(|f| f.surprise)
             .chain(forest);
         let surprise = scoring::combine(surprises);
-        let combined = scoring::score(surprise, levels);
+        // Warmed-up novelty detectors that all saw a familiar move discount the rest.
+        let familiar = self
+            .findings
+            .iter()
+            .map(|f| f.novelty.map(|n| !n.new_transition))
+            .reduce(|a, b| Some(a? && b?))
+            .flatten()
+            .unwrap_or(false);
+        let weight = if familiar {
+            config.novelty.familiar_weight
+        } else {
+            1.0
+        };
+        let combined = weight * scoring::score(surprise, levels);
         // A novel level is judged apart: it is a different question (where the series has
         // been, not how far it is from its recent baseline), and the most telling one wins.
         let novelty = detectors.novelty.unwrap_or(0.0);
@@ -553,6 +566,7 @@ impl SeriesState {
                     surprise: 0.0,
                     baseline: self.point.first().copied().unwrap_or(0.0),
                     bins: 0.0,
+                    new_transition: false,
                 },
             ));
         let state = &self.metrics[metric];

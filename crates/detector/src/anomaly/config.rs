@@ -188,7 +188,7 @@ impl Default for NoveltyConfig {
             warmup: 150,
             levels: 16,
             half_life: 1000.0,
-            max_surprise: 3.0,
+            max_surprise: 3.5,
             hold_off: 100,
             familiar_weight: 0.5,
         }

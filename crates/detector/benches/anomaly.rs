@@ -18,9 +18,10 @@ const METRICS: [&str; 4] = [
     "cpu_seconds",
     "cpu_ratio",
 ];
-const POINTS: usize = 10_000;
-/// Series of the fleet case: the processing service holds about 70 with a forest.
-const SERIES: usize = 64;
+const POINTS: usize = 17_000;
+/// Series of the fleet case, each with its forest, interleaved as the processing service
+/// sees them.
+const SERIES: usize = 170;
 
 /// `points` points of a daily season shifted by `phase` (radians), with noise and
 /// spikes drawn from `seed`.
@@ -143,14 +144,31 @@ fn bench_passes(c: &mut Criterion, id: BenchmarkId, points: usize, mut pass: imp
 fn scoring(c: &mut Criterion) {
     let mut univariate = DetectorConfig::default();
     univariate.forest.enabled = false;
-    bench_bank(c, "zscore+ewma", univariate.clone(), 1);
-    bench_bank(c, "zscore+ewma", univariate, 4);
-    bench_bank(c, "zscore+ewma+forest", DetectorConfig::default(), 4);
-    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4, false);
-    bench_fleet(c, "zscore+ewma+forest", DetectorConfig::default(), 4, true);
+    bench_bank(c, "zscore+ewma+novelty", univariate.clone(), 1);
+    bench_bank(c, "zscore+ewma+novelty", univariate, 4);
+    bench_bank(
+        c,
+        "zscore+ewma+novelty+forest",
+        DetectorConfig::default(),
+        4,
+    );
+    bench_fleet(
+        c,
+        "zscore+ewma+novelty+forest",
+        DetectorConfig::default(),
+        4,
+        false,
+    );
+    bench_fleet(
+        c,
+        "zscore+ewma+novelty+forest",
+        DetectorConfig::default(),
+        4,
+        true,
+    );
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;
-    bench_bank(c, "zscore+ewma+forest", forest_everywhere, 1);
+    bench_bank(c, "zscore+ewma+novelty+forest", forest_everywhere, 1);
 }
 
 fn forest(c: &mut Criterion) {

@@ -767,6 +767,30 @@ mod tests {
     }
 
     #[test]
+    fn a_cycle_longer_than_the_window_is_quiet_and_a_new_level_is_news() {
+        use crate::anomaly::verdict::DetectorKind;
+        let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+        // A daily square wave at 5-minute sampling: longer than the z-scores' window.
+        let value = |i: usize| if i % 288 < 144 { 10.0 } else { 50.0 };
+        let mut warnings = Vec::new();
+        for i in 0..2_000 {
+            let verdict = bank
+                .observe("cycle", at(i), &[("value", value(i))])
+                .unwrap();
+            if i >= 600 && verdict.assessment().is_some_and(|a| a.severity.is_some()) {
+                warnings.push(i);
+            }
+        }
+        assert!(warnings.is_empty(), "the cycle alerted at {warnings:?}");
+        let verdict = bank
+            .observe("cycle", at(2_000), &[("value", 90.0)])
+            .unwrap();
+        let assessment = verdict.assessment().unwrap();
+        assert!(assessment.severity.is_some(), "{assessment:?}");
+        assert_eq!(assessment.explanation.detector, DetectorKind::Novelty);
+    }
+
+    #[test]
     fn batches_commit_in_the_order_they_began() {
         let mut bank = DetectorBank::new(config()).unwrap();
         let first = bank.begin_batch();

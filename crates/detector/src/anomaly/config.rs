@@ -22,6 +22,7 @@ pub struct DetectorConfig {
     pub zscore: ZScoreConfig,
     pub ewma: EwmaConfig,
     pub forest: ForestConfig,
+    pub novelty: NoveltyConfig,
     /// Points after which a past deviation weighs half as much in the calibration that
     /// turns each detector's output into a probability for this series.
     pub calibration_half_life: f64,
@@ -78,6 +79,28 @@ pub struct ForestConfig {
     pub deltas: bool,
 }
 
+/// Contextual novelty: values in bins of the value axis the series has never visited,
+/// scored by how rarely the series finds new bins, and reported once per `hold_off`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoveltyConfig {
+    pub enabled: bool,
+    /// Values whose range is cut into `levels` bins; the detector is silent until then.
+    pub warmup: usize,
+    /// Bins over the range of the warm-up values.
+    pub levels: usize,
+    /// Points after which a past novelty weighs half as much in the rate of novelty.
+    pub half_life: f64,
+    /// Surprise (−log10 of the rate of novelty) that maps to a score of 1.
+    pub max_surprise: f64,
+    /// Points after a novelty reported at the warning level during which further
+    /// novelties are learned but not reported.
+    pub hold_off: usize,
+    /// Weight of the calibrated detectors' score for a point whose move from the previous
+    /// bin the series has made before: a deviation along a familiar path is weaker evidence.
+    pub familiar_weight: f64,
+}
+
 /// How scores become levels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -115,6 +138,7 @@ impl Default for DetectorConfig {
             zscore: ZScoreConfig::default(),
             ewma: EwmaConfig::default(),
             forest: ForestConfig::default(),
+            novelty: NoveltyConfig::default(),
             calibration_half_life: 2000.0,
             levels: LevelsConfig::default(),
             outage: OutageConfig::default(),
@@ -153,6 +177,20 @@ impl Default for ForestConfig {
             window: 512,
             retrain_every: 512,
             deltas: true,
+        }
+    }
+}
+
+impl Default for NoveltyConfig {
+    fn default() -> Self {
+        NoveltyConfig {
+            enabled: true,
+            warmup: 150,
+            levels: 16,
+            half_life: 1000.0,
+            max_surprise: 3.5,
+            hold_off: 100,
+            familiar_weight: 0.5,
         }
     }
 }
@@ -196,7 +234,7 @@ impl DetectorConfig {
         check(self.max_metrics >= 1, "max_metrics must be at least 1")?;
         check(self.min_history >= 1, "min_history must be at least 1")?;
         check(
-            self.zscore.enabled || self.ewma.enabled || self.forest.enabled,
+            self.zscore.enabled || self.ewma.enabled || self.forest.enabled || self.novelty.enabled,
             "at least one detector must be enabled",
         )?;
         check(self.zscore.window >= 1, "zscore.window must be at least 1")?;
@@ -219,6 +257,21 @@ impl DetectorConfig {
         check(
             positive(self.calibration_half_life),
             "calibration_half_life must be finite and > 0",
+        )?;
+        let novelty = &self.novelty;
+        check(novelty.warmup >= 1, "novelty.warmup must be at least 1")?;
+        check(novelty.levels >= 1, "novelty.levels must be at least 1")?;
+        check(
+            positive(novelty.half_life),
+            "novelty.half_life must be finite and > 0",
+        )?;
+        check(
+            positive(novelty.max_surprise),
+            "novelty.max_surprise must be finite and > 0",
+        )?;
+        check(
+            (0.0..=1.0).contains(&novelty.familiar_weight),
+            "novelty.familiar_weight must be in [0, 1]",
         )?;
         let levels = &self.levels;
         check(
@@ -289,6 +342,7 @@ mod tests {
         config.zscore.enabled = false;
         config.ewma.enabled = false;
         config.forest.enabled = false;
+        config.novelty.enabled = false;
         assert!(config.validate().is_err());
     }
 

@@ -9,16 +9,21 @@
 //! * an EWMA deviation per metric: how fast a value moves away from a drifting level;
 //! * for records of several metrics, an Isolation Forest ([`IsolationForest`], Liu, Ting &
 //!   Zhou 2008) over the vector of the metrics and their changes, trained on a rolling
-//!   window and retrained on a schedule: combinations that were never seen together.
+//!   window and retrained on a schedule: combinations that were never seen together;
+//! * contextual novelty per metric: a value in a bin of the value axis the series never
+//!   visited, scored by how rarely the series finds new bins and reported once per
+//!   hold-off (module `novelty`); it also tells whether the move from the previous value's
+//!   bin is one the series has made before.
 //!
 //! A raw z-score means different things on a quiet and on a spiky series, so each
 //! detector's output is calibrated against its own recent history for that series into a
 //! *surprise*, −log10 of the probability of something at least as unusual
 //! (module `calibration`); the surprises of all detectors and metrics are combined by Fisher's
 //! method into one, and the score in [0, 1] is that surprise over
-//! [`LevelsConfig::max_surprise`], with warning and critical levels. Since recent
-//! deviations are part of the history, a change is reported when it happens, not for as
-//! long as it lasts; the outage probability, the share of recent points beyond the
+//! [`LevelsConfig::max_surprise`], times [`NoveltyConfig::familiar_weight`] when every
+//! metric moved along a transition it had made before, or the novelty's score if higher;
+//! the warning and critical levels apply to that. Since recent deviations are part of the
+//! history, a change is reported when it happens, not for as long as it lasts; the outage probability, the share of recent points beyond the
 //! series' usual extremes, is what stays up during a lasting degradation, and its
 //! sustained rise fires a predictive alert.
 //!
@@ -36,6 +41,7 @@ mod features;
 mod forest;
 mod journal;
 mod lru;
+mod novelty;
 mod online_forest;
 mod scoring;
 mod series;
@@ -45,7 +51,8 @@ mod zscore;
 
 pub use bank::{BankSnapshot, DetectorBank, OpenBatch};
 pub use config::{
-    DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, OutageConfig, ZScoreConfig,
+    DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, NoveltyConfig, OutageConfig,
+    ZScoreConfig,
 };
 pub use error::DetectorError;
 pub use evaluation::{roc_auc, LabelledPoints};

@@ -7,6 +7,7 @@ use super::deviation::Deviation;
 use super::error::DetectorError;
 use super::ewma::Ewma;
 use super::journal::{Journal, SeriesUndo};
+use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::{ForestPool, OnlineForest};
 use super::scoring::{self, Outage};
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
@@ -23,6 +24,7 @@ const FOREST_SCORE_WIDTH: f64 = 1.0 / 128.0;
 pub(crate) struct Rates {
     pub(crate) ewma: f64,
     pub(crate) outage: f64,
+    pub(crate) novelty: f64,
 }
 
 impl Rates {
@@ -30,6 +32,7 @@ impl Rates {
         Rates {
             ewma: smoothing_factor(config.ewma.half_life),
             outage: smoothing_factor(config.outage.half_life),
+            novelty: smoothing_factor(config.novelty.half_life),
         }
     }
 }
@@ -85,6 +88,7 @@ struct MetricState {
     level: Option<Calibrated<RollingZScore>>,
     step: Option<Calibrated<RollingZScore>>,
     ewma: Option<Calibrated<Ewma>>,
+    novelty: Option<Novelty>,
     /// Last value on the detector scale.
     previous: Option<f64>,
 }
@@ -113,6 +117,7 @@ struct MetricFindings {
     level: Option<Finding>,
     step: Option<Finding>,
     ewma: Option<Finding>,
+    novelty: Option<NoveltyFinding>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +175,10 @@ impl SeriesState {
                     .ewma
                     .enabled
                     .then(|| Calibrated::new(Ewma::default(), config)),
+                novelty: config
+                    .novelty
+                    .enabled
+                    .then(|| Novelty::new(&config.novelty)),
                 previous: None,
             })
             .collect();
@@ -250,6 +259,9 @@ impl SeriesState {
         }
         for metric in self.metrics.iter_mut().rev() {
             metric.previous = (journal.pop() != 0).then(|| journal.pop_f64());
+            if let Some(novelty) = &mut metric.novelty {
+                novelty.undo_learn(journal);
+            }
             if let Some(ewma) = &mut metric.ewma {
                 ewma.calibration.undo_push(journal);
                 ewma.detector.undo_push(journal);
@@ -307,6 +319,7 @@ impl SeriesState {
                     .ewma
                     .as_ref()
                     .and_then(|e| Some(e.judge(e.detector.deviation(value)?))),
+                novelty: metric.novelty.as_ref().and_then(|n| n.judge(value)),
             };
         }
         self.forest.as_ref().and_then(|f| {
@@ -341,6 +354,17 @@ impl SeriesState {
                 ewma.detector
                     .push(value, rates.ewma, journal.as_deref_mut());
                 ewma.learn(findings.ewma, journal.as_deref_mut());
+            }
+            if let Some(novelty) = &mut metric.novelty {
+                let report = config.levels.warning * config.novelty.max_surprise;
+                novelty.learn(
+                    value,
+                    findings.novelty,
+                    report,
+                    rates.novelty,
+                    &config.novelty,
+                    journal.as_deref_mut(),
+                );
             }
             if let Some(journal) = journal.as_deref_mut() {
                 if let Some(previous) = metric.previous {
@@ -406,6 +430,7 @@ impl SeriesState {
             step: per_detector(|f| f.step),
             ewma: per_detector(|f| f.ewma),
             forest: forest.map(|s| scoring::score(s, levels)),
+            novelty: self.novelty_score(config),
         };
         let surprises = self
             .findings
@@ -415,8 +440,29 @@ impl SeriesState {
             .map(|f| f.surprise)
             .chain(forest);
         let surprise = scoring::combine(surprises);
-        let score = scoring::score(surprise, levels);
-        let explanation = self.explain(features, forest);
+        // Warmed-up novelty detectors that all saw a familiar move discount the rest.
+        let familiar = self
+            .findings
+            .iter()
+            .map(|f| f.novelty.map(|n| !n.new_transition))
+            .reduce(|a, b| Some(a? && b?))
+            .flatten()
+            .unwrap_or(false);
+        let weight = if familiar {
+            config.novelty.familiar_weight
+        } else {
+            1.0
+        };
+        let combined = weight * scoring::score(surprise, levels);
+        // A novel level is judged apart: it is a different question (where the series has
+        // been, not how far it is from its recent baseline), and the most telling one wins.
+        let novelty = detectors.novelty.unwrap_or(0.0);
+        let score = combined.max(novelty);
+        let explanation = if novelty > combined {
+            self.explain_novelty(features)
+        } else {
+            self.explain(features, forest)
+        };
         // A change of step is over in a point; values and a moving average that stay out
         // of their usual range are what an outage looks like.
         let extreme = self
@@ -496,6 +542,44 @@ impl SeriesState {
         }
     }
 
+    /// The novelty detector's score: its most surprising metric's, `None` while it warms up.
+    fn novelty_score(&self, config: &DetectorConfig) -> Option<f64> {
+        self.findings
+            .iter()
+            .filter_map(|f| f.novelty)
+            .map(|f| (f.surprise / config.novelty.max_surprise).min(1.0))
+            .reduce(f64::max)
+    }
+
+    /// The most surprising novelty: the value against the nearest bin the series visited.
+    fn explain_novelty(&self, features: &[(&str, f64)]) -> Explanation {
+        let (metric, finding) = self
+            .findings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some((i, f.novelty?)))
+            .max_by(|a, b| a.1.surprise.total_cmp(&b.1.surprise))
+            .unwrap_or((
+                0,
+                NoveltyFinding {
+                    novel: false,
+                    surprise: 0.0,
+                    baseline: self.point.first().copied().unwrap_or(0.0),
+                    bins: 0.0,
+                    new_transition: false,
+                },
+            ));
+        let state = &self.metrics[metric];
+        Explanation {
+            detector: DetectorKind::Novelty,
+            metric: state.name.clone(),
+            value: features[metric].1,
+            baseline: state.unscale(finding.baseline),
+            z: finding.bins,
+            surprise: finding.surprise,
+        }
+    }
+
     /// How far metric `i`'s value is from its baseline, for naming the forest's metric.
     fn distance(&self, i: usize) -> f64 {
         let f = &self.findings[i];
@@ -549,7 +633,12 @@ impl SeriesState {
         // The calibrations' bins are inline in `MetricState` and `ForestState`.
         let per_metric = std::mem::size_of::<MetricState>()
             + std::mem::size_of::<MetricFindings>()
-            + 2 * RollingZScore::bytes_for(config.zscore.window);
+            + 2 * RollingZScore::bytes_for(config.zscore.window)
+            + if config.novelty.enabled {
+                Novelty::bytes_for(&config.novelty)
+            } else {
+                0
+            };
         std::mem::size_of::<Self>()
             + metrics * per_metric
             + dims * std::mem::size_of::<f64>()

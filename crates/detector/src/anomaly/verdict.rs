@@ -65,6 +65,8 @@ pub struct DetectorScores {
     pub step: Option<f64>,
     pub ewma: Option<f64>,
     pub forest: Option<f64>,
+    /// Contextual novelty: a value in a bin of the value axis the series never visited.
+    pub novelty: Option<f64>,
 }
 
 /// One of the streaming detectors.
@@ -75,6 +77,7 @@ pub enum DetectorKind {
     Step,
     Ewma,
     Forest,
+    Novelty,
 }
 
 /// The most surprising single finding behind a score. For the forest, which judges the
@@ -88,10 +91,12 @@ pub struct Explanation {
     pub value: f64,
     /// What it was compared with, in the metric's units: the rolling median (or mean) for
     /// the z-score and the forest, the previous value plus the typical change for the step,
-    /// the moving average for the EWMA.
+    /// the moving average for the EWMA, the centre of the nearest bin visited for the
+    /// novelty.
     pub baseline: f64,
     /// Signed distance from the baseline in units of its spread (on the log scale for the
-    /// log-scaled metrics); for the step, of the change from the typical change.
+    /// log-scaled metrics); for the step, of the change from the typical change; for the
+    /// novelty, the distance in bins.
     pub z: f64,
     /// −log10 of the tail probability of this finding alone.
     pub surprise: f64,

@@ -5,7 +5,7 @@
 //! # The log index
 //!
 //! Every replica reads every partition of `standardized-app-logs` from the beginning,
-//! outside any consumer group ([`spawn_log_reader`], as the analytics reader does), into a
+//! outside any consumer group ([`spawn_log_reader`], a follower as the analytics reader is), into a
 //! [`LogIndex`]: the newest events by event time, within `logs.index_capacity` events and
 //! `logs.index_max_bytes`, the oldest evicted first. Secondary indexes by service (its
 //! slug) and by `source` attribute let `GET /logs?service=` and
@@ -51,7 +51,7 @@ pub use error_rate::{
     ErrorRateRecord, ErrorRateTransform, APP_LOG_RATE_SCHEMA_VERSION, ERROR_RATE, ERROR_RATE_STAGE,
 };
 pub use index::{estimated_bytes, IndexStats, LogIndex};
-pub use reader::{phase, LogReaderHandle, LogReaderStatus};
+pub use reader::LogReaderHandle;
 pub use routes::{router, LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT};
 pub use search::{Correlation, LogMatches, LogQuery};
 pub use view::LogView;

@@ -306,15 +306,25 @@ class Stack:
     def __init__(self, tmp):
         self.tmp = Path(tmp)
         self.processes = {}
+        self.commands = {}
 
     def start(self, name, cmd, env=None):
-        log = open(self.tmp / f"{name}.log", "w")
+        self.commands[name] = (cmd, env)
+        log = open(self.tmp / f"{name}.log", "a")
         self.processes[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                                                  env={**os.environ, **(env or {})},
                                                  start_new_session=True), log)
 
     def alive(self, name):
         return self.processes[name][0].poll() is None
+
+    def kill_and_restart(self, name):
+        """SIGKILL, then the same command again (its log goes on in the same file)."""
+        process, log = self.processes[name]
+        process.kill()
+        process.wait()
+        log.close()
+        self.start(name, *self.commands[name])
 
     def log_tail(self, name, lines=25):
         text = (self.tmp / f"{name}.log").read_text(errors="replace")
@@ -421,7 +431,7 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     run_id = f"ops-{int(time.time())}-{uuid.uuid4().hex[:6]}"
     topics = {key: f"{run_id}-{key.replace('_', '-')}" for key in
               ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters",
-               "app_logs", "standardized_app_logs", "incident_signals", "incidents")}
+               "app_logs", "standardized_app_logs", "app_log_rates", "incident_signals", "incidents")}
     common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RUST_LOG": "info", "OBS_TOPICS__REPLICATION_FACTOR": "1",
               **{f"OBS_TOPICS__{key.upper()}__NAME": name for key, name in topics.items()}}
     for name in ("ingestion", "standardization", "processing"):
@@ -458,6 +468,18 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     status, answer = Http.post(f"{ingestion}/ingest/file", b"".join(rest), "application/x-ndjson")
     accepted = len(first) + (answer or {}).get("accepted", 0)
     check(status == 202 and accepted == len(lines), f"all {len(lines)} sample records accepted")
+
+    # An operator acknowledges an incident, so the time-to-acknowledge panel has data.
+    processing = f"http://127.0.0.1:{ports['processing']}"
+    listed = wait_for("an open incident", lambda: [
+        i for i in Http.json(f"{processing}/incidents?status=open&limit=1").get("incidents", [])], 60, 1)
+    status, answer = Http.post(f"{processing}/incidents/{listed[0]['id']}/acknowledge",
+                               json.dumps({"by": "ops-test", "note": "looking"}).encode(), "application/json")
+    # 200 once applied, 202 when the incident stage is still busy with the sample's signals.
+    acknowledged = status in (200, 202) and wait_for(
+        "the acknowledgement in the incident view",
+        lambda: Http.json(f"{processing}/incidents/{listed[0]['id']}")["incident"]["status"] == "acknowledged", 60)
+    check(acknowledged, f"incident {listed[0]['id']} acknowledged through the API ({status})")
 
     started = time.monotonic()
     runs = wait_for("Prometheus sees every run processed",
@@ -547,6 +569,23 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     active = {i["id"] for i in listed if i["status"] != "resolved"}
     check(set(ids) <= {i["id"] for i in listed} and active <= set(ids),
           f"Alertmanager's incidents are processing's ({len(active)} active)")
+
+    # SIGKILL processing and start it again: it sends the same incidents (same labels, same
+    # startsAt), which Alertmanager merges with what it holds: nobody is paged twice.
+    def firing_incidents():
+        return sorted((a["labels"]["incident_id"], a["labels"]["severity"], a["startsAt"])
+                      for a in Http.json(f"{alertmanager}/api/v2/alerts")
+                      if a["labels"].get("alertname") == "ConnectorIncident")
+    before = firing_incidents()
+    sent_before = Http.json(f"{processing}/status")["incident_notifier"]["sent"]
+    stack.kill_and_restart("processing")
+    wait_for("processing back and its incident view caught up", lambda: stack.alive("processing") and
+             Http.json(f"{processing}/incidents?limit=1").get("view_caught_up") is True, 90)
+    wait_for("the restarted notifier sent the incidents again",
+             lambda: (Http.json(f"{processing}/status")["incident_notifier"] or {}).get("sent", 0) >= len(active), 30)
+    after = firing_incidents()
+    check(after == before, f"after a SIGKILL and a restart Alertmanager holds the same {len(after)} incident alerts "
+          f"(the restarted instance re-sent {len(active)}+ of them; {sent_before} sent before)")
     print(f"  info  Alertmanager holds {sum(len(v) for v in found.values())} alerts: "
           + ", ".join(f"{k} {len(v)}" for k, v in sorted(found.items())))
 

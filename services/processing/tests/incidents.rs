@@ -440,3 +440,200 @@ async fn a_burst_of_failures_is_one_source_wide_incident_with_its_evidence_and_l
         .unwrap();
     stack.stop().await;
 }
+
+/// A port the OS says is free now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The processing binary on `port` with the stack's topics, as instance `instance`.
+fn spawn_processing(stack: &Stack, port: u16, instance: &str) -> std::process::Child {
+    let stage = stage_config(&stack.topics, "processing", instance);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_processing"));
+    let t = &stack.topics;
+    for (key, name) in [
+        ("RAW_LOGS", &t.raw_logs.name),
+        ("STANDARDIZED_LOGS", &t.standardized_logs.name),
+        ("PROCESSED_METRICS", &t.processed_metrics.name),
+        ("ALERTS", &t.alerts.name),
+        ("DEAD_LETTERS", &t.dead_letters.name),
+        ("APP_LOGS", &t.app_logs.name),
+        ("STANDARDIZED_APP_LOGS", &t.standardized_app_logs.name),
+        ("APP_LOG_RATES", &t.app_log_rates.name),
+        ("INCIDENT_SIGNALS", &t.incident_signals.name),
+        ("INCIDENTS", &t.incidents.name),
+    ] {
+        command.env(format!("OBS_TOPICS__{key}__NAME"), name);
+    }
+    command
+        .env("KAFKA_BOOTSTRAP_SERVERS", &stack.kafka.bootstrap_servers)
+        .env("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("OBS_TOPICS__REPLICATION_FACTOR", "1")
+        .env("OBS_STAGE__GROUP_ID", &stage.group_id)
+        .env("OBS_STAGE__TRANSACTIONAL_ID", &stage.transactional_id)
+        .env("OBS_STAGE__BATCH_MAX_MS", "50")
+        .env("OBS_STAGE__TRANSACTION_TIMEOUT_MS", "10000")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("starting the processing binary")
+}
+
+/// `GET /incidents?limit=500` of the binary on `port` once its incident view caught up:
+/// each incident's id, status, severity, version and objects.
+async fn incidents_of(port: u16) -> Option<Vec<(String, String, String, u64, Value)>> {
+    let url = format!("http://127.0.0.1:{port}/incidents?limit=500");
+    let answer: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+    if answer["view_caught_up"] != true {
+        return None;
+    }
+    let mut incidents: Vec<_> = answer["incidents"]
+        .as_array()?
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap_or_default().to_owned(),
+                i["status"].as_str().unwrap_or_default().to_owned(),
+                i["severity"].as_str().unwrap_or_default().to_owned(),
+                i["version"].as_u64().unwrap_or_default(),
+                i["objects"].clone(),
+            )
+        })
+        .collect();
+    incidents.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(incidents)
+}
+
+/// Polls `ask` until it gives something `done` accepts (60 s at most).
+async fn poll<T: std::fmt::Debug, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    ask: impl Fn() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(answer) = ask().await {
+            if done(&answer) {
+                return answer;
+            }
+            last = Some(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}: {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_sigkill_and_with_two_replicas_the_incidents_are_the_same() {
+    let stack = Stack::start().await;
+    let seed = std::fs::read_to_string(SEED).unwrap();
+    stack
+        .ingest("/ingest/batch", "application/x-ndjson", seed)
+        .await;
+    let burst = BURST_OBJECTS
+        .iter()
+        .enumerate()
+        .map(|(i, &object)| run(object, 50 + i as u32, true));
+    stack
+        .ingest("/ingest/batch", "application/x-ndjson", ndjson(burst))
+        .await;
+
+    let port = free_port();
+    let mut first = spawn_processing(&stack, port, "a");
+    let source_wide = |incidents: &Vec<(String, String, String, u64, Value)>| {
+        incidents.iter().any(|(_, status, _, _, objects)| {
+            status == "open"
+                && BURST_OBJECTS
+                    .iter()
+                    .all(|o| objects.as_array().is_some_and(|a| a.contains(&json!(o))))
+        })
+    };
+    let before = poll("the burst's incident", || incidents_of(port), source_wide).await;
+    // Settled: the same answer a second later.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = poll(
+        "settled incidents",
+        || incidents_of(port),
+        |now| now == &before,
+    )
+    .await;
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut restarted = spawn_processing(&stack, port, "a");
+    let replica = stack.processing("b");
+    let after = poll(
+        "the restarted instance's view",
+        || incidents_of(port),
+        |_| true,
+    )
+    .await;
+    assert_eq!(
+        after, before,
+        "the same incidents, states and versions after a SIGKILL"
+    );
+    let replica_uri = "/incidents?limit=500";
+    let seen_by_replica = wait_for(&replica, replica_uri, "the replica's view", |a| {
+        a["view_caught_up"] == true
+    })
+    .await;
+    let mut ids: Vec<&str> = seen_by_replica["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let expected: Vec<&str> = before.iter().map(|i| i.0.as_str()).collect();
+    assert_eq!(ids, expected, "a second replica gives the same incidents");
+
+    // New alerts after the restart, with two replicas sharing the stages: both views agree.
+    stack
+        .ingest(
+            "/ingest/batch",
+            "application/x-ndjson",
+            ndjson([run(1015, 59, true)]),
+        )
+        .await;
+    let updated = poll(
+        "the new alert in the incident",
+        || incidents_of(port),
+        |now| now != &before,
+    )
+    .await;
+    let replica_port_view = wait_for(&replica, replica_uri, "the replica's update", |a| {
+        let mut versions: Vec<(String, u64)> = a["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().to_owned(),
+                    i["version"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        versions.sort();
+        versions
+            == updated
+                .iter()
+                .map(|i| (i.0.clone(), i.3))
+                .collect::<Vec<_>>()
+    })
+    .await;
+    assert_eq!(
+        replica_port_view["incidents"].as_array().unwrap().len(),
+        updated.len()
+    );
+
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    tokio::task::spawn_blocking(move || replica.stop().unwrap())
+        .await
+        .unwrap();
+    stack.stop().await;
+}

@@ -48,6 +48,16 @@ impl<H: ConsumerHooks> ClientContext for TrackedContext<H> {
     fn stats(&self, statistics: Statistics) {
         self.hooks.statistics(statistics, &self.state);
     }
+
+    /// As librdkafka's default, except the end of a partition: a consumer that asked for
+    /// `enable.partition.eof` reads it from `poll`, and it is no error.
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!(%reason, "librdkafka: end of partition");
+        } else {
+            tracing::error!(%error, %reason, "librdkafka: global error");
+        }
+    }
 }
 
 impl<H: ConsumerHooks> ConsumerContext for TrackedContext<H> {

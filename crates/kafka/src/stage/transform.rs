@@ -28,6 +28,11 @@ pub trait Transform: Send + 'static {
     /// their records will be consumed again.
     fn discarded(&mut self, batches: Vec<Self::Batch>);
 
+    /// The batch is complete and about to go into its transaction: a transform that keeps
+    /// outputs back to write each once per batch (the latest state of a key, when only
+    /// the latest matters) writes them here.
+    fn seal(&mut self, _batch: &mut Self::Batch, _out: &mut Outputs) {}
+
     /// The group's assignment changed (after the batches it dropped were discarded, before
     /// the next record): a transform whose state follows its partitions rebuilds it here
     /// from what the previous owners committed.

@@ -290,6 +290,8 @@ impl<T: Transform> Worker<T> {
         let Some(producer) = self.producer.clone() else {
             return;
         };
+        self.transform
+            .seal(self.batches.gathering(), &mut self.batch.outputs);
         let mut batch = std::mem::take(&mut self.batch);
         self.batch.outputs = std::mem::take(&mut self.spare_outputs);
         self.batches.seal();

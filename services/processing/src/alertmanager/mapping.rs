@@ -76,6 +76,17 @@ impl PostableAlert {
     }
 }
 
+impl PostableAlert {
+    /// This alert under an earlier severity of its incident, ended at `now`: an escalated
+    /// incident's previous alert (its labels differ by `severity`) resolves at once instead
+    /// of firing beside the new one until it expires.
+    pub(super) fn superseded(mut self, severity: &str, now: DateTime<Utc>) -> Self {
+        self.labels.insert("severity", severity.to_owned());
+        self.ends_at = now;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,8 @@
 //! stops telling it. A resolved incident is sent with its resolution time as `endsAt`.
 //! Every replica sends the same alerts — the view is global — and Alertmanager merges
 //! alerts with the same labels and notifies once per group, so a restart or a second
-//! replica never pages twice. It starts once the view has caught up, so that a restart
+//! replica never pages twice. An escalated incident's earlier alert (its labels differ by
+//! `severity`) is sent ended, so one incident is one firing alert. It starts once the view has caught up, so that a restart
 //! does not page for what it has not read yet.
 
 use super::config::{alerts_endpoint, redacted, AlertmanagerConfig};
@@ -16,6 +17,7 @@ use super::delivery::{Delivery, DeliveryMetrics, DeliveryTask};
 use super::mapping::PostableAlert;
 use crate::incidents::IncidentView;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use obs_detector::Severity;
 use obs_kafka::sync::lock;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -106,8 +108,8 @@ struct Notifier {
     resend: Duration,
     resolved_lookback: ChronoDuration,
     batch_max: usize,
-    /// The version of each incident Alertmanager last accepted.
-    sent: HashMap<String, u64>,
+    /// The version and severity of each incident Alertmanager last accepted.
+    sent: HashMap<String, (u64, Severity)>,
     last_full: Option<Instant>,
     stop: Arc<AtomicBool>,
     status: Arc<Mutex<NotifierStatus>>,
@@ -137,15 +139,21 @@ impl Notifier {
         let incidents = self.view.to_notify(now - self.resolved_lookback);
         let due: Vec<_> = incidents
             .iter()
-            .filter(|i| full || self.sent.get(&i.id) != Some(&i.version))
+            .filter(|i| full || self.sent.get(&i.id).map(|s| s.0) != Some(i.version))
             .collect();
         let firing_for = ChronoDuration::from_std(self.resend * FIRING_RESENDS as u32)
             .unwrap_or(ChronoDuration::minutes(4));
         for chunk in due.chunks(self.batch_max.max(1)) {
-            let alerts = chunk
-                .iter()
-                .map(|i| PostableAlert::of_incident(i, now, firing_for))
-                .collect();
+            let mut alerts = Vec::with_capacity(chunk.len());
+            for incident in chunk {
+                let alert = PostableAlert::of_incident(incident, now, firing_for);
+                if let Some((_, before)) = self.sent.get(&incident.id) {
+                    if *before != incident.severity {
+                        alerts.push(alert.clone().superseded(before.as_str(), now));
+                    }
+                }
+                alerts.push(alert);
+            }
             let Ok(fate) = self.delivery.send(alerts).await else {
                 return false;
             };
@@ -153,7 +161,8 @@ impl Notifier {
             // incident changes again.
             if let Ok(Delivery::Accepted | Delivery::Refused) = fate.await {
                 for incident in chunk {
-                    self.sent.insert(incident.id.clone(), incident.version);
+                    self.sent
+                        .insert(incident.id.clone(), (incident.version, incident.severity));
                 }
                 let mut status = lock(&self.status);
                 status.sent += chunk.len() as u64;
@@ -236,6 +245,49 @@ mod tests {
             "an unchanged incident is not sent again before the resend interval"
         );
         assert_eq!(handle.status().sent, 2);
+        handle.stop();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_escalated_incident_ends_its_earlier_alert() {
+        let (url, mut received) = fake_alertmanager(Vec::new()).await;
+        let view = Arc::new(IncidentView::new(100));
+        view.mark_caught_up();
+        let mut incident = incident(IncidentStatus::Open);
+        incident.severity = Severity::Warning;
+        view.apply(incident.clone());
+        let config = AlertmanagerConfig {
+            url: Some(url),
+            ..AlertmanagerConfig::default()
+        };
+        let handle = spawn_notifier(
+            &config,
+            view.clone(),
+            &obs_service::Metrics::new(),
+            &tokio::runtime::Handle::current(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            next_body(&mut received).await[0]["labels"]["severity"],
+            "warning"
+        );
+
+        incident.severity = Severity::Critical;
+        incident.version += 1;
+        view.apply(incident);
+        let sent = next_body(&mut received).await;
+        let severities: Vec<&str> = sent
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["labels"]["severity"].as_str().unwrap())
+            .collect();
+        assert_eq!(severities, ["warning", "critical"]);
+        let ended: DateTime<Utc> = sent[0]["endsAt"].as_str().unwrap().parse().unwrap();
+        assert!(ended <= Utc::now(), "the warning alert is sent ended");
+        let firing: DateTime<Utc> = sent[1]["endsAt"].as_str().unwrap().parse().unwrap();
+        assert!(firing > Utc::now(), "the critical one fires");
         handle.stop();
     }
 }

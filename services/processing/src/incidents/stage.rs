@@ -1,14 +1,23 @@
-//! The incident stage's transform: one signal of `incident-signals` → the incidents it
+//! The incident stage's transform: the signals of `incident-signals` → the incidents they
 //! changed, each written whole to the compacted `incidents` topic (key = incident id) in
-//! the transaction that consumes the signal.
+//! the transaction that consumes the signals.
+//!
+//! An incident that many alerts of one batch change is written once, in its state at the
+//! end of the batch ([`Transform::seal`]): the topic is compacted and the book is rebuilt
+//! from committed batches only, so the versions in between would be written for nothing —
+//! an open source-wide incident takes an alert of nearly every anomalous run.
 
 use super::metrics::IncidentMetrics;
 use super::restore::restore;
+use obs_incidents::Incident;
 use obs_incidents::{
     Change, IncidentBook, IncidentError, Signal, Transition, INCIDENT_SCHEMA_VERSION,
 };
 use obs_kafka::dead_letter::DeadLetterTally;
+use obs_kafka::headers::{CONTENT_TYPE, INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
+use obs_kafka::TraceParent;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, KafkaConfig, Outputs, Transform};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +27,12 @@ const RESTORE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause between two failed restores.
 const RESTORE_RETRY: Duration = Duration::from_secs(1);
 
-/// What a batch leaves to do once it commits.
+/// What a batch writes when it is sealed, and leaves to do once it commits.
 #[derive(Default)]
 pub struct IncidentBatch {
+    /// Each changed incident in its latest state, with the headers of the signal that
+    /// changed it last; written when the batch is sealed, in id order.
+    latest: BTreeMap<String, (Incident, SignalHeaders)>,
     transitions: Vec<(Transition, Option<f64>)>,
     rejected_commands: u64,
     dead_letters: DeadLetterTally,
@@ -128,9 +140,10 @@ impl Transform for IncidentTransform {
                     }
                     .map(|at| (at - incident.opened_at).num_milliseconds().max(0) as f64 / 1e3);
                     batch.transitions.push((transition, took));
-                    out.record(&self.incidents_topic, Some(incident.id.as_bytes()))
-                        .next_hop_headers(input, INCIDENT_SCHEMA_VERSION)
-                        .json(&incident);
+                    let headers = SignalHeaders::of(input);
+                    batch
+                        .latest
+                        .insert(incident.id.clone(), (incident, headers));
                 }
             }
             // An operator's command that no longer applies (two operators resolving at
@@ -155,6 +168,21 @@ impl Transform for IncidentTransform {
         }
     }
 
+    fn seal(&mut self, batch: &mut IncidentBatch, out: &mut Outputs) {
+        for (id, (incident, headers)) in std::mem::take(&mut batch.latest) {
+            let mut record = out
+                .record(&self.incidents_topic, Some(id.as_bytes()))
+                .header(RECORD_ID, Some(id.as_bytes()))
+                .header(SCHEMA_VERSION, Some(INCIDENT_SCHEMA_VERSION.as_bytes()))
+                .header(CONTENT_TYPE, Some(b"application/json"))
+                .header(TRACEPARENT, Some(&headers.traceparent.encode()));
+            if let Some(at) = &headers.ingested_at {
+                record = record.header(INGESTED_AT, Some(at.as_bytes()));
+            }
+            record.json(&incident);
+        }
+    }
+
     fn committed(&mut self, batch: IncidentBatch) {
         batch.dead_letters.commit(&self.errors);
         self.metrics
@@ -172,5 +200,24 @@ impl Transform for IncidentTransform {
 
     fn rebalanced(&mut self) {
         self.stale = true;
+    }
+}
+
+/// What an incident's record carries of the signal that changed it last: when the run (or
+/// command) entered the stack, and the next span of its trace.
+struct SignalHeaders {
+    ingested_at: Option<String>,
+    traceparent: TraceParent,
+}
+
+impl SignalHeaders {
+    fn of(input: &InputRecord<'_>) -> Self {
+        SignalHeaders {
+            ingested_at: input.header(INGESTED_AT).map(str::to_owned),
+            traceparent: input
+                .header(TRACEPARENT)
+                .and_then(|t| t.parse::<TraceParent>().ok())
+                .map_or_else(TraceParent::new_root, |t| t.child()),
+        }
     }
 }

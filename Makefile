@@ -52,12 +52,17 @@ sample-data: ## Regenerate sample-data/logs.json and labels.json (deterministic)
 	$(CARGO) run --locked --release -p obs-samplegen --bin sample-gen
 
 .PHONY: bench
-bench: bench-ingest bench-standardize bench-e2e ## Run the benchmarks (figures go in the README)
+bench: bench-ingest bench-log bench-standardize bench-e2e ## Run the benchmarks (figures go in the README)
 
 .PHONY: bench-ingest
 bench-ingest: kafka-up ## Ingestion throughput into the real broker (NDJSON batches of 1,000)
 	$(CARGO) build --release --locked --bin ingestion --bin ingest-bench
 	scripts/bench-ingest.sh
+
+.PHONY: bench-log
+bench-log: kafka-up ## Ingestion's POST /log into the real broker: application log events in NDJSON batches of 1,000
+	$(CARGO) build --release --locked --bin ingestion --bin ingest-bench
+	scripts/bench-ingest.sh log
 
 .PHONY: bench-standardize
 bench-standardize: kafka-up ## Standardization: criterion for the pure function, then raw-logs → standardized-logs on the real broker
@@ -66,7 +71,7 @@ bench-standardize: kafka-up ## Standardization: criterion for the pure function,
 	scripts/bench-stage.sh
 
 .PHONY: bench-e2e
-bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency at 5,000 records/s, throughput and RSS over 1,000,000 records
+bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency at 5,000 records/s, throughput and RSS over 1,000,000 records, with BENCH_LOG_EVENTS_PER_RUN (1) application log events per run
 	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
 	scripts/bench-e2e.sh
 

@@ -7,17 +7,19 @@
 #  2. throughput: BENCH_RECORDS (1,000,000) records as fast as ingestion takes them, timed
 #     until processing has committed them all;
 #  3. the RSS of each service after it all: at the end, its peak, and at rest.
+# In every phase, BENCH_LOG_EVENTS_PER_RUN (1) application log events about each run go to
+# ingestion's /log with it (ingest-bench's --log-events-per-run), and a phase ends once
+# processing's error-rate stage has committed them too; 0 is the benchmark of runs alone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 N="${BENCH_RECORDS:-1000000}"
 WARMUP="${BENCH_WARMUP:-100000}"
+EVENTS="${BENCH_LOG_EVENTS_PER_RUN:-1}"
 RUN="e2e-$(date +%s)"
-export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
-export OBS_TOPICS__RAW_LOGS__NAME="$RUN-raw" OBS_TOPICS__STANDARDIZED_LOGS__NAME="$RUN-std" \
-  OBS_TOPICS__DEAD_LETTERS__NAME="$RUN-dead" OBS_TOPICS__PROCESSED_METRICS__NAME="$RUN-proc" \
-  OBS_TOPICS__ALERTS__NAME="$RUN-alerts" OBS_TOPICS__APP_LOGS__NAME="$RUN-app" \
-  OBS_TOPICS__STANDARDIZED_APP_LOGS__NAME="$RUN-std-app" OBS_TOPICS__REPLICATION_FACTOR=1 RUST_LOG=warn
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" RUST_LOG=warn
+source scripts/bench-topics.sh
+bench_topics "$RUN"
 mkdir -p .demo
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
@@ -30,30 +32,47 @@ for service in standardization processing; do
   pids+=($!)
   declare "pid_$service=$!"
 done
-for service in ingestion standardization processing; do
-  healthy=0
-  for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:${port[$service]}/health" >/dev/null 2>&1; then healthy=1; break; fi
-    sleep 0.5
-  done
-  if [[ $healthy == 0 ]]; then echo "bench: $service did not become healthy:" >&2; tail -5 ".demo/bench-$service.log" >&2; exit 1; fi
-done
-# Healthy is not yet ready: on a fresh broker the first group join and the first
+# Ready, not only healthy: on a fresh broker the first group join and the first
 # transactional producer create Kafka's internal topics (seconds). Latency is measured once
-# both stages have initialized their transactions and been assigned their partitions.
-for service in standardization processing; do
+# every loop of both stages (runs, log events, incident signals) has initialized its
+# transactions and been assigned its partitions, and processing's views have caught up.
+for service in ingestion standardization processing; do
   ready=0
-  for _ in $(seq 1 600); do
-    if curl -fsS "http://127.0.0.1:${port[$service]}/status" | python3 -c '
-import json, sys
-s = json.load(sys.stdin)["stage"]
-sys.exit(0 if s and s["phase"] == "running" and s["assigned_partitions"] else 1)' 2>/dev/null; then ready=1; break; fi
+  for _ in $(seq 1 1200); do
+    if curl -fsS "http://127.0.0.1:${port[$service]}/health/ready" >/dev/null 2>&1; then ready=1; break; fi
     sleep 0.1
   done
-  if [[ $ready == 0 ]]; then echo "bench: $service has no partitions after 60 s:" >&2; tail -5 ".demo/bench-$service.log" >&2; exit 1; fi
+  if [[ $ready == 0 ]]; then
+    echo "bench: $service is not ready after 120 s:" >&2
+    curl -sS "http://127.0.0.1:${port[$service]}/health/ready" >&2 || true
+    tail -5 ".demo/bench-$service.log" >&2
+    exit 1
+  fi
 done
-consumed() { curl -fsS "http://127.0.0.1:${port[processing]}/status" | sed -n 's/.*"records_consumed":\([0-9]*\).*/\1/p'; }
-wait_for() { for _ in $(seq 1 3000); do [[ "$(consumed)" -ge "$1" ]] && return 0; sleep 0.1; done; echo "timed out" >&2; exit 1; }
+# What processing has committed: runs, and log events through its error-rate stage.
+committed() {
+  curl -fsS "http://127.0.0.1:${port[processing]}/metrics" | awk '
+    /^stage_records_consumed_total\{input="runs"\}/ { r = $2 }
+    /^stage_records_consumed_total\{input="log_events"\}/ { e = $2 }
+    END { printf "%d %d\n", r, e }'
+}
+# Waits until processing has committed $1 runs and $2 log events; sets runs_at and
+# events_at to when each was reached.
+wait_for() {
+  local runs=0 events=0 now
+  runs_at="" events_at=""
+  for _ in $(seq 1 3000); do
+    read -r runs events < <(committed)
+    now=$(date +%s.%N)
+    [[ -z "$runs_at" ]] && (( runs >= $1 )) && runs_at=$now
+    [[ -z "$events_at" ]] && (( events >= $2 )) && events_at=$now
+    [[ -n "$runs_at" && -n "$events_at" ]] && return 0
+    sleep 0.1
+  done
+  echo "bench: timed out with $runs of $1 runs and $events of $2 log events committed" >&2
+  exit 1
+}
+posts=(--log-events-per-run "$EVENTS")
 
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
@@ -64,8 +83,8 @@ echo "--- warm-up: $WARMUP records, not measured"
 if (( WARMUP > 0 )); then
   # The latency phase's fleet (seed 1), records after those that phase posts.
   target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 1 --skip 60000 \
-    --batches $((WARMUP / 1000)) --batch-size 1000 --concurrency 4 >/dev/null
-  wait_for $WARMUP
+    --batches $((WARMUP / 1000)) --batch-size 1000 --concurrency 4 "${posts[@]}" >/dev/null
+  wait_for $WARMUP $((WARMUP * EVENTS))
 fi
 curl -fsS "http://127.0.0.1:${port[processing]}/metrics" >.demo/bench-warmup-metrics.txt
 declare -A cpu_start
@@ -77,8 +96,8 @@ broker_cpu_start=$([[ -n "$broker" ]] && cpu_seconds "$broker" || echo 0)
 
 echo "--- latency at a fixed 5,000 records/s (60,000 records)"
 target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 1 \
-  --batches 600 --batch-size 100 --concurrency 4 --rate 5000
-wait_for $((WARMUP + 60000))
+  --batches 600 --batch-size 100 --concurrency 4 --rate 5000 "${posts[@]}"
+wait_for $((WARMUP + 60000)) $(((WARMUP + 60000) * EVENTS))
 target/release/stage-bench latency "http://127.0.0.1:${port[processing]}/metrics" processing \
   .demo/bench-warmup-metrics.txt
 
@@ -86,26 +105,53 @@ echo "--- throughput: $N records, ingestion to processed-metrics"
 # Timed from the first post (ingest-bench says when), not from its start: generating the
 # records beforehand takes seconds of a core and is not the stack's work.
 posted=$(target/release/ingest-bench --url "http://127.0.0.1:${port[ingestion]}" --seed 2 \
-  --batches $((N / 1000)) --batch-size 1000 --concurrency 4)
+  --batches $((N / 1000)) --batch-size 1000 --concurrency 4 "${posts[@]}")
 echo "$posted"
 start=$(sed -n 's/^posting from unix time \([0-9.]*\)$/\1/p' <<<"$posted")
 [[ -n "$start" ]] || { echo "bench: ingest-bench did not say when it started posting" >&2; exit 1; }
-wait_for $((WARMUP + 60000 + N))
+wait_for $((WARMUP + 60000 + N)) $(((WARMUP + 60000 + N) * EVENTS))
 end=$(date +%s.%N)
 awk -v n="$N" -v s="$start" -v e="$end" 'BEGIN { printf "end to end: %d records processed in %.1f s: %.0f records/s\n", n, e - s, n / (e - s) }'
+if (( EVENTS > 0 )); then
+  awk -v n="$((N * EVENTS))" -v s="$start" -v e="$end" -v r="$runs_at" -v l="$events_at" 'BEGIN {
+    printf "end to end: %d log events through the error-rate stage in %.1f s: %.0f events/s (the runs alone were committed after %.1f s, the log events after %.1f s)\n",
+      n, e - s, n / (e - s), r - s, l - s }'
+fi
 curl -fsS "http://127.0.0.1:${port[processing]}/status" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["detector"]
 print("processing detector: %d series, %d forests; state at most %.1f MB (an upper bound), undo logs %.1f MB"
       % (d["series"], d["trained_forests"], d["state_bytes"] / 1e6, d["undo_bytes"] / 1e6))' || true
 # Where each stage loop's time went: waiting for input, waiting for its previous commit.
+# The loops of log events (standardization's, processing's error-rate stage) too, when
+# there are some.
+loops=(runs)
+(( EVENTS > 0 )) && loops+=(log_events)
 for service in standardization processing; do
-  curl -fsS "http://127.0.0.1:${port[$service]}/metrics" |
-    awk -v s="$service" '/^stage_input_wait_seconds_total/ { i = $2 } /^stage_commit_wait_seconds_total/ { c = $2 }
-      /^stage_batch_records_count/ { n = $2 } /^stage_batch_records_sum/ { r = $2 }
-      /^stage_transaction_duration_seconds_sum/ { d = $2 }
-      END { printf "%s loop: %.1f s waiting for input, %.1f s waiting for commits; %d transactions, %.0f records and %.1f ms each on average\n", s, i, c, n, r / n, 1000 * d / n }'
+  metrics=$(curl -fsS "http://127.0.0.1:${port[$service]}/metrics")
+  for input in "${loops[@]}"; do
+    name=$([[ $input == runs ]] && echo "$service" || echo "$service ${input//_/-}")
+    awk -v s="$name" -v l="{input=\"$input\"}" '
+      function is(metric) { return index($0, metric l " ") == 1 }
+      is("stage_input_wait_seconds_total") { i = $2 } is("stage_commit_wait_seconds_total") { c = $2 }
+      is("stage_batch_records_count") { n = $2 } is("stage_batch_records_sum") { r = $2 }
+      is("stage_transaction_duration_seconds_sum") { d = $2 }
+      END { printf "%s loop: %.1f s waiting for input, %.1f s waiting for commits; %d transactions, %.0f records and %.1f ms each on average\n", s, i, c, n, r / n, 1000 * d / n }' <<<"$metrics"
+  done
 done
+if (( EVENTS > 0 )); then
+  # What the log events were: severities as standardization found them (given or
+  # classified from the text), and what the error-rate stage made of them.
+  curl -fsS "http://127.0.0.1:${port[standardization]}/metrics" | awk '
+    /^standardization_log_events_total\{/ { match($0, /severity="[a-z]*"/); s = substr($0, RSTART + 10, RLENGTH - 11); n[s] += $2 }
+    /^standardization_log_events_classified_total\{/ { c += $2 }
+    END { printf "log events by severity: %d debug, %d info, %d warning, %d error, %d critical; %d classified from their text\n",
+      n["debug"], n["info"], n["warning"], n["error"], n["critical"], c }'
+  curl -fsS "http://127.0.0.1:${port[processing]}/metrics" | awk '
+    /^processing_app_log_events_windowed_total / { w = $2 } /^processing_app_log_events_late_total / { l = $2 }
+    /^processing_app_log_windows_total / { n = $2 } /^processing_app_log_error_rate_alerts_total\{/ { a += $2 }
+    END { printf "error-rate stage: %d events in windows, %d late (older than their service'"'"'s open window), %d windows closed, %d alerts\n", w, l, n, a }'
+fi
 # CPU seconds (user + system) each service spent over the whole run (both phases), to
 # show where the two cores went; the broker's too when it runs from scripts/kafka.sh.
 # RSS: right after the last record (still holding what the run freed), peak over the

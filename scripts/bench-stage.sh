@@ -11,10 +11,8 @@ N="${BENCH_RECORDS:-200000}"
 PORT=18002
 RUN="bench-$(date +%s)"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
-export OBS_TOPICS__RAW_LOGS__NAME="$RUN-raw" OBS_TOPICS__STANDARDIZED_LOGS__NAME="$RUN-std" \
-  OBS_TOPICS__DEAD_LETTERS__NAME="$RUN-dead" OBS_TOPICS__PROCESSED_METRICS__NAME="$RUN-proc" \
-  OBS_TOPICS__ALERTS__NAME="$RUN-alerts" OBS_TOPICS__APP_LOGS__NAME="$RUN-app" \
-  OBS_TOPICS__STANDARDIZED_APP_LOGS__NAME="$RUN-std-app" OBS_TOPICS__REPLICATION_FACTOR=1
+source scripts/bench-topics.sh
+bench_topics "$RUN"
 mkdir -p .demo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker $KAFKA_BOOTSTRAP_SERVERS on the same host"
 target/release/stage-bench produce "$N"

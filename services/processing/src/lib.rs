@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod logs;
 mod recovery;
 mod retrain;
+pub mod trace;
 mod transform;
 
 use analytics::{AnalyticsView, ReaderHandle};
@@ -63,6 +64,8 @@ pub struct AppState {
     incident_metrics: IncidentMetrics,
     incident_stage: Running<StageHandle>,
     incident_reader: Running<FollowerHandle>,
+    /// The trace index behind `GET /trace/{record_id}`, and its reader.
+    trace: trace::Traces,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -108,6 +111,7 @@ impl AppState {
             signals_topic: config.topics.incident_signals.name.clone(),
             evidence: config.incidents.evidence.clone(),
         });
+        let trace = trace::Traces::new(config.trace.clone(), &config.topics, &registry)?;
         Ok(Arc::new(AppState {
             config,
             view,
@@ -124,6 +128,7 @@ impl AppState {
             incident_metrics,
             incident_stage: Running::default(),
             incident_reader: Running::default(),
+            trace,
             started_at: chrono::Utc::now(),
         }))
     }
@@ -193,6 +198,7 @@ impl AppState {
         )?;
         self.logs
             .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
+        self.trace.start(&c.kafka, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);
@@ -224,6 +230,7 @@ impl AppState {
             notifier.stop();
         }
         self.logs.stop()?;
+        self.trace.stop()?;
         Ok(())
     }
 
@@ -242,7 +249,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state.clone())
         .merge(analytics::router(state.view.clone()))
         .merge(state.logs.router())
-        .merge(incidents::router(state.incidents.clone()));
+        .merge(incidents::router(state.incidents.clone()))
+        .merge(state.trace.router());
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -289,6 +297,7 @@ fn health(state: &AppState) -> HealthReport {
                 Err("the incident view is still reading the incidents topic".into())
             },
         );
+    let report = state.trace.health(report);
     if state.config.alertmanager.url.is_some() {
         report.with_check(
             "incident_notifier",
@@ -332,6 +341,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "reader": state.incident_reader.map(FollowerHandle::status),
             "view": state.incidents.view.counts().report(),
         },
+        "trace": state.trace.status(),
     }))
 }
 

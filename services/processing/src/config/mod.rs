@@ -6,6 +6,7 @@ use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
 use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
+use crate::trace::TraceConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_service::HttpConfig;
@@ -24,6 +25,7 @@ pub struct ProcessingConfig {
     pub alertmanager: AlertmanagerConfig,
     pub logs: LogsConfig,
     pub incidents: IncidentsConfig,
+    pub trace: TraceConfig,
 }
 
 impl ProcessingConfig {
@@ -47,6 +49,7 @@ impl Default for ProcessingConfig {
             alertmanager: AlertmanagerConfig::default(),
             logs: LogsConfig::default(),
             incidents: IncidentsConfig::default(),
+            trace: TraceConfig::default(),
         }
     }
 }

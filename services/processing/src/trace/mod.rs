@@ -1,0 +1,134 @@
+//! Record traces: `GET /trace/{record_id}` says where one run has been — accepted by
+//! ingestion, standardized or dead-lettered, processed — from an index every replica keeps,
+//! never by reading topics per request.
+//!
+//! # The index
+//!
+//! A follower ([`obs_kafka::consumer::follower`], [`reader`]) reads every partition of
+//! `raw-logs`, `standardized-logs`, `dead-letters` and `processed-metrics` from the
+//! beginning, outside every group, `read_committed`: each replica answers for every record
+//! and a restart rebuilds the index. What it reads of each record is little
+//! ([`sighting`]): the `record-id` and `ingested-at` headers and the record's partition,
+//! offset and timestamp; a dead letter's `dead-letter-*` headers; five fields of a
+//! processed record. Payloads of `raw-logs` and `standardized-logs` are never parsed.
+//!
+//! The trace index (`index::TraceIndex`) keeps, per record, the first sighting of each stage, for the last
+//! `trace.capacity` records (the record seen first is evicted first).
+//!
+//! # Memory bound
+//!
+//! Both parts are allocated at the capacity: an entry is 136 bytes in the ring (the id's
+//! fingerprint and four stages) and 16 bytes and a control byte in the map, whose buckets
+//! are the capacity × 8/7 rounded up to a power of two — **15.8 MB at the default 100,000
+//! records** (13.6 MB of ring, 2.2 MB of map). A dead letter adds 72 bytes and its three
+//! texts (its reason, stage and error type, each cut at 256 bytes): about 200 bytes for the
+//! stack's own dead letters, 840 at most. The follower's prefetch queue (1 MiB of
+//! compressed records) comes on top.
+//!
+//! # Freshness
+//!
+//! The reader's fetches wait for 256 KiB or half a second ([`reader`]): a record's stage
+//! shows up at most about half a second after its transaction committed. While the reader
+//! reads what was published before start, answers say `view_caught_up: false`; then the
+//! oldest records' traces may lack a stage that another topic's backlog had not reached
+//! when they were evicted.
+
+mod config;
+mod index;
+mod metrics;
+mod reader;
+mod routes;
+mod sighting;
+mod view;
+
+pub use config::TraceConfig;
+
+use anyhow::Context;
+use metrics::TraceMetrics;
+use obs_kafka::consumer::follower::FollowerHandle;
+use obs_kafka::{KafkaConfig, TopicsConfig};
+use obs_service::{HealthReport, Metrics, Running};
+use reader::spawn_trace_reader;
+use routes::TraceApi;
+use serde_json::json;
+use sighting::TraceTopics;
+use std::sync::Arc;
+use std::time::Duration;
+use view::TraceView;
+
+/// The trace index, its reader and its endpoint, as the service holds them.
+pub struct Traces {
+    config: TraceConfig,
+    api: Arc<TraceApi>,
+    metrics: TraceMetrics,
+    reader: Running<FollowerHandle>,
+}
+
+impl Traces {
+    /// Validates the config and registers the metrics; the reader starts with
+    /// [`Traces::start`].
+    pub fn new(
+        config: TraceConfig,
+        topics: &TopicsConfig,
+        registry: &Metrics,
+    ) -> anyhow::Result<Traces> {
+        config
+            .validate()
+            .context("invalid configuration of trace")?;
+        let metrics =
+            TraceMetrics::register(registry).context("registering the trace index metrics")?;
+        let api = Arc::new(TraceApi {
+            view: Arc::new(TraceView::new(config.capacity)),
+            topics: TraceTopics::of(topics),
+        });
+        Ok(Traces {
+            config,
+            api,
+            metrics,
+            reader: Running::default(),
+        })
+    }
+
+    /// Starts the reader of the four topics.
+    pub fn start(&self, kafka: &KafkaConfig, registry: &Metrics) -> anyhow::Result<()> {
+        let reader = spawn_trace_reader(
+            kafka,
+            self.api.topics.clone(),
+            Duration::from_millis(self.config.partition_check_ms),
+            self.api.view.clone(),
+            self.metrics.clone(),
+            registry.errors(),
+        )
+        .context("starting the trace reader")?;
+        self.reader.set(reader);
+        Ok(())
+    }
+
+    /// Stops the reader (blocking: one poll at most).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        if let Some(reader) = self.reader.take() {
+            reader.stop();
+            reader.join()?;
+        }
+        Ok(())
+    }
+
+    /// `GET /trace/{record_id}`.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.api.clone())
+    }
+
+    /// `report` with the reader's liveness (readiness does not wait for the index: it
+    /// answers, partial, while it catches up).
+    pub fn health(&self, report: HealthReport) -> HealthReport {
+        report.with_check("trace_reader", self.reader.is(FollowerHandle::is_running))
+    }
+
+    /// The reader and the index, for `/status`.
+    pub fn status(&self) -> serde_json::Value {
+        json!({
+            "reader": self.reader.map(FollowerHandle::status),
+            "index": self.api.view.stats(),
+        })
+    }
+}

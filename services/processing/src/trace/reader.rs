@@ -1,0 +1,107 @@
+//! Feeds the [`TraceView`] from `raw-logs`, `standardized-logs`, `dead-letters` and
+//! `processed-metrics`: a follower ([`obs_kafka::consumer::follower`]) of every partition
+//! of the four, so each replica answers for every record and a restart rebuilds the index
+//! from the retained topics.
+
+use super::metrics::TraceMetrics;
+use super::sighting::TraceTopics;
+use super::view::TraceView;
+use obs_kafka::consumer::follower::{spawn_follower, FollowSink, FollowerHandle, FollowerSettings};
+use obs_kafka::{ErrorCounter, KafkaConfig, KafkaError};
+use rdkafka::message::BorrowedMessage;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `client.id` of the reader, the prefix of its throwaway `group.id`, its thread's name.
+const READER_NAME: &str = "processing-trace";
+
+/// The reader's fetches (`kafka.properties` overrides them): the broker answers once it
+/// has 256 KiB for it or after 500 ms, so the reader fetches hundreds of records at a time
+/// rather than each transaction's few as soon as it commits (a trace shows up at most
+/// half a second late); and a fetch brings at most 1 MiB, 256 KiB of a partition, the
+/// size of the follower's prefetch queue.
+const FETCH_SETTINGS: &[(&str, &str)] = &[
+    ("fetch.min.bytes", "262144"),
+    ("fetch.wait.max.ms", "500"),
+    ("fetch.max.bytes", "1048576"),
+    ("max.partition.fetch.bytes", "262144"),
+];
+
+/// Starts reading every partition of the `topics` into `view`, on a thread of its own.
+pub fn spawn_trace_reader(
+    kafka: &KafkaConfig,
+    topics: TraceTopics,
+    partition_check: Duration,
+    view: Arc<TraceView>,
+    metrics: TraceMetrics,
+    errors: &ErrorCounter,
+) -> Result<FollowerHandle, KafkaError> {
+    let settings = FollowerSettings {
+        name: READER_NAME,
+        topics: topics.names(),
+        partition_check,
+    };
+    let sink = TraceSink {
+        topics,
+        view,
+        metrics,
+    };
+    spawn_follower(&with_fetch_settings(kafka), &settings, errors, sink)
+}
+
+/// `kafka` with the [`FETCH_SETTINGS`] its `properties` do not set.
+fn with_fetch_settings(kafka: &KafkaConfig) -> KafkaConfig {
+    let mut kafka = kafka.clone();
+    for (key, value) in FETCH_SETTINGS {
+        kafka
+            .properties
+            .entry((*key).to_owned())
+            .or_insert_with(|| (*value).to_owned());
+    }
+    kafka
+}
+
+struct TraceSink {
+    topics: TraceTopics,
+    view: Arc<TraceView>,
+    metrics: TraceMetrics,
+}
+
+impl FollowSink for TraceSink {
+    fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
+        let Some((record_id, sighting)) = self
+            .topics
+            .sighting(topic, message)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let (evicted, held) = self.view.see(record_id, sighting);
+        if evicted {
+            self.metrics.evicted.inc();
+        }
+        self.metrics.held.set(held as i64);
+        Ok(())
+    }
+
+    fn caught_up(&mut self) {
+        self.view.mark_caught_up();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fetch_settings_yield_to_kafka_properties() {
+        let mut kafka = KafkaConfig::default();
+        kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), "100".into());
+        let tuned = with_fetch_settings(&kafka);
+        assert_eq!(tuned.properties["fetch.wait.max.ms"], "100");
+        assert_eq!(tuned.properties["fetch.min.bytes"], "262144");
+        assert_eq!(tuned.properties.len(), FETCH_SETTINGS.len());
+    }
+}

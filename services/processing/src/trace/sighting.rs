@@ -1,0 +1,388 @@
+//! What a Kafka record of the trace's topics says of its run, read at the least cost:
+//! `raw-logs` and `standardized-logs` by their headers only (their payloads are never
+//! parsed), dead letters by their `dead-letter-*` headers, processed records by the few
+//! fields the trace shows.
+
+use super::index::{Hop, Refusal, RuleSet, Scores, Sighting};
+use chrono::DateTime;
+use obs_detector::{RuleKind, Severity};
+use obs_kafka::dead_letter;
+use obs_kafka::headers::{INGESTED_AT, RECORD_ID};
+use obs_kafka::TopicsConfig;
+use rdkafka::message::Headers;
+use rdkafka::Message;
+use serde::Deserialize;
+
+/// Longest text kept of a dead letter's reason, stage or error type (cut at a character
+/// boundary): part of the index's memory bound.
+pub const MAX_REFUSAL_TEXT_BYTES: usize = 256;
+
+/// A record the trace cannot read; the reader counts and skips it.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableRecord {
+    #[error("no {RECORD_ID} header in UTF-8")]
+    NoRecordId,
+    #[error("no timestamp")]
+    NoTimestamp,
+    #[error("not a processed record: {0}")]
+    Processed(#[from] serde_json::Error),
+}
+
+/// The topics the trace follows, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceTopics {
+    pub raw_logs: String,
+    pub standardized_logs: String,
+    pub dead_letters: String,
+    pub processed_metrics: String,
+}
+
+impl TraceTopics {
+    pub fn of(topics: &TopicsConfig) -> TraceTopics {
+        TraceTopics {
+            raw_logs: topics.raw_logs.name.clone(),
+            standardized_logs: topics.standardized_logs.name.clone(),
+            dead_letters: topics.dead_letters.name.clone(),
+            processed_metrics: topics.processed_metrics.name.clone(),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        vec![
+            self.raw_logs.clone(),
+            self.standardized_logs.clone(),
+            self.dead_letters.clone(),
+            self.processed_metrics.clone(),
+        ]
+    }
+
+    /// The record id of `message` (of `topic`) and what it says of that record; `None`
+    /// for a message the trace does not follow: a dead letter of a record that is not a
+    /// run (an application log event, an incident signal).
+    pub fn sighting<'m, M: Message>(
+        &self,
+        topic: &str,
+        message: &'m M,
+    ) -> Result<Option<(&'m str, Sighting)>, UnreadableRecord> {
+        let header = |name: &str| header(message, name);
+        let record_id = header(RECORD_ID)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .ok_or(UnreadableRecord::NoRecordId)?;
+        let hop = |at_ms: Option<i64>| -> Result<Hop, UnreadableRecord> {
+            Ok(Hop {
+                at_ms: at_ms
+                    .or_else(|| message.timestamp().to_millis())
+                    .ok_or(UnreadableRecord::NoTimestamp)?,
+                offset: message.offset(),
+                partition: message.partition(),
+            })
+        };
+        let sighting = if topic == self.raw_logs {
+            // When ingestion accepted it; the Kafka timestamp if the header is unreadable.
+            let ingested_at = header(INGESTED_AT)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+                .map(|at| at.timestamp_millis());
+            Sighting::Ingested(hop(ingested_at)?)
+        } else if topic == self.standardized_logs {
+            Sighting::Standardized(hop(None)?)
+        } else if topic == self.processed_metrics {
+            let fields: ProcessedFields =
+                serde_json::from_slice(message.payload().unwrap_or_default())?;
+            Sighting::Processed(hop(None)?, fields.scores())
+        } else {
+            let source = header(dead_letter::SOURCE_TOPIC);
+            let of_a_run = [&self.raw_logs, &self.standardized_logs]
+                .iter()
+                .any(|name| source == Some(name.as_bytes()));
+            if !of_a_run {
+                return Ok(None);
+            }
+            let text = |name: &str| bounded(header(name).unwrap_or_default());
+            let refusal = Refusal {
+                stage_of_failure: text(dead_letter::STAGE),
+                reason: text(dead_letter::REASON),
+                error_type: text(dead_letter::ERROR_KIND),
+            };
+            Sighting::DeadLettered(hop(None)?, refusal)
+        };
+        Ok(Some((record_id, sighting)))
+    }
+}
+
+/// The value of the first header `name` of `message`.
+fn header<'m, M: Message>(message: &'m M, name: &str) -> Option<&'m [u8]> {
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+}
+
+/// `text` as UTF-8 (invalid sequences replaced), at most [`MAX_REFUSAL_TEXT_BYTES`].
+fn bounded(text: &[u8]) -> Box<str> {
+    let text = String::from_utf8_lossy(text);
+    let mut end = text.len().min(MAX_REFUSAL_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].into()
+}
+
+/// The fields of a processed record (`obs_detector::ProcessedRecord`) the trace shows;
+/// serde skips the others without building them.
+#[derive(Deserialize)]
+struct ProcessedFields {
+    anomalous: bool,
+    severity: Option<Severity>,
+    efficiency_score: f64,
+    rule_hits: Vec<RuleHitName>,
+    detector: Option<VerdictFields>,
+}
+
+#[derive(Deserialize)]
+struct RuleHitName {
+    rule: RuleKind,
+}
+
+/// Of the detectors' verdict: absent fields when it is `insufficient_history`.
+#[derive(Deserialize)]
+struct VerdictFields {
+    score: Option<f64>,
+    severity: Option<Severity>,
+    #[serde(default)]
+    predictive_alert: bool,
+}
+
+impl ProcessedFields {
+    fn scores(&self) -> Scores {
+        let mut rule_hits = RuleSet::default();
+        for hit in &self.rule_hits {
+            rule_hits.insert(hit.rule);
+        }
+        Scores {
+            efficiency_score: self.efficiency_score,
+            detector_score: self.detector.as_ref().and_then(|d| d.score),
+            rule_hits,
+            severity: self.severity,
+            anomalous: self.anomalous,
+            alerts: self.alerts(),
+        }
+    }
+
+    /// As `ProcessedRecord::alerts` counts them: one of the rules when they set a
+    /// severity, one of the detectors at their warning level or with a predictive alert.
+    fn alerts(&self) -> u8 {
+        let detector = self
+            .detector
+            .as_ref()
+            .is_some_and(|d| d.severity.is_some() || d.predictive_alert);
+        u8::from(self.severity.is_some()) + u8::from(detector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use obs_detector::anomaly::{Assessment, DetectorKind, DetectorScores, Explanation};
+    use obs_detector::{ProcessedRecord, RulesConfig, Verdict};
+    use obs_records::standardize::{standardize_bytes, StandardizeOptions};
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    const SEED: &str = include_str!("../../../../tests/fixtures/seed-logs.json");
+
+    fn topics() -> TraceTopics {
+        TraceTopics::of(&TopicsConfig::default())
+    }
+
+    fn message(topic: &str, headers: &[(&str, &str)], payload: &[u8]) -> OwnedMessage {
+        let headers = headers
+            .iter()
+            .fold(OwnedHeaders::new(), |all, (key, value)| {
+                all.insert(Header {
+                    key,
+                    value: Some(*value),
+                })
+            });
+        OwnedMessage::new(
+            Some(payload.to_vec()),
+            None,
+            topic.into(),
+            Timestamp::CreateTime(1_757_090_727_500),
+            2,
+            41,
+            Some(headers),
+        )
+    }
+
+    fn hop(at_ms: i64) -> Hop {
+        Hop {
+            at_ms,
+            offset: 41,
+            partition: 2,
+        }
+    }
+
+    #[test]
+    fn runs_are_read_from_their_headers_alone() {
+        let t = topics();
+        let headers = [
+            (RECORD_ID, "akonovia:2025-09-05-16-45:1995"),
+            (INGESTED_AT, "2025-09-05T16:45:27.123Z"),
+        ];
+        let raw = message(&t.raw_logs, &headers, b"not even JSON");
+        assert_eq!(
+            t.sighting(&t.raw_logs, &raw).unwrap(),
+            Some((
+                "akonovia:2025-09-05-16-45:1995",
+                Sighting::Ingested(hop(1_757_090_727_123))
+            ))
+        );
+        let standardized = message(&t.standardized_logs, &headers, b"");
+        assert_eq!(
+            t.sighting(&t.standardized_logs, &standardized).unwrap(),
+            Some((
+                "akonovia:2025-09-05-16-45:1995",
+                Sighting::Standardized(hop(1_757_090_727_500))
+            )),
+            "the Kafka timestamp"
+        );
+        let unreadable_time = message(&t.raw_logs, &[(RECORD_ID, "a"), (INGESTED_AT, "noon")], b"");
+        assert_eq!(
+            t.sighting(&t.raw_logs, &unreadable_time).unwrap(),
+            Some(("a", Sighting::Ingested(hop(1_757_090_727_500))))
+        );
+        let anonymous = message(&t.raw_logs, &[(INGESTED_AT, "2025-09-05T16:45:27Z")], b"");
+        assert!(matches!(
+            t.sighting(&t.raw_logs, &anonymous),
+            Err(UnreadableRecord::NoRecordId)
+        ));
+    }
+
+    #[test]
+    fn dead_letters_of_runs_say_why_and_others_are_not_followed() {
+        let t = topics();
+        let long_reason = "é".repeat(MAX_REFUSAL_TEXT_BYTES);
+        let dead = message(
+            &t.dead_letters,
+            &[
+                (RECORD_ID, "a:1"),
+                (dead_letter::STAGE, "standardization"),
+                (dead_letter::ERROR_KIND, "missing_field"),
+                (dead_letter::REASON, &long_reason),
+                (dead_letter::SOURCE_TOPIC, &t.raw_logs),
+            ],
+            b"{\"Entreprise\": \"akonovia\"}",
+        );
+        let Some(("a:1", Sighting::DeadLettered(at, refusal))) =
+            t.sighting(&t.dead_letters, &dead).unwrap()
+        else {
+            panic!("a dead letter of a run");
+        };
+        assert_eq!(at, hop(1_757_090_727_500));
+        assert_eq!(&*refusal.stage_of_failure, "standardization");
+        assert_eq!(&*refusal.error_type, "missing_field");
+        assert_eq!(
+            refusal.reason.len(),
+            MAX_REFUSAL_TEXT_BYTES,
+            "cut between characters"
+        );
+        assert!(long_reason.starts_with(&*refusal.reason));
+        let of_an_event = message(
+            &t.dead_letters,
+            &[
+                (RECORD_ID, "5f0e3c2a9b1d4e6f"),
+                (dead_letter::SOURCE_TOPIC, "app-logs"),
+            ],
+            b"",
+        );
+        assert_eq!(t.sighting(&t.dead_letters, &of_an_event).unwrap(), None);
+    }
+
+    fn processed(status: &str, memory: i64, verdict: Option<Verdict>) -> ProcessedRecord {
+        let mut run: serde_json::Value =
+            serde_json::from_str(SEED.lines().next().unwrap()).unwrap();
+        run["Etat"] = status.into();
+        run["memory_used (bytes)"] = memory.into();
+        let record =
+            standardize_bytes(run.to_string().as_bytes(), &StandardizeOptions::default()).unwrap();
+        let processed = ProcessedRecord::score(record, &RulesConfig::default(), chrono::Utc::now());
+        match verdict {
+            Some(verdict) => processed.with_detector(Ok(verdict)),
+            None => processed,
+        }
+    }
+
+    fn scored(score: f64, severity: Option<Severity>, predictive_alert: bool) -> Verdict {
+        Verdict::Scored(Assessment {
+            score,
+            surprise: score * 3.5,
+            severity,
+            detectors: DetectorScores::default(),
+            explanation: Explanation {
+                detector: DetectorKind::ZScore,
+                metric: "duration_seconds".into(),
+                value: 1.0,
+                baseline: 0.5,
+                z: 4.0,
+                surprise: 3.0,
+            },
+            outage_probability: 0.1,
+            predictive_alert,
+        })
+    }
+
+    #[test]
+    fn processed_records_give_their_scores_and_as_many_alerts_as_they_raised() {
+        let t = topics();
+        let cases = [
+            processed("SUCCESS", 5_517_312, None),
+            processed("FAILED", -1, None),
+            processed(
+                "SUCCESS",
+                5_517_312,
+                Some(Verdict::InsufficientHistory {
+                    seen: 3,
+                    required: 100,
+                }),
+            ),
+            processed("SUCCESS", 5_517_312, Some(scored(0.2, None, false))),
+            processed("SUCCESS", 5_517_312, Some(scored(0.3, None, true))),
+            processed(
+                "FAILED",
+                5_517_312,
+                Some(scored(0.9, Some(Severity::Critical), false)),
+            ),
+        ];
+        for record in cases {
+            let payload = serde_json::to_vec(&record).unwrap();
+            let m = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], &payload);
+            let Some((_, Sighting::Processed(at, scores))) =
+                t.sighting(&t.processed_metrics, &m).unwrap()
+            else {
+                panic!("a processed record");
+            };
+            assert_eq!(at, hop(1_757_090_727_500));
+            assert_eq!(
+                usize::from(scores.alerts),
+                record.alerts().len(),
+                "{record:?}"
+            );
+            assert_eq!(scores.anomalous, record.anomalous);
+            assert_eq!(scores.severity, record.severity);
+            assert_eq!(scores.efficiency_score, record.metrics.efficiency_score);
+            assert_eq!(
+                scores.detector_score,
+                record.detector.as_ref().and_then(Verdict::score)
+            );
+            let mut rules: Vec<RuleKind> = record.rule_hits.iter().map(|h| h.rule).collect();
+            rules.sort();
+            assert_eq!(scores.rule_hits.rules().collect::<Vec<_>>(), rules);
+        }
+        let garbage = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], b"{}");
+        assert!(matches!(
+            t.sighting(&t.processed_metrics, &garbage),
+            Err(UnreadableRecord::Processed(_))
+        ));
+    }
+}

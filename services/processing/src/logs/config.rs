@@ -28,8 +28,8 @@ pub struct LogsConfig {
 impl Default for LogsConfig {
     fn default() -> Self {
         LogsConfig {
-            index_capacity: 100_000,
-            index_max_bytes: 64 << 20,
+            index_capacity: 50_000,
+            index_max_bytes: 16 << 20,
             partition_check_ms: 30_000,
             error_rate_window_seconds: 60,
             error_rate_max_services: 1_000,
@@ -99,7 +99,7 @@ mod tests {
     fn refuses_unknown_keys_and_fills_defaults() {
         let config: LogsConfig = serde_json::from_str(r#"{"index_capacity": 5}"#).unwrap();
         assert_eq!(config.index_capacity, 5);
-        assert_eq!(config.index_max_bytes, 64 << 20);
+        assert_eq!(config.index_max_bytes, 16 << 20);
         assert!(serde_json::from_str::<LogsConfig>(r#"{"capacity": 5}"#).is_err());
     }
 

@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod analytics;
 pub mod config;
+pub mod console;
 pub mod incidents;
 pub mod logs;
 mod recovery;
@@ -78,6 +79,10 @@ impl AppState {
             .alertmanager
             .validate()
             .context("invalid configuration of alertmanager")?;
+        config
+            .console
+            .validate()
+            .context("invalid configuration of console")?;
         let registry = Metrics::new();
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
@@ -242,7 +247,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state.clone())
         .merge(analytics::router(state.view.clone()))
         .merge(state.logs.router())
-        .merge(incidents::router(state.incidents.clone()));
+        .merge(incidents::router(state.incidents.clone()))
+        .merge(console::router(console::ConsoleApi {
+            config: state.config.console.clone(),
+            analytics: state.view.clone(),
+            incidents: state.incidents.view.clone(),
+            local: state.clone(),
+            metrics: state.registry.clone(),
+        }));
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -303,7 +315,17 @@ fn health(state: &AppState) -> HealthReport {
 /// the incidents and their notifier (`null` when not configured), each consumer with its
 /// last error.
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(json!({
+    Json(status_report(&state))
+}
+
+impl console::LocalStatus for AppState {
+    fn status(&self) -> serde_json::Value {
+        status_report(self)
+    }
+}
+
+fn status_report(state: &AppState) -> serde_json::Value {
+    json!({
         "service": SERVICE,
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": state.started_at,
@@ -332,7 +354,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "reader": state.incident_reader.map(FollowerHandle::status),
             "view": state.incidents.view.counts().report(),
         },
-    }))
+    })
 }
 
 /// `?series=KEY` of `/detector/retrain`.

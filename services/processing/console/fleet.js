@@ -33,7 +33,7 @@
   function freshness(item) {
     const since = item.since_last_run_seconds;
     const usual = item.usual_interval_seconds;
-    const lastRan = since > 0 ? `last ran ${duration(since)} before the newest run` : "ran last";
+    const lastRan = since > 0 ? `last ran ${duration(since)} before the newest run` : "has the newest run";
     return usual ? `${lastRan}; usually every ${duration(usual)}` : `${lastRan}; no usual interval yet`;
   }
 

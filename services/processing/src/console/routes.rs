@@ -179,3 +179,125 @@ fn describe(error: &reqwest::Error) -> String {
         error.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testing::processed;
+    use crate::analytics::AnalyticsConfig;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use obs_records::Status;
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    struct Quiet;
+
+    impl LocalStatus for Quiet {
+        fn status(&self) -> Value {
+            json!({ "stage": null, "logs": {}, "incidents": {} })
+        }
+    }
+
+    /// The console over a view of two runs of `zoho`, the other services at `unreachable`.
+    fn router(unreachable: &str) -> Router {
+        let analytics = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
+        for record in [
+            processed(0, "zoho", Status::Success, 1.0, 0, 0.1),
+            processed(1, "zoho", Status::Failed, 1.0, 0, 0.1),
+        ] {
+            analytics
+                .apply_processed(&serde_json::to_vec(&record).unwrap())
+                .unwrap();
+        }
+        api_router(ConsoleApi {
+            config: ConsoleConfig {
+                ingestion_url: unreachable.into(),
+                standardization_url: unreachable.into(),
+                status_timeout_ms: 500,
+                ..ConsoleConfig::default()
+            },
+            analytics,
+            incidents: Arc::new(IncidentView::new(10)),
+            local: Arc::new(Quiet),
+            metrics: Metrics::new(),
+        })
+    }
+
+    async fn get(router: Router, uri: &str) -> (StatusCode, Value) {
+        let response = router
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_fleet_answers_per_object_and_checks_its_query() {
+        let (status, body) =
+            get(router("http://127.0.0.1:9"), "/console/api/fleet?objects=1").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["view_caught_up"], false);
+        let tile = &body["tiles"][0];
+        assert_eq!(
+            (&tile["source"], &tile["health"]),
+            (&json!("zoho"), &json!("failing"))
+        );
+        assert_eq!(tile["objects_total"], 2);
+        assert_eq!(tile["objects"][0]["object_id"], 101, "the failing one");
+        assert_eq!(tile["objects_not_shown"], 1);
+        for (uri, parameter) in [
+            ("/console/api/fleet?objects=0", "objects"),
+            ("/console/api/fleet?objects=1001", "objects"),
+            ("/console/api/fleet?source=", "source"),
+            ("/console/api/fleet?limit=5", "limit"),
+        ] {
+            let (status, body) = get(router("http://127.0.0.1:9"), uri).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(body["error"]["details"]["parameter"], parameter, "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_that_does_not_answer_is_shown_unreachable() {
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (status, body) = get(
+            router(&format!("http://127.0.0.1:{port}")),
+            "/console/api/pipeline",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let services = body["services"].as_array().unwrap();
+        let seen: Vec<(&str, bool)> = services
+            .iter()
+            .map(|s| {
+                (
+                    s["service"].as_str().unwrap(),
+                    s["reachable"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("ingestion", false),
+                ("standardization", false),
+                ("processing", true)
+            ]
+        );
+        assert_eq!(
+            services[0]["error"],
+            "connection refused or host unreachable"
+        );
+        assert_eq!(services[2]["loops"][0]["phase"], "not started");
+    }
+}

@@ -15,12 +15,13 @@ help: ## List the commands (coloured on a terminal only)
 ## --- the two commands of a fresh machine ------------------------------------
 
 .PHONY: demo
-demo: ## Run the stack on the sample data and print what it reports (embedded DEV-ONLY broker unless KAFKA_BOOTSTRAP_SERVERS is set)
+demo: ## Run the stack on the sample data, print what it reports and the console's URL (KEEP=1 keeps it running; embedded DEV-ONLY broker unless KAFKA_BOOTSTRAP_SERVERS is set)
 	$(CARGO) build --locked --bins
 	scripts/demo.sh
 
 .PHONY: test
-test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up), then the ops test (real Prometheus and Alertmanager)
+test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; installs Chromium for the console's browser test), then the ops test (real Prometheus and Alertmanager)
+	scripts/install-browser.sh >/dev/null
 	$(CARGO) test --workspace --locked
 	scripts/ops-test.sh
 

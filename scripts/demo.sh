@@ -4,7 +4,9 @@
 # Without KAFKA_BOOTSTRAP_SERVERS it hosts librdkafka's mock cluster (DEV ONLY: an
 # in-memory Kafka-protocol broker, not Apache Kafka) in the `mock-kafka` process; with it,
 # the services use that broker. Then it starts the services, ingests
-# sample-data/logs.json and prints what the stack reports. Logs go to .demo/.
+# sample-data/logs.json, prints what the stack reports and the operator console's URL.
+# With KEEP=1 the stack keeps running until Ctrl-C, so a person can open the console.
+# Logs go to .demo/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -65,7 +67,9 @@ start_service() { # name url
 OBS_HTTP__LISTEN="127.0.0.1:${INGESTION##*:}" "$BIN/ingestion" >"$STATE/ingestion.log" 2>&1 &
 pids+=($!)
 start_service standardization "$STANDARDIZATION"
-start_service processing "$PROCESSING"
+# The console's pipeline page asks the other two for their /status on the demo's ports.
+OBS_CONSOLE__INGESTION_URL="$INGESTION" OBS_CONSOLE__STANDARDIZATION_URL="$STANDARDIZATION" \
+  start_service processing "$PROCESSING"
 wait_healthy ingestion "$INGESTION"
 wait_healthy standardization "$STANDARDIZATION"
 wait_healthy processing "$PROCESSING"
@@ -97,3 +101,10 @@ curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_standard
 curl -sS "$PROCESSING/metrics" | grep -E '^stage_records_consumed_total'
 echo
 echo "demo: logs are in $STATE/"
+echo "=== operator console: $PROCESSING/console/"
+if [[ "${KEEP:-0}" == 1 ]]; then
+  echo "demo: KEEP=1: the stack keeps running; Ctrl-C stops it"
+  wait
+else
+  echo "demo: stopping the stack (make demo KEEP=1 keeps it running to open the console)"
+fi

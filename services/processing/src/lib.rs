@@ -12,6 +12,7 @@
 pub mod alertmanager;
 pub mod analytics;
 pub mod config;
+pub mod console;
 pub mod incidents;
 pub mod logs;
 mod recovery;
@@ -81,6 +82,10 @@ impl AppState {
             .alertmanager
             .validate()
             .context("invalid configuration of alertmanager")?;
+        config
+            .console
+            .validate()
+            .context("invalid configuration of console")?;
         let registry = Metrics::new();
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
@@ -250,7 +255,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(analytics::router(state.view.clone()))
         .merge(state.logs.router())
         .merge(incidents::router(state.incidents.clone()))
-        .merge(state.trace.router());
+        .merge(state.trace.router())
+        .merge(console::router(console::ConsoleApi {
+            config: state.config.console.clone(),
+            analytics: state.view.clone(),
+            incidents: state.incidents.view.clone(),
+            local: state.clone(),
+            metrics: state.registry.clone(),
+        }));
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -312,7 +324,17 @@ fn health(state: &AppState) -> HealthReport {
 /// the incidents and their notifier (`null` when not configured), each consumer with its
 /// last error.
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(json!({
+    Json(status_report(&state))
+}
+
+impl console::LocalStatus for AppState {
+    fn status(&self) -> serde_json::Value {
+        status_report(self)
+    }
+}
+
+fn status_report(state: &AppState) -> serde_json::Value {
+    json!({
         "service": SERVICE,
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": state.started_at,
@@ -342,7 +364,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             "view": state.incidents.view.counts().report(),
         },
         "trace": state.trace.status(),
-    }))
+    })
 }
 
 /// `?series=KEY` of `/detector/retrain`.

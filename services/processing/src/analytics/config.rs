@@ -27,6 +27,9 @@ pub struct AnalyticsConfig {
     /// `records_from_untracked_sources`, so a flood of bogus source names cannot grow the
     /// view without bound.
     pub max_sources: usize,
+    /// Objects (series) given their own figures (latest run, usual interval) for the
+    /// console's fleet; runs of further objects are counted in `/status` only.
+    pub max_objects: usize,
     /// Relative error α of the per-source duration, memory and CPU quantiles (0.01: a
     /// reported p95 is within 1 % of a value actually observed at that rank).
     pub quantile_relative_accuracy: f64,
@@ -45,6 +48,7 @@ impl Default for AnalyticsConfig {
             recent_capacity: 5_000,
             anomalies_capacity: 5_000,
             max_sources: 1_000,
+            max_objects: 10_000,
             quantile_relative_accuracy: 0.01,
             quantile_max_buckets: 512,
             partition_check_ms: 30_000,

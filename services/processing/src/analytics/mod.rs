@@ -21,6 +21,7 @@
 //! recent      recent_capacity    × R             R ≈ 1.1–1.5 KiB per processed record
 //! anomalies   anomalies_capacity × A             A ≈ 1.0 KiB per alert (its id index included)
 //! sources     max_sources        × (S + 3 × quantile_max_buckets × 16 B)    S ≈ 0.4 KiB
+//! objects     max_objects        × O                O ≈ 0.3 KiB per object with its key and names
 //! ```
 //!
 //! `R` and `A` are one record or alert in memory with its strings, allocator and B-tree
@@ -31,17 +32,18 @@
 //! typical figures. Sketch buckets are allocated as used (116 per decade of spread per
 //! sign at α = 1 %), never past `quantile_max_buckets`.
 //!
-//! At the defaults (5 000 records, 5 000 alerts, 1 000 sources, 512 buckets):
-//! recent ≈ 7.5 MiB + anomalies ≈ 5 MiB + sources ≤ 24 MiB (worst case, every source
-//! spanning 4.4 decades in duration, memory *and* CPU; a source with durations of
-//! 0.5–20 s, memory of 0.2–5 MB and CPU of 0.01–1 s uses ~580 buckets, 9 KiB) — about
-//! **37 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 1 MiB of
+//! At the defaults (5 000 records, 5 000 alerts, 1 000 sources, 512 buckets, 10 000
+//! objects): recent ≈ 7.5 MiB + anomalies ≈ 5 MiB + sources ≤ 24 MiB (worst case, every
+//! source spanning 4.4 decades in duration, memory *and* CPU; a source with durations of
+//! 0.5–20 s, memory of 0.2–5 MB and CPU of 0.01–1 s uses ~580 buckets, 9 KiB) + objects
+//! ≈ 3 MiB — about **40 MiB** at most, plus librdkafka's prefetch queue, which the reader caps at 1 MiB of
 //! compressed records, about 3.5 MiB decompressed (`queued.max.messages.kbytes`, unless the
 //! Kafka `properties` set it), plus a request's
 //! own answer (at most 1 000 records cloned, ~1 MiB).
 
 mod config;
 mod newest;
+mod objects;
 mod reader;
 mod responses;
 mod routes;
@@ -52,7 +54,9 @@ mod view;
 
 pub use config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 pub use reader::{spawn_reader, ReaderHandle};
-pub use responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
+pub use responses::{
+    Anomalies, ObjectSummary, RecentRecords, SourceSummary, SourcesReport, Summary,
+};
 pub use routes::{
     router, ANOMALIES_DEFAULT_LIMIT, ANOMALIES_MAX_LIMIT, RECENT_DEFAULT_LIMIT, RECENT_MAX_LIMIT,
 };

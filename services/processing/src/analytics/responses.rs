@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use obs_detector::Alert;
+use obs_records::{FailureKind, Status};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -46,6 +47,28 @@ pub struct SourceSummary {
     /// The latest `start_time` of the source's runs.
     pub last_run_at: DateTime<Utc>,
     pub average_efficiency_score: f64,
+}
+
+/// One object (series) of the fleet: its latest run and its usual rhythm (for the console).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectSummary {
+    pub company: String,
+    /// The source slug.
+    pub source: String,
+    pub object_id: i64,
+    pub object_type: String,
+    pub total_runs: u64,
+    pub failed_count: u64,
+    pub anomaly_count: u64,
+    /// The latest `start_time` of the object's runs.
+    pub last_run_at: DateTime<Utc>,
+    /// Of the run that started at `last_run_at`.
+    pub last_status: Status,
+    pub last_anomalous: bool,
+    pub last_error_kind: Option<FailureKind>,
+    /// Typical time between the starts of two consecutive runs (a moving average);
+    /// `None` before a second run.
+    pub usual_interval_seconds: Option<f64>,
 }
 
 /// `GET /analytics/sources`.

@@ -6,12 +6,15 @@
 
 use super::config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use super::newest::Newest;
-use super::responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
+use super::objects::{ObjectRun, Objects};
+use super::responses::{
+    Anomalies, ObjectSummary, RecentRecords, SourceSummary, SourcesReport, Summary,
+};
 use super::sketch::QuantileSketch;
 use chrono::{DateTime, Utc};
 use obs_detector::{Alert, Severity};
 use obs_kafka::sync::{read, write};
-use obs_records::Status;
+use obs_records::{FailureKind, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -36,7 +39,15 @@ pub struct AnalyticsView {
 #[derive(Debug, Deserialize)]
 struct RunFacts<'a> {
     #[serde(borrow)]
+    series_key: Cow<'a, str>,
+    #[serde(borrow)]
+    company: Cow<'a, str>,
+    #[serde(borrow)]
     source: Cow<'a, str>,
+    object_id: i64,
+    #[serde(borrow)]
+    object_type: Cow<'a, str>,
+    error_kind: Option<FailureKind>,
     status: Status,
     #[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]
     start_time: DateTime<Utc>,
@@ -107,6 +118,7 @@ struct RecordState {
     untracked_records: u64,
     last_updated: Option<DateTime<Utc>>,
     recent: Newest<RecentRecord>,
+    objects: Objects,
 }
 
 struct AlertState {
@@ -147,6 +159,9 @@ pub struct ViewStats {
     pub alerts_kept: usize,
     pub sources_tracked: usize,
     pub records_from_untracked_sources: u64,
+    pub objects_tracked: usize,
+    /// Runs of objects beyond `max_objects`: in every figure but the per-object ones.
+    pub records_from_untracked_objects: u64,
 }
 
 impl AnalyticsView {
@@ -169,6 +184,7 @@ impl AnalyticsView {
                 untracked_records: 0,
                 last_updated: None,
                 recent: Newest::new(config.recent_capacity),
+                objects: Objects::new(config.max_objects),
             }),
             alerts: RwLock::new(AlertState {
                 kept: Newest::new(config.anomalies_capacity),
@@ -214,6 +230,17 @@ impl AnalyticsView {
             kept
         });
         state.totals.add(&r);
+        state.objects.add(&ObjectRun {
+            series_key: &r.series_key,
+            company: &r.company,
+            source: &r.source,
+            object_id: r.object_id,
+            object_type: &r.object_type,
+            status: r.status,
+            anomalous: r.anomalous,
+            error_kind: r.error_kind,
+            start_time: r.start_time,
+        });
         if state.last_updated.is_none_or(|at| at < r.processed_at) {
             state.last_updated = Some(r.processed_at);
         }
@@ -310,6 +337,11 @@ impl AnalyticsView {
         }
     }
 
+    /// Every tracked object's latest run and rhythm, in no particular order.
+    pub fn objects(&self) -> Vec<ObjectSummary> {
+        read(&self.records).objects.summaries()
+    }
+
     pub fn recent(&self, query: &RecentQuery) -> RecentRecords {
         let state = read(&self.records);
         let records: Vec<Box<RawValue>> = state
@@ -360,13 +392,14 @@ impl AnalyticsView {
     }
 
     pub fn stats(&self) -> ViewStats {
-        let (records_applied, records_kept, sources_tracked, untracked) = {
+        let (records_applied, records_kept, sources_tracked, untracked, objects) = {
             let state = read(&self.records);
             (
                 state.totals.total,
                 state.recent.len(),
                 state.sources.len(),
                 state.untracked_records,
+                (state.objects.len(), state.objects.untracked_runs()),
             )
         };
         let alerts = read(&self.alerts);
@@ -378,6 +411,8 @@ impl AnalyticsView {
             alerts_kept: alerts.kept.len(),
             sources_tracked,
             records_from_untracked_sources: untracked,
+            objects_tracked: objects.0,
+            records_from_untracked_objects: objects.1,
         }
     }
 }
@@ -674,6 +709,48 @@ mod tests {
             })
             .count,
             1
+        );
+    }
+
+    #[test]
+    fn objects_have_their_latest_run_within_max_objects() {
+        let view = view_with(AnalyticsConfig {
+            max_objects: 2,
+            ..AnalyticsConfig::default()
+        });
+        // Objects 100 + n: runs 0 and 1 tracked, run 2's object beyond the bound.
+        for record in [
+            processed(1, "zoho", Status::Failed, 1.0, 0, 0.1),
+            processed(0, "zoho", Status::Success, 1.0, 0, 0.1),
+            processed(2, "zoho", Status::Success, 1.0, 0, 0.1),
+        ] {
+            view.apply_processed(&json(&record)).unwrap();
+        }
+        let mut objects = view.objects();
+        objects.sort_by_key(|o| o.object_id);
+        let figures: Vec<(i64, Status, &str, &str)> = objects
+            .iter()
+            .map(|o| {
+                (
+                    o.object_id,
+                    o.last_status,
+                    o.company.as_str(),
+                    o.object_type.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                (100, Status::Success, "acme", "Projects"),
+                (101, Status::Failed, "acme", "Projects")
+            ]
+        );
+        assert_eq!(objects[1].last_run_at, base_time() + Duration::minutes(1));
+        let stats = view.stats();
+        assert_eq!(
+            (stats.objects_tracked, stats.records_from_untracked_objects),
+            (2, 1)
         );
     }
 

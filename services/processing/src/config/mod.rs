@@ -4,6 +4,7 @@ pub mod error;
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
+use crate::console::ConsoleConfig;
 use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
 use crate::trace::TraceConfig;
@@ -26,6 +27,7 @@ pub struct ProcessingConfig {
     pub logs: LogsConfig,
     pub incidents: IncidentsConfig,
     pub trace: TraceConfig,
+    pub console: ConsoleConfig,
 }
 
 impl ProcessingConfig {
@@ -50,6 +52,7 @@ impl Default for ProcessingConfig {
             logs: LogsConfig::default(),
             incidents: IncidentsConfig::default(),
             trace: TraceConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }

@@ -103,6 +103,9 @@ impl Kind {
 }
 
 /// One request's NDJSON body, and when it may start (with `--rate`).
+/// How often one batch answered 503 is sent again before the bench gives up.
+const MAX_RETRIES: u32 = 30;
+
 struct Batch {
     slot: usize,
     kind: Kind,
@@ -187,16 +190,37 @@ async fn main() -> anyhow::Result<()> {
                     tokio::time::sleep_until((started + pace * batch.slot as u32).into()).await;
                 }
                 let sent = Instant::now();
-                let response = client
-                    .post(format!("{base}{}", batch.kind.path()))
-                    .header("content-type", "application/x-ndjson")
-                    .body(batch.body)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let text = response.text().await?;
-                if status.as_u16() != 202 {
-                    bail!("{} answered {status}: {text}", batch.kind.path());
+                let mut retries = 0;
+                loop {
+                    let response = client
+                        .post(format!("{base}{}", batch.kind.path()))
+                        .header("content-type", "application/x-ndjson")
+                        .body(batch.body.clone())
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                    let text = response.text().await?;
+                    if status.as_u16() == 202 {
+                        break;
+                    }
+                    // A 503 that took nothing of the batch (Kafka briefly away): sent again
+                    // after Retry-After, as a client should; counted and reported.
+                    let took_nothing = serde_json::from_str::<serde_json::Value>(&text)
+                        .is_ok_and(|v| v["error"]["details"]["accepted_before_failure"] == 0);
+                    if status.as_u16() != 503 || !took_nothing || retries >= MAX_RETRIES {
+                        bail!("{} answered {status}: {text}", batch.kind.path());
+                    }
+                    retries += 1;
+                    eprintln!(
+                        "{} answered 503, retry {retries} in {}s: {text}",
+                        batch.kind.path(),
+                        retry_after.unwrap_or(1)
+                    );
+                    tokio::time::sleep(Duration::from_secs(retry_after.unwrap_or(1))).await;
                 }
                 latencies.push((batch.kind, sent.elapsed()));
             }

@@ -4,6 +4,7 @@ pub mod error;
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
+use crate::checkpoint::CheckpointConfig;
 use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
@@ -24,6 +25,7 @@ pub struct ProcessingConfig {
     pub alertmanager: AlertmanagerConfig,
     pub logs: LogsConfig,
     pub incidents: IncidentsConfig,
+    pub checkpoint: CheckpointConfig,
 }
 
 impl ProcessingConfig {
@@ -47,6 +49,7 @@ impl Default for ProcessingConfig {
             alertmanager: AlertmanagerConfig::default(),
             logs: LogsConfig::default(),
             incidents: IncidentsConfig::default(),
+            checkpoint: CheckpointConfig::default(),
         }
     }
 }

@@ -31,6 +31,10 @@ pub struct TopicSpec {
     /// and a key whose latest record is older than the retention goes too).
     #[serde(default)]
     pub compacted: bool,
+    /// `segment.bytes` when set: a compacted topic read whole at start-up keeps small
+    /// segments, since compaction never touches the segment being written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_bytes: Option<i64>,
 }
 
 impl TopicSpec {
@@ -40,12 +44,20 @@ impl TopicSpec {
             partitions,
             retention_ms: retention_days * DAY_MS,
             compacted: false,
+            segment_bytes: None,
         }
     }
 
     fn compacted(self) -> Self {
         TopicSpec {
             compacted: true,
+            ..self
+        }
+    }
+
+    fn segment_bytes(self, bytes: i64) -> Self {
+        TopicSpec {
+            segment_bytes: Some(bytes),
             ..self
         }
     }
@@ -80,6 +92,10 @@ pub struct TopicsConfig {
     pub incident_signals: TopicSpec,
     /// Every incident's latest state; key = incident id; compacted.
     pub incidents: TopicSpec,
+    /// Processing's detector checkpoints: each series' latest saved state; key = series
+    /// key; compacted; as many partitions as `standardized_logs`, so that a series' state
+    /// lies in the partition number of its runs.
+    pub detector_state: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -98,13 +114,16 @@ impl Default for TopicsConfig {
             app_log_rates: TopicSpec::new("app-log-rates", 3, 7),
             incident_signals: TopicSpec::new("incident-signals", 3, 7),
             incidents: TopicSpec::new("incidents", 3, 30).compacted(),
+            detector_state: TopicSpec::new("detector-state", 3, 30)
+                .compacted()
+                .segment_bytes(16 << 20),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 10] {
+    pub fn all(&self) -> [&TopicSpec; 11] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -116,11 +135,12 @@ impl TopicsConfig {
             &self.incident_signals,
             &self.incidents,
             &self.app_log_rates,
+            &self.detector_state,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 10] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 11] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -132,6 +152,7 @@ impl TopicsConfig {
             &mut self.incident_signals,
             &mut self.incidents,
             &mut self.app_log_rates,
+            &mut self.detector_state,
         ]
     }
 }
@@ -183,17 +204,25 @@ pub async fn ensure_topics(
         .filter(|t| !existing.contains_key(&t.name))
         .collect();
     let retention: Vec<String> = missing.iter().map(|t| t.retention_ms.to_string()).collect();
+    let segments: Vec<Option<String>> = missing
+        .iter()
+        .map(|t| t.segment_bytes.map(|b| b.to_string()))
+        .collect();
     let new_topics: Vec<NewTopic> = missing
         .iter()
-        .zip(&retention)
-        .map(|(t, retention_ms)| {
-            NewTopic::new(
+        .zip(retention.iter().zip(&segments))
+        .map(|(t, (retention_ms, segment_bytes))| {
+            let topic = NewTopic::new(
                 &t.name,
                 t.partitions,
                 TopicReplication::Fixed(topics.replication_factor),
             )
             .set("retention.ms", retention_ms)
-            .set("cleanup.policy", t.cleanup_policy())
+            .set("cleanup.policy", t.cleanup_policy());
+            match segment_bytes {
+                Some(bytes) => topic.set("segment.bytes", bytes),
+                None => topic,
+            }
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -334,7 +363,12 @@ mod tests {
                 ("incident-signals", 3, 7, "delete"),
                 ("incidents", 3, 30, "compact,delete"),
                 ("app-log-rates", 3, 7, "delete"),
+                ("detector-state", 3, 30, "compact,delete"),
             ]
+        );
+        assert_eq!(
+            topics.detector_state.partitions, topics.standardized_logs.partitions,
+            "a series' state lies in the partition number of its runs"
         );
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod alertmanager;
 pub mod analytics;
+pub mod checkpoint;
 pub mod config;
 pub mod console;
 pub mod incidents;
@@ -86,6 +87,10 @@ impl AppState {
             .console
             .validate()
             .context("invalid configuration of console")?;
+        config
+            .checkpoint
+            .validate(&config.topics)
+            .context("invalid configuration of checkpoint")?;
         let registry = Metrics::new();
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
@@ -141,6 +146,13 @@ impl AppState {
     /// Starts the consume-transform-produce loop and the analytics reader.
     pub fn start(&self) -> anyhow::Result<()> {
         let c = &self.config;
+        let checkpoints = checkpoint::Checkpoints::start(
+            &c.checkpoint,
+            &c.kafka,
+            &c.topics,
+            (&c.detector, &c.rules, transform::read_run),
+            &self.registry,
+        )?;
         let transform = ProcessTransform::new(
             c.rules.clone(),
             self.detectors.clone(),
@@ -150,6 +162,7 @@ impl AppState {
                 c.incidents.rules.resolve_after_normal_runs,
                 RECOVERY_MAX_SERIES,
             ),
+            checkpoints,
         );
         let stage_metrics =
             StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")

@@ -1,8 +1,11 @@
 //! The stage's transform: one standardized record → one processed record on
 //! `processed-metrics`, plus one alert on `alerts` when it is anomalous, and the signal the
 //! incidents need on `incident-signals` (the alerting run, or a normal run of a series
-//! that may be recovering).
+//! that may be recovering). With checkpoints on, the detectors' state of the run's
+//! partition is restored before its first run and saved to `detector-state` as it falls
+//! due ([`crate::checkpoint`]).
 
+use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use crate::recovery::{RecoveryTracker, Undo};
 use chrono::Utc;
 use obs_detector::anomaly::OpenBatch;
@@ -218,6 +221,15 @@ pub struct Pending {
     bank_batch: Option<OpenBatch>,
     /// The batch's changes to the recovery counts, given back if it is discarded.
     recovery: Vec<Undo>,
+    /// What the batch saved to `detector-state` and which partitions it restored.
+    checkpoints: CheckpointBatch,
+}
+
+/// A run as the stage reads it from its payload; a restore reads the runs it replays so.
+pub(crate) fn read_run(payload: Option<&[u8]>) -> Result<StandardizedRecord, String> {
+    payload
+        .ok_or_else(|| "empty payload: no bytes to read".to_owned())
+        .and_then(|p| serde_json::from_slice::<StandardizedRecord>(p).map_err(|e| e.to_string()))
 }
 
 pub struct ProcessTransform {
@@ -233,6 +245,8 @@ pub struct ProcessTransform {
     metrics: ProcessingMetrics,
     labels: Labels,
     recovery: RecoveryTracker,
+    /// `None` with checkpoints off.
+    checkpoints: Option<Checkpoints>,
 }
 
 impl ProcessTransform {
@@ -242,6 +256,7 @@ impl ProcessTransform {
         topics: &obs_kafka::TopicsConfig,
         metrics: ProcessingMetrics,
         recovery: RecoveryTracker,
+        checkpoints: Option<Checkpoints>,
     ) -> Self {
         ProcessTransform {
             rules,
@@ -253,6 +268,7 @@ impl ProcessTransform {
             metrics,
             labels: Labels::default(),
             recovery,
+            checkpoints,
         }
     }
 }
@@ -261,13 +277,14 @@ impl Transform for ProcessTransform {
     type Batch = Pending;
 
     fn transform(&mut self, input: &InputRecord<'_>, pending: &mut Pending, out: &mut Outputs) {
-        let parsed = input
-            .payload
-            .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-            .and_then(|p| {
-                serde_json::from_slice::<StandardizedRecord>(p).map_err(|e| e.to_string())
-            });
-        let record = match parsed {
+        if pending.bank_batch.is_none() {
+            // Begun first: a restore's series are recorded in this batch.
+            pending.bank_batch = Some(lock(&self.detectors).begin_batch());
+        }
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.before_run(input, &self.detectors, &mut pending.checkpoints, out);
+        }
+        let record = match read_run(input.payload) {
             Ok(record) => record,
             Err(reason) => {
                 pending.dead_letters.write(
@@ -283,11 +300,11 @@ impl Transform for ProcessTransform {
         };
         let processed = {
             let mut bank = lock(&self.detectors);
-            if pending.bank_batch.is_none() {
-                pending.bank_batch = Some(bank.begin_batch());
-            }
             ProcessedRecord::assess(record, &self.rules, &mut bank, Utc::now())
         };
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.seen(input.partition, &processed.record.series_key, input.offset);
+        }
         let key = Some(processed.record.series_key.as_bytes());
         let alerts = processed.alerts();
         for alert in &alerts {
@@ -350,13 +367,25 @@ impl Transform for ProcessTransform {
     fn discarded(&mut self, batches: Vec<Pending>) {
         let mut open = Vec::new();
         let mut recovery = Vec::new();
+        let mut checkpoints = Vec::new();
         for batch in batches {
             open.extend(batch.bank_batch);
             recovery.extend(batch.recovery);
+            checkpoints.push(batch.checkpoints);
         }
         self.recovery.undo(recovery.into_iter());
         if !open.is_empty() {
             lock(&self.detectors).rollback_batches(open);
+        }
+        if let Some(kept) = &mut self.checkpoints {
+            kept.discarded(&mut checkpoints);
+        }
+    }
+
+    /// The bank is rebuilt for the new assignment, partition by partition.
+    fn rebalanced(&mut self) {
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.rebalanced(&self.detectors);
         }
     }
 
@@ -369,6 +398,9 @@ impl Transform for ProcessTransform {
                 m.errors
                     .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
             }
+        }
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.committed(pending.checkpoints);
         }
         pending.dead_letters.commit(&m.errors);
         let labels = &mut self.labels;

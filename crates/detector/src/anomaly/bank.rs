@@ -5,7 +5,8 @@ use super::error::DetectorError;
 use super::journal::Journal;
 use super::lru::LruMap;
 use super::online_forest::{ForestPool, OnlineForest, POOL_CAPACITY};
-use super::series::{Rates, SeriesState};
+use super::saved_state::{Reader, Unreadable, Writer};
+use super::series::{stable_hash, Rates, SeriesState};
 use super::verdict::Verdict;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub struct OpenBatch {
 #[derive(Debug, Clone)]
 pub struct DetectorBank {
     config: DetectorConfig,
+    /// What a saved state must have been saved under to be taken (see
+    /// [`DetectorBank::save_series`]).
+    fingerprint: u64,
     rates: Rates,
     series: LruMap<SeriesState>,
     observations: u64,
@@ -80,6 +84,19 @@ enum Change {
 /// Undo logs kept for reuse: two batches are open at a time in the processing service.
 const SPARE_LOGS: usize = 2;
 
+/// The first bytes of a series' saved state, and its format's version.
+const SAVED_STATE_MAGIC: u32 = u32::from_le_bytes(*b"obs1");
+
+/// A hash of what a series' verdicts depend on: the configuration, but for the number of
+/// series the bank holds.
+fn fingerprint(config: &DetectorConfig) -> u64 {
+    let shape = DetectorConfig {
+        max_series: 0,
+        ..config.clone()
+    };
+    stable_hash(&serde_json::to_string(&shape).unwrap_or_default())
+}
+
 /// Status of a bank, for a status endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BankSnapshot {
@@ -112,6 +129,7 @@ impl DetectorBank {
     pub fn new(config: DetectorConfig) -> Result<Self, DetectorError> {
         config.validate()?;
         Ok(DetectorBank {
+            fingerprint: fingerprint(&config),
             rates: Rates::new(&config),
             series: LruMap::new(config.max_series),
             config,
@@ -258,35 +276,123 @@ impl DetectorBank {
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
     ) -> Result<Verdict, DetectorError> {
-        let (config, rates, pool) = (&self.config, self.rates, &mut self.pool);
-        let mut undo = self.undo.back_mut();
         let at = match self.series.touch(series) {
             Some(at) => at,
             None => {
-                let state = SeriesState::new(config, series, features);
-                let (at, evicted) = self.series.insert(series, state);
-                match (undo.as_deref_mut(), evicted) {
-                    (Some(undo), Some(evicted)) => {
-                        undo.evicted.push(evicted);
-                        undo.changes.push(Change::Replaced(at));
-                    }
-                    (Some(undo), None) => undo.changes.push(Change::Created(at)),
-                    (None, Some((_, mut evicted))) => evicted.release_forest(pool),
-                    (None, None) => {}
-                }
-                at
+                let state = SeriesState::new(&self.config, series, features);
+                self.insert(series, state)
             }
         };
+        let (config, rates, pool) = (&self.config, self.rates, &mut self.pool);
+        let undo = self.undo.back_mut();
         let state = self
             .series
             .get_at_mut(at)
             .ok_or_else(|| DetectorError::UnknownSeries(series.to_owned()))?;
+        let mut undo = undo;
         let journal = undo.as_deref_mut().map(|undo| &mut undo.journal);
         let verdict = state.observe(config, rates, pool, series, timestamp, features, journal)?;
         if let Some(undo) = undo {
             undo.changes.push(Change::Observed(at));
         }
         Ok(verdict)
+    }
+
+    /// Adds `key`, absent from the bank, as the most recent series, in place of the least
+    /// recently used one when the bank is full; recorded in the newest open batch, whose
+    /// rollback forgets it (and brings back the one it evicted). Returns its slot.
+    fn insert(&mut self, key: &str, state: SeriesState) -> usize {
+        let (at, evicted) = self.series.insert(key, state);
+        match (self.undo.back_mut(), evicted) {
+            (Some(undo), Some(evicted)) => {
+                undo.evicted.push(evicted);
+                undo.changes.push(Change::Replaced(at));
+            }
+            (Some(undo), None) => undo.changes.push(Change::Created(at)),
+            (None, Some((_, mut evicted))) => evicted.release_forest(&mut self.pool),
+            (None, None) => {}
+        }
+        at
+    }
+
+    /// Appends what `series` has learned to `out`, in the form
+    /// [`restore_series`](Self::restore_series) takes: every detector's state bit for bit,
+    /// but the forest's trees, which are grown again from what they were grown from (see
+    /// `online_forest`). False, and nothing written, when the bank holds no such series.
+    /// A batch still open is part of what is written.
+    pub fn save_series(&self, series: &str, out: &mut Vec<u8>) -> bool {
+        let Some(state) = self.series.get(series) else {
+            return false;
+        };
+        let mut out = Writer::new(out);
+        out.u32(SAVED_STATE_MAGIC);
+        out.u64(self.fingerprint);
+        state.save(&mut out);
+        true
+    }
+
+    /// Adds `series` with the state [`save_series`](Self::save_series) wrote of it, in a
+    /// bank of the same configuration: its next verdicts are those the saving bank would
+    /// have given. Recorded in the newest open batch like a series created by a point.
+    /// Refused: a series the bank holds, a state saved under another configuration (all
+    /// but `max_series`), one that does not read back whole.
+    pub fn restore_series(&mut self, series: &str, saved: &[u8]) -> Result<(), DetectorError> {
+        if self.contains(series) {
+            return Err(DetectorError::SeriesHeld(series.to_owned()));
+        }
+        let unreadable = |Unreadable(reason)| DetectorError::UnreadableState {
+            series: series.to_owned(),
+            reason,
+        };
+        let mut from = Reader::new(saved);
+        if from.u32().map_err(unreadable)? != SAVED_STATE_MAGIC {
+            return Err(unreadable(Unreadable("not a series' saved state")));
+        }
+        if from.u64().map_err(unreadable)? != self.fingerprint {
+            return Err(DetectorError::StateOfAnotherConfig {
+                series: series.to_owned(),
+            });
+        }
+        let state = SeriesState::from_saved(&self.config, series, &mut from).map_err(unreadable)?;
+        from.finish().map_err(unreadable)?;
+        self.insert(series, state);
+        Ok(())
+    }
+
+    /// Moves the series of `other` into this bank, least recently used first, each recorded
+    /// in the newest open batch like a series created here; a series this bank holds keeps
+    /// its own state. Returns how many were moved. `other` must have this bank's
+    /// configuration and never have begun a batch (a state built apart, from saved states
+    /// and the points since, then taken in at once).
+    pub fn absorb(&mut self, mut other: DetectorBank) -> Result<usize, DetectorError> {
+        if other.fingerprint != self.fingerprint {
+            return Err(DetectorError::NotAbsorbable(
+                "it has another detector configuration",
+            ));
+        }
+        if other.batches != 0 {
+            return Err(DetectorError::NotAbsorbable("it has begun batches"));
+        }
+        let mut moved = 0;
+        for (key, state) in other.series.drain_oldest_first() {
+            if !self.contains(&key) {
+                self.insert(&key, state);
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Forgets every series and every open batch (whose handles are refused from then
+    /// on): for a stage whose partitions were all taken back, before it restores the
+    /// series of those it is given.
+    pub fn clear(&mut self) {
+        for (_, mut state) in self.series.drain_oldest_first() {
+            state.release_forest(&mut self.pool);
+        }
+        while let Some(undo) = self.undo.pop_back() {
+            self.recycle(undo);
+        }
     }
 
     fn check_features(&self, series: &str, features: &[(&str, f64)]) -> Result<(), DetectorError> {
@@ -649,6 +755,14 @@ mod tests {
             (a.series, a.observations, a.rejected),
             (b.series, b.observations, b.rejected)
         );
+        // Every bit of state a checkpoint holds, the rows overwritten since the last
+        // training included, is taken back too.
+        for name in SERIES {
+            let (mut got, mut expected) = (Vec::new(), Vec::new());
+            batched.save_series(name, &mut got);
+            reference.save_series(name, &mut expected);
+            prop_assert_eq!(got, expected, "saved state of {}", name);
+        }
         for j in 0..40 {
             let i = steps.len() + j;
             for (s, name) in SERIES.iter().enumerate() {

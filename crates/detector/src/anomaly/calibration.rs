@@ -17,6 +17,7 @@
 //! not for as long as it lasts.
 
 use super::journal::Journal;
+use super::saved_state::{Reader, Saved, Unreadable, Writer};
 
 /// Histogram bins.
 const BINS: usize = 128;
@@ -188,6 +189,40 @@ impl TailCalibrator {
     }
 }
 
+/// The bins up to the last one holding any weight (the rest are 0: values stay in the first
+/// few bins), the tail's bin and the running weight.
+impl Saved for TailCalibrator {
+    fn save(&self, out: &mut Writer<'_>) {
+        let used = self
+            .mass
+            .iter()
+            .zip(&self.moment)
+            .rposition(|(mass, moment)| *mass != 0.0 || *moment != 0.0)
+            .map_or(0, |last| last + 1);
+        out.f64s(self.mass[..used].iter());
+        out.f64s(self.moment[..used].iter());
+        out.usize(self.tail_bin);
+        out.f64(self.weight);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        let mut mass = Vec::with_capacity(BINS);
+        let mut moment = Vec::with_capacity(BINS);
+        let used = from.f64s_into(&mut mass, BINS)?;
+        if from.f64s_into(&mut moment, BINS)? != used {
+            return Err(Unreadable("a calibration's sums differ in length"));
+        }
+        self.mass[..used].copy_from_slice(&mass);
+        self.moment[..used].copy_from_slice(&moment);
+        self.tail_bin = from.usize()?;
+        if self.tail_bin >= BINS {
+            return Err(Unreadable("a calibration's tail lies beyond its bins"));
+        }
+        self.weight = from.f64()?;
+        Ok(())
+    }
+}
+
 /// A z-score's surprise, with rises and falls judged separately: many metrics are lopsided
 /// (latency spikes up, throughput drops down), and a drop should not look ordinary because
 /// spikes are.
@@ -249,6 +284,18 @@ impl SignedCalibrator {
             2 => self.down.undo_push(journal),
             _ => {}
         }
+    }
+}
+
+impl Saved for SignedCalibrator {
+    fn save(&self, out: &mut Writer<'_>) {
+        self.up.save(out);
+        self.down.save(out);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        self.up.load(from)?;
+        self.down.load(from)
     }
 }
 

@@ -64,4 +64,19 @@ pub enum DetectorError {
     /// A configuration value out of its range.
     #[error("invalid detector configuration: {0}")]
     InvalidConfig(String),
+    /// Saved state that does not read back whole (cut short, or not a series' state).
+    #[error("the saved state of series {series:?} cannot be read back: {reason}")]
+    UnreadableState {
+        series: String,
+        reason: &'static str,
+    },
+    /// Saved state of a detector configured otherwise: its verdicts would not be this one's.
+    #[error("the saved state of series {series:?} was saved under another detector configuration")]
+    StateOfAnotherConfig { series: String },
+    /// A saved state given for a series the bank already holds.
+    #[error("series {0:?} is held already; its saved state was not taken")]
+    SeriesHeld(String),
+    /// [`DetectorBank::absorb`](super::DetectorBank::absorb) of a bank it cannot take.
+    #[error("cannot absorb that bank: {0}")]
+    NotAbsorbable(&'static str),
 }

@@ -5,6 +5,7 @@
 
 use super::deviation::Deviation;
 use super::journal::Journal;
+use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::zscore::MIN_BASELINE;
 
 #[derive(Debug, Clone, Default)]
@@ -50,6 +51,21 @@ impl Ewma {
         self.seen = journal.pop_usize();
         self.variance = journal.pop_f64();
         self.mean = journal.pop_f64();
+    }
+}
+
+impl Saved for Ewma {
+    fn save(&self, out: &mut Writer<'_>) {
+        out.f64(self.mean);
+        out.f64(self.variance);
+        out.usize(self.seen);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        self.mean = from.f64()?;
+        self.variance = from.f64()?;
+        self.seen = from.usize()?;
+        Ok(())
     }
 }
 

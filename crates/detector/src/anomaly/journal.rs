@@ -116,4 +116,7 @@ pub(crate) struct ForestUndo {
     pub(crate) rng: ChaCha8Rng,
     pub(crate) since_training: usize,
     pub(crate) trained_on: usize,
+    pub(crate) trained_from: u128,
+    /// The rows overwritten since the replaced model's training.
+    pub(crate) displaced: Vec<f32>,
 }

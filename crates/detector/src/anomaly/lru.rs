@@ -144,6 +144,32 @@ impl<V> LruMap<V> {
         }
     }
 
+    /// The entry of `key`, leaving its recency alone.
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        let at = *self.index.get(key)?;
+        self.slots.get(at).map(|slot| &slot.value)
+    }
+
+    /// Empties the map (what it evicted stays counted), handing out its entries least
+    /// recently used first.
+    pub(crate) fn drain_oldest_first(&mut self) -> Vec<(String, V)> {
+        let mut order = Vec::with_capacity(self.slots.len());
+        let mut at = self.oldest;
+        while let Some(slot) = self.slots.get(at) {
+            order.push(at);
+            at = slot.newer;
+        }
+        let mut slots: Vec<Option<Slot<V>>> = self.slots.drain(..).map(Some).collect();
+        self.index.clear();
+        self.newest = NIL;
+        self.oldest = NIL;
+        order
+            .into_iter()
+            .filter_map(|at| slots.get_mut(at)?.take())
+            .map(|slot| (slot.key, slot.value))
+            .collect()
+    }
+
     /// The entry in slot `at`, leaving its recency alone.
     pub(crate) fn get_at_mut(&mut self, at: usize) -> Option<&mut V> {
         self.slots.get_mut(at).map(|slot| &mut slot.value)

@@ -43,6 +43,7 @@ mod journal;
 mod lru;
 mod novelty;
 mod online_forest;
+mod saved_state;
 mod scoring;
 mod series;
 mod verdict;

@@ -19,6 +19,7 @@
 
 use super::config::NoveltyConfig;
 use super::journal::Journal;
+use super::saved_state::{Reader, Unreadable, Writer};
 
 /// Most bins remembered per metric: it bounds the memory of a series whose range keeps
 /// growing. Beyond it new bins are still novel, just not remembered.
@@ -246,6 +247,67 @@ impl Novelty {
             }
             _ => {}
         }
+    }
+
+    pub(crate) fn save(&self, out: &mut Writer<'_>) {
+        out.f64s(self.warmup.iter());
+        out.option(self.grid, |out, (low, width)| {
+            out.f64(low);
+            out.f64(width);
+        });
+        out.usize(self.visited.len());
+        for bin in &self.visited {
+            out.u32(*bin as u32);
+        }
+        out.usize(self.transitions.len());
+        for key in &self.transitions {
+            out.u64(*key);
+        }
+        out.option(self.previous, |out, bin| out.u32(bin as u32));
+        out.f64(self.rate);
+        out.usize(self.hold);
+    }
+
+    /// Reads back into a new detector what [`save`](Self::save) wrote.
+    pub(crate) fn load(
+        &mut self,
+        from: &mut Reader<'_>,
+        config: &NoveltyConfig,
+    ) -> Result<(), Unreadable> {
+        self.warmup.clear();
+        from.f64s_into(&mut self.warmup, config.warmup)?;
+        self.grid = from.option(|from| Ok((from.f64()?, from.f64()?)))?;
+        if self.grid.is_some() {
+            if !self.warmup.is_empty() {
+                return Err(Unreadable("warm-up values kept after the bins were laid"));
+            }
+            self.warmup = Vec::new();
+        }
+        let visited = from.usize()?;
+        if visited > MAX_VISITED {
+            return Err(Unreadable("more visited bins than a detector keeps"));
+        }
+        self.visited = (0..visited)
+            .map(|_| from.u32().map(|bin| bin as i32))
+            .collect::<Result<_, _>>()?;
+        let transitions = from.usize()?;
+        if transitions > MAX_TRANSITIONS {
+            return Err(Unreadable("more transitions than a detector keeps"));
+        }
+        self.transitions = (0..transitions)
+            .map(|_| from.u64())
+            .collect::<Result<_, _>>()?;
+        let sorted = self.visited.windows(2).all(|w| w[0] < w[1])
+            && self.transitions.windows(2).all(|w| w[0] < w[1]);
+        if !sorted {
+            return Err(Unreadable(
+                "the visited bins or transitions are out of order",
+            ));
+        }
+        self.previous = from.option(|from| from.u32().map(|bin| bin as i32))?;
+        self.rate = from.f64()?;
+        self.hold = from.usize()?;
+        Ok(())
     }
 
     /// Upper bound of the bytes of one metric's detector.

@@ -14,10 +14,15 @@
 //! settled. Without it every such retraining would allocate and later free a forest of a
 //! few hundred kilobytes: page faults, or heap the allocator keeps resident. Later
 //! retrainings in the same batch refit that new forest in place.
+//!
+//! A checkpoint of the forest leaves the trees out (a few hundred kilobytes): it keeps the
+//! generator's position when the trees were grown and the rows the window has overwritten
+//! since, from which the same trees are grown again.
 
 use super::config::ForestConfig;
 use super::forest::{narrow, IsolationForest, TrainingScratch};
 use super::journal::{ForestUndo, Journal};
+use super::saved_state::{Reader, Unreadable, Writer};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
@@ -108,6 +113,11 @@ pub(crate) struct OnlineForest {
     trained_on: usize,
     first_training: usize,
     rng: ChaCha8Rng,
+    /// The generator's position when the current model's training began.
+    trained_from: u128,
+    /// The rows the window overwrote since the current model was trained, in order: with
+    /// the window and `trained_from`, what grows the same model again.
+    displaced: Vec<f32>,
 }
 
 impl OnlineForest {
@@ -125,6 +135,8 @@ impl OnlineForest {
             trained_on: 0,
             first_training: first_training.max(2),
             rng,
+            trained_from: 0,
+            displaced: Vec::new(),
         }
     }
 
@@ -161,6 +173,9 @@ impl OnlineForest {
                 journal.push_usize(self.next);
                 journal.push(1);
             }
+            if self.model.is_some() {
+                self.displaced.extend_from_slice(row);
+            }
             for (to, from) in row.iter_mut().zip(narrowed) {
                 *to = from;
             }
@@ -195,6 +210,10 @@ impl OnlineForest {
             if let Some(row) = self.rows.get_mut(self.next..self.next + self.dims) {
                 journal.pop_into_f32(row);
             }
+            if self.model.is_some() {
+                let len = self.displaced.len().saturating_sub(self.dims);
+                self.displaced.truncate(len);
+            }
         }
     }
 
@@ -213,18 +232,24 @@ impl OnlineForest {
         if self.rows.len() < 2 * self.dims || self.dims > IsolationForest::MAX_DIMS {
             return false;
         }
-        if let Some(journal) = journal {
-            let replaced = self.model_from != journal.batch();
-            journal.forests.push(ForestUndo {
-                model: if replaced { self.model.take() } else { None },
-                replaced,
-                model_from: self.model_from,
-                rng: self.rng.clone(),
-                since_training: self.since_training,
-                trained_on: self.trained_on,
-            });
-            self.model_from = journal.batch();
+        match journal {
+            Some(journal) => {
+                let replaced = self.model_from != journal.batch();
+                journal.forests.push(ForestUndo {
+                    model: if replaced { self.model.take() } else { None },
+                    replaced,
+                    model_from: self.model_from,
+                    rng: self.rng.clone(),
+                    since_training: self.since_training,
+                    trained_on: self.trained_on,
+                    trained_from: self.trained_from,
+                    displaced: std::mem::take(&mut self.displaced),
+                });
+                self.model_from = journal.batch();
+            }
+            None => self.displaced.clear(),
         }
+        self.trained_from = self.rng.get_word_pos();
         let mut fresh = None;
         let model = match self.model.as_mut().and_then(Arc::get_mut) {
             Some(model) => model,
@@ -262,6 +287,80 @@ impl OnlineForest {
         self.rng = undo.rng;
         self.since_training = undo.since_training;
         self.trained_on = undo.trained_on;
+        self.trained_from = undo.trained_from;
+        self.displaced = undo.displaced;
+    }
+
+    /// Writes the window and the generator's position; with a model, where its training
+    /// began and the rows overwritten since.
+    pub(crate) fn save(&self, out: &mut Writer<'_>) {
+        out.f32s(&self.rows);
+        out.usize(self.next);
+        out.usize(self.since_training);
+        out.usize(self.trained_on);
+        out.u128(self.rng.get_word_pos());
+        out.option(self.model.as_ref(), |out, _| {
+            out.u128(self.trained_from);
+            out.f32s(&self.displaced);
+        });
+    }
+
+    /// Reads back into a new forest of the same series what [`save`](Self::save) wrote,
+    /// and grows its model again: the rows it was trained on are the window with the
+    /// overwritten rows put back and the rows added since taken off, and the generator
+    /// starts where it did. The generator must then end where the saved one was, or the
+    /// state is refused.
+    pub(crate) fn load(
+        &mut self,
+        from: &mut Reader<'_>,
+        config: &ForestConfig,
+    ) -> Result<(), Unreadable> {
+        let dims = self.dims;
+        let capacity = config.window * dims;
+        self.rows = from.f32s(capacity)?;
+        self.next = from.usize()?;
+        self.since_training = from.usize()?;
+        self.trained_on = from.usize()?;
+        let full = self.rows.len() == capacity;
+        if self.rows.len() % dims != 0 || self.next % dims != 0 || (self.next > 0 && !full) {
+            return Err(Unreadable("a forest's window is inconsistent"));
+        }
+        let word = from.u128()?;
+        let trained = from.option(|from| Ok((from.u128()?, from.f32s(capacity)?)))?;
+        if let Some((trained_from, displaced)) = trained {
+            let mut rows = self.rows.clone();
+            let mut next = self.next;
+            if displaced.len() % dims != 0 || (!displaced.is_empty() && !full) {
+                return Err(Unreadable("a forest's overwritten rows are inconsistent"));
+            }
+            for row in displaced.chunks_exact(dims).rev() {
+                next = (next + capacity - dims) % capacity;
+                rows[next..next + dims].copy_from_slice(row);
+            }
+            let trained_len = self.trained_on * dims;
+            if self.trained_on < 2 || trained_len > rows.len() {
+                return Err(Unreadable("a forest was trained on rows it does not have"));
+            }
+            rows.truncate(trained_len);
+            self.rng.set_word_pos(trained_from);
+            let mut model = IsolationForest::untrained();
+            model.refit_checked(
+                &rows,
+                dims,
+                config.trees,
+                config.subsample,
+                &mut self.rng,
+                &mut self.scratch,
+            );
+            if self.rng.get_word_pos() != word {
+                return Err(Unreadable("the forest grown again is not the one saved"));
+            }
+            self.model = Some(Arc::new(model));
+            self.trained_from = trained_from;
+            self.displaced = displaced;
+        }
+        self.rng.set_word_pos(word);
+        Ok(())
     }
 
     /// The model, for the pool, when this state is dropped.
@@ -272,7 +371,8 @@ impl OnlineForest {
     /// Upper bound of the heap bytes of a forest over `dims` values (the struct itself is
     /// counted where it is held).
     pub(crate) fn heap_bytes_for(dims: usize, config: &ForestConfig) -> usize {
-        config.window * dims * std::mem::size_of::<f32>()
+        // The window, and at most as many rows overwritten since the last training.
+        2 * config.window * dims * std::mem::size_of::<f32>()
             + Self::model_bytes(config)
             + TrainingScratch::bytes_for(config.window, config.subsample.min(config.window))
     }

@@ -1,6 +1,7 @@
 //! From the detectors' surprises to one score, a level and an outage probability.
 
 use super::config::{DetectorConfig, LevelsConfig};
+use super::saved_state::{Reader, Unreadable, Writer};
 use crate::rules::Severity;
 use std::f64::consts::LN_10;
 
@@ -68,6 +69,18 @@ impl Outage {
             self.streak = 0;
         }
         (self.probability, self.streak >= config.outage.sustain)
+    }
+
+    pub(crate) fn save(&self, out: &mut Writer<'_>) {
+        out.f64(self.probability);
+        out.usize(self.streak);
+    }
+
+    pub(crate) fn load(from: &mut Reader<'_>) -> Result<Self, Unreadable> {
+        Ok(Outage {
+            probability: from.f64()?,
+            streak: from.usize()?,
+        })
     }
 }
 

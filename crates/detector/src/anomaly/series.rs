@@ -9,15 +9,19 @@ use super::ewma::Ewma;
 use super::journal::{Journal, SeriesUndo};
 use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::{ForestPool, OnlineForest};
+use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::scoring::{self, Outage};
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
 use super::zscore::RollingZScore;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// Bin width of the forest's calibration: its scores lie in (0, 1].
 const FOREST_SCORE_WIDTH: f64 = 1.0 / 128.0;
+
+/// Longest metric name a saved state may hold.
+const MAX_SAVED_NAME: usize = 1024;
 
 /// The smoothing factors, derived once from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +57,18 @@ struct Finding {
     extreme: bool,
     /// The deviation on the calibration's scale, for learning from it.
     magnitude: f64,
+}
+
+impl<D: Saved> Saved for Calibrated<D> {
+    fn save(&self, out: &mut Writer<'_>) {
+        self.detector.save(out);
+        self.calibration.save(out);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        self.detector.load(from)?;
+        self.calibration.load(from)
+    }
 }
 
 impl<D> Calibrated<D> {
@@ -143,7 +159,7 @@ pub(crate) struct SeriesState {
 
 /// FNV-1a: a hash that stays the same across platforms and compiler versions, so that a
 /// series' forest seed does too.
-fn stable_hash(text: &str) -> u64 {
+pub(crate) fn stable_hash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -604,6 +620,73 @@ impl SeriesState {
         if let Some(f) = &mut self.forest {
             f.forest.undo_retrain(journal, pool);
         }
+    }
+
+    /// Writes what the series has learned: its metrics' names, each detector's state, the
+    /// counters and the outage. The scratch of the current point is not state.
+    pub(crate) fn save(&self, out: &mut Writer<'_>) {
+        out.usize(self.metrics.len());
+        for metric in &self.metrics {
+            out.str(&metric.name);
+        }
+        for metric in &self.metrics {
+            out.option(metric.level.as_ref(), |out, level| level.save(out));
+            out.option(metric.step.as_ref(), |out, step| step.save(out));
+            out.option(metric.ewma.as_ref(), |out, ewma| ewma.save(out));
+            out.option(metric.novelty.as_ref(), |out, novelty| novelty.save(out));
+            out.option(metric.previous, Writer::f64);
+        }
+        out.option(self.forest.as_deref(), |out, forest| {
+            forest.forest.save(out);
+            forest.calibration.save(out);
+        });
+        out.usize(self.seen);
+        out.option(self.last_timestamp, |out, at| {
+            out.i64(at.timestamp());
+            out.u32(at.timestamp_subsec_nanos());
+        });
+        self.outage.save(out);
+    }
+
+    /// The series `series` as [`save`](Self::save) wrote it, under the same configuration:
+    /// a new state for its metrics, with what each detector learned read back into it.
+    pub(crate) fn from_saved(
+        config: &DetectorConfig,
+        series: &str,
+        from: &mut Reader<'_>,
+    ) -> Result<Self, Unreadable> {
+        let count = from.usize()?;
+        if count == 0 || count > config.max_metrics {
+            return Err(Unreadable(
+                "a series of no metrics, or of more than max_metrics",
+            ));
+        }
+        let features = (0..count)
+            .map(|_| Ok((from.str(MAX_SAVED_NAME)?, 0.0)))
+            .collect::<Result<Vec<_>, Unreadable>>()?;
+        let mut state = SeriesState::new(config, series, &features);
+        for metric in &mut state.metrics {
+            from.part(metric.level.as_mut(), Saved::load)?;
+            from.part(metric.step.as_mut(), Saved::load)?;
+            from.part(metric.ewma.as_mut(), Saved::load)?;
+            from.part(metric.novelty.as_mut(), |novelty, from| {
+                novelty.load(from, &config.novelty)
+            })?;
+            metric.previous = from.option(Reader::f64)?;
+        }
+        from.part(state.forest.as_deref_mut(), |forest, from| {
+            forest.forest.load(from, &config.forest)?;
+            forest.calibration.load(from)
+        })?;
+        state.seen = from.usize()?;
+        state.last_timestamp = from.option(|from| {
+            let (seconds, nanos) = (from.i64()?, from.u32()?);
+            Utc.timestamp_opt(seconds, nanos)
+                .single()
+                .ok_or(Unreadable("a timestamp out of range"))
+        })?;
+        state.outage = Outage::load(from)?;
+        Ok(state)
     }
 
     /// Gives the forest's model to `pool`, which keeps it if nothing else shares it: for a

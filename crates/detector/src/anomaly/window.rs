@@ -8,6 +8,7 @@
 //! errors cannot accumulate over a long stream.
 
 use super::journal::Journal;
+use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone)]
@@ -182,6 +183,31 @@ impl RollingWindow {
     /// Bytes held, for the memory bound of the bank.
     pub(crate) fn bytes_for(capacity: usize) -> usize {
         2 * capacity * std::mem::size_of::<f64>() + std::mem::size_of::<Self>()
+    }
+}
+
+/// The values in arrival and in sorted order (the order of equal values of different signs,
+/// 0.0 and −0.0, is history), and the running sums.
+impl Saved for RollingWindow {
+    fn save(&self, out: &mut Writer<'_>) {
+        out.f64s(self.arrival.iter());
+        out.f64s(self.sorted.iter());
+        out.f64(self.sum);
+        out.f64(self.sum_sq);
+        out.usize(self.pushes_since_resum);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        self.arrival.clear();
+        self.sorted.clear();
+        let len = from.f64s_into(&mut self.arrival, self.capacity)?;
+        if from.f64s_into(&mut self.sorted, self.capacity)? != len {
+            return Err(Unreadable("a window's two copies differ in length"));
+        }
+        self.sum = from.f64()?;
+        self.sum_sq = from.f64()?;
+        self.pushes_since_resum = from.usize()?;
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::deviation::Deviation;
 use super::journal::Journal;
+use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::window::RollingWindow;
 
 /// Values a baseline needs before it judges anything (or the whole window if shorter).
@@ -57,6 +58,16 @@ impl RollingZScore {
 
     pub(crate) fn bytes_for(window: usize) -> usize {
         RollingWindow::bytes_for(window)
+    }
+}
+
+impl Saved for RollingZScore {
+    fn save(&self, out: &mut Writer<'_>) {
+        self.window.save(out);
+    }
+
+    fn load(&mut self, from: &mut Reader<'_>) -> Result<(), Unreadable> {
+        self.window.load(from)
     }
 }
 

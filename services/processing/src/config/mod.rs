@@ -4,6 +4,7 @@ pub mod error;
 
 use crate::alertmanager::AlertmanagerConfig;
 use crate::analytics::AnalyticsConfig;
+use crate::checkpoint::CheckpointConfig;
 use crate::console::ConsoleConfig;
 use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
@@ -28,6 +29,7 @@ pub struct ProcessingConfig {
     pub incidents: IncidentsConfig,
     pub trace: TraceConfig,
     pub console: ConsoleConfig,
+    pub checkpoint: CheckpointConfig,
 }
 
 impl ProcessingConfig {
@@ -53,6 +55,7 @@ impl Default for ProcessingConfig {
             incidents: IncidentsConfig::default(),
             trace: TraceConfig::default(),
             console: ConsoleConfig::default(),
+            checkpoint: CheckpointConfig::default(),
         }
     }
 }

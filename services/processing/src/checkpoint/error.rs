@@ -1,0 +1,42 @@
+//! Why a checkpoint could not be read or a partition restored.
+
+use obs_kafka::KafkaError;
+use rdkafka::error::KafkaError as RdKafkaError;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("topic {0} does not exist")]
+    TopicMissing(String),
+    #[error(
+        "{state_topic} has {state} partitions and {input_topic} {input}: a series' saved \
+         state must lie in the partition number of its runs; give both topics the same \
+         partition count"
+    )]
+    PartitionsDiffer {
+        state_topic: String,
+        state: usize,
+        input_topic: String,
+        input: usize,
+    },
+    #[error("reading {topic}/{partition} took longer than {timeout:?}")]
+    TimedOut {
+        topic: String,
+        partition: i32,
+        timeout: Duration,
+    },
+    #[error("unreadable checkpoint record: {0}")]
+    UnreadableRecord(&'static str),
+    #[error("the detector bank of a restore: {0}")]
+    Detector(String),
+    #[error("registering the checkpoint metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+impl From<RdKafkaError> for CheckpointError {
+    fn from(error: RdKafkaError) -> Self {
+        CheckpointError::Kafka(KafkaError::Client(error))
+    }
+}

@@ -1,0 +1,40 @@
+//! Detector checkpoints: the run stage's detector state survives restarts (SIGKILL
+//! included) and rebalances, and the verdicts that follow are those of an uninterrupted
+//! stage, bit for bit.
+//!
+//! * Each series' state is saved, whole, to the compacted `detector-state` topic (key =
+//!   series key, the partition number of the series' runs) in the transaction of the run
+//!   before which it is saved, so a saved state holds exactly the runs of its partition
+//!   before that run's offset, which the record says. A series is saved again once its
+//!   partition has moved half to seven eighths of `checkpoint.interval_records` offsets
+//!   past its last save (or a day has passed), spread so that a transaction carries a
+//!   few states, not all ([`schedule`]). The forest's trees are not saved: they are grown
+//!   again, the same, from the rows and the generator's position the state keeps.
+//! * After every assignment the bank is cleared, and a partition is restored before its
+//!   first run is scored: that run's offset is where the group's committed offsets put
+//!   it, so nothing needs asking. Its partition of `detector-state` is read to the last
+//!   stable offset (the latest state of each series), then its runs of
+//!   `standardized-logs` from the oldest state's offset (at most `interval_records`
+//!   before) up to that first run are replayed into a bank of their own, each series from
+//!   its state's offset, exactly as the stage scored them; the bank is then absorbed into
+//!   the stage's, in the open batch (an abort forgets it and the partition is restored
+//!   again).
+//!
+//! Continuity holds while the bank holds every series of the stage's partitions
+//! (`detector.max_series`): which series the bank forgets depends on every partition's
+//! runs, so it differs between replicas; a forgotten series is written as such (an empty
+//! payload) when it is next due. A forest retrained by `POST /detector/retrain` since its
+//! series' last save is not retrained by a restore's replay.
+
+mod config;
+mod error;
+mod keeper;
+mod metrics;
+mod partitions;
+mod reader;
+mod record;
+mod schedule;
+
+pub use config::CheckpointConfig;
+pub use error::CheckpointError;
+pub use keeper::{CheckpointBatch, Checkpoints, ReadRun};

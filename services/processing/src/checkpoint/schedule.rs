@@ -1,0 +1,300 @@
+//! When each series' state is saved, per `standardized-logs` partition (pure logic).
+//!
+//! A restore replays the runs of a partition from the oldest offset any of its series'
+//! saved states was saved at (a series with no saved state: from its first run). So each
+//! series is saved again once its partition has moved `interval` offsets past its last
+//! save (or its first run), at the first run of the partition at or beyond that point:
+//! no series' state is ever older than `interval` offsets, and a restore replays fewer.
+//! Each series waits between half and seven eighths of `interval`, by a hash of its key,
+//! so that series that started together drift apart and are not all saved in the same
+//! transaction; the eighth left over covers the offsets of transaction markers between
+//! the last run a stage processed and the first its successor reads. A state older than
+//! `max_age` is saved again too, so that a quiet partition's runs are still retained when
+//! a restore replays them.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+
+/// A series is saved again when its partition has moved this share of `interval` past it,
+/// at most.
+const LATEST: (i64, i64) = (7, 8);
+
+/// Ages are looked at this many times per `max_age`.
+const AGE_CHECKS: i64 = 16;
+
+pub struct Schedule {
+    interval: i64,
+    max_age_ms: i64,
+    /// The partitions restored since the last assignment, and their series.
+    partitions: HashMap<i32, Partition>,
+}
+
+#[derive(Default)]
+struct Partition {
+    series: HashMap<String, Entry>,
+    /// Deadlines, earliest first; one is stale when its series has another one now.
+    deadlines: BinaryHeap<Reverse<(i64, String)>>,
+    aged_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The offset from which the series is due; `i64::MAX` while handed out by `due`.
+    deadline: i64,
+    /// When its state was saved (or, never saved, first seen).
+    saved_at_ms: i64,
+}
+
+impl Partition {
+    fn schedule(&mut self, series: &str, deadline: i64, saved_at_ms: i64) {
+        let entry = Entry {
+            deadline,
+            saved_at_ms,
+        };
+        match self.series.get_mut(series) {
+            Some(existing) => *existing = entry,
+            None => {
+                self.series.insert(series.to_owned(), entry);
+            }
+        }
+        self.deadlines.push(Reverse((deadline, series.to_owned())));
+    }
+}
+
+impl Schedule {
+    /// `interval` offsets between two saves of a series at most (at least 2).
+    pub fn new(interval: i64, max_age_ms: i64) -> Self {
+        Schedule {
+            interval: interval.max(2),
+            max_age_ms,
+            partitions: HashMap::new(),
+        }
+    }
+
+    /// Offsets after which `series` is saved again: between half and seven eighths of
+    /// the interval.
+    fn interval_of(&self, series: &str) -> i64 {
+        let mut hasher = DefaultHasher::new();
+        series.hash(&mut hasher);
+        let shortest = self.interval / 2;
+        let spread = (self.interval * LATEST.0 / LATEST.1 - shortest).max(1);
+        shortest + (hasher.finish() % spread as u64) as i64
+    }
+
+    /// The offsets a restore of a partition whose first run to score is at `first`
+    /// replays, at most: from `interval` offsets before it.
+    pub fn replay_from(&self, first: i64) -> i64 {
+        first.saturating_sub(self.interval)
+    }
+
+    /// Whether `partition` was restored since the last assignment.
+    pub fn holds(&self, partition: i32) -> bool {
+        self.partitions.contains_key(&partition)
+    }
+
+    /// `partition` restored: each series with the offset from which its runs were replayed
+    /// (its state's, or its first run's) and when its state was saved (or first seen).
+    pub fn restored(
+        &mut self,
+        partition: i32,
+        series: impl IntoIterator<Item = (String, i64, i64)>,
+        now_ms: i64,
+    ) {
+        let mut restored = Partition {
+            aged_at_ms: now_ms,
+            ..Partition::default()
+        };
+        for (key, since, saved_at_ms) in series {
+            let deadline = since.saturating_add(self.interval_of(&key));
+            restored.schedule(&key, deadline, saved_at_ms);
+        }
+        self.partitions.insert(partition, restored);
+    }
+
+    /// A run of `series` at `offset`: a series not seen before is scheduled from there.
+    pub fn seen(&mut self, partition: i32, series: &str, offset: i64, now_ms: i64) {
+        let interval = self.interval_of(series);
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            if !p.series.contains_key(series) {
+                p.schedule(series, offset.saturating_add(interval), now_ms);
+            }
+        }
+    }
+
+    /// The series of `partition` to save before its run at `offset` is scored: each must
+    /// then be [`saved`](Self::saved) or [`forgotten`](Self::forgotten).
+    pub fn due(&mut self, partition: i32, offset: i64, now_ms: i64) -> Vec<String> {
+        let max_age_ms = self.max_age_ms;
+        let Some(p) = self.partitions.get_mut(&partition) else {
+            return Vec::new();
+        };
+        let mut due = Vec::new();
+        while let Some(Reverse((deadline, _))) = p.deadlines.peek() {
+            if *deadline > offset {
+                break;
+            }
+            let Some(Reverse((deadline, series))) = p.deadlines.pop() else {
+                break;
+            };
+            if let Some(entry) = p.series.get_mut(&series) {
+                if entry.deadline == deadline {
+                    entry.deadline = i64::MAX;
+                    due.push(series);
+                }
+            }
+        }
+        if now_ms.saturating_sub(p.aged_at_ms) >= max_age_ms / AGE_CHECKS {
+            p.aged_at_ms = now_ms;
+            for (series, entry) in &mut p.series {
+                if entry.deadline != i64::MAX
+                    && now_ms.saturating_sub(entry.saved_at_ms) >= max_age_ms
+                {
+                    entry.deadline = i64::MAX;
+                    due.push(series.clone());
+                }
+            }
+        }
+        due
+    }
+
+    /// `series`' state was saved before the run at `offset`.
+    pub fn saved(&mut self, partition: i32, series: &str, offset: i64, now_ms: i64) {
+        let deadline = offset.saturating_add(self.interval_of(series));
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            p.schedule(series, deadline, now_ms);
+        }
+    }
+
+    /// `series` is held no more: it was written as forgotten.
+    pub fn forgotten(&mut self, partition: i32, series: &str) {
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            p.series.remove(series);
+        }
+    }
+
+    /// A write of `series` before the run at `offset` will not commit: it is due again from
+    /// that run, consumed again.
+    pub fn unwritten(&mut self, partition: i32, series: &str, offset: i64) {
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            let saved_at_ms = p.series.get(series).map_or(0, |e| e.saved_at_ms);
+            p.schedule(series, offset, saved_at_ms);
+        }
+    }
+
+    /// `partition` must be restored again (its restore will not commit).
+    pub fn forget_partition(&mut self, partition: i32) {
+        self.partitions.remove(&partition);
+    }
+
+    /// Every partition must be restored again (a new assignment).
+    pub fn clear(&mut self) {
+        self.partitions.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn keys(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("acme:src:{i}")).collect()
+    }
+
+    /// Runs `runs` records of `series` round-robin on partition 0 from offset 0, saving
+    /// what is due; returns the offsets of the saves of each series.
+    fn run(schedule: &mut Schedule, series: &[String], runs: i64) -> HashMap<String, Vec<i64>> {
+        let mut saves: HashMap<String, Vec<i64>> = HashMap::new();
+        for offset in 0..runs {
+            for key in schedule.due(0, offset, 0) {
+                schedule.saved(0, &key, offset, 0);
+                saves.entry(key).or_default().push(offset);
+            }
+            let key = &series[offset as usize % series.len()];
+            schedule.seen(0, key, offset, 0);
+        }
+        saves
+    }
+
+    #[test]
+    fn no_state_grows_older_than_the_interval_and_saves_spread_out() {
+        let mut schedule = Schedule::new(1_000, DAY_MS);
+        schedule.restored(0, [], 0);
+        let series = keys(50);
+        let saves = run(&mut schedule, &series, 20_000);
+        let mut offsets: Vec<i64> = Vec::new();
+        for key in &series {
+            let at = &saves[key];
+            let gaps: Vec<i64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+            assert!(
+                gaps.iter().all(|g| (500..875).contains(g)),
+                "{key}: {gaps:?}"
+            );
+            offsets.extend(at);
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        // 50 series saved every 500 to 875 offsets: spread, not all at the same runs.
+        assert!(offsets.len() > 1_000, "{} distinct offsets", offsets.len());
+        assert!(schedule.replay_from(20_000) == 19_000);
+    }
+
+    #[test]
+    fn an_unknown_partition_schedules_nothing_until_restored() {
+        let mut schedule = Schedule::new(100, DAY_MS);
+        schedule.seen(3, "a", 0, 0);
+        assert!(!schedule.holds(3));
+        assert!(schedule.due(3, 1_000, 0).is_empty());
+        schedule.restored(3, [("a".to_owned(), 10, 0)], 0);
+        assert!(schedule.holds(3));
+        assert!(schedule.due(3, 10 + 49, 0).is_empty());
+        assert_eq!(schedule.due(3, 10 + 87, 0), ["a"]);
+        assert!(schedule.due(3, 10 + 88, 0).is_empty(), "handed out once");
+        schedule.forget_partition(3);
+        assert!(!schedule.holds(3));
+    }
+
+    #[test]
+    fn a_write_that_does_not_commit_is_due_again_and_a_forgotten_series_is_dropped() {
+        let mut schedule = Schedule::new(100, DAY_MS);
+        schedule.restored(0, [("a".to_owned(), 0, 0), ("b".to_owned(), 0, 0)], 0);
+        let mut due = schedule.due(0, 200, 0);
+        due.sort();
+        assert_eq!(due, ["a", "b"]);
+        schedule.saved(0, "a", 200, 0);
+        schedule.forgotten(0, "b");
+        schedule.unwritten(0, "a", 200);
+        schedule.unwritten(0, "b", 200);
+        let mut due = schedule.due(0, 200, 0);
+        due.sort();
+        assert_eq!(due, ["a", "b"], "due again at the run consumed again");
+        schedule.saved(0, "a", 200, 0);
+        schedule.forgotten(0, "b");
+        assert!(schedule.due(0, 10_000, 0) == ["a"]);
+        schedule.clear();
+        assert!(!schedule.holds(0));
+    }
+
+    #[test]
+    fn a_state_older_than_max_age_is_saved_again_in_a_quiet_partition() {
+        let mut schedule = Schedule::new(1_000_000, DAY_MS);
+        schedule.restored(
+            0,
+            [("old".to_owned(), 5, 0), ("new".to_owned(), 5, DAY_MS)],
+            0,
+        );
+        assert!(schedule.due(0, 6, DAY_MS / 32).is_empty());
+        assert_eq!(schedule.due(0, 7, DAY_MS + 1), ["old"]);
+        schedule.saved(0, "old", 7, DAY_MS + 1);
+        assert!(
+            schedule.due(0, 8, DAY_MS + 2).is_empty(),
+            "looked at ages just now"
+        );
+        let mut due = schedule.due(0, 9, 2 * DAY_MS + 2);
+        due.sort();
+        assert_eq!(due, ["new", "old"]);
+    }
+}

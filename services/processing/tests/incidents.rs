@@ -84,6 +84,19 @@ impl Stack {
         assert_eq!(status, StatusCode::ACCEPTED, "{uri}: {answer}");
     }
 
+    /// The field sample, then a burst of failures of [`BURST_OBJECTS`] a minute apart.
+    async fn ingest_sample_and_burst(&self) {
+        let seed = std::fs::read_to_string(SEED).unwrap();
+        self.ingest("/ingest/batch", "application/x-ndjson", seed)
+            .await;
+        let burst = BURST_OBJECTS
+            .iter()
+            .enumerate()
+            .map(|(i, &object)| run(object, 50 + i as u32, true));
+        self.ingest("/ingest/batch", "application/x-ndjson", ndjson(burst))
+            .await;
+    }
+
     async fn stop(self) {
         tokio::task::spawn_blocking(move || {
             self.standardization.stop_stage().unwrap();
@@ -208,17 +221,7 @@ fn texts(values: &Value, field: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_failures_is_one_source_wide_incident_with_its_evidence_and_lifecycle() {
     let stack = Stack::start().await;
-    let seed = std::fs::read_to_string(SEED).unwrap();
-    stack
-        .ingest("/ingest/batch", "application/x-ndjson", seed)
-        .await;
-    let burst = BURST_OBJECTS
-        .iter()
-        .enumerate()
-        .map(|(i, &object)| run(object, 50 + i as u32, true));
-    stack
-        .ingest("/ingest/batch", "application/x-ndjson", ndjson(burst))
-        .await;
+    stack.ingest_sample_and_burst().await;
     let attributes = json!({ "company": COMPANY, "source": SOURCE });
     let events = [
         log_event(
@@ -530,17 +533,7 @@ async fn poll<T: std::fmt::Debug, F: std::future::Future<Output = Option<T>>>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_sigkill_and_with_two_replicas_the_incidents_are_the_same() {
     let stack = Stack::start().await;
-    let seed = std::fs::read_to_string(SEED).unwrap();
-    stack
-        .ingest("/ingest/batch", "application/x-ndjson", seed)
-        .await;
-    let burst = BURST_OBJECTS
-        .iter()
-        .enumerate()
-        .map(|(i, &object)| run(object, 50 + i as u32, true));
-    stack
-        .ingest("/ingest/batch", "application/x-ndjson", ndjson(burst))
-        .await;
+    stack.ingest_sample_and_burst().await;
 
     let port = free_port();
     let mut first = spawn_processing(&stack, port, "a");

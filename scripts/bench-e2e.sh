@@ -22,7 +22,21 @@ source scripts/bench-topics.sh
 bench_topics "$RUN"
 mkdir -p .demo
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+# The services stop with the script however it ends (an error, Ctrl-C, a timeout's
+# SIGTERM): SIGTERM first, SIGKILL for one still there 10 s later.
+stop_services() {
+  trap - EXIT INT TERM
+  (( ${#pids[@]} )) || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "${pids[@]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop_services EXIT
+trap 'stop_services; exit 130' INT TERM
 declare -A port=([ingestion]=18101 [standardization]=18102 [processing]=18103)
 OBS_HTTP__LISTEN="127.0.0.1:${port[ingestion]}" target/release/ingestion >.demo/bench-ingestion.log 2>&1 &
 pids+=($!); pid_ingestion=$!
@@ -169,6 +183,19 @@ for service in ingestion standardization processing; do
   rest=$(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f", $1/1024}')
   cpu=$(awk -v a="${cpu_start[$service]}" -v b="$(cpu_seconds ${!pid_var})" 'BEGIN { printf "%.1f", b - a }')
   echo "$service: RSS ${rss_end[$service]} MB at the end, peak $peak MB, $rest MB at rest; CPU $cpu s"
+done
+# Where each service's CPU went, by thread (named by the services; librdkafka's are
+# rdk:*), over the whole life of the process, the six busiest.
+for service in ingestion standardization processing; do
+  pid_var="pid_$service"
+  for task in /proc/${!pid_var}/task/*; do
+    awk -v hz="$(getconf CLK_TCK)" '{ match($0, /\(.*\)/); name = substr($0, RSTART + 1, RLENGTH - 2)
+      split(substr($0, RSTART + RLENGTH + 1), f, " "); printf "%s\t%.1f\n", name, (f[12] + f[13]) / hz }' "$task/stat"
+  done | awk -F'\t' -v s="$service" '{ cpu[$1] += $2 } END {
+    n = 0; for (t in cpu) names[++n] = t
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (cpu[names[j]] > cpu[names[i]]) { x = names[i]; names[i] = names[j]; names[j] = x }
+    line = s " threads (CPU s):"; for (i = 1; i <= n && i <= 6; i++) line = line sprintf(" %s %.1f;", names[i], cpu[names[i]])
+    print line }'
 done
 if [[ -n "$broker" ]]; then
   awk -v a="$broker_cpu_start" -v b="$(cpu_seconds "$broker")" 'BEGIN { printf "broker: CPU %.1f s\n", b - a }'

@@ -12,13 +12,52 @@ use serde::Serialize;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+/// Failed checks in a row after which brokers that answered before count as unreachable:
+/// one metadata request timing out while the broker is busy (a burst on a small machine)
+/// says little, and calling Kafka unreachable turns writes the producer would deliver into
+/// 503s.
+pub const FAILURES_BEFORE_UNREACHABLE: u32 = 3;
+
 /// The last known state of the brokers.
 #[derive(Debug, Clone, Serialize)]
 pub struct BrokerStatus {
     pub reachable: bool,
     pub brokers: usize,
     pub checked_at: Option<DateTime<Utc>>,
+    /// The last check's error (also while still counted reachable).
     pub error: Option<String>,
+    /// Checks that failed since the last that succeeded.
+    pub consecutive_failures: u32,
+}
+
+impl BrokerStatus {
+    /// The state after a check answered `result` at `now`: unreachable at once when no
+    /// check succeeded yet, else after [`FAILURES_BEFORE_UNREACHABLE`] failures in a row.
+    fn after(&self, result: Result<usize, String>, now: DateTime<Utc>) -> BrokerStatus {
+        match result {
+            Ok(brokers) if brokers > 0 => BrokerStatus {
+                reachable: true,
+                brokers,
+                checked_at: Some(now),
+                error: None,
+                consecutive_failures: 0,
+            },
+            failed => {
+                let failures = self.consecutive_failures.saturating_add(1);
+                BrokerStatus {
+                    reachable: self.reachable && failures < FAILURES_BEFORE_UNREACHABLE,
+                    brokers: if self.reachable { self.brokers } else { 0 },
+                    checked_at: Some(now),
+                    error: Some(
+                        failed
+                            .err()
+                            .unwrap_or_else(|| "no broker in metadata".into()),
+                    ),
+                    consecutive_failures: failures,
+                }
+            }
+        }
+    }
 }
 
 /// Checks the brokers in the background; cheap to clone.
@@ -40,6 +79,7 @@ impl BrokerProbe {
                 brokers: 0,
                 checked_at: None,
                 error: Some("not checked yet".into()),
+                consecutive_failures: 0,
             })),
         };
         let check = Arc::new(check);
@@ -53,20 +93,7 @@ impl BrokerProbe {
                 let result = tokio::task::spawn_blocking(move || check())
                     .await
                     .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
-                let next = match result {
-                    Ok(brokers) => BrokerStatus {
-                        reachable: brokers > 0,
-                        brokers,
-                        checked_at: Some(Utc::now()),
-                        error: (brokers == 0).then(|| "no broker in metadata".to_owned()),
-                    },
-                    Err(error) => BrokerStatus {
-                        reachable: false,
-                        brokers: 0,
-                        checked_at: Some(Utc::now()),
-                        error: Some(error),
-                    },
-                };
+                let next = read(&status).after(result, Utc::now());
                 *write(&status) = next;
             }
         });
@@ -93,5 +120,53 @@ impl BrokerProbe {
 
     pub fn status(&self) -> BrokerStatus {
         read(&self.status).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unchecked() -> BrokerStatus {
+        BrokerStatus {
+            reachable: false,
+            brokers: 0,
+            checked_at: None,
+            error: Some("not checked yet".into()),
+            consecutive_failures: 0,
+        }
+    }
+
+    #[test]
+    fn a_first_failure_is_unreachable_and_a_success_reachable() {
+        let now = Utc::now();
+        let failed = unchecked().after(Err("timed out".into()), now);
+        assert!(!failed.reachable);
+        assert_eq!(failed.error.as_deref(), Some("timed out"));
+        let ok = failed.after(Ok(1), now);
+        assert!(ok.reachable);
+        assert_eq!(
+            (ok.brokers, ok.consecutive_failures, ok.error),
+            (1, 0, None)
+        );
+    }
+
+    #[test]
+    fn brokers_that_answered_stay_reachable_until_failures_in_a_row() {
+        let now = Utc::now();
+        let mut status = unchecked().after(Ok(1), now);
+        for failure in 1..FAILURES_BEFORE_UNREACHABLE {
+            status = status.after(Err("timed out".into()), now);
+            assert!(status.reachable, "after {failure} failure(s)");
+            assert_eq!(status.consecutive_failures, failure);
+            assert_eq!(status.error.as_deref(), Some("timed out"));
+        }
+        status = status.after(Ok(0), now);
+        assert!(
+            !status.reachable,
+            "no broker in metadata, one failure too many"
+        );
+        assert_eq!(status.error.as_deref(), Some("no broker in metadata"));
+        assert!(status.after(Ok(1), now).reachable);
     }
 }

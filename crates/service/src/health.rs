@@ -172,6 +172,7 @@ mod tests {
             brokers: usize::from(reachable),
             checked_at: Some(Utc::now()),
             error: (!reachable).then(|| "connection refused".to_owned()),
+            consecutive_failures: u32::from(!reachable),
         }
     }
 

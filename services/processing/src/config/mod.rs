@@ -36,7 +36,11 @@ impl ProcessingConfig {
     /// The incident stage's config: the run stage's, in a group of its own
     /// (`<group>-incidents`) with a transactional id of its own.
     pub fn incident_stage(&self) -> StageConfig {
-        self.stage.companion("incidents")
+        StageConfig {
+            batch_max_ms: self.incidents.batch_max_ms,
+            batch_max_records: self.incidents.batch_max_records,
+            ..self.stage.companion("incidents")
+        }
     }
 }
 

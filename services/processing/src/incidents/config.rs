@@ -15,6 +15,14 @@ pub struct IncidentsConfig {
     pub view_max_resolved: usize,
     /// The producer of operators' commands.
     pub commands_producer: ProducerConfig,
+    /// Longest the incident stage gathers signals before it commits them. Each commit
+    /// writes every incident the batch changed whole, so longer batches write an incident
+    /// hit by many alerts once instead of once per run stage transaction: this bounds the
+    /// `incidents` topic's bytes per second by the number of active incidents, and
+    /// is the delay before a change shows in the API and notifications.
+    pub batch_max_ms: u64,
+    /// Most signals in one incident stage transaction.
+    pub batch_max_records: usize,
 }
 
 impl Default for IncidentsConfig {
@@ -27,6 +35,8 @@ impl Default for IncidentsConfig {
                 max_in_flight_bytes: 1 << 20,
                 ..ProducerConfig::default()
             },
+            batch_max_ms: 1000,
+            batch_max_records: 10_000,
         }
     }
 }

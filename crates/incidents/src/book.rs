@@ -1,7 +1,7 @@
 //! The incident book: which incident each signal goes to, the automatic resolutions, the
 //! bound; and its rebuilding from the `incidents` topic.
 
-use crate::change::{Change, Touched, Transition};
+use crate::change::{Applied, Change, Touched, Transition};
 use crate::config::IncidentConfig;
 use crate::error::IncidentError;
 use crate::incident::{incident_id, Incident, ResolveReason, ScopeKind};
@@ -68,16 +68,18 @@ impl IncidentBook {
             .or_insert(incident.stream_time);
         *clock = (*clock).max(incident.stream_time);
         self.put(incident);
-        self.forget_beyond_bound();
+        // Read back from the topic already: nothing to hand out.
+        drop(self.forget_beyond_bound());
     }
 
     pub fn clear(&mut self) {
         *self = IncidentBook::new(self.config.clone());
     }
 
-    /// Applies one signal; returns every incident it changed (full state, version
-    /// bumped), each with what happened to it, in the order they were first changed.
-    pub fn apply(&mut self, signal: &Signal) -> Result<Vec<Change>, IncidentError> {
+    /// Applies one signal; returns the incidents it changed (version bumped), each with
+    /// what happened to it, in the order they were first changed, and what the bound made
+    /// the book forget.
+    pub fn apply(&mut self, signal: &Signal) -> Result<Applied, IncidentError> {
         let mut touched = Touched::default();
         let (scope, now) = match signal {
             Signal::Alerted { run, alerts } => {
@@ -104,6 +106,20 @@ impl IncidentBook {
 
     pub fn get(&self, id: &str) -> Option<&Incident> {
         self.incidents.get(id)
+    }
+
+    /// Each incident `applied` changed in its state now, with what happened to it: from
+    /// the book, or from what it forgot. Right after [`Self::apply`] that is the state the
+    /// signal left.
+    pub fn changed<'a>(
+        &'a self,
+        applied: &'a Applied,
+    ) -> impl Iterator<Item = (&'a Incident, Transition)> + 'a {
+        applied.changes.iter().filter_map(move |change| {
+            self.get(&change.id)
+                .or_else(|| applied.forgotten.iter().find(|f| f.id == change.id))
+                .map(|incident| (incident, change.transition))
+        })
     }
 
     /// Every incident held, by id.
@@ -374,9 +390,9 @@ impl IncidentBook {
 
     /// Stamps the changed incidents (version, stream time, title and summary), hands
     /// them out, then forgets what the bound requires.
-    fn finish(&mut self, touched: Touched, scope: String, now: DateTime<Utc>) -> Vec<Change> {
+    fn finish(&mut self, touched: Touched, scope: String, now: DateTime<Utc>) -> Applied {
         if touched.is_empty() {
-            return Vec::new();
+            return Applied::default();
         }
         self.stream_time.insert(scope, now);
         let changes = touched
@@ -387,25 +403,27 @@ impl IncidentBook {
                 incident.version += 1;
                 incident.stream_time = now;
                 describe(incident);
-                Some(Change {
-                    incident: incident.clone(),
-                    transition,
-                })
+                Some(Change { id, transition })
             })
             .collect();
-        self.forget_beyond_bound();
-        changes
+        Applied {
+            changes,
+            forgotten: self.forget_beyond_bound(),
+        }
     }
 
     /// Forgets resolved incidents, oldest resolution first, while the book holds more
     /// than `max_incidents`; open and acknowledged ones are kept whatever their number.
-    fn forget_beyond_bound(&mut self) {
+    /// Returns what it forgot.
+    fn forget_beyond_bound(&mut self) -> Vec<Incident> {
+        let mut forgotten = Vec::new();
         while self.incidents.len() > self.config.max_incidents {
             let Some((_, id)) = self.resolved_by_time.first().cloned() else {
                 break;
             };
-            self.take(&id);
+            forgotten.extend(self.take(&id));
         }
+        forgotten
     }
 
     /// The open and acknowledged incidents of `scope`.

@@ -4,11 +4,24 @@ use crate::incident::Incident;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// An incident changed by a signal: its full new state and what happened to it.
-#[derive(Debug, Clone, PartialEq)]
+/// An incident changed by a signal and what happened to it. Its new state is read from
+/// the book ([`crate::IncidentBook::changed`]) rather than copied out with every signal: an
+/// open source-wide incident, tens of kilobytes of evidence, changes with nearly every
+/// anomalous run, and whoever writes changes once per batch wants only the last state.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub incident: Incident,
+    pub id: String,
     pub transition: Transition,
+}
+
+/// What applying one signal did: the incidents it changed, in the order first changed, and
+/// the resolved incidents the book then forgot to stay within its bound, moved out in their
+/// last state (one of them may be among the changes, or among those of an earlier signal
+/// whose state a caller has not written yet).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Applied {
+    pub changes: Vec<Change>,
+    pub forgotten: Vec<Incident>,
 }
 
 /// What happened to an incident, as notifications and metrics see it. When one signal

@@ -50,7 +50,7 @@ pub mod signal;
 mod text;
 
 pub use book::IncidentBook;
-pub use change::{Change, Transition};
+pub use change::{Applied, Change, Transition};
 pub use config::IncidentConfig;
 pub use error::IncidentError;
 pub use incident::{

@@ -4,7 +4,9 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use obs_detector::processed::{Alert, AlertMetrics};
 use obs_detector::{RuleKind, Severity};
-use obs_incidents::{Action, Change, Command, RunSummary, Signal, Transition};
+use obs_incidents::{
+    Action, Command, Incident, IncidentBook, IncidentError, RunSummary, Signal, Transition,
+};
 use obs_records::{FailureKind, Status};
 
 pub const COMPANY: &str = "acme";
@@ -112,4 +114,26 @@ pub fn summary(changes: &[Change]) -> Vec<(String, Transition)> {
         .iter()
         .map(|c| (c.incident.id.clone(), c.transition))
         .collect()
+}
+
+/// A change with the state it left, copied out right after its signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub incident: Incident,
+    pub transition: Transition,
+}
+
+/// Applies `signal`, copying out the state of each incident it changed.
+pub fn apply_signal(
+    book: &mut IncidentBook,
+    signal: &Signal,
+) -> Result<Vec<Change>, IncidentError> {
+    let applied = book.apply(signal)?;
+    Ok(book
+        .changed(&applied)
+        .map(|(incident, transition)| Change {
+            incident: incident.clone(),
+            transition,
+        })
+        .collect())
 }

@@ -5,7 +5,7 @@
 use crate::common::*;
 use obs_detector::Severity;
 use obs_incidents::{
-    Action, Change, Command, Incident, IncidentBook, IncidentConfig, IncidentError, Signal,
+    Action, Command, Incident, IncidentBook, IncidentConfig, IncidentError, Signal,
 };
 use obs_records::Status;
 use proptest::prelude::*;
@@ -141,7 +141,7 @@ fn signals(ops: &[(Op, i64, i64)]) -> Vec<Signal> {
                 }),
             },
         };
-        if let Ok(changes) = book.apply(&signal) {
+        if let Ok(changes) = apply_signal(&mut book, &signal) {
             for change in changes {
                 if !ids.contains(&change.incident.id) {
                     ids.push(change.incident.id);
@@ -159,7 +159,7 @@ fn signals(ops: &[(Op, i64, i64)]) -> Vec<Signal> {
 type Outcome = Result<Vec<Change>, IncidentError>;
 
 fn run_all(book: &mut IncidentBook, signals: &[Signal]) -> Vec<Outcome> {
-    signals.iter().map(|s| book.apply(s)).collect()
+    signals.iter().map(|s| apply_signal(book, s)).collect()
 }
 
 fn incidents(book: &IncidentBook) -> Vec<Incident> {
@@ -214,12 +214,36 @@ proptest! {
         let mut book = IncidentBook::new(config(usize::MAX));
         let mut topic: BTreeMap<String, Incident> = BTreeMap::new();
         for signal in &signals {
-            for change in book.apply(signal).unwrap_or_default() {
+            for change in apply_signal(&mut book, signal).unwrap_or_default() {
                 let previous = topic.get(&change.incident.id).map_or(0, |i| i.version);
                 prop_assert_eq!(change.incident.version, previous + 1);
                 topic.insert(change.incident.id.clone(), change.incident);
             }
             prop_assert_eq!(topic.values().cloned().collect::<Vec<_>>(), incidents(&book));
+        }
+    }
+
+    /// With a bound of one, a resolved incident is forgotten by the very signal that
+    /// resolved it: its last state is still handed out, so the topic ends with each
+    /// incident's last state, forgotten or not.
+    #[test]
+    fn the_last_state_of_a_forgotten_incident_is_handed_out(ops in ops()) {
+        let signals = signals(&ops);
+        let mut book = IncidentBook::new(config(1));
+        let mut topic: BTreeMap<String, Incident> = BTreeMap::new();
+        for signal in &signals {
+            let Ok(applied) = book.apply(signal) else { continue };
+            for (incident, _) in book.changed(&applied) {
+                topic.insert(incident.id.clone(), incident.clone());
+            }
+            prop_assert_eq!(book.changed(&applied).count(), applied.changes.len());
+            for forgotten in &applied.forgotten {
+                prop_assert_eq!(topic.get(&forgotten.id), Some(forgotten));
+                prop_assert!(book.get(&forgotten.id).is_none());
+            }
+        }
+        for incident in book.iter() {
+            prop_assert_eq!(topic.get(&incident.id), Some(incident));
         }
     }
 }

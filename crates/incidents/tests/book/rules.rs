@@ -3,8 +3,8 @@
 use crate::common::*;
 use obs_detector::Severity;
 use obs_incidents::{
-    check_command, incident_id, Action, Change, Incident, IncidentBook, IncidentConfig,
-    IncidentError, IncidentStatus, ResolveReason, ScopeKind, Signal, TimelineEvent, Transition,
+    check_command, incident_id, Action, Incident, IncidentBook, IncidentConfig, IncidentError,
+    IncidentStatus, ResolveReason, ScopeKind, Signal, TimelineEvent, Transition,
 };
 
 fn book() -> IncidentBook {
@@ -12,7 +12,7 @@ fn book() -> IncidentBook {
 }
 
 fn apply(book: &mut IncidentBook, signal: Signal) -> Vec<Change> {
-    book.apply(&signal).unwrap()
+    apply_signal(book, &signal).unwrap()
 }
 
 /// The id of the incident opened by the critical alert of `object_id` at minute `end`.
@@ -401,7 +401,7 @@ fn every_command_transition() {
     assert_eq!(summary(&changes), [(id.clone(), Transition::Acknowledged)]);
     let mark = changes[0].incident.acknowledged.clone().unwrap();
     assert_eq!((mark.by.as_str(), mark.at), ("dana", at(1)));
-    let impossible = book.apply(&command("c2", &id, Action::Acknowledge, 2));
+    let impossible = apply_signal(&mut book, &command("c2", &id, Action::Acknowledge, 2));
     assert!(matches!(
         impossible,
         Err(IncidentError::ImpossibleTransition {
@@ -421,7 +421,7 @@ fn every_command_transition() {
     assert!(changes[0].incident.acknowledged.is_some());
     for (command_id, action) in [("c4", Action::Resolve), ("c5", Action::Acknowledge)] {
         assert!(matches!(
-            book.apply(&command(command_id, &id, action, 4)),
+            apply_signal(&mut book, &command(command_id, &id, action, 4)),
             Err(IncidentError::ImpossibleTransition {
                 status: IncidentStatus::Resolved,
                 ..
@@ -433,7 +433,10 @@ fn every_command_transition() {
     let changes = apply(&mut book, command("c6", &other, Action::Resolve, 6));
     assert_eq!(changes[0].incident.status, IncidentStatus::Resolved);
     assert_eq!(
-        book.apply(&command("c7", "inc-0000000000000000", Action::Resolve, 7)),
+        apply_signal(
+            &mut book,
+            &command("c7", "inc-0000000000000000", Action::Resolve, 7)
+        ),
         Err(IncidentError::UnknownIncident {
             incident_id: "inc-0000000000000000".into()
         })
@@ -448,18 +451,18 @@ fn a_command_applied_twice_changes_nothing_the_second_time() {
     assert_eq!(first.len(), 1);
     let before = book.get(&id).cloned();
     assert_eq!(
-        book.apply(&command("c1", &id, Action::Acknowledge, 2)),
+        apply_signal(&mut book, &command("c1", &id, Action::Acknowledge, 2)),
         Ok(vec![])
     );
     assert_eq!(book.get(&id).cloned(), before);
     apply(&mut book, command("c2", &id, Action::Resolve, 3));
     // Repeated after the incident moved on: still nothing, not a conflict.
     assert_eq!(
-        book.apply(&command("c2", &id, Action::Resolve, 4)),
+        apply_signal(&mut book, &command("c2", &id, Action::Resolve, 4)),
         Ok(vec![])
     );
     assert_eq!(
-        book.apply(&command("c1", &id, Action::Acknowledge, 4)),
+        apply_signal(&mut book, &command("c1", &id, Action::Acknowledge, 4)),
         Ok(vec![])
     );
 }
@@ -475,7 +478,7 @@ fn an_alerted_signal_without_alerts_is_refused() {
         alerts: Vec::new(),
     };
     assert_eq!(
-        book().apply(&signal),
+        apply_signal(&mut book(), &signal),
         Err(IncidentError::NoAlerts { record_id })
     );
 }
@@ -518,7 +521,10 @@ fn an_incident_keeps_its_evidence_bounded() {
         } else {
             Action::Resolve
         };
-        let _ = book.apply(&command(&format!("c{n}"), &source_id, action, minute));
+        let _ = apply_signal(
+            &mut book,
+            &command(&format!("c{n}"), &source_id, action, minute),
+        );
     }
     assert_eq!(book.get(&source_id).unwrap().command_ids, ["c1"]);
 }
@@ -551,7 +557,7 @@ fn the_book_forgets_the_oldest_resolved_incidents_beyond_its_bound() {
     assert_eq!(book.get(&id_of(3, 40)), None);
     assert!(book.get(&id_of(1, 0)).is_some());
     assert_eq!(
-        book.apply(&command("x", &id_of(3, 40), Action::Resolve, 71)),
+        apply_signal(&mut book, &command("x", &id_of(3, 40), Action::Resolve, 71)),
         Err(IncidentError::UnknownIncident {
             incident_id: id_of(3, 40)
         })

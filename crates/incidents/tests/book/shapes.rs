@@ -54,18 +54,19 @@ fn incidents_round_trip_with_every_part_filled() {
     let signals = [alerted(1, 0), alerted(2, 1), alerted(3, 2)];
     let mut changed = Vec::new();
     for signal in &signals {
-        changed.extend(book.apply(signal).unwrap());
+        changed.extend(apply_signal(&mut book, signal).unwrap());
     }
     let source_id = changed[2].incident.id.clone();
     changed.extend(
-        book.apply(&command("c1", &source_id, Action::Acknowledge, 3))
-            .unwrap(),
+        apply_signal(
+            &mut book,
+            &command("c1", &source_id, Action::Acknowledge, 3),
+        )
+        .unwrap(),
     );
-    changed.extend(
-        book.apply(&command("c2", &source_id, Action::Resolve, 4))
-            .unwrap(),
-    );
-    changed.extend(book.apply(&alerted(4, 5)).unwrap());
+    changed
+        .extend(apply_signal(&mut book, &command("c2", &source_id, Action::Resolve, 4)).unwrap());
+    changed.extend(apply_signal(&mut book, &alerted(4, 5)).unwrap());
     let events: Vec<_> = changed
         .iter()
         .flat_map(|c| &c.incident.timeline)

@@ -17,7 +17,8 @@ pub(super) fn incident(status: IncidentStatus) -> Incident {
         run: RunSummary::of(&record.record, record.processed_at),
         alerts: record.alerts(),
     };
-    let mut incident = book.apply(&alerted).unwrap().remove(0).incident;
+    let id = book.apply(&alerted).unwrap().changes.remove(0).id;
+    let incident = book.get(&id).unwrap().clone();
     let action = match status {
         IncidentStatus::Open => return incident,
         IncidentStatus::Acknowledged => Action::Acknowledge,
@@ -31,8 +32,8 @@ pub(super) fn incident(status: IncidentStatus) -> Incident {
         note: None,
         at: record.processed_at + chrono::Duration::minutes(10),
     });
-    incident = book.apply(&command).unwrap().remove(0).incident;
-    incident
+    book.apply(&command).unwrap();
+    book.get(&id).unwrap().clone()
 }
 
 /// A stand-in for Alertmanager: answers the statuses of `script` in turn (then 200) and

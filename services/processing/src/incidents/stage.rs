@@ -10,9 +10,7 @@
 use super::metrics::IncidentMetrics;
 use super::restore::restore;
 use obs_incidents::Incident;
-use obs_incidents::{
-    Change, IncidentBook, IncidentError, Signal, Transition, INCIDENT_SCHEMA_VERSION,
-};
+use obs_incidents::{IncidentBook, IncidentError, Signal, Transition, INCIDENT_SCHEMA_VERSION};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::headers::{CONTENT_TYPE, INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
 use obs_kafka::TraceParent;
@@ -30,9 +28,10 @@ const RESTORE_RETRY: Duration = Duration::from_secs(1);
 /// What a batch writes when it is sealed, and leaves to do once it commits.
 #[derive(Default)]
 pub struct IncidentBatch {
-    /// Each changed incident in its latest state, with the headers of the signal that
-    /// changed it last; written when the batch is sealed, in id order.
-    latest: BTreeMap<String, (Incident, SignalHeaders)>,
+    /// The ids of the changed incidents, with the headers of the signal that changed each
+    /// last; written when the batch is sealed, in id order, in their state then: the
+    /// book's, or the last one of an incident the book has forgotten since.
+    latest: BTreeMap<String, Pending>,
     transitions: Vec<(Transition, Option<f64>)>,
     rejected_commands: u64,
     dead_letters: DeadLetterTally,
@@ -127,12 +126,8 @@ impl Transform for IncidentTransform {
             }
         };
         match self.book.apply(&signal) {
-            Ok(changes) => {
-                for Change {
-                    incident,
-                    transition,
-                } in changes
-                {
+            Ok(applied) => {
+                for (incident, transition) in self.book.changed(&applied) {
                     let took = match transition {
                         Transition::Acknowledged => incident.acknowledged.as_ref().map(|m| m.at),
                         Transition::Resolved => incident.resolved.as_ref().map(|r| r.at),
@@ -140,10 +135,18 @@ impl Transform for IncidentTransform {
                     }
                     .map(|at| (at - incident.opened_at).num_milliseconds().max(0) as f64 / 1e3);
                     batch.transitions.push((transition, took));
-                    let headers = SignalHeaders::of(input);
-                    batch
-                        .latest
-                        .insert(incident.id.clone(), (incident, headers));
+                }
+                for change in applied.changes {
+                    let pending = Pending {
+                        forgotten: None,
+                        headers: SignalHeaders::of(input),
+                    };
+                    batch.latest.insert(change.id, pending);
+                }
+                for incident in applied.forgotten {
+                    if let Some(pending) = batch.latest.get_mut(&incident.id) {
+                        pending.forgotten = Some(incident);
+                    }
                 }
             }
             // An operator's command that no longer applies (two operators resolving at
@@ -169,7 +172,12 @@ impl Transform for IncidentTransform {
     }
 
     fn seal(&mut self, batch: &mut IncidentBatch, out: &mut Outputs) {
-        for (id, (incident, headers)) in std::mem::take(&mut batch.latest) {
+        for (id, Pending { forgotten, headers }) in std::mem::take(&mut batch.latest) {
+            let Some(incident) = forgotten.as_ref().or_else(|| self.book.get(&id)) else {
+                // Changed in this batch, so in the book or handed out when forgotten.
+                tracing::error!(incident = %id, "a changed incident is missing from the book");
+                continue;
+            };
             let mut record = out
                 .record(&self.incidents_topic, Some(id.as_bytes()))
                 .header(RECORD_ID, Some(id.as_bytes()))
@@ -179,7 +187,7 @@ impl Transform for IncidentTransform {
             if let Some(at) = &headers.ingested_at {
                 record = record.header(INGESTED_AT, Some(at.as_bytes()));
             }
-            record.json(&incident);
+            record.json(incident);
         }
     }
 
@@ -201,6 +209,13 @@ impl Transform for IncidentTransform {
     fn rebalanced(&mut self) {
         self.stale = true;
     }
+}
+
+/// An incident a batch changed, until the batch is sealed.
+struct Pending {
+    /// Its last state if the book forgot it since (a resolved incident beyond the bound).
+    forgotten: Option<Incident>,
+    headers: SignalHeaders,
 }
 
 /// What an incident's record carries of the signal that changed it last: when the run (or

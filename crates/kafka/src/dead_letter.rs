@@ -31,7 +31,10 @@ pub fn dead_letter(
     let partition = input.partition.to_string();
     let offset = input.offset.to_string();
     let failed_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    let mut writer = out.record(topic, input.key).input_headers(input);
+    let mut writer = out
+        .record(topic, input.key)
+        .input_headers(input)
+        .position_of(input);
     for (key, value) in [
         (STAGE, stage),
         (ERROR_KIND, kind),

@@ -10,6 +10,10 @@ pub const SCHEMA_VERSION: &str = "schema-version";
 pub const CONTENT_TYPE: &str = "content-type";
 pub const INGESTED_AT: &str = "ingested-at";
 pub const TRACEPARENT: &str = "traceparent";
+/// Where a record's input was read, one header per hop, oldest first: each stage's
+/// outputs (and dead letters) carry the positions of the records they came from, so a
+/// reader of the last topic knows the whole path without reading the topics before it.
+pub const POSITION: &str = "position";
 
 /// The headers of the guide: `record-id`, `schema-version`, `content-type`, `ingested-at`
 /// (RFC 3339 UTC, milliseconds) and a W3C `traceparent`, so one run can be followed across
@@ -67,6 +71,55 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
     Header {
         key,
         value: Some(value),
+    }
+}
+
+/// A record's place in Kafka: `{topic}/{partition}/{offset}/{timestamp ms}` as a
+/// [`POSITION`] header (topic names cannot hold a `/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// The record's Kafka timestamp, when it had one.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl<'a> Position<'a> {
+    pub fn encode(&self) -> String {
+        let timestamp = self.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
+        format!(
+            "{}/{}/{}/{timestamp}",
+            self.topic, self.partition, self.offset
+        )
+    }
+
+    /// Reads a [`POSITION`] header's value; `None` when it is not one.
+    pub fn parse(value: &'a [u8]) -> Option<Position<'a>> {
+        let text = std::str::from_utf8(value).ok()?;
+        let mut parts = text.rsplitn(4, '/');
+        let timestamp = parts.next()?;
+        let offset = parts.next()?.parse().ok()?;
+        let partition = parts.next()?.parse().ok()?;
+        let topic = parts.next().filter(|t| !t.is_empty() && !t.contains('/'))?;
+        let timestamp_ms = match timestamp {
+            "" => None,
+            t => Some(t.parse().ok()?),
+        };
+        Some(Position {
+            topic,
+            partition,
+            offset,
+            timestamp_ms,
+        })
+    }
+
+    /// Every [`POSITION`] header of `headers` that reads, oldest hop first.
+    pub fn all_in<H: Headers>(headers: &'a H) -> impl Iterator<Item = Position<'a>> + 'a {
+        headers
+            .iter()
+            .filter(|h| h.key == POSITION)
+            .filter_map(|h| h.value.and_then(Position::parse))
     }
 }
 
@@ -164,6 +217,56 @@ fn hex(digits: &[u8]) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn positions_round_trip_and_bad_ones_are_refused() {
+        let at = Position {
+            topic: "raw-logs.v1_x",
+            partition: 3,
+            offset: 1234,
+            timestamp_ms: Some(1_757_090_727_500),
+        };
+        assert_eq!(at.encode(), "raw-logs.v1_x/3/1234/1757090727500");
+        assert_eq!(Position::parse(at.encode().as_bytes()), Some(at));
+        let untimed = Position {
+            timestamp_ms: None,
+            ..at
+        };
+        assert_eq!(Position::parse(untimed.encode().as_bytes()), Some(untimed));
+        for bad in [
+            "",
+            "t/1/2",
+            "/1/2/3",
+            "t/x/2/3",
+            "t/1/x/3",
+            "t/1/2/x",
+            "a/b/1/2/3",
+        ] {
+            assert_eq!(Position::parse(bad.as_bytes()), None, "{bad}");
+        }
+        let all = OwnedHeaders::new()
+            .insert(header(POSITION, "raw/0/5/10"))
+            .insert(header(RECORD_ID, "r"))
+            .insert(header(POSITION, "garbage"))
+            .insert(header(POSITION, "std/1/7/"));
+        let read: Vec<_> = Position::all_in(&all).map(|p| p.encode()).collect();
+        assert_eq!(read, ["raw/0/5/10", "std/1/7/"]);
+    }
+
+    proptest! {
+        #[test]
+        fn any_position_round_trips(
+            topic in "[a-zA-Z0-9._-]{1,40}",
+            partition in 0..i32::MAX,
+            offset in 0..i64::MAX,
+            timestamp_ms in proptest::option::of(any::<i64>()),
+        ) {
+            let at = Position { topic: &topic, partition, offset, timestamp_ms };
+            let text = at.encode();
+            prop_assert_eq!(Position::parse(text.as_bytes()), Some(at));
+        }
+    }
 
     #[test]
     fn traceparent_round_trips_and_children_keep_the_trace() {

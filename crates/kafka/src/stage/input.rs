@@ -1,5 +1,6 @@
 //! One consumed record, as a transform sees it.
 
+use crate::headers::Position;
 use rdkafka::message::{BorrowedHeaders, Headers};
 
 /// One consumed record, borrowed from the consumer.
@@ -10,6 +11,8 @@ pub struct InputRecord<'a> {
     pub key: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
     pub headers: Option<&'a BorrowedHeaders>,
+    /// Its Kafka timestamp, when it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl InputRecord<'_> {
@@ -20,5 +23,15 @@ impl InputRecord<'_> {
             .find(|h| h.key == name)
             .and_then(|h| h.value)
             .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Where it was read.
+    pub fn position(&self) -> Position<'_> {
+        Position {
+            topic: self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            timestamp_ms: self.timestamp_ms,
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::input::InputRecord;
 use crate::headers::TraceParent;
-use crate::headers::{SCHEMA_VERSION, TRACEPARENT};
+use crate::headers::{POSITION, SCHEMA_VERSION, TRACEPARENT};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use std::ops::Range;
 use std::sync::Arc;
@@ -104,9 +104,16 @@ impl OutputWriter<'_> {
         self
     }
 
+    /// A [`POSITION`] header saying where `input` was read.
+    pub fn position_of(self, input: &InputRecord<'_>) -> Self {
+        let position = input.position().encode();
+        self.header(POSITION, Some(position.as_bytes()))
+    }
+
     /// The headers of `input`'s output at the next hop: its headers (`record-id`,
-    /// `ingested-at`, `content-type`... carry over) with `schema-version` set to
-    /// `schema_version` and the next span of its trace (a new trace when it had none).
+    /// `ingested-at`, `content-type`, the positions of earlier hops... carry over) with
+    /// `schema-version` set to `schema_version`, the next span of its trace (a new trace
+    /// when it had none) and `input`'s own position.
     pub fn next_hop_headers(mut self, input: &InputRecord<'_>, schema_version: &str) -> Self {
         let trace = input
             .header(TRACEPARENT)
@@ -122,6 +129,7 @@ impl OutputWriter<'_> {
         }
         self.header(SCHEMA_VERSION, Some(schema_version.as_bytes()))
             .header(TRACEPARENT, Some(&trace))
+            .position_of(input)
     }
 
     /// Keeps the record with `value` as its JSON payload. Serializing strings, numbers and
@@ -234,6 +242,7 @@ mod tests {
             key: message.key(),
             payload: message.payload(),
             headers,
+            timestamp_ms: message.timestamp().to_millis(),
         }
     }
 
@@ -305,7 +314,12 @@ mod tests {
             .json(&serde_json::json!({"a": 1}));
         let output = outputs.iter().next().expect("one record");
         let headers: Vec<(&str, Option<&[u8]>)> = output.headers().collect();
-        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.len(), 4);
+        assert_eq!(
+            headers[3],
+            (POSITION, Some(&b"in/0/7/"[..])),
+            "where the input was read"
+        );
         assert_eq!(
             headers[0],
             (INGESTED_AT, Some(&b"2026-11-21T10:00:00.000Z"[..]))
@@ -332,7 +346,7 @@ mod tests {
             .payload(b"x");
         let output = outputs.iter().next().expect("one record");
         let names: Vec<&str> = output.headers().map(|(k, _)| k).collect();
-        assert_eq!(names, [SCHEMA_VERSION, TRACEPARENT]);
+        assert_eq!(names, [SCHEMA_VERSION, TRACEPARENT, POSITION]);
         assert_eq!(output.key, None);
     }
 

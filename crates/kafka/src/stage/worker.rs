@@ -228,6 +228,7 @@ impl<T: Transform> Worker<T> {
                         key: message.key(),
                         payload: message.payload(),
                         headers: message.headers(),
+                        timestamp_ms: message.timestamp().to_millis(),
                     };
                     if let Some(at) = input
                         .header(INGESTED_AT)

@@ -329,6 +329,7 @@ mod tests {
                 key: Some(b"Billing"),
                 payload: Some(payload),
                 headers: None,
+                timestamp_ms: None,
             };
             transform.transform(&input, &mut batch, &mut out);
         }
@@ -433,6 +434,7 @@ mod tests {
             key: None,
             payload: Some(b"{"),
             headers: None,
+            timestamp_ms: None,
         };
         transform.transform(&input, &mut batch, &mut out);
         let outputs: Vec<_> = out.iter().collect();

@@ -5,12 +5,14 @@
 //! # The index
 //!
 //! A follower ([`obs_kafka::consumer::follower`], [`reader`]) reads every partition of
-//! `raw-logs`, `standardized-logs`, `dead-letters` and `processed-metrics` from the
+//! `processed-metrics` and `dead-letters`, where runs leave the pipeline, from the
 //! beginning, outside every group, `read_committed`: each replica answers for every record
 //! and a restart rebuilds the index. What it reads of each record is little
-//! ([`sighting`]): the `record-id` and `ingested-at` headers and the record's partition,
-//! offset and timestamp; a dead letter's `dead-letter-*` headers; five fields of a
-//! processed record. Payloads of `raw-logs` and `standardized-logs` are never parsed.
+//! ([`sighting`]): the `record-id` and `ingested-at` headers, the `position` headers the
+//! stages add at every hop (where the run was in `raw-logs` and `standardized-logs`, which
+//! are never read) and the record's own partition, offset and timestamp; a dead letter's
+//! `dead-letter-*` headers; five fields of a processed record. A run still on its way has
+//! no trace until it is processed or dead-lettered.
 //!
 //! The trace index (`index::TraceIndex`) keeps, per record, the first sighting of each stage, for the last
 //! `trace.capacity` records (the record seen first is evicted first).

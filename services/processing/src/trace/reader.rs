@@ -1,7 +1,7 @@
-//! Feeds the [`TraceView`] from `raw-logs`, `standardized-logs`, `dead-letters` and
-//! `processed-metrics`: a follower ([`obs_kafka::consumer::follower`]) of every partition
-//! of the four, so each replica answers for every record and a restart rebuilds the index
-//! from the retained topics.
+//! Feeds the [`TraceView`] from `processed-metrics` and `dead-letters`, where runs leave
+//! the pipeline (their `position` headers tell the hops before): a follower
+//! ([`obs_kafka::consumer::follower`]) of every partition of both, so each replica
+//! answers for every record and a restart rebuilds the index from the retained topics.
 
 use super::metrics::TraceMetrics;
 use super::sighting::TraceTopics;
@@ -69,18 +69,20 @@ struct TraceSink {
 
 impl FollowSink for TraceSink {
     fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
-        let Some((record_id, sighting)) = self
+        let Some((record_id, sightings)) = self
             .topics
-            .sighting(topic, message)
+            .sightings(topic, message)
             .map_err(|e| e.to_string())?
         else {
             return Ok(());
         };
-        let (evicted, held) = self.view.see(record_id, sighting);
-        if evicted {
-            self.metrics.evicted.inc();
+        for sighting in sightings {
+            let (evicted, held) = self.view.see(record_id, sighting);
+            if evicted {
+                self.metrics.evicted.inc();
+            }
+            self.metrics.held.set(held as i64);
         }
-        self.metrics.held.set(held as i64);
         Ok(())
     }
 

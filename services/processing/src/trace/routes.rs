@@ -193,7 +193,10 @@ fn unknown(record_id: &str, stats: &TraceStats, caught_up: bool) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_record",
-        format!("no trace of record {record_id:?}: {held}{reading}"),
+        format!(
+            "no trace of record {record_id:?} (a run shows once processed or dead-lettered): \
+             {held}{reading}"
+        ),
     )
     .with_details(json!({
         "record_id": record_id,

@@ -1,13 +1,13 @@
 //! What a Kafka record of the trace's topics says of its run, read at the least cost:
-//! `raw-logs` and `standardized-logs` by their headers only (their payloads are never
-//! parsed), dead letters by their `dead-letter-*` headers, processed records by the few
-//! fields the trace shows.
+//! the hops before it by its `position` headers (the stages carry them: `raw-logs` and
+//! `standardized-logs` are never read), dead letters by their `dead-letter-*` headers,
+//! processed records by the few fields the trace shows.
 
 use super::index::{Hop, Refusal, RuleSet, Scores, Sighting};
 use chrono::DateTime;
 use obs_detector::{RuleKind, Severity};
 use obs_kafka::dead_letter;
-use obs_kafka::headers::{INGESTED_AT, RECORD_ID};
+use obs_kafka::headers::{Position, INGESTED_AT, RECORD_ID};
 use obs_kafka::TopicsConfig;
 use rdkafka::message::Headers;
 use rdkafka::Message;
@@ -47,49 +47,36 @@ impl TraceTopics {
         }
     }
 
+    /// The topics the trace reads: where records leave the pipeline. The hops before are
+    /// read from their `position` headers.
     pub fn names(&self) -> Vec<String> {
-        vec![
-            self.raw_logs.clone(),
-            self.standardized_logs.clone(),
-            self.dead_letters.clone(),
-            self.processed_metrics.clone(),
-        ]
+        vec![self.processed_metrics.clone(), self.dead_letters.clone()]
     }
 
-    /// The record id of `message` (of `topic`) and what it says of that record; `None`
-    /// for a message the trace does not follow: a dead letter of a record that is not a
-    /// run (an application log event, an incident signal).
-    pub fn sighting<'m, M: Message>(
+    /// The record id of `message` (of `topic`) and every stage it says that record went
+    /// through; `None` for a message the trace does not follow: a dead letter of a record
+    /// that is not a run (an application log event, an incident signal).
+    pub fn sightings<'m, M: Message>(
         &self,
         topic: &str,
         message: &'m M,
-    ) -> Result<Option<(&'m str, Sighting)>, UnreadableRecord> {
+    ) -> Result<Option<(&'m str, Vec<Sighting>)>, UnreadableRecord> {
         let header = |name: &str| header(message, name);
         let record_id = header(RECORD_ID)
             .and_then(|v| std::str::from_utf8(v).ok())
             .ok_or(UnreadableRecord::NoRecordId)?;
-        let hop = |at_ms: Option<i64>| -> Result<Hop, UnreadableRecord> {
-            Ok(Hop {
-                at_ms: at_ms
-                    .or_else(|| message.timestamp().to_millis())
-                    .ok_or(UnreadableRecord::NoTimestamp)?,
-                offset: message.offset(),
-                partition: message.partition(),
-            })
+        let here = Hop {
+            at_ms: message
+                .timestamp()
+                .to_millis()
+                .ok_or(UnreadableRecord::NoTimestamp)?,
+            offset: message.offset(),
+            partition: message.partition(),
         };
-        let sighting = if topic == self.raw_logs {
-            // When ingestion accepted it; the Kafka timestamp if the header is unreadable.
-            let ingested_at = header(INGESTED_AT)
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-                .map(|at| at.timestamp_millis());
-            Sighting::Ingested(hop(ingested_at)?)
-        } else if topic == self.standardized_logs {
-            Sighting::Standardized(hop(None)?)
-        } else if topic == self.processed_metrics {
+        let last = if topic == self.processed_metrics {
             let fields: ProcessedFields =
                 serde_json::from_slice(message.payload().unwrap_or_default())?;
-            Sighting::Processed(hop(None)?, fields.scores())
+            Sighting::Processed(here, fields.scores())
         } else {
             let source = header(dead_letter::SOURCE_TOPIC);
             let of_a_run = [&self.raw_logs, &self.standardized_logs]
@@ -104,9 +91,39 @@ impl TraceTopics {
                 reason: text(dead_letter::REASON),
                 error_type: text(dead_letter::ERROR_KIND),
             };
-            Sighting::DeadLettered(hop(None)?, refusal)
+            Sighting::DeadLettered(here, refusal)
         };
-        Ok(Some((record_id, sighting)))
+        let mut sightings = self.earlier_hops(message);
+        sightings.push(last);
+        Ok(Some((record_id, sightings)))
+    }
+
+    /// The hops before `message`'s, from its `position` headers: accepted by ingestion
+    /// (at its `ingested-at`, else the raw record's timestamp) and standardized.
+    fn earlier_hops<M: Message>(&self, message: &M) -> Vec<Sighting> {
+        let ingested_at = header(message, INGESTED_AT)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|at| at.timestamp_millis());
+        let mut hops = Vec::with_capacity(3);
+        let Some(headers) = message.headers() else {
+            return hops;
+        };
+        for position in Position::all_in(headers) {
+            let hop = |at_ms: Option<i64>| {
+                at_ms.map(|at_ms| Hop {
+                    at_ms,
+                    offset: position.offset,
+                    partition: position.partition,
+                })
+            };
+            if position.topic == self.raw_logs {
+                hops.extend(hop(ingested_at.or(position.timestamp_ms)).map(Sighting::Ingested));
+            } else if position.topic == self.standardized_logs {
+                hops.extend(hop(position.timestamp_ms).map(Sighting::Standardized));
+            }
+        }
+        hops
     }
 }
 
@@ -186,6 +203,7 @@ mod tests {
     use super::*;
     use obs_detector::anomaly::{Assessment, DetectorKind, DetectorScores, Explanation};
     use obs_detector::{ProcessedRecord, RulesConfig, Verdict};
+    use obs_kafka::headers::POSITION;
     use obs_records::standardize::{standardize_bytes, StandardizeOptions};
     use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
 
@@ -223,38 +241,62 @@ mod tests {
         }
     }
 
+    fn position(topic: &str, partition: i32, offset: i64, at: Option<i64>) -> String {
+        Position {
+            topic,
+            partition,
+            offset,
+            timestamp_ms: at,
+        }
+        .encode()
+    }
+
     #[test]
-    fn runs_are_read_from_their_headers_alone() {
+    fn the_hops_before_are_read_from_the_position_headers() {
         let t = topics();
+        let raw = position(&t.raw_logs, 5, 900, Some(1_757_090_727_200));
+        let standardized = position(&t.standardized_logs, 1, 70, Some(1_757_090_727_300));
+        let elsewhere = position("some-other-topic", 0, 1, Some(1));
+        let payload = serde_json::to_vec(&processed("SUCCESS", 5_517_312, None)).unwrap();
         let headers = [
             (RECORD_ID, "akonovia:2025-09-05-16-45:1995"),
             (INGESTED_AT, "2025-09-05T16:45:27.123Z"),
+            (POSITION, raw.as_str()),
+            (POSITION, elsewhere.as_str()),
+            (POSITION, standardized.as_str()),
         ];
-        let raw = message(&t.raw_logs, &headers, b"not even JSON");
+        let m = message(&t.processed_metrics, &headers, &payload);
+        let (id, sightings) = t.sightings(&t.processed_metrics, &m).unwrap().unwrap();
+        assert_eq!(id, "akonovia:2025-09-05-16-45:1995");
+        let [Sighting::Ingested(ingested), Sighting::Standardized(standardized), Sighting::Processed(processed, _)] =
+            &sightings[..]
+        else {
+            panic!("three hops: {sightings:?}");
+        };
+        let at = |at_ms, partition, offset| Hop {
+            at_ms,
+            partition,
+            offset,
+        };
+        assert_eq!(*ingested, at(1_757_090_727_123, 5, 900), "at ingested-at");
+        assert_eq!(*standardized, at(1_757_090_727_300, 1, 70));
+        assert_eq!(*processed, hop(1_757_090_727_500), "the Kafka timestamp");
+
+        let unreadable_time = [
+            (RECORD_ID, "a"),
+            (INGESTED_AT, "noon"),
+            (POSITION, raw.as_str()),
+        ];
+        let m = message(&t.processed_metrics, &unreadable_time, &payload);
+        let (_, sightings) = t.sightings(&t.processed_metrics, &m).unwrap().unwrap();
         assert_eq!(
-            t.sighting(&t.raw_logs, &raw).unwrap(),
-            Some((
-                "akonovia:2025-09-05-16-45:1995",
-                Sighting::Ingested(hop(1_757_090_727_123))
-            ))
+            sightings[0],
+            Sighting::Ingested(at(1_757_090_727_200, 5, 900)),
+            "the raw record's timestamp"
         );
-        let standardized = message(&t.standardized_logs, &headers, b"");
-        assert_eq!(
-            t.sighting(&t.standardized_logs, &standardized).unwrap(),
-            Some((
-                "akonovia:2025-09-05-16-45:1995",
-                Sighting::Standardized(hop(1_757_090_727_500))
-            )),
-            "the Kafka timestamp"
-        );
-        let unreadable_time = message(&t.raw_logs, &[(RECORD_ID, "a"), (INGESTED_AT, "noon")], b"");
-        assert_eq!(
-            t.sighting(&t.raw_logs, &unreadable_time).unwrap(),
-            Some(("a", Sighting::Ingested(hop(1_757_090_727_500))))
-        );
-        let anonymous = message(&t.raw_logs, &[(INGESTED_AT, "2025-09-05T16:45:27Z")], b"");
+        let anonymous = message(&t.processed_metrics, &[(POSITION, raw.as_str())], &payload);
         assert!(matches!(
-            t.sighting(&t.raw_logs, &anonymous),
+            t.sightings(&t.processed_metrics, &anonymous),
             Err(UnreadableRecord::NoRecordId)
         ));
     }
@@ -274,11 +316,13 @@ mod tests {
             ],
             b"{\"Entreprise\": \"akonovia\"}",
         );
-        let Some(("a:1", Sighting::DeadLettered(at, refusal))) =
-            t.sighting(&t.dead_letters, &dead).unwrap()
-        else {
+        let Some(("a:1", sightings)) = t.sightings(&t.dead_letters, &dead).unwrap() else {
             panic!("a dead letter of a run");
         };
+        let [Sighting::DeadLettered(at, refusal)] = &sightings[..] else {
+            panic!("no hop before: {sightings:?}");
+        };
+        let at = *at;
         assert_eq!(at, hop(1_757_090_727_500));
         assert_eq!(&*refusal.stage_of_failure, "standardization");
         assert_eq!(&*refusal.error_type, "missing_field");
@@ -296,7 +340,7 @@ mod tests {
             ],
             b"",
         );
-        assert_eq!(t.sighting(&t.dead_letters, &of_an_event).unwrap(), None);
+        assert_eq!(t.sightings(&t.dead_letters, &of_an_event).unwrap(), None);
     }
 
     fn processed(status: &str, memory: i64, verdict: Option<Verdict>) -> ProcessedRecord {
@@ -357,9 +401,10 @@ mod tests {
         for record in cases {
             let payload = serde_json::to_vec(&record).unwrap();
             let m = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], &payload);
-            let Some((_, Sighting::Processed(at, scores))) =
-                t.sighting(&t.processed_metrics, &m).unwrap()
-            else {
+            let Some((_, mut sightings)) = t.sightings(&t.processed_metrics, &m).unwrap() else {
+                panic!("a processed record");
+            };
+            let Some(Sighting::Processed(at, scores)) = sightings.pop() else {
                 panic!("a processed record");
             };
             assert_eq!(at, hop(1_757_090_727_500));
@@ -381,7 +426,7 @@ mod tests {
         }
         let garbage = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], b"{}");
         assert!(matches!(
-            t.sighting(&t.processed_metrics, &garbage),
+            t.sightings(&t.processed_metrics, &garbage),
             Err(UnreadableRecord::Processed(_))
         ));
     }

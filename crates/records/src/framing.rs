@@ -293,22 +293,71 @@ impl Framer {
     }
 }
 
-/// Frames a whole body at once.
-pub fn frame_all(
+/// Bytes of a body framed at a time by [`for_each_frame`].
+const SLICE_BYTES: usize = 64 * 1024;
+
+/// Frames a whole body, handing each record to `each` as it is cut: the frames of one
+/// slice of the body are handed out before the next slice is framed, so a body of many
+/// small records (a flood of tiny invalid lines) never has all of them held at once.
+/// On a [`FramingError`] the records before it have been handed out already.
+pub fn for_each_frame(
     format: BodyFormat,
     body: &[u8],
     max_record_bytes: usize,
-) -> Result<Vec<Frame>, FramingError> {
+    mut each: impl FnMut(Frame),
+) -> Result<(), FramingError> {
     let mut framer = Framer::new(format, max_record_bytes);
-    let mut out = Vec::new();
-    framer.push(body, &mut out)?;
-    framer.finish(&mut out)?;
-    Ok(out)
+    let mut frames = Vec::new();
+    for slice in body.chunks(SLICE_BYTES) {
+        framer.push(slice, &mut frames)?;
+        frames.drain(..).for_each(&mut each);
+    }
+    framer.finish(&mut frames)?;
+    frames.into_iter().for_each(each);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame_all(
+        format: BodyFormat,
+        body: &[u8],
+        max_record_bytes: usize,
+    ) -> Result<Vec<Frame>, FramingError> {
+        let mut frames = Vec::new();
+        for_each_frame(format, body, max_record_bytes, |f| frames.push(f))?;
+        Ok(frames)
+    }
+
+    #[test]
+    fn a_body_of_many_slices_frames_as_one_push() {
+        let ndjson: String = (0..30_000).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let array = format!("[{}]", ndjson.trim_end().replace('\n', ","));
+        for (format, body) in [(BodyFormat::Ndjson, ndjson), (BodyFormat::Detect, array)] {
+            assert!(body.len() > 3 * SLICE_BYTES);
+            let mut framer = Framer::new(format, 100);
+            let mut whole = Vec::new();
+            framer.push(body.as_bytes(), &mut whole).unwrap();
+            framer.finish(&mut whole).unwrap();
+            assert_eq!(whole.len(), 30_000);
+            assert_eq!(frame_all(format, body.as_bytes(), 100).unwrap(), whole);
+        }
+    }
+
+    #[test]
+    fn records_are_handed_out_before_the_rest_of_the_body_is_framed() {
+        let elements: Vec<String> = (0..20_000).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let body = format!("[{}] garbage", elements.join(","));
+        let mut handed_out = 0;
+        let error = for_each_frame(BodyFormat::JsonArray, body.as_bytes(), 100, |_| {
+            handed_out += 1
+        })
+        .unwrap_err();
+        assert!(matches!(error, FramingError::Unexpected { .. }), "{error}");
+        assert!(handed_out > 0, "the slices before the error were handed out");
+    }
 
     fn records(frames: &[Frame]) -> Vec<(usize, String)> {
         frames

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use futures::{Stream, StreamExt};
 use obs_kafka::TraceParent;
-use obs_records::framing::{frame_all, BodyFormat, Framer};
+use obs_records::framing::{for_each_frame, BodyFormat, Framer};
 use obs_service::http::read_body;
 use obs_service::{
     ApiError, ApplicationJson, ContentType, FromQuery, HealthReport, MediaTypes, QueryParams,
@@ -119,14 +119,16 @@ pub(crate) async fn ingest_batch_of<K: RecordKind>(
     } else {
         Positions::Line
     };
-    let frames =
-        frame_all(format, bytes, state.config.ingest.max_record_bytes).map_err(|error| {
-            ApiError::bad_request("malformed_json", format!("malformed body: {error}"))
-        })?;
     let mut ingest = Ingest::<K>::new(state, positions, trace_of(headers));
-    for frame in frames {
-        ingest.add(frame);
-    }
+    // Nothing is published before the whole body has been framed: a malformed one is
+    // refused whole.
+    for_each_frame(
+        format,
+        bytes,
+        state.config.ingest.max_record_bytes,
+        |frame| ingest.add(frame),
+    )
+    .map_err(|error| ApiError::bad_request("malformed_json", format!("malformed body: {error}")))?;
     ingest.publish().await?;
     let (status, report) = ingest.finish()?;
     Ok((status, Json(report)))

@@ -439,7 +439,8 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
         "return [document.querySelector('#incident-status')?.dataset.status,
                  document.querySelector('#runs')?.innerText || '',
                  document.querySelector('#log-events')?.innerText || '',
-                 document.querySelectorAll('#alerts tbody tr').length];",
+                 document.querySelectorAll('#alerts tbody tr').length,
+                 document.querySelector('#alerts .why')?.innerText || ''];",
         |v| v[0] == "open" && v[3].as_u64().is_some_and(|n| n > 0),
     )
     .await;
@@ -455,6 +456,12 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
             .as_str()
             .unwrap()
             .contains("efficy API answered 503"),
+        "{evidence}"
+    );
+    // Each alert says why in one sentence: the failure, how often the object fails, since when.
+    let why = evidence[4].as_str().unwrap();
+    assert!(
+        why.contains("FAILED") && why.contains("since"),
         "{evidence}"
     );
     screenshot(&browser, "incident").await;

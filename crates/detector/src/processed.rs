@@ -1,5 +1,5 @@
 //! What the processing stage publishes: a processed record per run on
-//! `processed-metrics`, and one alert per anomalous run on `alerts`.
+//! `processed-metrics`, and an alert on `alerts` for a run that pages someone.
 
 use crate::anomaly::{
     run_features, AlertCause, AlertReason, DetectorBank, Judgement, RunFacts, Verdict,

@@ -2,11 +2,12 @@
 //! someone: per series, the usual range of its duration, memory and CPU time, and how
 //! often it breaks each threshold rule.
 //!
-//! A failure or a negative memory (a data-quality problem) always alerts. A value beyond
-//! the object's usual range alerts. A threshold rule (long run, high memory, low
-//! efficiency) alerts when the object does not habitually break it; when it does (an
-//! object slow by nature), only a value beyond its usual range alerts. The state is a few
-//! numbers per series, the same for every series, and deterministic.
+//! A failure or a negative memory (a data-quality problem) always alerts. A value far
+//! beyond the object's usual range alerts. A threshold rule (long run, high memory, low
+//! efficiency) alerts by itself when the object does not habitually break it and the value
+//! is outside its usual range; when it does (an object slow by nature), only a value far
+//! beyond its range alerts. The state is a few numbers per series, of a fixed size, the
+//! same for every series, and deterministic.
 
 use super::config::smoothing_factor;
 use super::saved_state::{Reader, Unreadable, Writer};
@@ -38,7 +39,7 @@ impl Default for HabitsConfig {
     fn default() -> Self {
         HabitsConfig {
             half_life: 50.0,
-            min_runs: 20,
+            min_runs: 8,
             width: 5.0,
             min_factor: 4.0,
             habitual_rate: 0.1,
@@ -136,6 +137,10 @@ const METRICS: [AlertReason; 3] = [AlertReason::Duration, AlertReason::Memory, A
 /// (CPU in hundredths of a second, memory in pages) do not look like huge swings.
 const FLOORS: [f64; 3] = [0.1, 1e6, 0.05];
 
+/// Half-width of the usual range, in mean absolute deviations of the log: where all but
+/// a run or two in a hundred fall.
+const USUAL_DEVIATIONS: f64 = 3.0;
+
 /// The threshold rules whose habit is learned, in the order of [`Habits::rule_rates`].
 const THRESHOLD_RULES: [RuleKind; 3] = [
     RuleKind::LongDuration,
@@ -143,8 +148,8 @@ const THRESHOLD_RULES: [RuleKind; 3] = [
     RuleKind::LowEfficiency,
 ];
 
-/// The habits of one series. `Copy` and a few hundred bytes: an observation's undo keeps
-/// a copy.
+/// The habits of one series. `Copy` and of a fixed size: an observation's undo keeps a
+/// copy.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Habits {
     /// Runs learned from.
@@ -204,13 +209,12 @@ fn show(metric: usize, value: f64) -> String {
 const NAMES: [&str; 3] = ["duration", "memory", "CPU time"];
 
 impl Habits {
-    /// The usual range of `metric`: within three mean absolute deviations of the log of
-    /// the value from its level, where all but a run or two in a hundred fall.
+    /// The usual range of `metric`: within [`USUAL_DEVIATIONS`] of its level.
     fn usual(&self, metric: usize) -> (f64, f64) {
         let (level, spread) = (self.level[metric], self.spread[metric]);
         (
-            unlog(metric, level - 3.0 * spread),
-            unlog(metric, level + 3.0 * spread),
+            unlog(metric, level - USUAL_DEVIATIONS * spread),
+            unlog(metric, level + USUAL_DEVIATIONS * spread),
         )
     }
 

@@ -99,6 +99,9 @@ echo "=== bookkeeping"
 curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^errors_total'
 curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_standardized_total|^errors_total'
 curl -sS "$PROCESSING/metrics" | grep -E '^stage_records_consumed_total'
+alerted=$(curl -fsS "$PROCESSING/metrics" | awk '/^processing_alerts_total/ { n += $2 } END { print n + 0 }')
+echo "=== alerts (what pages someone): $alerted of $total runs ($(awk -v a="$alerted" -v t="$total" 'BEGIN { printf "%.1f", 100 * a / t }') %), by cause:"
+curl -sS "$PROCESSING/metrics" | grep -E '^processing_alerts_total' || true
 echo
 echo "demo: logs are in $STATE/"
 echo "=== operator console: $PROCESSING/console/"

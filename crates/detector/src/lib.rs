@@ -13,6 +13,8 @@ pub mod anomaly;
 pub mod processed;
 pub mod rules;
 
-pub use anomaly::{DetectorBank, DetectorConfig, DetectorError, Verdict};
+pub use anomaly::{
+    AlertCause, AlertReason, DetectorBank, DetectorConfig, DetectorError, Judgement, Verdict,
+};
 pub use processed::{Alert, ProcessedRecord};
 pub use rules::{RuleHit, RuleKind, RulesConfig, RunMetrics, Severity};

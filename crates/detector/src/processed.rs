@@ -1,7 +1,9 @@
 //! What the processing stage publishes: a processed record per run on
-//! `processed-metrics`, and one alert per anomalous run on `alerts`.
+//! `processed-metrics`, and an alert on `alerts` for a run that pages someone.
 
-use crate::anomaly::{run_features, Assessment, DetectorBank, Verdict};
+use crate::anomaly::{
+    run_features, AlertCause, AlertReason, DetectorBank, Judgement, RunFacts, Verdict,
+};
 use crate::rules::{RuleHit, RuleKind, RulesConfig, RunMetrics, Severity};
 use chrono::{DateTime, Utc};
 use obs_records::standardize::StandardizedRecord;
@@ -28,7 +30,12 @@ pub struct ProcessedRecord {
     /// Why the detectors refused the point (out of order, non-finite...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_error: Option<String>,
-    /// A rule broke, or the detectors reached their warning level.
+    /// What the object's own history says of the run: whether it pages someone, and why
+    /// (`None` when the run was scored by the rules alone, which then alert as they hit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<Judgement>,
+    /// A rule broke, or the detectors reached their warning level (whether or not it
+    /// pages: see `judgement`).
     pub anomalous: bool,
     /// Severity of the rule hits (the detectors' own is in `detector`).
     pub severity: Option<Severity>,
@@ -56,28 +63,52 @@ impl ProcessedRecord {
             rule_hits,
             detector: None,
             detector_error: None,
+            judgement: None,
             severity,
             processed_at: now,
         }
     }
 
     /// Scores one run as the processing stage does: the rules, then the streaming
-    /// detectors of its series (which learn from it).
+    /// detectors and the habits of its series (which learn from it).
     pub fn assess(
         record: StandardizedRecord,
         rules: &RulesConfig,
         detectors: &mut DetectorBank,
         now: DateTime<Utc>,
     ) -> Self {
+        let processed = ProcessedRecord::score(record, rules, now);
+        let r = &processed.record;
         let features = run_features(
-            record.duration_seconds,
-            record.cpu_time_seconds,
-            record.memory_used_bytes as f64,
+            r.duration_seconds,
+            r.cpu_time_seconds,
+            r.memory_used_bytes as f64,
         );
-        let verdict = detectors
-            .observe(&record.series_key, record.start_time, &features)
-            .map_err(|e| e.to_string());
-        ProcessedRecord::score(record, rules, now).with_detector(verdict)
+        let hits: Vec<RuleKind> = processed.rule_hits.iter().map(|h| h.rule).collect();
+        let run = RunFacts {
+            started_at: r.start_time,
+            failed: hits.contains(&RuleKind::Failure),
+            error_message: r.error_message.as_deref(),
+            duration_seconds: r.duration_seconds,
+            memory_bytes: r.memory_used_bytes as f64,
+            cpu_seconds: r.cpu_time_seconds,
+            rules: &hits,
+            efficiency_lost_to: if rules
+                .efficiency_lost_to_memory(r.duration_seconds, r.memory_used_bytes)
+            {
+                AlertReason::Memory
+            } else {
+                AlertReason::Duration
+            },
+        };
+        let (verdict, judgement) =
+            match detectors.observe_run(&r.series_key, r.start_time, &features, Some(&run)) {
+                Ok((verdict, judgement)) => (Ok(verdict), judgement),
+                Err(error) => (Err(error.to_string()), None),
+            };
+        let mut processed = processed.with_detector(verdict);
+        processed.judgement = judgement;
+        processed
     }
 
     /// Adds the detectors' verdict (or why they refused the point).
@@ -92,13 +123,65 @@ impl ProcessedRecord {
         self
     }
 
-    /// The alerts of this record: the rules alert when a rule broke, and the detector
-    /// alert when the detectors reached their warning level or predict an outage.
+    /// The alerts of this record. Judged against the object's history (see `judgement`),
+    /// at most one: the rules alert when the run pages someone and broke a rule, the
+    /// detector alert when it pages someone without breaking one. Scored by the rules
+    /// alone: the rules alert when a rule broke, and the detector alert when the detectors
+    /// reached their warning level or predict an outage.
     pub fn alerts(&self) -> Vec<Alert> {
-        self.rules_alert()
-            .into_iter()
-            .chain(self.detector_alert())
-            .collect()
+        match &self.judgement {
+            Some(Judgement { alert: None }) => Vec::new(),
+            Some(Judgement { alert: Some(cause) }) => {
+                let alert = if self.rule_hits.is_empty() {
+                    self.detector_alert(cause.clone(), true)
+                } else {
+                    self.rules_alert(cause.clone())
+                };
+                alert.into_iter().collect()
+            }
+            None => {
+                let rules = self.rules_alert(self.rules_cause());
+                let detector = self
+                    .detector_cause()
+                    .and_then(|c| self.detector_alert(c, false));
+                rules.into_iter().chain(detector).collect()
+            }
+        }
+    }
+
+    /// Why the rules alert, for a run scored without its history: its first rule.
+    fn rules_cause(&self) -> AlertCause {
+        let reason = match self.rule_hits.first().map(|h| h.rule) {
+            Some(RuleKind::Failure) => AlertReason::Failure,
+            Some(RuleKind::NegativeMemory) => AlertReason::NegativeMemory,
+            Some(RuleKind::HighMemory) => AlertReason::Memory,
+            _ => AlertReason::Duration,
+        };
+        let first = self.rule_hits.first().map_or("", |h| h.reason.as_str());
+        AlertCause {
+            reason,
+            why: format!("{first}, with no history of this object to compare with"),
+        }
+    }
+
+    /// Why the detectors alert, for a run scored without its history.
+    fn detector_cause(&self) -> Option<AlertCause> {
+        let assessment = self.detector.as_ref()?.assessment()?;
+        let e = &assessment.explanation;
+        let reason = if e.metric.starts_with("memory") {
+            AlertReason::Memory
+        } else if e.metric.starts_with("cpu") {
+            AlertReason::Cpu
+        } else {
+            AlertReason::Duration
+        };
+        Some(AlertCause {
+            reason,
+            why: format!(
+                "{} {:.4}, usually about {:.4} for this object",
+                e.metric, e.value, e.baseline
+            ),
+        })
     }
 
     /// The highest severity of the rules and the detectors.
@@ -111,11 +194,11 @@ impl ProcessedRecord {
         self.severity.max(detector)
     }
 
-    fn rules_alert(&self) -> Option<Alert> {
+    fn rules_alert(&self, cause: AlertCause) -> Option<Alert> {
         let severity = self.severity?;
         let rules: Vec<RuleKind> = self.rule_hits.iter().map(|h| h.rule).collect();
         let reasons: Vec<String> = self.rule_hits.iter().map(|h| h.reason.clone()).collect();
-        Some(self.alert_of("rules", "rules", rules, severity, reasons))
+        Some(self.alert_of("rules", "rules", rules, severity, reasons, cause))
     }
 
     /// An alert about this run; `id_suffix` makes its id stable per run and detector.
@@ -126,6 +209,7 @@ impl ProcessedRecord {
         rules: Vec<RuleKind>,
         severity: Severity,
         reasons: Vec<String>,
+        cause: AlertCause,
     ) -> Alert {
         let r = &self.record;
         Alert {
@@ -147,6 +231,8 @@ impl ProcessedRecord {
                 reasons.join("; ")
             ),
             reasons,
+            cause: Some(cause.reason),
+            why: cause.why,
             metrics: AlertMetrics {
                 duration_seconds: r.duration_seconds,
                 memory_used_bytes: r.memory_used_bytes,
@@ -158,34 +244,43 @@ impl ProcessedRecord {
         }
     }
 
-    fn detector_alert(&self) -> Option<Alert> {
-        let assessment: &Assessment = self.detector.as_ref()?.assessment()?;
-        let severity = match (assessment.severity, assessment.predictive_alert) {
+    /// The detectors' alert. `paged`: the habits decided the run pages someone (it is
+    /// raised at the detectors' severity, or as a warning); otherwise only when the
+    /// detectors reached their warning level or predict an outage.
+    fn detector_alert(&self, cause: AlertCause, paged: bool) -> Option<Alert> {
+        let assessment = self.detector.as_ref().and_then(Verdict::assessment);
+        let severity = assessment.and_then(|a| a.severity);
+        let predictive = assessment.is_some_and(|a| a.predictive_alert);
+        let severity = match (severity, predictive) {
             (Some(severity), _) => severity,
             (None, true) => Severity::Warning,
+            (None, false) if paged => Severity::Warning,
             (None, false) => return None,
         };
         let r = &self.record;
-        let e = &assessment.explanation;
         let mut reasons = Vec::new();
-        if assessment.severity.is_some() {
+        if let Some(assessment) = assessment.filter(|a| a.severity.is_some()) {
+            let e = &assessment.explanation;
             reasons.push(format!(
                 "{} {} = {:.4} against a baseline of {:.4} ({:?} detector, z {:.1}): anomaly score {:.2}",
                 r.object_type, e.metric, e.value, e.baseline, e.detector, e.z, assessment.score
             ));
         }
-        if assessment.predictive_alert {
+        if let Some(assessment) = assessment.filter(|a| a.predictive_alert) {
             reasons.push(format!(
                 "outage probability {:.2} has stayed high: the series has left its usual range",
                 assessment.outage_probability
             ));
         }
-        let detector = if assessment.severity.is_some() {
-            "statistical"
-        } else {
+        if reasons.is_empty() {
+            reasons.push(cause.why.clone());
+        }
+        let detector = if predictive && assessment.is_some_and(|a| a.severity.is_none()) {
             "outage_prediction"
+        } else {
+            "statistical"
         };
-        Some(self.alert_of("detector", detector, Vec::new(), severity, reasons))
+        Some(self.alert_of("detector", detector, Vec::new(), severity, reasons, cause))
     }
 }
 
@@ -207,6 +302,12 @@ pub struct Alert {
     pub severity: Severity,
     pub message: String,
     pub reasons: Vec<String>,
+    /// What the alert is about (absent from alerts written before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<AlertReason>,
+    /// One sentence: the value, its usual range for this object, and since when.
+    #[serde(default)]
+    pub why: String,
     pub metrics: AlertMetrics,
     #[serde(
         serialize_with = "obs_records::time::rfc3339",

@@ -168,6 +168,12 @@ impl RulesConfig {
         }
     }
 
+    /// Whether a run lost more of its efficiency score to its memory than to its duration.
+    pub fn efficiency_lost_to_memory(&self, duration_seconds: f64, memory_bytes: i64) -> bool {
+        memory_bytes as f64 / self.efficiency_memory_scale_bytes
+            > duration_seconds / self.efficiency_duration_scale_seconds
+    }
+
     /// Every rule the run breaks, in [`RuleKind`] order.
     pub fn evaluate(&self, record: &StandardizedRecord, metrics: &RunMetrics) -> Vec<RuleHit> {
         let mut hits = Vec::new();

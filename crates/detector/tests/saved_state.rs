@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use obs_detector::anomaly::{
-    run_features, DetectorBank, DetectorConfig, DetectorError, ForestConfig, NoveltyConfig,
-    ZScoreConfig,
+    run_features, AlertReason, DetectorBank, DetectorConfig, DetectorError, ForestConfig,
+    NoveltyConfig, RunFacts, ZScoreConfig,
 };
+use obs_detector::RuleKind;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,8 +70,9 @@ fn stream(len: usize, seed: u64) -> Vec<(usize, [(&'static str, f64); 4])> {
         .collect()
 }
 
-/// The verdicts of `points`, from offset `from` of the stream, as text (every bit of every
-/// figure shows in it: the shortest round-trip form, signed zeros included).
+/// The verdicts and judgements of `points`, observed as job runs (so the object's habits
+/// are saved and restored too), from offset `from` of the stream, as text (every bit of
+/// every figure shows in it: the shortest round-trip form, signed zeros included).
 fn observe(
     bank: &mut DetectorBank,
     points: &[(usize, [(&'static str, f64); 4])],
@@ -80,7 +82,25 @@ fn observe(
         .iter()
         .enumerate()
         .map(|(i, (series, features))| {
-            let verdict = bank.observe(SERIES[*series], at(from + i), features);
+            let value = |k: usize| features[k].1;
+            let rules: &[RuleKind] = if value(0) == 0.0 {
+                &[RuleKind::Failure]
+            } else if value(0) > 100.0 {
+                &[RuleKind::LongDuration, RuleKind::LowEfficiency]
+            } else {
+                &[]
+            };
+            let run = RunFacts {
+                started_at: at(from + i),
+                failed: rules.contains(&RuleKind::Failure),
+                error_message: None,
+                duration_seconds: value(0),
+                memory_bytes: value(1),
+                cpu_seconds: value(2),
+                rules,
+                efficiency_lost_to: AlertReason::Duration,
+            };
+            let verdict = bank.observe_run(SERIES[*series], at(from + i), features, Some(&run));
             format!("{verdict:?}")
         })
         .collect()
@@ -288,6 +308,13 @@ fn states_of_another_configuration_or_cut_short_are_refused() {
             bytes.len()
         );
     }
+    // A state saved before the habits were (format obs1) is refused, not misread.
+    let mut older = bytes.clone();
+    older[..4].copy_from_slice(b"obs1");
+    assert!(matches!(
+        fresh.restore_series(SERIES[1], &older),
+        Err(DetectorError::UnreadableState { reason, .. }) if reason.contains("earlier version")
+    ));
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(fresh.restore_series(SERIES[1], &longer).is_err());

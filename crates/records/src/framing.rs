@@ -356,7 +356,10 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(error, FramingError::Unexpected { .. }), "{error}");
-        assert!(handed_out > 0, "the slices before the error were handed out");
+        assert!(
+            handed_out > 0,
+            "the slices before the error were handed out"
+        );
     }
 
     fn records(frames: &[Frame]) -> Vec<(usize, String)> {

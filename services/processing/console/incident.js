@@ -82,7 +82,7 @@
       a.detector,
       badge(a.severity),
       a.message,
-      el("ul", {}, a.reasons.map((r) => el("li", {}, r))),
+      el("div", {}, a.why ? el("p", { class: "why" }, a.why) : "", el("ul", {}, a.reasons.map((r) => el("li", {}, r)))),
     ]), { id: "alerts" });
   }
 

@@ -1,16 +1,16 @@
 //! The stage's transform: one standardized record → one processed record on
-//! `processed-metrics`, plus one alert on `alerts` when it is anomalous, and the signal the
-//! incidents need on `incident-signals` (the alerting run, or a normal run of a series
-//! that may be recovering). With checkpoints on, the detectors' state of the run's
-//! partition is restored before its first run and saved to `detector-state` as it falls
-//! due ([`crate::checkpoint`]).
+//! `processed-metrics`, plus one alert on `alerts` when it pages someone (see
+//! `ProcessedRecord::alerts`), and the signal the incidents need on `incident-signals` (the
+//! alerting run, or a normal run of a series that may be recovering). With checkpoints on,
+//! the detectors' state of the run's partition is restored before its first run and saved
+//! to `detector-state` as it falls due ([`crate::checkpoint`]).
 
 use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use crate::recovery::{RecoveryTracker, Undo};
 use chrono::Utc;
 use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
-use obs_detector::{DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
+use obs_detector::{AlertReason, DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_incidents::{scope_key, RunSummary, Signal, SIGNAL_SCHEMA_VERSION};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::sync::lock;
@@ -41,6 +41,7 @@ pub struct ProcessingMetrics {
     detector_score: GaugeVec,
     outage_probability: GaugeVec,
     detector_alerts: IntCounterVec,
+    alerts: IntCounterVec,
 }
 
 impl ProcessingMetrics {
@@ -84,7 +85,10 @@ impl ProcessingMetrics {
                 &["rule", "severity"],
             )?)?,
             anomalous: metrics.register(IntCounterVec::new(
-                Opts::new("processing_anomalous_runs_total", "Anomalous runs (one alert each), by severity."),
+                Opts::new(
+                    "processing_anomalous_runs_total",
+                    "Anomalous runs (a rule hit or the detectors' warning level, whether or not they alert), by severity.",
+                ),
                 &["severity"],
             )?)?,
             efficiency: metrics.register(histogram(
@@ -113,6 +117,13 @@ impl ProcessingMetrics {
                     "Alerts raised by the streaming detectors, by detector (statistical, outage_prediction) and severity.",
                 ),
                 &["detector", "severity"],
+            )?)?,
+            alerts: metrics.register(IntCounterVec::new(
+                Opts::new(
+                    "processing_alerts_total",
+                    "Alerts raised on runs (what pages someone), by cause (failure, negative_memory, duration, memory, cpu) and severity.",
+                ),
+                &["cause", "severity"],
             )?)?,
         })
     }
@@ -209,6 +220,8 @@ struct Observed {
     detector: Option<(f64, f64)>,
     /// Detector alerts raised: (detector, severity).
     detector_alerts: Vec<(String, Severity)>,
+    /// Alerts raised: (cause, severity).
+    alerts: Vec<(&'static str, Severity)>,
 }
 
 /// What a batch leaves to do once it commits.
@@ -318,6 +331,10 @@ impl Transform for ProcessTransform {
             .filter(|a| a.detector != "rules")
             .map(|a| (a.detector.clone(), a.severity))
             .collect();
+        let raised = alerts
+            .iter()
+            .map(|a| (a.cause.map_or("unknown", AlertReason::as_str), a.severity))
+            .collect();
         let signal = if alerts.is_empty() {
             self.recovery
                 .normal(&r.series_key, &mut pending.recovery)
@@ -356,6 +373,7 @@ impl Transform for ProcessTransform {
                 .and_then(|v| v.assessment())
                 .map(|a| (a.score, a.outage_probability)),
             detector_alerts,
+            alerts: raised,
         });
         out.record(&self.processed_topic, key)
             .next_hop_headers(input, PROCESSED_SCHEMA_VERSION)
@@ -432,6 +450,11 @@ impl Transform for ProcessTransform {
                 });
                 score_gauge.set(score);
                 outage_gauge.set(outage);
+            }
+            for (cause, severity) in &run.alerts {
+                m.alerts
+                    .with_label_values(&[cause, severity.as_str()])
+                    .inc();
             }
             for (detector, severity) in &run.detector_alerts {
                 m.detector_alerts

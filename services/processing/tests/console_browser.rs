@@ -439,7 +439,8 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
         "return [document.querySelector('#incident-status')?.dataset.status,
                  document.querySelector('#runs')?.innerText || '',
                  document.querySelector('#log-events')?.innerText || '',
-                 document.querySelectorAll('#alerts tbody tr').length];",
+                 document.querySelectorAll('#alerts tbody tr').length,
+                 Array.from(document.querySelectorAll('#alerts .why'), (w) => w.innerText).join('|')];",
         |v| v[0] == "open" && v[3].as_u64().is_some_and(|n| n > 0),
     )
     .await;
@@ -455,6 +456,20 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
             .as_str()
             .unwrap()
             .contains("efficy API answered 503"),
+        "{evidence}"
+    );
+    // Each alert says why in one sentence, with since when; a failure also how often the
+    // object fails.
+    let whys: Vec<&str> = evidence[4].as_str().unwrap().split('|').collect();
+    assert_eq!(
+        whys.len() as u64,
+        evidence[3].as_u64().unwrap(),
+        "{evidence}"
+    );
+    assert!(whys.iter().all(|w| w.contains("since")), "{evidence}");
+    assert!(
+        whys.iter()
+            .any(|w| w.contains("FAILED") && w.contains("fails in")),
         "{evidence}"
     );
     screenshot(&browser, "incident").await;

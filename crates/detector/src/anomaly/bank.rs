@@ -2,6 +2,7 @@
 
 use super::config::DetectorConfig;
 use super::error::DetectorError;
+use super::habits::{Judgement, RunFacts};
 use super::journal::Journal;
 use super::lru::LruMap;
 use super::online_forest::{ForestPool, OnlineForest, POOL_CAPACITY};
@@ -84,8 +85,13 @@ enum Change {
 /// Undo logs kept for reuse: two batches are open at a time in the processing service.
 const SPARE_LOGS: usize = 2;
 
-/// The first bytes of a series' saved state, and its format's version.
-const SAVED_STATE_MAGIC: u32 = u32::from_le_bytes(*b"obs1");
+/// The first bytes of a series' saved state, and its format's version: `obs2` added the
+/// object's habits after the outage.
+const SAVED_STATE_MAGIC: u32 = u32::from_le_bytes(*b"obs2");
+
+/// The first bytes of a state saved before the habits: refused, so the series warms up
+/// again from the points replayed since rather than page on what is usual for it.
+const SAVED_STATE_MAGIC_V1: u32 = u32::from_le_bytes(*b"obs1");
 
 /// A hash of what a series' verdicts depend on: the configuration, but for the number of
 /// series the bank holds.
@@ -259,9 +265,23 @@ impl DetectorBank {
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
     ) -> Result<Verdict, DetectorError> {
+        self.observe_run(series, timestamp, features, None)
+            .map(|(verdict, _)| verdict)
+    }
+
+    /// [`observe`](Self::observe) of a job run with its facts: also judges the run against
+    /// what is usual for its object (whether it pages someone, and why), then learns it.
+    /// Without facts the habits are neither judged nor learned.
+    pub fn observe_run(
+        &mut self,
+        series: &str,
+        timestamp: DateTime<Utc>,
+        features: &[(&str, f64)],
+        run: Option<&RunFacts<'_>>,
+    ) -> Result<(Verdict, Option<Judgement>), DetectorError> {
         let result = self
             .check_features(series, features)
-            .and_then(|()| self.learn(series, timestamp, features));
+            .and_then(|()| self.learn(series, timestamp, features, run));
         match result {
             Ok(_) => self.observations += 1,
             Err(_) => self.rejected += 1,
@@ -275,7 +295,8 @@ impl DetectorBank {
         series: &str,
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
-    ) -> Result<Verdict, DetectorError> {
+        run: Option<&RunFacts<'_>>,
+    ) -> Result<(Verdict, Option<Judgement>), DetectorError> {
         let at = match self.series.touch(series) {
             Some(at) => at,
             None => {
@@ -291,7 +312,9 @@ impl DetectorBank {
             .ok_or_else(|| DetectorError::UnknownSeries(series.to_owned()))?;
         let mut undo = undo;
         let journal = undo.as_deref_mut().map(|undo| &mut undo.journal);
-        let verdict = state.observe(config, rates, pool, series, timestamp, features, journal)?;
+        let verdict = state.observe(
+            config, rates, pool, series, timestamp, features, run, journal,
+        )?;
         if let Some(undo) = undo {
             undo.changes.push(Change::Observed(at));
         }
@@ -345,8 +368,14 @@ impl DetectorBank {
             reason,
         };
         let mut from = Reader::new(saved);
-        if from.u32().map_err(unreadable)? != SAVED_STATE_MAGIC {
-            return Err(unreadable(Unreadable("not a series' saved state")));
+        match from.u32().map_err(unreadable)? {
+            SAVED_STATE_MAGIC => {}
+            SAVED_STATE_MAGIC_V1 => {
+                return Err(unreadable(Unreadable(
+                    "saved by an earlier version, without the object's habits",
+                )))
+            }
+            _ => return Err(unreadable(Unreadable("not a series' saved state"))),
         }
         if from.u64().map_err(unreadable)? != self.fingerprint {
             return Err(DetectorError::StateOfAnotherConfig {
@@ -689,6 +718,38 @@ mod tests {
         config
     }
 
+    /// Observes a record as a job run, so that the habits are learned, rolled back and
+    /// saved with the rest.
+    fn observe_as_run(
+        bank: &mut DetectorBank,
+        series: &str,
+        i: usize,
+        features: &[(&str, f64)],
+    ) -> String {
+        use crate::anomaly::{AlertReason, RunFacts};
+        use crate::rules::RuleKind;
+        let value = features.first().map_or(0.0, |f| f.1);
+        let rules: &[RuleKind] = if value > 3.0 {
+            &[RuleKind::LongDuration]
+        } else {
+            &[]
+        };
+        let run = RunFacts {
+            started_at: at(i),
+            failed: i % 17 == 0,
+            error_message: None,
+            duration_seconds: value.abs(),
+            memory_bytes: value * 1e6,
+            cpu_seconds: value.abs() / 2.0,
+            rules,
+            efficiency_lost_to: AlertReason::Duration,
+        };
+        format!(
+            "{:?}",
+            bank.observe_run(series, at(i), features, Some(&run))
+        )
+    }
+
     /// Runs `steps` on a bank; returns what survived (records and retrainings with their
     /// results, in order) and the bank.
     fn run(steps: &[Step], robust: bool) -> (Vec<(usize, Step, String)>, DetectorBank) {
@@ -699,8 +760,8 @@ mod tests {
         for (i, step) in steps.iter().enumerate() {
             match step {
                 Step::Record(s, features) => {
-                    let verdict = bank.observe(SERIES[*s], at(i), features);
-                    log.push((i, step.clone(), format!("{verdict:?}")));
+                    let verdict = observe_as_run(&mut bank, SERIES[*s], i, features);
+                    log.push((i, step.clone(), verdict));
                 }
                 Step::Retrain(s) => {
                     let trained = bank.retrain(s.map(|s| SERIES[s]));
@@ -742,7 +803,7 @@ mod tests {
         for (n, (i, step, got)) in log.iter().enumerate() {
             let expected = match step {
                 Step::Record(s, features) => {
-                    format!("{:?}", reference.observe(SERIES[*s], at(*i), features))
+                    observe_as_run(&mut reference, SERIES[*s], *i, features)
                 }
                 Step::Retrain(s) => format!("{:?}", reference.retrain(s.map(|s| SERIES[s]))),
                 _ => unreachable!("only records and retrainings are logged"),
@@ -767,8 +828,8 @@ mod tests {
             let i = steps.len() + j;
             for (s, name) in SERIES.iter().enumerate() {
                 let features = point(s, i);
-                let got = format!("{:?}", batched.observe(name, at(i), &features));
-                let expected = format!("{:?}", reference.observe(name, at(i), &features));
+                let got = observe_as_run(&mut batched, name, i, &features);
+                let expected = observe_as_run(&mut reference, name, i, &features);
                 prop_assert_eq!(got, expected, "tail point {} of {}", j, name);
             }
         }

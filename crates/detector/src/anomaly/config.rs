@@ -2,6 +2,7 @@
 //! so that a deployment names only what it changes.
 
 use super::error::DetectorError;
+use super::habits::HabitsConfig;
 use serde::{Deserialize, Serialize};
 
 /// Everything the [`DetectorBank`](super::DetectorBank) needs to know.
@@ -28,6 +29,8 @@ pub struct DetectorConfig {
     pub calibration_half_life: f64,
     pub levels: LevelsConfig,
     pub outage: OutageConfig,
+    /// What is usual for each object: which runs page someone.
+    pub habits: HabitsConfig,
     /// Seed of the forests' random splits; the same seed gives the same scores.
     pub seed: u64,
 }
@@ -142,6 +145,7 @@ impl Default for DetectorConfig {
             calibration_half_life: 2000.0,
             levels: LevelsConfig::default(),
             outage: OutageConfig::default(),
+            habits: HabitsConfig::default(),
             seed: 0x0b5e_7a7e,
         }
     }
@@ -231,6 +235,9 @@ impl DetectorConfig {
     /// Checks every range; [`DetectorBank::new`](super::DetectorBank::new) calls it.
     pub fn validate(&self) -> Result<(), DetectorError> {
         check(self.max_series >= 1, "max_series must be at least 1")?;
+        if let Some(invalid) = self.habits.invalid() {
+            return Err(DetectorError::InvalidConfig(invalid.to_owned()));
+        }
         check(self.max_metrics >= 1, "max_metrics must be at least 1")?;
         check(self.min_history >= 1, "min_history must be at least 1")?;
         check(

@@ -3,6 +3,7 @@
 //! owns one per open batch.
 
 use super::forest::IsolationForest;
+use super::habits::Habits;
 use super::scoring::Outage;
 use chrono::{DateTime, Utc};
 use rand_chacha::ChaCha8Rng;
@@ -104,6 +105,7 @@ pub(crate) struct SeriesUndo {
     pub(crate) seen: usize,
     pub(crate) last_timestamp: Option<DateTime<Utc>>,
     pub(crate) outage: Outage,
+    pub(crate) habits: Habits,
 }
 
 /// What a retraining of a series' forest changed, to put back.

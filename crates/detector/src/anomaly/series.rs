@@ -6,6 +6,7 @@ use super::config::{smoothing_factor, DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
 use super::error::DetectorError;
 use super::ewma::Ewma;
+use super::habits::{Habits, Judgement, RunFacts};
 use super::journal::{Journal, SeriesUndo};
 use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::{ForestPool, OnlineForest};
@@ -155,6 +156,8 @@ pub(crate) struct SeriesState {
     seen: usize,
     last_timestamp: Option<DateTime<Utc>>,
     outage: Outage,
+    /// What is usual for the object, learned from the runs given with their facts.
+    habits: Habits,
 }
 
 /// FNV-1a: a hash that stays the same across platforms and compiler versions, so that a
@@ -214,6 +217,7 @@ impl SeriesState {
             seen: 0,
             last_timestamp: None,
             outage: Outage::default(),
+            habits: Habits::default(),
         }
     }
 
@@ -230,8 +234,9 @@ impl SeriesState {
         series: &str,
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
+        run: Option<&RunFacts<'_>>,
         mut journal: Option<&mut Journal>,
-    ) -> Result<Verdict, DetectorError> {
+    ) -> Result<(Verdict, Option<Judgement>), DetectorError> {
         self.check_metrics(series, features)?;
         if let Some(last) = self.last_timestamp {
             if timestamp < last {
@@ -247,6 +252,7 @@ impl SeriesState {
                 seen: self.seen,
                 last_timestamp: self.last_timestamp,
                 outage: self.outage.clone(),
+                habits: self.habits,
             });
         }
         self.last_timestamp = Some(timestamp);
@@ -261,7 +267,12 @@ impl SeriesState {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
         self.learn(config, rates, forest.map(|f| f.0), pool, journal);
-        Ok(verdict)
+        let judgement = run.map(|run| {
+            let judgement = self.habits.judge(&config.habits, run);
+            self.habits.learn(&config.habits, run);
+            judgement
+        });
+        Ok((verdict, judgement))
     }
 
     /// Takes back the last [`observe`](Self::observe) recorded in `journal` (later ones
@@ -295,6 +306,7 @@ impl SeriesState {
             self.seen = undo.seen;
             self.last_timestamp = undo.last_timestamp;
             self.outage = undo.outage;
+            self.habits = undo.habits;
         }
     }
 
@@ -646,6 +658,7 @@ impl SeriesState {
             out.u32(at.timestamp_subsec_nanos());
         });
         self.outage.save(out);
+        self.habits.save(out);
     }
 
     /// The series `series` as [`save`](Self::save) wrote it, under the same configuration:
@@ -686,6 +699,7 @@ impl SeriesState {
                 .ok_or(Unreadable("a timestamp out of range"))
         })?;
         state.outage = Outage::load(from)?;
+        state.habits = Habits::load(from)?;
         Ok(state)
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use obs_detector::processed::{Alert, AlertMetrics};
-use obs_detector::{RuleKind, Severity};
+use obs_detector::{AlertReason, RuleKind, Severity};
 use obs_incidents::{
     Action, Command, Incident, IncidentBook, IncidentError, RunSummary, Signal, Transition,
 };
@@ -39,9 +39,17 @@ pub fn run_of(source: &str, object_id: i64, end: i64, status: Status) -> RunSumm
 
 /// The alert of `run`: a failure (critical) or a long duration (warning).
 pub fn alert_of(run: &RunSummary, severity: Severity) -> Alert {
-    let (rule, reason) = match severity {
-        Severity::Critical => (RuleKind::Failure, "run FAILED: Read timed out"),
-        Severity::Warning => (RuleKind::LongDuration, "duration 90.0 s above 60 s"),
+    let (rule, reason, cause) = match severity {
+        Severity::Critical => (
+            RuleKind::Failure,
+            "run FAILED: Read timed out",
+            AlertReason::Failure,
+        ),
+        Severity::Warning => (
+            RuleKind::LongDuration,
+            "duration 90.0 s above 60 s",
+            AlertReason::Duration,
+        ),
     };
     Alert {
         alert_id: format!("{}/rules", run.record_id),
@@ -59,6 +67,8 @@ pub fn alert_of(run: &RunSummary, severity: Severity) -> Alert {
             run.source, run.object_type, run.object_id
         ),
         reasons: vec![reason.into()],
+        cause: Some(cause),
+        why: format!("{reason}, with no history of this object to compare with"),
         metrics: AlertMetrics {
             duration_seconds: run.duration_seconds,
             memory_used_bytes: 1,

@@ -199,6 +199,17 @@ fn alert_of(
             reasons.join("; ")
         ),
         reasons,
+        cause: None,
+        why: format!(
+            "error rate {:.1} % ({} of {} events), usually about {:.1} % for this service (since {})",
+            window.error_rate() * 100.0,
+            window.errors,
+            window.events,
+            e.baseline * 100.0,
+            window
+                .window_start
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
         metrics: AlertMetrics {
             duration_seconds: 0.0,
             memory_used_bytes: 0,

@@ -338,8 +338,8 @@ mod tests {
         assert_eq!(error["code"], "unknown_record");
         assert_eq!(
             error["message"],
-            "no trace of record \"akonovia:2025-09-05-16-45:1995\": the trace index holds the \
-             last 3 records (oldest from 2025-09-05T16:45:27.000Z); it is still reading what \
+            "no trace of record \"akonovia:2025-09-05-16-45:1995\" (a run shows once processed \
+             or dead-lettered): the trace index holds the last 3 records (oldest from 2025-09-05T16:45:27.000Z); it is still reading what \
              was published before the service started"
         );
         assert_eq!(error["details"]["held"], 3);
@@ -352,7 +352,8 @@ mod tests {
         let (_, _, body) = get(&empty, "/trace/x").await;
         assert_eq!(
             body["error"]["message"],
-            "no trace of record \"x\": the trace index holds no record yet"
+            "no trace of record \"x\" (a run shows once processed or dead-lettered): the trace \
+             index holds no record yet"
         );
     }
 

@@ -726,7 +726,7 @@ mod tests {
         i: usize,
         features: &[(&str, f64)],
     ) -> String {
-        use crate::anomaly::{AlertReason, RunFacts};
+        use crate::anomaly::habits::{AlertReason, RunFacts};
         use crate::rules::RuleKind;
         let value = features.first().map_or(0.0, |f| f.1);
         let rules: &[RuleKind] = if value > 3.0 {

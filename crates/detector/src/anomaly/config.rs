@@ -302,14 +302,9 @@ impl DetectorConfig {
     }
 }
 
-/// The weight of the present in an exponential average whose past halves every
-/// `half_life` points.
-pub(crate) fn smoothing_factor(half_life: f64) -> f64 {
-    1.0 - (-1.0 / half_life).exp2()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::smoothing::smoothing_factor;
     use super::*;
 
     #[test]

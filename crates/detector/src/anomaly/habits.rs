@@ -9,8 +9,8 @@
 //! beyond its range alerts. The state is a few numbers per series, of a fixed size, the
 //! same for every series, and deterministic.
 
-use super::config::smoothing_factor;
 use super::saved_state::{Reader, Unreadable, Writer};
+use super::smoothing::smoothing_factor;
 use crate::rules::RuleKind;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};

@@ -47,6 +47,7 @@ mod online_forest;
 mod saved_state;
 mod scoring;
 mod series;
+mod smoothing;
 mod verdict;
 mod window;
 mod zscore;

@@ -2,7 +2,7 @@
 //! average, and a calibration per detector; one forest over the vector of all its metrics.
 
 use super::calibration::{SignedCalibrator, Tail, TailCalibrator};
-use super::config::{smoothing_factor, DetectorConfig, ForestConfig};
+use super::config::{DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
 use super::error::DetectorError;
 use super::ewma::Ewma;
@@ -12,6 +12,7 @@ use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::{ForestPool, OnlineForest};
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::scoring::{self, Outage};
+use super::smoothing::smoothing_factor;
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
 use super::zscore::RollingZScore;
 use chrono::{DateTime, TimeZone, Utc};

@@ -188,6 +188,7 @@ mod tests {
             env(&[
                 ("OBS_AUTH__READ_KEY_HASHES", &format!("{a},{b}")),
                 ("OBS_AUTH__INGEST_KEY_HASHES", &a),
+                ("OBS_AUTH__OPERATE_KEY_HASHES", ""),
                 ("OBS_AUTH__DISABLED", "true"),
                 ("OBS_KAFKA__BOOTSTRAP_SERVERS", "k1:9092,k2:9092"),
             ]),
@@ -195,7 +196,9 @@ mod tests {
         .unwrap();
         assert_eq!(config.auth.read_key_hashes, vec![a.clone(), b]);
         assert_eq!(config.auth.ingest_key_hashes, vec![a]);
-        assert!(config.auth.operate_key_hashes.is_empty());
+        // An empty variable (compose's `${VAR:-}`) is no key, not a bad digest.
+        assert_eq!(config.auth.operate_key_hashes, vec![String::new()]);
+        assert!(crate::auth::Auth::new(&config.auth).is_ok());
         assert!(config.auth.disabled);
         assert_eq!(config.kafka.bootstrap_servers, "k1:9092,k2:9092");
     }

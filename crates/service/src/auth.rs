@@ -185,9 +185,10 @@ impl Auth {
         })
     }
 
-    /// Says at start what is open: one warning when auth is disabled, one per scope
-    /// that has no key (naming the config key to set).
-    pub fn log_warnings(&self, service: &str) {
+    /// Says at start what is open: one warning when auth is disabled, one per scope of
+    /// `scopes` (those the service's endpoints need) that has no key, naming the config
+    /// key to set.
+    pub fn log_warnings(&self, service: &str, scopes: &[Scope]) {
         if self.disabled {
             tracing::warn!(
                 service,
@@ -196,7 +197,7 @@ impl Auth {
             );
             return;
         }
-        for scope in Scope::ALL {
+        for &scope in scopes {
             if !self.keys.iter().any(|k| k.scope.grants(scope)) {
                 tracing::warn!(
                     service,

@@ -53,7 +53,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
     let http = config.http.clone();
     let state = AppState::new(config)?;
-    state.auth.log_warnings(SERVICE);
+    state
+        .auth
+        .log_warnings(SERVICE, &[Scope::Ingest, Scope::Read]);
     let topics_state = state.clone();
     tokio::spawn(async move {
         let config = &topics_state.config;

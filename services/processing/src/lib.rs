@@ -454,7 +454,9 @@ pub async fn run(config: ProcessingConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
-    state.auth.log_warnings(SERVICE);
+    state
+        .auth
+        .log_warnings(SERVICE, &[auth::Scope::Read, auth::Scope::Operate]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

@@ -275,7 +275,7 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
-    state.auth.log_warnings(SERVICE);
+    state.auth.log_warnings(SERVICE, &[Scope::Read]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

@@ -5,6 +5,10 @@ CARGO ?= cargo
 INGESTION_URL ?= http://127.0.0.1:8001
 STANDARDIZATION_URL ?= http://127.0.0.1:8002
 PROCESSING_URL ?= http://127.0.0.1:8003
+# The API keys of .env (`make env` writes them): `Authorization` headers for curl.
+env_token = $(shell [[ -f .env ]] && sed -n 's/^OBS_$(1)_TOKEN=//p' .env | tail -n 1)
+INGEST_KEY = -H 'authorization: Bearer $(call env_token,INGEST)'
+READ_KEY = -H 'authorization: Bearer $(call env_token,READ)'
 
 .PHONY: help
 help: ## List the commands (coloured on a terminal only)
@@ -15,7 +19,7 @@ help: ## List the commands (coloured on a terminal only)
 ## --- the two commands of a fresh machine ------------------------------------
 
 .PHONY: demo
-demo: ## Run the stack on the sample data, print what it reports and the console's URL (KEEP=1 keeps it running; embedded DEV-ONLY broker unless KAFKA_BOOTSTRAP_SERVERS is set)
+demo: env ## Run the stack on the sample data, print what it reports and the console's URL (KEEP=1 keeps it running; embedded DEV-ONLY broker unless KAFKA_BOOTSTRAP_SERVERS is set; keys from .env)
 	$(CARGO) build --locked --bins
 	scripts/demo.sh
 
@@ -99,20 +103,20 @@ health: ## Health of the services
 	@for url in $(INGESTION_URL) $(STANDARDIZATION_URL) $(PROCESSING_URL); do curl -sS $$url/health; echo; done
 
 .PHONY: status
-status: ## Status of the services
-	@for url in $(INGESTION_URL) $(STANDARDIZATION_URL) $(PROCESSING_URL); do curl -sS $$url/status; echo; done
+status: ## Status of the services (read key from .env)
+	@for url in $(INGESTION_URL) $(STANDARDIZATION_URL) $(PROCESSING_URL); do curl -sS $(READ_KEY) $$url/status; echo; done
 
 .PHONY: analytics
-analytics: ## Summary and per-source figures from the processing service
-	@curl -sS $(PROCESSING_URL)/analytics/summary; echo
-	@curl -sS $(PROCESSING_URL)/analytics/sources; echo
+analytics: ## Summary and per-source figures from the processing service (read key from .env)
+	@curl -sS $(READ_KEY) $(PROCESSING_URL)/analytics/summary; echo
+	@curl -sS $(READ_KEY) $(PROCESSING_URL)/analytics/sources; echo
 
 .PHONY: anomalies
-anomalies: ## The latest anomalies (alerts) from the processing service
-	@curl -sS '$(PROCESSING_URL)/analytics/anomalies?limit=20'; echo
+anomalies: ## The latest anomalies (alerts) from the processing service (read key from .env)
+	@curl -sS $(READ_KEY) '$(PROCESSING_URL)/analytics/anomalies?limit=20'; echo
 
 .PHONY: ingest
-ingest: ## Send sample-data/logs.json to the running ingestion service
-	@curl -sS -X POST -H 'content-type: application/x-ndjson' --data-binary @sample-data/logs.json $(INGESTION_URL)/ingest/file; echo
+ingest: ## Send sample-data/logs.json to the running ingestion service (ingest key from .env)
+	@curl -sS -X POST -H 'content-type: application/x-ndjson' $(INGEST_KEY) --data-binary @sample-data/logs.json $(INGESTION_URL)/ingest/file; echo
 
 include ops.mk

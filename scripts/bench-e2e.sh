@@ -19,6 +19,7 @@ EVENTS="${BENCH_LOG_EVENTS_PER_RUN:-1}"
 RUN="e2e-$(date +%s)"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" RUST_LOG=warn
 source scripts/bench-topics.sh
+source scripts/bench-keys.sh
 bench_topics "$RUN"
 mkdir -p .demo
 pids=()
@@ -131,7 +132,7 @@ if (( EVENTS > 0 )); then
     printf "end to end: %d log events through the error-rate stage in %.1f s: %.0f events/s (the runs alone were committed after %.1f s, the log events after %.1f s)\n",
       n, e - s, n / (e - s), r - s, l - s }'
 fi
-curl -fsS "http://127.0.0.1:${port[processing]}/status" | python3 -c '
+curl -fsS -H "$BENCH_KEY" "http://127.0.0.1:${port[processing]}/status" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["detector"]
 print("processing detector: %d series, %d forests; state at most %.1f MB (an upper bound), undo logs %.1f MB"

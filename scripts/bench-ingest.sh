@@ -15,6 +15,7 @@ case "${1:-runs}" in
 esac
 PORT=18001
 source scripts/bench-topics.sh
+source scripts/bench-keys.sh
 bench_topics "bench-ingest-$(date +%s)"
 mkdir -p .demo
 OBS_HTTP__LISTEN="127.0.0.1:$PORT" target/release/ingestion >.demo/bench-ingestion.log 2>&1 &

@@ -12,6 +12,7 @@ PORT=18002
 RUN="bench-$(date +%s)"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
 source scripts/bench-topics.sh
+source scripts/bench-keys.sh
 bench_topics "$RUN"
 mkdir -p .demo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker $KAFKA_BOOTSTRAP_SERVERS on the same host"

@@ -6,6 +6,7 @@
 # the services use that broker. Then it starts the services, ingests
 # sample-data/logs.json, prints what the stack reports and the operator console's URL.
 # With KEEP=1 the stack keeps running until Ctrl-C, so a person can open the console.
+# The API keys come from .env (`make env` writes them, `make demo` runs it first).
 # Logs go to .demo/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,14 @@ INGESTION="http://127.0.0.1:${DEMO_INGESTION_PORT:-8001}"
 STANDARDIZATION="http://127.0.0.1:${DEMO_STANDARDIZATION_PORT:-8002}"
 PROCESSING="http://127.0.0.1:${DEMO_PROCESSING_PORT:-8003}"
 mkdir -p "$STATE"
+
+[[ -f .env ]] || scripts/gen-keys.sh
+env_value() { sed -n "s/^$1=//p" .env | tail -n 1; }
+for scope in INGEST READ OPERATE; do
+  export "OBS_AUTH__${scope}_KEY_HASHES=$(env_value "OBS_AUTH__${scope}_KEY_HASHES")"
+done
+INGEST_KEY="authorization: Bearer $(env_value OBS_INGEST_TOKEN)"
+READ_KEY="authorization: Bearer $(env_value OBS_READ_TOKEN)"
 
 pids=()
 cleanup() {
@@ -77,24 +86,24 @@ echo "=== services healthy: ingestion $INGESTION, standardization $STANDARDIZATI
 
 total=$(grep -c . sample-data/logs.json)
 echo "=== POST /ingest/file  sample-data/logs.json ($total records)"
-curl -sS -X POST -H 'content-type: application/x-ndjson' \
+curl -sS -X POST -H 'content-type: application/x-ndjson' -H "$INGEST_KEY" \
   --data-binary @sample-data/logs.json "$INGESTION/ingest/file"
 echo
 
 echo "=== waiting for the pipeline to process them"
 for _ in $(seq 1 120); do
-  done_count=$(curl -fsS "$PROCESSING/analytics/summary" | sed -n 's/.*"total_logs_processed":\([0-9]*\).*/\1/p')
+  done_count=$(curl -fsS -H "$READ_KEY" "$PROCESSING/analytics/summary" | sed -n 's/.*"total_logs_processed":\([0-9]*\).*/\1/p')
   [[ "${done_count:-0}" -ge "$total" ]] && break
   sleep 0.5
 done
 
 pretty() { if command -v python3 >/dev/null; then python3 -m json.tool; else cat; echo; fi; }
 echo "=== GET /analytics/summary"
-curl -sS "$PROCESSING/analytics/summary" | pretty
+curl -sS -H "$READ_KEY" "$PROCESSING/analytics/summary" | pretty
 echo "=== GET /analytics/sources"
-curl -sS "$PROCESSING/analytics/sources" | pretty
+curl -sS -H "$READ_KEY" "$PROCESSING/analytics/sources" | pretty
 echo "=== GET /analytics/anomalies?limit=10&severity=critical"
-curl -sS "$PROCESSING/analytics/anomalies?limit=10&severity=critical" | pretty
+curl -sS -H "$READ_KEY" "$PROCESSING/analytics/anomalies?limit=10&severity=critical" | pretty
 echo "=== bookkeeping"
 curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^errors_total'
 curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_standardized_total|^errors_total'
@@ -104,7 +113,7 @@ echo "=== alerts (what pages someone): $alerted of $total runs ($(awk -v a="$ale
 curl -sS "$PROCESSING/metrics" | grep -E '^processing_alerts_total' || true
 echo
 echo "demo: logs are in $STATE/"
-echo "=== operator console: $PROCESSING/console/"
+echo "=== operator console: $PROCESSING/console/ (paste OBS_READ_TOKEN, or OBS_OPERATE_TOKEN to act on incidents, from .env in its key form)"
 if [[ "${KEEP:-0}" == 1 ]]; then
   echo "demo: KEEP=1: the stack keeps running; Ctrl-C stops it"
   wait

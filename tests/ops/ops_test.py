@@ -24,6 +24,7 @@ is skipped.
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import secrets
 import time
 import urllib.error
 import urllib.parse
@@ -261,10 +263,18 @@ def static_dashboards():
 # --- live stack ------------------------------------------------------------------------
 
 
+# The run's API key, every scope: the services get its digest, every request carries it.
+API_TOKEN = secrets.token_hex(32)
+API_KEY_ENV = {f"OBS_AUTH__{scope}_KEY_HASHES": hashlib.sha256(API_TOKEN.encode()).hexdigest()
+               for scope in ("INGEST", "READ", "OPERATE")}
+AUTHORIZATION = {"authorization": f"Bearer {API_TOKEN}"}
+
+
 class Http:
     @staticmethod
     def get(url, timeout=10):
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=AUTHORIZATION)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
 
     @staticmethod
@@ -273,7 +283,7 @@ class Http:
 
     @staticmethod
     def post(url, body, content_type, timeout=120):
-        request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": content_type})
+        request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": content_type, **AUTHORIZATION})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -433,6 +443,7 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
               ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters",
                "app_logs", "standardized_app_logs", "app_log_rates", "incident_signals", "incidents")}
     common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RUST_LOG": "info", "OBS_TOPICS__REPLICATION_FACTOR": "1",
+              **API_KEY_ENV,
               **{f"OBS_TOPICS__{key.upper()}__NAME": name for key, name in topics.items()}}
     for name in ("ingestion", "standardization", "processing"):
         env = {**common, "OBS_HTTP__LISTEN": f"127.0.0.1:{ports[name]}"}

@@ -5,7 +5,8 @@
 //! 1. the defaults;
 //! 2. a TOML file: `$OBS_CONFIG_FILE` if set (then it must exist), else
 //!    `config/<service>.toml` if present;
-//! 3. environment variables `OBS_<SECTION>__<KEY>` (e.g. `OBS_HTTP__PORT=9001`);
+//! 3. environment variables `OBS_<SECTION>__<KEY>` (e.g. `OBS_HTTP__PORT=9001`); the
+//!    lists of key digests (`OBS_AUTH__READ_KEY_HASHES` …) separated by commas;
 //! 4. the Kafka variables operators expect: `KAFKA_BOOTSTRAP_SERVERS`,
 //!    `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_MECHANISM`, `KAFKA_SASL_USERNAME`,
 //!    `KAFKA_SASL_PASSWORD`, `KAFKA_SSL_CA_LOCATION` (into the `kafka` section).
@@ -64,7 +65,8 @@ pub struct HttpConfig {
 impl HttpConfig {
     pub fn on_port(port: u16) -> Self {
         HttpConfig {
-            listen: SocketAddr::from(([0, 0, 0, 0], port)),
+            // Loopback outside containers; the images and compose set 0.0.0.0 themselves.
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
             max_body_bytes: 10 * 1024 * 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
@@ -108,6 +110,11 @@ where
             .prefix_separator("_")
             .separator("__")
             .try_parsing(true)
+            // Only the lists are split at commas (Kafka's bootstrap list stays one string).
+            .list_separator(",")
+            .with_list_parse_key("auth.ingest_key_hashes")
+            .with_list_parse_key("auth.read_key_hashes")
+            .with_list_parse_key("auth.operate_key_hashes")
             .source(Some(obs_vars)),
     );
     for (var, key) in KAFKA_VARS {
@@ -130,6 +137,7 @@ mod tests {
     struct Demo {
         http: HttpConfig,
         kafka: obs_kafka::KafkaConfig,
+        auth: crate::auth::AuthConfig,
         batch_size: usize,
     }
 
@@ -138,6 +146,7 @@ mod tests {
             Demo {
                 http: HttpConfig::on_port(8001),
                 kafka: obs_kafka::KafkaConfig::default(),
+                auth: crate::auth::AuthConfig::default(),
                 batch_size: 500,
             }
         }
@@ -169,6 +178,29 @@ mod tests {
         assert_eq!(config.batch_size, 42);
         assert_eq!(config.kafka.bootstrap_servers, "k1:9092,k2:9092");
         assert_eq!(config.kafka.sasl_password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn key_digests_come_from_the_environment_as_comma_separated_lists() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let config: Demo = load_from(
+            "demo",
+            env(&[
+                ("OBS_AUTH__READ_KEY_HASHES", &format!("{a},{b}")),
+                ("OBS_AUTH__INGEST_KEY_HASHES", &a),
+                ("OBS_AUTH__OPERATE_KEY_HASHES", ""),
+                ("OBS_AUTH__DISABLED", "true"),
+                ("OBS_KAFKA__BOOTSTRAP_SERVERS", "k1:9092,k2:9092"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.auth.read_key_hashes, vec![a.clone(), b]);
+        assert_eq!(config.auth.ingest_key_hashes, vec![a]);
+        // An empty variable (compose's `${VAR:-}`) is no key, not a bad digest.
+        assert_eq!(config.auth.operate_key_hashes, vec![String::new()]);
+        assert!(crate::auth::Auth::new(&config.auth).is_ok());
+        assert!(config.auth.disabled);
+        assert_eq!(config.kafka.bootstrap_servers, "k1:9092,k2:9092");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The runtime every service shares, so each does these things one way:
 //!
+//! * [`auth`]: API keys with scopes (`ingest`, `read`, `operate`) and a rate limit per key;
 //! * [`config`]: typed configuration layered defaults < file < environment;
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`;
@@ -13,6 +14,7 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 pub mod config;
 pub mod content_type;
 pub mod health;

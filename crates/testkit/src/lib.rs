@@ -4,6 +4,12 @@
 //! (`make kafka-up`). Each test gets its own topics, so tests run in parallel and a broker
 //! reused across runs never mixes their records; the topics are deleted when the test ends.
 
+mod keys;
+mod routes;
+
+pub use keys::{auth, auth_env, bearer, TEST_TOKEN};
+pub use routes::{call_router, check_routes, scoped_auth, scoped_token, Route};
+
 use obs_kafka::{KafkaConfig, TopicsConfig};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;

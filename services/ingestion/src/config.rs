@@ -1,6 +1,7 @@
 //! Configuration of the ingestion service (see the README's configuration table).
 
 use obs_kafka::{KafkaConfig, ProducerConfig, TopicsConfig};
+use obs_service::auth::AuthConfig;
 use obs_service::HttpConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ pub struct IngestionConfig {
     pub producer: ProducerConfig,
     pub topics: TopicsConfig,
     pub ingest: IngestConfig,
+    pub auth: AuthConfig,
 }
 
 /// Limits and files of the ingestion endpoints.
@@ -41,6 +43,7 @@ impl Default for IngestionConfig {
             producer: ProducerConfig::default(),
             topics: TopicsConfig::default(),
             ingest: IngestConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -21,20 +21,27 @@ use anyhow::Context;
 use axum::routing::{get, post};
 use axum::Router;
 pub use config::IngestionConfig;
+use obs_service::auth::Scope;
 pub use state::{AppState, SERVICE};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The service's routes, with the shared layers.
+/// The service's routes, with the shared layers; each group declares the scope of its
+/// keys (the health probes and `/metrics` are open).
 pub fn router(state: Arc<AppState>) -> Router {
-    let routes = Router::new()
+    let ingest = Router::new()
         .route("/ingest/single", post(routes::ingest_single))
         .route("/ingest/batch", post(routes::ingest_batch))
         .route("/ingest/file", post(routes::ingest_file))
-        .route("/ingest/trigger", get(routes::ingest_trigger))
+        .route("/ingest/trigger", post(routes::ingest_trigger))
         .route("/log", post(log_events::ingest_log))
-        .merge(obs_service::health_routes(routes::health))
+        .route_layer(state.auth.require(Scope::Ingest));
+    let read = Router::new()
         .route("/status", get(routes::status))
+        .route_layer(state.auth.require(Scope::Read));
+    let routes = ingest
+        .merge(read)
+        .merge(obs_service::health_routes(routes::health))
         // Bodies are read by the handlers with their own limits and JSON 413 answers.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
@@ -46,6 +53,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub async fn run(config: IngestionConfig) -> anyhow::Result<()> {
     let http = config.http.clone();
     let state = AppState::new(config)?;
+    state
+        .auth
+        .log_warnings(SERVICE, &[Scope::Ingest, Scope::Read]);
     let topics_state = state.clone();
     tokio::spawn(async move {
         let config = &topics_state.config;

@@ -188,7 +188,7 @@ impl FromQuery for TriggerQuery {
     }
 }
 
-/// `GET /ingest/trigger[?file=NAME]`: ingests a file of the configured data directory.
+/// `POST /ingest/trigger[?file=NAME]`: ingests a file of the configured data directory.
 pub async fn ingest_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

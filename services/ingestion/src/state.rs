@@ -5,6 +5,7 @@ use crate::metrics::IngestionMetrics;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use obs_kafka::{AckedProducer, BrokerProbe};
+use obs_service::auth::Auth;
 use obs_service::Metrics;
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub(crate) probe: BrokerProbe,
     pub(crate) metrics: IngestionMetrics,
     pub(crate) registry: Metrics,
+    /// The API keys every route group checks.
+    pub(crate) auth: Arc<Auth>,
     pub(crate) started_at: DateTime<Utc>,
 }
 
@@ -29,7 +32,9 @@ impl AppState {
         let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
             .context("creating the Kafka producer")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
+        let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
+            auth,
             config,
             producer,
             probe,

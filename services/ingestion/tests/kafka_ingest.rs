@@ -35,6 +35,7 @@ async fn a_batch_of_1000_records_lands_exactly_once_with_keys_and_headers() {
         .parse()
         .unwrap();
     let request = Request::post("/ingest/batch")
+        .header("authorization", obs_testkit::bearer())
         .header("content-type", "application/json")
         .header("traceparent", trace.to_string())
         .body(Body::from(body))
@@ -293,20 +294,25 @@ async fn trigger_reads_only_inside_the_data_directory() {
     config.ingest.trigger_file = "runs.json".into();
     let router = service(config.clone()).await;
 
-    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
-    let (status, body, _) = call(&router, get("/ingest/trigger")).await;
+    let trigger = |uri: &str| {
+        Request::post(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body, _) = call(&router, trigger("/ingest/trigger")).await;
     assert_eq!(
         (status, body["accepted"].clone()),
         (StatusCode::ACCEPTED, Value::from(20)),
         "{body}"
     );
-    let (status, _, _) = call(&router, get("/ingest/trigger?file=../etc/passwd")).await;
+    let (status, _, _) = call(&router, trigger("/ingest/trigger?file=../etc/passwd")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _, _) = call(&router, get("/ingest/trigger?file=%2Fetc%2Fpasswd")).await;
+    let (status, _, _) = call(&router, trigger("/ingest/trigger?file=%2Fetc%2Fpasswd")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _, _) = call(&router, get("/ingest/trigger?file=missing.json")).await;
+    let (status, _, _) = call(&router, trigger("/ingest/trigger?file=missing.json")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body, _) = call(&router, get("/ingest/trigger?flie=runs.json")).await;
+    let (status, body, _) = call(&router, trigger("/ingest/trigger?flie=runs.json")).await;
     assert_eq!(
         (status, body["error"]["details"]["parameter"].as_str()),
         (StatusCode::BAD_REQUEST, Some("flie")),
@@ -318,7 +324,10 @@ async fn trigger_reads_only_inside_the_data_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
-    let mut config = IngestionConfig::default();
+    let mut config = IngestionConfig {
+        auth: obs_testkit::auth(),
+        ..IngestionConfig::default()
+    };
     config.kafka.bootstrap_servers = "127.0.0.1:1".into();
     config.producer.delivery_timeout_ms = 2000;
     let topics = obs_testkit::unique_topics();
@@ -343,7 +352,10 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
 
     let (status, health, _) = call(
         &router,
-        Request::get("/health").body(Body::empty()).unwrap(),
+        Request::get("/health")
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
@@ -361,8 +373,14 @@ async fn an_unreachable_broker_is_503_with_retry_after_and_nothing_claimed() {
         ("/health/live", StatusCode::OK),
         ("/health/ready", StatusCode::SERVICE_UNAVAILABLE),
     ] {
-        let (status, body, _) =
-            call(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+        let (status, body, _) = call(
+            &router,
+            Request::get(path)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, expected, "{path}: {body}");
     }
 }

@@ -39,6 +39,7 @@ async fn events_one_or_many_land_once_keyed_by_service_with_headers() {
     let single = json!({"service": "billing", "message": "invoice issued", "level": "info",
         "timestamp": "2026-11-21T07:43:00Z", "attributes": {"company": "akonovia"}});
     let request = Request::post("/log")
+        .header("authorization", obs_testkit::bearer())
         .header("content-type", "application/json")
         .header("traceparent", trace.to_string())
         .body(Body::from(single.to_string()))
@@ -108,7 +109,10 @@ async fn events_one_or_many_land_once_keyed_by_service_with_headers() {
     assert!(raw.is_empty());
     let (_, status, _) = call(
         &router,
-        Request::get("/status").body(Body::empty()).unwrap(),
+        Request::get("/status")
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(status["log_events"]["received"], 16);
@@ -250,7 +254,10 @@ async fn bodies_content_types_and_sizes_are_checked_as_for_runs() {
             )
         );
     }
-    let request = Request::post("/log").body(Body::from(one)).unwrap();
+    let request = Request::post("/log")
+        .header("authorization", obs_testkit::bearer())
+        .body(Body::from(one))
+        .unwrap();
     let (status, _, _) = call(&router, request).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
@@ -291,7 +298,10 @@ async fn bodies_content_types_and_sizes_are_checked_as_for_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_broker_is_503_with_retry_after() {
-    let mut config = IngestionConfig::default();
+    let mut config = IngestionConfig {
+        auth: obs_testkit::auth(),
+        ..IngestionConfig::default()
+    };
     config.kafka.bootstrap_servers = "127.0.0.1:1".into();
     config.producer.delivery_timeout_ms = 2000;
     let topics = obs_testkit::unique_topics();

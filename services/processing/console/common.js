@@ -5,9 +5,21 @@
 /** How often a page reads its APIs again. */
 const REFRESH_MS = 3000;
 
+/**
+ * Where this browser keeps the API key the pages send: a `read` key shows everything, an
+ * `operate` key also acknowledges and resolves incidents.
+ */
+const KEY_STORAGE = "obs-console-api-key";
+
+/** The `Authorization` header of the key kept, if any. */
+function keyHeaders() {
+  const key = localStorage.getItem(KEY_STORAGE);
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
 /** GET a JSON API: `{ok, status, body}`, `body` null when the answer is not JSON. */
 async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
+  const response = await fetch(path, { headers: { accept: "application/json", ...keyHeaders() } });
   return { ok: response.ok, status: response.status, body: await bodyOf(response) };
 }
 
@@ -15,7 +27,7 @@ async function getJson(path) {
 async function postJson(path, data) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: { "content-type": "application/json", accept: "application/json", ...keyHeaders() },
     body: JSON.stringify(data),
   });
   return { ok: response.ok, status: response.status, body: await bodyOf(response) };
@@ -181,6 +193,20 @@ for (const link of document.querySelectorAll("[data-nav]")) {
   if (link.dataset.nav.split(" ").includes(document.body.dataset.page)) {
     link.setAttribute("aria-current", "page");
   }
+}
+
+// The key form: a key entered is kept in this browser (an empty one forgets it).
+{
+  const form = document.getElementById("key-form");
+  const input = document.getElementById("api-key");
+  input.placeholder = localStorage.getItem(KEY_STORAGE) ? "key kept · paste to change" : "paste a read key";
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = input.value.trim();
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+    location.reload();
+  });
 }
 
 // "/" goes to the page's first filter, as in most tools.

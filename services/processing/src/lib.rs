@@ -34,6 +34,7 @@ use obs_incidents::IncidentBook;
 use obs_kafka::consumer::follower::FollowerHandle;
 use obs_kafka::sync::lock;
 use obs_kafka::{spawn_stage, AckedProducer, BrokerProbe, StageHandle, StageMetrics};
+use obs_service::auth::{self, Auth};
 use obs_service::{
     stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
 };
@@ -68,6 +69,8 @@ pub struct AppState {
     incident_reader: Running<FollowerHandle>,
     /// The trace index behind `GET /trace/{record_id}`, and its reader.
     trace: trace::Traces,
+    /// The API keys every route group checks.
+    auth: Arc<Auth>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -122,7 +125,9 @@ impl AppState {
             evidence: config.incidents.evidence.clone(),
         });
         let trace = trace::Traces::new(config.trace.clone(), &config.topics, &registry)?;
+        let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
+            auth,
             config,
             view,
             detectors,
@@ -259,23 +264,38 @@ impl AppState {
 }
 
 /// The service's routes (analytics included), with the shared layers.
+/// Each group declares the scope of its keys (the health probes, `/metrics` and the
+/// console's pages are open).
 pub fn router(state: Arc<AppState>) -> Router {
+    let keys = &state.auth;
+    let read = || keys.require(auth::Scope::Read);
     let routes = Router::new()
         .merge(obs_service::health_routes(health))
-        .route("/status", get(status))
-        .route("/detector/retrain", axum::routing::post(retrain))
+        .merge(
+            Router::new()
+                .route("/status", get(status))
+                .route_layer(read()),
+        )
+        .merge(
+            Router::new()
+                .route("/detector/retrain", axum::routing::post(retrain))
+                .route_layer(keys.require(auth::Scope::Operate)),
+        )
         .with_state(state.clone())
-        .merge(analytics::router(state.view.clone()))
-        .merge(state.logs.router())
-        .merge(incidents::router(state.incidents.clone()))
-        .merge(state.trace.router())
-        .merge(console::router(console::ConsoleApi {
-            config: state.config.console.clone(),
-            analytics: state.view.clone(),
-            incidents: state.incidents.view.clone(),
-            local: state.clone(),
-            metrics: state.registry.clone(),
-        }));
+        .merge(analytics::router(state.view.clone()).route_layer(read()))
+        .merge(state.logs.router().route_layer(read()))
+        .merge(incidents::router(state.incidents.clone(), keys))
+        .merge(state.trace.router().route_layer(read()))
+        .merge(console::router(
+            console::ConsoleApi {
+                config: state.config.console.clone(),
+                analytics: state.view.clone(),
+                incidents: state.incidents.view.clone(),
+                local: state.clone(),
+                metrics: state.registry.clone(),
+            },
+            keys,
+        ));
     obs_service::http::finish_router(routes, &state.registry)
 }
 
@@ -434,6 +454,9 @@ pub async fn run(config: ProcessingConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
+    state
+        .auth
+        .log_warnings(SERVICE, &[auth::Scope::Read, auth::Scope::Operate]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

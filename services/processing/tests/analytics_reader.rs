@@ -94,7 +94,12 @@ async fn wait_for(what: &str, handle: &ReaderHandle, done: impl Fn() -> bool) {
 
 async fn get(view: &Arc<AnalyticsView>, uri: &str) -> (StatusCode, Value) {
     let response = router(view.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status();

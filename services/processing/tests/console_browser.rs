@@ -55,6 +55,7 @@ impl Stack {
             ingestion::AppState::new(ingestion::IngestionConfig {
                 kafka: kafka.clone(),
                 topics: topics.clone(),
+                auth: obs_testkit::auth(),
                 ..ingestion::IngestionConfig::default()
             })
             .unwrap(),
@@ -65,6 +66,7 @@ impl Stack {
                 kafka: kafka.clone(),
                 topics: topics.clone(),
                 stage: stage_config(&topics, "standardization"),
+                auth: obs_testkit::auth(),
                 ..standardization::StandardizationConfig::default()
             })
             .unwrap();
@@ -80,6 +82,7 @@ impl Stack {
                 standardization_url,
                 ..ConsoleConfig::default()
             },
+            auth: obs_testkit::auth(),
             ..ProcessingConfig::default()
         })
         .unwrap();
@@ -98,6 +101,7 @@ impl Stack {
     async fn ingest(&self, path: &str, body: String) {
         let response = reqwest::Client::new()
             .post(format!("{}{path}", self.ingestion))
+            .header("authorization", obs_testkit::bearer())
             .header("content-type", "application/x-ndjson")
             .body(body)
             .send()
@@ -115,7 +119,10 @@ impl Stack {
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
-            let answer = reqwest::get(format!("{}{path}", self.console))
+            let answer = reqwest::Client::new()
+                .get(format!("{}{path}", self.console))
+                .header("authorization", obs_testkit::bearer())
+                .send()
                 .await
                 .unwrap()
                 .json::<Value>()
@@ -299,6 +306,27 @@ async fn eventually(
     }
 }
 
+/// Enters the test key in the console's key form (the page reloads with it).
+async fn sign_in(browser: &Client) {
+    let input = browser.find(Locator::Id("api-key")).await.unwrap();
+    input.send_keys(obs_testkit::TEST_TOKEN).await.unwrap();
+    browser
+        .find(Locator::Css("#key-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let kept = eventually(
+        browser,
+        "the key kept",
+        "return document.readyState === 'complete' && localStorage.getItem('obs-console-api-key');",
+        |v| v.is_string(),
+    )
+    .await;
+    assert_eq!(kept, obs_testkit::TEST_TOKEN);
+}
+
 async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     std::fs::create_dir_all(SCREENSHOTS).unwrap();
@@ -366,6 +394,20 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
         .await;
 
     let browser = driver.session().await;
+    // Without a key the console's APIs refuse; the key form keeps one in the browser.
+    browser
+        .goto(&format!("{}/console/", stack.console))
+        .await
+        .unwrap();
+    let refused = browser
+        .execute(
+            "return fetch('/console/api/fleet').then(r => r.status);",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, 401);
+    sign_in(&browser).await;
 
     // The fleet: `/` leads to it; six sources, the failing one first.
     browser.goto(&format!("{}/", stack.console)).await.unwrap();
@@ -478,6 +520,7 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
     let other = driver.session().await;
     let page = browser.current_url().await.unwrap();
     other.goto(page.as_str()).await.unwrap();
+    sign_in(&other).await;
     let status = "return document.querySelector('#incident-status')?.dataset.status || '';";
     eventually(&other, "the open incident", status, |v| v == "open").await;
 

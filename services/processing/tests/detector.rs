@@ -74,6 +74,7 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
             transactional_id: group.clone(),
             ..StageConfig::for_group(&group)
         },
+        auth: obs_testkit::auth(),
         ..ProcessingConfig::default()
     })
     .unwrap();
@@ -131,7 +132,12 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
     );
 
     let router = processing::router(state.clone());
-    let post = |uri: &str| Request::post(uri).body(Body::empty()).unwrap();
+    let post = |uri: &str| {
+        Request::post(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap()
+    };
     let response = router
         .clone()
         .oneshot(post("/detector/retrain?series=acme:powerbi:7"))

@@ -109,6 +109,7 @@ fn config(
             interval_records: 200,
             ..CheckpointConfig::default()
         },
+        auth: obs_testkit::auth(),
         ..ProcessingConfig::default()
     };
     // Small fetches: the stage interleaves the partitions, so that a kill finds each of
@@ -307,7 +308,12 @@ fn assert_same_verdicts(got: &BTreeMap<String, String>, expected: &BTreeMap<Stri
 
 async fn get(state: &Arc<AppState>, uri: &str) -> String {
     let response = processing::router(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let body = axum::body::to_bytes(response.into_body(), 1 << 24)

@@ -112,6 +112,7 @@ async fn a_burst_of_errors_after_a_calm_period_raises_an_alert() {
             error_rate_window_seconds: 60,
             ..LogsConfig::default()
         },
+        auth: obs_testkit::auth(),
         ..ProcessingConfig::default()
     };
     let state = AppState::new(config).unwrap();
@@ -168,7 +169,12 @@ async fn a_burst_of_errors_after_a_calm_period_raises_an_alert() {
         .all(|w| w.alert_id.is_none()));
 
     let response = processing::router(state.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let metrics = axum::body::to_bytes(response.into_body(), 1 << 24)
@@ -184,7 +190,12 @@ async fn a_burst_of_errors_after_a_calm_period_raises_an_alert() {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
     let response = processing::router(state.clone())
-        .oneshot(Request::get("/status").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/status")
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status: Value = serde_json::from_slice(

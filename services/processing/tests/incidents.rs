@@ -41,6 +41,7 @@ impl Stack {
             ingestion::AppState::new(ingestion::IngestionConfig {
                 kafka: kafka.clone(),
                 topics: topics.clone(),
+                auth: obs_testkit::auth(),
                 ..ingestion::IngestionConfig::default()
             })
             .unwrap(),
@@ -50,6 +51,7 @@ impl Stack {
                 kafka: kafka.clone(),
                 topics: topics.clone(),
                 stage: stage_config(&topics, "standardization", "a"),
+                auth: obs_testkit::auth(),
                 ..standardization::StandardizationConfig::default()
             })
             .unwrap();
@@ -68,6 +70,7 @@ impl Stack {
             kafka: self.kafka.clone(),
             topics: self.topics.clone(),
             stage: stage_config(&self.topics, "processing", instance),
+            auth: obs_testkit::auth(),
             ..ProcessingConfig::default()
         };
         let state = AppState::new(config).unwrap();
@@ -77,6 +80,7 @@ impl Stack {
 
     async fn ingest(&self, uri: &str, content_type: &str, body: String) {
         let request = Request::post(uri)
+            .header("authorization", obs_testkit::bearer())
             .header("content-type", content_type)
             .body(Body::from(body))
             .unwrap();
@@ -131,7 +135,14 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Value {
     let router = processing::router(state.clone());
-    let (status, body) = call(&router, Request::get(uri).body(Body::empty()).unwrap()).await;
+    let (status, body) = call(
+        &router,
+        Request::get(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     body
 }
@@ -139,6 +150,7 @@ async fn get(state: &Arc<AppState>, uri: &str) -> Value {
 async fn post(state: &Arc<AppState>, uri: &str, body: Value) -> (StatusCode, Value) {
     let router = processing::router(state.clone());
     let request = Request::post(uri)
+        .header("authorization", obs_testkit::bearer())
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
@@ -155,7 +167,10 @@ async fn wait_for(
     let router = processing::router(state.clone());
     let started = Instant::now();
     loop {
-        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let request = Request::get(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap();
         let (status, answer) = call(&router, request).await;
         if status == StatusCode::OK && done(&answer) {
             return answer;
@@ -475,6 +490,7 @@ fn spawn_processing(stack: &Stack, port: u16, instance: &str) -> std::process::C
     command
         .env("KAFKA_BOOTSTRAP_SERVERS", &stack.kafka.bootstrap_servers)
         .env("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .envs(obs_testkit::auth_env())
         .env("OBS_TOPICS__REPLICATION_FACTOR", "1")
         .env("OBS_STAGE__GROUP_ID", &stage.group_id)
         .env("OBS_STAGE__TRANSACTIONAL_ID", &stage.transactional_id)
@@ -489,7 +505,15 @@ fn spawn_processing(stack: &Stack, port: u16, instance: &str) -> std::process::C
 /// each incident's id, status, severity, version and objects.
 async fn incidents_of(port: u16) -> Option<Vec<(String, String, String, u64, Value)>> {
     let url = format!("http://127.0.0.1:{port}/incidents?limit=500");
-    let answer: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+    let answer: Value = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", obs_testkit::bearer())
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
     if answer["view_caught_up"] != true {
         return None;
     }

@@ -75,7 +75,12 @@ fn producer(kafka: &KafkaConfig) -> FutureProducer {
 async fn get(logs: &Logs, uri: &str) -> (StatusCode, Option<String>, Value) {
     let response = logs
         .router()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status();

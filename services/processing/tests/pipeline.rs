@@ -49,6 +49,7 @@ impl Stack {
             kafka: self.kafka.clone(),
             topics: self.topics.clone(),
             stage: self.stage("processing", instance),
+            auth: obs_testkit::auth(),
             ..ProcessingConfig::default()
         };
         let state = AppState::new(config).unwrap();
@@ -65,11 +66,13 @@ impl Stack {
             ingestion::AppState::new(ingestion::IngestionConfig {
                 kafka: self.kafka.clone(),
                 topics: self.topics.clone(),
+                auth: obs_testkit::auth(),
                 ..ingestion::IngestionConfig::default()
             })
             .unwrap(),
         );
         let request = Request::post("/ingest/batch")
+            .header("authorization", obs_testkit::bearer())
             .header("content-type", "application/x-ndjson")
             .body(Body::from(std::fs::read(SEED).unwrap()))
             .unwrap();
@@ -83,6 +86,7 @@ impl Stack {
                 kafka: self.kafka.clone(),
                 topics: self.topics.clone(),
                 stage: self.stage("standardization", "a"),
+                auth: obs_testkit::auth(),
                 ..standardization::StandardizationConfig::default()
             })
             .unwrap();
@@ -115,7 +119,14 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Value {
     let router = processing::router(state.clone());
-    let (status, body) = call(&router, Request::get(uri).body(Body::empty()).unwrap()).await;
+    let (status, body) = call(
+        &router,
+        Request::get(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     body
 }

@@ -40,6 +40,7 @@ impl Stack {
             ingestion::AppState::new(ingestion::IngestionConfig {
                 kafka: kafka.clone(),
                 topics: topics.clone(),
+                auth: obs_testkit::auth(),
                 ..ingestion::IngestionConfig::default()
             })
             .unwrap(),
@@ -48,6 +49,7 @@ impl Stack {
             kafka: kafka.clone(),
             topics: topics.clone(),
             stage: stage_config(&topics, "standardization", "a"),
+            auth: obs_testkit::auth(),
             ..standardization::StandardizationConfig::default()
         };
         config.standardize.time_zone = "Europe/Paris".into();
@@ -67,6 +69,7 @@ impl Stack {
             topics: self.topics.clone(),
             stage: stage_config(&self.topics, "processing", "a"),
             trace,
+            auth: obs_testkit::auth(),
             ..ProcessingConfig::default()
         };
         let state = AppState::new(config).unwrap();
@@ -81,6 +84,7 @@ impl Stack {
             .collect::<Vec<_>>()
             .join("\n");
         let request = Request::post("/ingest/batch")
+            .header("authorization", obs_testkit::bearer())
             .header("content-type", "application/x-ndjson")
             .body(Body::from(body))
             .unwrap();
@@ -120,7 +124,14 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 
 async fn get(state: &Arc<AppState>, uri: &str) -> (StatusCode, Value) {
     let router = processing::router(state.clone());
-    call(&router, Request::get(uri).body(Body::empty()).unwrap()).await
+    call(
+        &router,
+        Request::get(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
 }
 
 /// The trace of `record_id` once `done` holds of it (60 s at most).
@@ -311,7 +322,12 @@ async fn the_bound_evicts_the_record_seen_first() {
     }
     let router = processing::router(processing.clone());
     let response = router
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)

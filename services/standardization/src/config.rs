@@ -1,6 +1,7 @@
 //! Configuration of the standardization service (see the README's configuration table).
 
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
+use obs_service::auth::AuthConfig;
 use obs_service::HttpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,7 @@ pub struct StandardizationConfig {
     pub stage: StageConfig,
     pub standardize: StandardizeConfig,
     pub log_events: LogEventsConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -64,6 +66,7 @@ impl Default for StandardizationConfig {
             stage: StageConfig::for_group("standardization"),
             standardize: StandardizeConfig::default(),
             log_events: LogEventsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub use config::StandardizationConfig;
 pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER_SERVICES};
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
+use obs_service::auth::{Auth, Scope};
 use obs_service::http::read_body;
 use obs_service::{
     health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
@@ -49,6 +50,8 @@ pub struct AppState {
     classifier: Arc<SeverityModel>,
     log_metrics: LogEventMetrics,
     log_stage: Running<StageHandle>,
+    /// The API keys every route group checks.
+    auth: Arc<Auth>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -69,7 +72,9 @@ impl AppState {
             "severity classifier trained"
         );
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
+        let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
+            auth,
             config,
             options,
             probe,
@@ -182,11 +187,14 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 }
 
 /// The service's routes, with the shared layers.
+/// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing);
+/// the health probes and `/metrics` are open.
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/standardize/single", post(standardize_single))
-        .merge(health_routes(health))
         .route("/status", get(status))
+        .route_layer(state.auth.require(Scope::Read))
+        .merge(health_routes(health))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
     obs_service::http::finish_router(routes, &state.registry)
@@ -267,6 +275,7 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
+    state.auth.log_warnings(SERVICE, &[Scope::Read]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

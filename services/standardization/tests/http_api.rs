@@ -7,10 +7,14 @@ use standardization::{AppState, StandardizationConfig};
 use tower::ServiceExt;
 
 async fn call(zone: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
-    let mut config = StandardizationConfig::default();
+    let mut config = StandardizationConfig {
+        auth: obs_testkit::auth(),
+        ..StandardizationConfig::default()
+    };
     config.standardize.time_zone = zone.into();
     let router = standardization::router(AppState::new(config).unwrap());
     let request = Request::post("/standardize/single")
+        .header("authorization", obs_testkit::bearer())
         .header("content-type", content_type)
         .body(Body::from(body.to_owned()))
         .unwrap();
@@ -78,7 +82,10 @@ async fn dry_run_lists_every_error() {
 
 #[tokio::test]
 async fn an_unknown_time_zone_is_refused_at_start_up_naming_the_key() {
-    let mut config = StandardizationConfig::default();
+    let mut config = StandardizationConfig {
+        auth: obs_testkit::auth(),
+        ..StandardizationConfig::default()
+    };
     config.standardize.time_zone = "Mars/Olympus".into();
     let error = AppState::new(config).err().unwrap();
     let text = format!("{error:#}");

@@ -49,6 +49,7 @@ fn event_message(event: &serde_json::Value) -> TestMessage {
 async fn get(router: &axum::Router, path: &str) -> String {
     use tower::ServiceExt;
     let request = axum::http::Request::get(path)
+        .header("authorization", obs_testkit::bearer())
         .body(axum::body::Body::empty())
         .unwrap();
     let response = router.clone().oneshot(request).await.unwrap();

@@ -265,7 +265,10 @@ fn free_port() -> u16 {
 /// Inputs the service at `port` has committed, per its `/status` (0 while it starts).
 async fn committed(port: u16) -> u64 {
     let url = format!("http://127.0.0.1:{port}/status");
-    match reqwest::get(&url).await {
+    let request = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", obs_testkit::bearer());
+    match request.send().await {
         Ok(response) => response
             .json::<serde_json::Value>()
             .await
@@ -281,6 +284,7 @@ fn spawn_binary(config: &StandardizationConfig, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_standardization"))
         .env("KAFKA_BOOTSTRAP_SERVERS", &config.kafka.bootstrap_servers)
         .env("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .envs(obs_testkit::auth_env())
         .env("OBS_TOPICS__RAW_LOGS__NAME", &t.raw_logs.name)
         .env(
             "OBS_TOPICS__STANDARDIZED_LOGS__NAME",

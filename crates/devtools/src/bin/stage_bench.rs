@@ -84,7 +84,7 @@ async fn produce(n: usize) -> anyhow::Result<()> {
 }
 
 async fn watch(url: &str, n: u64) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
+    let client = obs_devtools::api_client::api_client()?;
     let consumed = || async {
         let status: serde_json::Value = client.get(url).send().await?.json().await?;
         anyhow::Ok(status["stage"]["records_consumed"].as_u64().unwrap_or(0))

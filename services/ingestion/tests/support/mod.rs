@@ -23,6 +23,7 @@ pub fn config() -> (IngestionConfig, TestTopics) {
     let config = IngestionConfig {
         kafka: obs_testkit::kafka(),
         topics: topics.clone(),
+        auth: obs_testkit::auth(),
         ..IngestionConfig::default()
     };
     (config, topics)
@@ -47,6 +48,7 @@ pub async fn call(
 
 pub fn post(path: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
     Request::post(path)
+        .header("authorization", obs_testkit::bearer())
         .header("content-type", content_type)
         .body(body.into())
         .unwrap()

@@ -11,6 +11,7 @@ use crate::logs::LogsConfig;
 use crate::trace::TraceConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
+use obs_service::auth::AuthConfig;
 use obs_service::HttpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,7 @@ pub struct ProcessingConfig {
     pub trace: TraceConfig,
     pub console: ConsoleConfig,
     pub checkpoint: CheckpointConfig,
+    pub auth: AuthConfig,
 }
 
 impl ProcessingConfig {
@@ -60,6 +62,7 @@ impl Default for ProcessingConfig {
             trace: TraceConfig::default(),
             console: ConsoleConfig::default(),
             checkpoint: CheckpointConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -7,6 +7,9 @@
 //! analytics view, with the active incidents) and the pipeline ([`pipeline`], from each
 //! service's `/status` and `/metrics`, the other services asked over HTTP).
 
+use obs_service::auth::{Auth, Scope};
+use std::sync::Arc;
+
 mod config;
 mod fleet;
 mod metrics_text;
@@ -18,7 +21,8 @@ pub use config::ConsoleConfig;
 pub use fleet::{FleetQuery, FleetReport, Health};
 pub use routes::{ConsoleApi, LocalStatus, FLEET_DEFAULT_OBJECTS, FLEET_MAX_OBJECTS};
 
-/// The pages, their assets and the console's endpoints.
-pub fn router(api: ConsoleApi) -> axum::Router {
-    pages::page_router().merge(routes::api_router(api))
+/// The pages and their assets (open: they hold no data), and the console's endpoints
+/// (scope `read`, like the APIs the pages call).
+pub fn router(api: ConsoleApi, auth: &Arc<Auth>) -> axum::Router {
+    pages::page_router().merge(routes::api_router(api).route_layer(auth.require(Scope::Read)))
 }

@@ -8,6 +8,7 @@ use super::pipeline::ServiceReport;
 use crate::analytics::AnalyticsView;
 use crate::incidents::{IncidentQuery, IncidentView};
 use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
 use obs_incidents::IncidentStatus;
@@ -116,12 +117,23 @@ struct Pipeline {
 }
 
 /// `GET /console/api/pipeline`: ingestion, standardization (asked over HTTP, each within
-/// `console.status_timeout_ms`) and this process.
-async fn pipeline_answer(State(console): Console, _: StrictQuery<()>) -> Json<Pipeline> {
+/// `console.status_timeout_ms`) and this process. The caller's key is passed on to the
+/// others' `/status`: one read key configured on every service opens the whole page.
+async fn pipeline_answer(
+    State(console): Console,
+    headers: HeaderMap,
+    _: StrictQuery<()>,
+) -> Json<Pipeline> {
     let config = &console.api.config;
+    let key = headers.get(header::AUTHORIZATION);
     let (ingestion, standardization) = tokio::join!(
-        remote(&console, "ingestion", &config.ingestion_url),
-        remote(&console, "standardization", &config.standardization_url),
+        remote(&console, "ingestion", &config.ingestion_url, key),
+        remote(
+            &console,
+            "standardization",
+            &config.standardization_url,
+            key
+        ),
     );
     let local = ServiceReport::read(
         "processing",
@@ -136,15 +148,21 @@ async fn pipeline_answer(State(console): Console, _: StrictQuery<()>) -> Json<Pi
 
 /// Another service's `/status` and `/metrics`; unreachable when its status cannot be had
 /// (its figures without timings when only its metrics cannot).
-async fn remote(console: &Shared, service: &'static str, base: &str) -> ServiceReport {
+async fn remote(
+    console: &Shared,
+    service: &'static str,
+    base: &str,
+    key: Option<&HeaderValue>,
+) -> ServiceReport {
     let base = base.trim_end_matches('/');
     let timeout = Duration::from_millis(console.api.config.status_timeout_ms);
     let get = |path: &str| {
-        console
-            .client
-            .get(format!("{base}{path}"))
-            .timeout(timeout)
-            .send()
+        let request = console.client.get(format!("{base}{path}")).timeout(timeout);
+        match key {
+            Some(key) => request.header(header::AUTHORIZATION, key.clone()),
+            None => request,
+        }
+        .send()
     };
     let (status, metrics) = tokio::join!(
         async {

@@ -22,6 +22,7 @@ use obs_incidents::{
     SIGNAL_SCHEMA_VERSION,
 };
 use obs_kafka::{AckedProducer, KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
+use obs_service::auth::{Auth, Scope};
 use obs_service::http::read_body;
 use obs_service::{
     ApiError, ApplicationJson, ContentType, FromQuery, QueryParams, StrictQuery, ViewAnswer,
@@ -52,13 +53,16 @@ pub struct IncidentsApi {
     pub evidence: EvidenceConfig,
 }
 
-pub fn router(api: Arc<IncidentsApi>) -> Router {
-    Router::new()
+pub fn router(api: Arc<IncidentsApi>, auth: &Arc<Auth>) -> Router {
+    let read = Router::new()
         .route("/incidents", get(list))
         .route("/incidents/{id}", get(show))
+        .route_layer(auth.require(Scope::Read));
+    let operate = Router::new()
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/resolve", post(resolve))
-        .with_state(api)
+        .route_layer(auth.require(Scope::Operate));
+    read.merge(operate).with_state(api)
 }
 
 type Api = State<Arc<IncidentsApi>>;

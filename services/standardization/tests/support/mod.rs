@@ -20,6 +20,7 @@ pub fn config() -> (StandardizationConfig, TestTopics) {
             ..StageConfig::for_group(&format!("test-{}", topics.raw_logs.name))
         },
         topics: topics.clone(),
+        auth: obs_testkit::auth(),
         ..StandardizationConfig::default()
     };
     (config, topics)

@@ -163,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|kind| Summary::of(kind, &batches))
         .filter(|summary| summary.batches > 0)
         .collect();
-    let client = reqwest::Client::new();
+    let client = obs_devtools::api_client::api_client()?;
     let base = args.url.trim_end_matches('/').to_owned();
 
     let started = Instant::now();

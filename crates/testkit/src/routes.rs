@@ -1,0 +1,173 @@
+//! The table of a service's routes and the keys each one takes: every protected route
+//! answers 401 without a key, 403 with a key of another scope and its usual answer with
+//! its own; the open ones answer without a key. The table must name every route the
+//! service's source declares, so a route added without a row fails the test.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use obs_service::auth::{digest_hex, AuthConfig, Scope};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use tower::ServiceExt;
+
+/// A token per scope, each granted that scope only.
+pub fn scoped_token(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Ingest => "obs-test-ingest-token",
+        Scope::Read => "obs-test-read-token",
+        Scope::Operate => "obs-test-operate-token",
+    }
+}
+
+/// An `auth` section with one key per scope ([`scoped_token`]).
+pub fn scoped_auth() -> AuthConfig {
+    let digest = |scope| vec![digest_hex(scoped_token(scope))];
+    AuthConfig {
+        ingest_key_hashes: digest(Scope::Ingest),
+        read_key_hashes: digest(Scope::Read),
+        operate_key_hashes: digest(Scope::Operate),
+        ..AuthConfig::default()
+    }
+}
+
+/// One row: a request to a route, the scope it needs and its usual answer, or an open
+/// route (answered without a key, whatever its state says).
+pub struct Route {
+    /// The route as the source declares it (`/incidents/{id}`).
+    pub pattern: &'static str,
+    pub method: &'static str,
+    /// The request's URI, the pattern filled in.
+    pub uri: String,
+    pub content_type: Option<&'static str>,
+    pub body: Vec<u8>,
+    pub scope: Option<(Scope, StatusCode)>,
+}
+
+impl Route {
+    pub fn new(
+        method: &'static str,
+        pattern: &'static str,
+        scope: Scope,
+        expected: StatusCode,
+    ) -> Self {
+        Route {
+            scope: Some((scope, expected)),
+            ..Route::open(method, pattern)
+        }
+    }
+
+    pub fn open(method: &'static str, pattern: &'static str) -> Self {
+        Route {
+            pattern,
+            method,
+            uri: pattern.to_owned(),
+            content_type: None,
+            body: Vec::new(),
+            scope: None,
+        }
+    }
+
+    pub fn uri(mut self, uri: impl Into<String>) -> Self {
+        self.uri = uri.into();
+        self
+    }
+
+    pub fn body(mut self, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        self.content_type = Some(content_type);
+        self.body = body.into();
+        self
+    }
+
+    fn request(&self, token: Option<&str>) -> Request<Body> {
+        let mut request = Request::builder().method(self.method).uri(&self.uri);
+        if let Some(content_type) = self.content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request.body(Body::from(self.body.clone())).unwrap()
+    }
+}
+
+/// Calls `router`: the status, the headers and the JSON body (null when not JSON).
+pub async fn call_router(
+    router: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Checks every row against `router` (configured with [`scoped_auth`]), and that the
+/// rows name every route of `sources` (`.route("…"` in the service's source files) and
+/// of the shared ones (health probes, `/metrics`).
+pub async fn check_routes(router: &Router, routes: &[Route], sources: &[&str]) {
+    let mut declared: BTreeSet<String> = sources.iter().flat_map(|s| declared_routes(s)).collect();
+    declared.extend(["/health", "/health/live", "/health/ready", "/metrics"].map(String::from));
+    let tabled: BTreeSet<String> = routes.iter().map(|r| r.pattern.to_owned()).collect();
+    let missing: Vec<_> = declared.difference(&tabled).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the table: {missing:?}"
+    );
+    for route in routes {
+        let what = format!("{} {}", route.method, route.uri);
+        let Some((scope, expected)) = route.scope else {
+            let (status, _, body) = call_router(router, route.request(None)).await;
+            let refused = [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN];
+            assert!(!refused.contains(&status), "{what} (open): {status} {body}");
+            continue;
+        };
+        let (status, headers, body) = call_router(router, route.request(None)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{what} without a key: {body}"
+        );
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}");
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer", "{what}");
+        let (status, _, body) = call_router(router, route.request(Some("not-a-key"))).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{what} with an unknown key: {body}"
+        );
+        for other in Scope::ALL.into_iter().filter(|s| !s.grants(scope)) {
+            let (status, _, body) =
+                call_router(router, route.request(Some(scoped_token(other)))).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{what} with a {other:?} key: {body}"
+            );
+            assert_eq!(body["error"]["code"], "forbidden", "{what}");
+            assert_eq!(body["error"]["details"]["scope"], scope.name(), "{what}");
+        }
+        let (status, headers, body) =
+            call_router(router, route.request(Some(scoped_token(scope)))).await;
+        assert_eq!(status, expected, "{what} with its key: {body}");
+        assert!(headers.contains_key("x-ratelimit-remaining"), "{what}");
+    }
+}
+
+/// The paths of the `.route("…"` calls in a source file.
+fn declared_routes(source: &str) -> Vec<String> {
+    source
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('"')?;
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect()
+}

@@ -158,46 +158,97 @@ pub fn fleet(
             .or_default()
             .push(incident);
     }
-    let mut tiles: Vec<SourceTile> = by_source
+    // Ranked first on what orders them, so that only the tiles answered are built.
+    let mut ranked: Vec<Ranked> = by_source
         .into_iter()
         .map(|((company, source), objects)| {
             let incidents: Vec<&ActiveIncident> = incidents_of
                 .get(&(company, source))
                 .cloned()
                 .unwrap_or_default();
-            source_tile(
+            Ranked::new(
                 company,
                 source,
                 objects,
-                &incidents,
+                incidents,
+                newest,
+                silent_after_intervals,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.key
+            .cmp(&a.key)
+            .then(b.failure_rate.total_cmp(&a.failure_rate))
+            .then_with(|| (a.company, a.source).cmp(&(b.company, b.source)))
+    });
+    let tiles_not_shown = ranked.len().saturating_sub(query.tiles);
+    ranked.truncate(query.tiles);
+    let tiles = ranked
+        .into_iter()
+        .map(|r| {
+            source_tile(
+                r.company,
+                r.source,
+                r.objects,
+                &r.incidents,
                 newest,
                 silent_after_intervals,
                 query.objects_per_source,
             )
         })
         .collect();
-    tiles.sort_by(|a, b| {
-        let key = |t: &SourceTile| {
-            (
-                t.health,
-                t.incidents.first().map(|i| i.severity),
-                t.incidents.len(),
-                t.objects_by_health.get(&Health::Failing).copied(),
-            )
-        };
-        key(b)
-            .cmp(&key(a))
-            .then(b.failure_rate.total_cmp(&a.failure_rate))
-            .then_with(|| (&a.company, &a.source).cmp(&(&b.company, &b.source)))
-    });
-    let tiles_not_shown = tiles.len().saturating_sub(query.tiles);
-    tiles.truncate(query.tiles);
     FleetReport {
         newest_run_at,
         companies: companies.into_iter().map(str::to_owned).collect(),
         sources: sources.into_iter().map(str::to_owned).collect(),
         tiles,
         tiles_not_shown,
+    }
+}
+
+/// A source tile before it is built: what orders the tiles, worst first.
+struct Ranked<'a> {
+    company: &'a str,
+    source: &'a str,
+    objects: Vec<&'a ObjectSummary>,
+    incidents: Vec<&'a ActiveIncident>,
+    /// The tile's health, its worst incident's severity, its incidents, its failing
+    /// objects (none: `None`, as [`SourceTile::objects_by_health`] counts them).
+    key: (Health, Option<Severity>, usize, Option<usize>),
+    failure_rate: f64,
+}
+
+impl<'a> Ranked<'a> {
+    fn new(
+        company: &'a str,
+        source: &'a str,
+        objects: Vec<&'a ObjectSummary>,
+        incidents: Vec<&'a ActiveIncident>,
+        newest: DateTime<Utc>,
+        silent_after_intervals: f64,
+    ) -> Self {
+        let healths = objects
+            .iter()
+            .map(|o| health(o, newest, silent_after_intervals));
+        let (worst, failing) = healths.fold((Health::Ok, 0), |(worst, failing), h| {
+            (worst.max(h), failing + usize::from(h == Health::Failing))
+        });
+        let total_runs = objects.iter().map(|o| o.total_runs).sum();
+        let failed_count = objects.iter().map(|o| o.failed_count).sum();
+        Ranked {
+            company,
+            source,
+            key: (
+                worst,
+                incidents.iter().map(|i| i.reference.severity).max(),
+                incidents.len(),
+                (failing > 0).then_some(failing),
+            ),
+            failure_rate: rate(failed_count, total_runs),
+            objects,
+            incidents,
+        }
     }
 }
 
@@ -263,18 +314,7 @@ fn object_tile(
     silent_after_intervals: f64,
 ) -> ObjectTile {
     let since = seconds_between(object.last_run_at, newest);
-    let silent = object
-        .usual_interval_seconds
-        .is_some_and(|usual| since > silent_after_intervals * usual);
-    let health = if object.last_status == Status::Failed {
-        Health::Failing
-    } else if silent {
-        Health::Silent
-    } else if object.last_anomalous {
-        Health::Anomalous
-    } else {
-        Health::Ok
-    };
+    let health = health(object, newest, silent_after_intervals);
     let open_incidents = incidents
         .iter()
         .filter(|i| {
@@ -295,6 +335,24 @@ fn object_tile(
         since_last_run_seconds: since,
         usual_interval_seconds: object.usual_interval_seconds,
         open_incidents,
+    }
+}
+
+/// Failing (its latest run failed), silent (no run for `silent_after_intervals` of its
+/// usual interval before the newest run of the fleet), anomalous, or ok.
+fn health(object: &ObjectSummary, newest: DateTime<Utc>, silent_after_intervals: f64) -> Health {
+    let since = seconds_between(object.last_run_at, newest);
+    let silent = object
+        .usual_interval_seconds
+        .is_some_and(|usual| since > silent_after_intervals * usual);
+    if object.last_status == Status::Failed {
+        Health::Failing
+    } else if silent {
+        Health::Silent
+    } else if object.last_anomalous {
+        Health::Anomalous
+    } else {
+        Health::Ok
     }
 }
 

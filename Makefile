@@ -80,6 +80,12 @@ bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency a
 	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
 	scripts/bench-e2e.sh
 
+.PHONY: bench-console
+bench-console: kafka-up ## The console's API (p50/p99/max of fleet, incidents, trace) with 10,000 series and 1,000,000 runs processed, its pages' load time (headless Chromium), processing's RSS and index memory
+	scripts/install-browser.sh >/dev/null
+	$(CARGO) build --release --locked --bin processing --bin console-bench
+	scripts/bench-console.sh
+
 .PHONY: eval
 eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, the log-event severity classifier on its held-out corpus, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)
 	scripts/eval.sh

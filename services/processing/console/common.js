@@ -60,10 +60,25 @@ function append(node, children) {
   }
 }
 
-/** Replaces what `node` shows. */
+/**
+ * Replaces what `node` shows. The element that had the keyboard focus in it gets it back
+ * in the new content when it is there again (the same id, or a link to the same place):
+ * a refresh must not throw a keyboard user back to the top of the page.
+ */
 function fill(node, ...children) {
+  const focused = node !== document.activeElement && node.contains(document.activeElement)
+    ? focusSelector(document.activeElement) : null;
   node.replaceChildren();
   append(node, children);
+  const again = focused && node.querySelector(focused);
+  if (again) again.focus({ preventScroll: true });
+}
+
+/** A selector finding `element`'s like in redrawn content, or null. */
+function focusSelector(element) {
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  const href = element.getAttribute("href");
+  return href === null ? null : `${element.localName}[href="${CSS.escape(href)}"]`;
 }
 
 /** Each state's shape, so that no state is told by its colour alone. */
@@ -174,6 +189,9 @@ function live(refresh) {
     running = true;
     try {
       const note = await refresh();
+      // When the page first showed its data: what the page-load measure reads
+      // (scripts/console-page-load.py).
+      if (!performance.getEntriesByName("console-data").length) performance.mark("console-data");
       line.textContent = `updated ${new Date().toLocaleTimeString("en-GB")}${note ? ` · ${note}` : ""}`;
       line.classList.toggle("stale", Boolean(note));
     } catch (error) {

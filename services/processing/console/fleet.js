@@ -79,9 +79,11 @@
     options(company, fleet.companies, chosen.get("company"));
     options(source, fleet.sources, chosen.get("source"));
     const objects = fleet.tiles.reduce((n, t) => n + t.objects_total, 0);
-    fill(summary, `${fleet.tiles.length} sources, ${number(objects)} objects, worst first. Freshness is measured from the newest run, `,
+    fill(summary, `${number(fleet.tiles.length + fleet.tiles_not_shown)} sources${fleet.tiles_not_shown ? ` (the worst ${fleet.tiles.length} shown)` : ""}, ${number(objects)} objects in those shown, worst first. Freshness is measured from the newest run, `,
       fleet.newest_run_at ? [when(fleet.newest_run_at), ` (${ago(fleet.newest_run_at)} by this browser's clock).`] : "— no run yet.");
-    fill(tiles, fleet.tiles.length ? fleet.tiles.map(sourceTile) : el("p", { class: "muted" }, "No source matches."));
+    fill(tiles, fleet.tiles.length ? fleet.tiles.map(sourceTile) : el("p", { class: "muted" }, "No source matches."),
+      fleet.tiles_not_shown ? el("p", { class: "muted", id: "tiles-not-shown" },
+        `${number(fleet.tiles_not_shown)} more sources, better off, not shown: choose a company or a source.`) : null);
     return partial(fleet);
   }
 

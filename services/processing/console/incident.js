@@ -14,7 +14,8 @@
   const note = el("input", { id: "note", name: "note", maxlength: "2000" });
   const acknowledge = el("button", { id: "acknowledge", type: "button" }, "Acknowledge");
   const resolve = el("button", { id: "resolve", type: "button" }, "Resolve");
-  const result = el("p", { id: "action-result", role: "status", "aria-live": "polite" });
+  // Focusable, so that the keyboard's place is kept when the button just used turns disabled.
+  const result = el("p", { id: "action-result", role: "status", "aria-live": "polite", tabindex: "-1" });
   const actions = el("form", { id: "actions", class: "filters", onsubmit: (e) => e.preventDefault() },
     field("Your name", by), field("Note", note), acknowledge, resolve);
   const evidence = el("div", { id: "evidence" });
@@ -41,6 +42,7 @@
       fill(result, problem(answer));
     }
     await refresh();
+    if (document.activeElement === document.body || document.activeElement.disabled) result.focus();
   }
   acknowledge.addEventListener("click", () => command("acknowledge"));
   resolve.addEventListener("click", () => command("resolve"));

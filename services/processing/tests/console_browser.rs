@@ -8,6 +8,8 @@
 //! Chromium and chromedriver come from `scripts/install-browser.sh` (run by `make test`).
 //! Without them the test fails under CI (`CI=true`) and says it did not run elsewhere.
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use obs_kafka::StageConfig;
 use processing::console::ConsoleConfig;
@@ -113,6 +115,57 @@ impl Stack {
             "{path}: {:?}",
             response.text().await
         );
+    }
+
+    /// Feeds the field sample, a failure burst of one source and two log events about it;
+    /// the id of the source-wide incident the burst opens, once its evidence shows them.
+    async fn feed_the_sample_and_a_burst(&self) -> String {
+        self.ingest("/ingest/batch", std::fs::read_to_string(SEED).unwrap())
+            .await;
+        let burst: Vec<String> = BURST_OBJECTS
+            .iter()
+            .enumerate()
+            .map(|(i, &object)| run(object, 50 + i as u32))
+            .collect();
+        self.ingest("/ingest/batch", burst.join("\n")).await;
+        let events = [
+            log_event("efficy API answered 503", "2025-09-05T16:52:00Z"),
+            log_event("efficy token refresh failed", "2025-09-05T16:40:00Z"),
+        ];
+        self.ingest("/log", events.join("\n")).await;
+        let listing = self
+            .wait_for(
+                &format!("/incidents?source={SOURCE_SLUG}&company={COMPANY}&status=open"),
+                "the burst's source-wide incident",
+                |answer| {
+                    answer["incidents"].as_array().is_some_and(|list| {
+                        list.iter().any(|i| {
+                            i["scope"]["kind"] == "source"
+                                && BURST_OBJECTS.iter().all(|o| {
+                                    i["objects"]
+                                        .as_array()
+                                        .is_some_and(|a| a.contains(&json!(o)))
+                                })
+                        })
+                    })
+                },
+            )
+            .await;
+        let id = listing["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["scope"]["kind"] == "source")
+            .and_then(|i| i["id"].as_str())
+            .unwrap()
+            .to_owned();
+        self.wait_for(&format!("/incidents/{id}"), "the log events", |a| {
+            a["incident"]["evidence"]["log_events"]
+                .as_array()
+                .is_some_and(|e| e.len() >= 2)
+        })
+        .await;
+        id
     }
 
     /// Polls a processing endpoint until `done` holds of its answer.
@@ -344,54 +397,7 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
         return;
     };
     let stack = Stack::start().await;
-    stack
-        .ingest("/ingest/batch", std::fs::read_to_string(SEED).unwrap())
-        .await;
-    let burst: Vec<String> = BURST_OBJECTS
-        .iter()
-        .enumerate()
-        .map(|(i, &object)| run(object, 50 + i as u32))
-        .collect();
-    stack.ingest("/ingest/batch", burst.join("\n")).await;
-    let events = [
-        log_event("efficy API answered 503", "2025-09-05T16:52:00Z"),
-        log_event("efficy token refresh failed", "2025-09-05T16:40:00Z"),
-    ];
-    stack.ingest("/log", events.join("\n")).await;
-
-    let listing = stack
-        .wait_for(
-            &format!("/incidents?source={SOURCE_SLUG}&company={COMPANY}&status=open"),
-            "the burst's source-wide incident",
-            |answer| {
-                answer["incidents"].as_array().is_some_and(|list| {
-                    list.iter().any(|i| {
-                        i["scope"]["kind"] == "source"
-                            && BURST_OBJECTS.iter().all(|o| {
-                                i["objects"]
-                                    .as_array()
-                                    .is_some_and(|a| a.contains(&json!(o)))
-                            })
-                    })
-                })
-            },
-        )
-        .await;
-    let id = listing["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["scope"]["kind"] == "source")
-        .and_then(|i| i["id"].as_str())
-        .unwrap()
-        .to_owned();
-    stack
-        .wait_for(&format!("/incidents/{id}"), "the log events", |a| {
-            a["incident"]["evidence"]["log_events"]
-                .as_array()
-                .is_some_and(|e| e.len() >= 2)
-        })
-        .await;
+    let id = stack.feed_the_sample_and_a_burst().await;
 
     let browser = driver.session().await;
     // Without a key the console's APIs refuse; the key form keeps one in the browser.
@@ -681,6 +687,195 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
     )
     .await;
     screenshot(&browser, "logs").await;
+
+    browser.close().await.unwrap();
+    stack.stop().await;
+}
+
+/// Presses `keys` one after the other on whatever has the focus, as a person at the
+/// keyboard does (WebDriver key actions: real key events, where an element's send-keys
+/// would pick a select's option by its text, and could not leave it with Tab).
+async fn press(browser: &Client, keys: &str) {
+    let mut actions = KeyActions::new("keyboard".into());
+    for key in keys.chars() {
+        actions = actions
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+    }
+    browser.perform_actions(actions).await.unwrap();
+}
+
+/// Presses Tab until the focused element matches `css`, at most `limit` times, and
+/// checks that the focus shows (an outline); `what` names the element for the failure.
+async fn tab_to(browser: &Client, css: &str, what: &str, limit: usize) {
+    let matches = format!("return document.activeElement.matches({css:?});");
+    for _ in 0..limit {
+        press(browser, &Key::Tab).await;
+        if browser.execute(&matches, Vec::new()).await.unwrap() == json!(true) {
+            let outline = browser
+                .execute(
+                    "return getComputedStyle(document.activeElement).outlineStyle;",
+                    Vec::new(),
+                )
+                .await
+                .unwrap();
+            assert_ne!(outline, "none", "the focus on {what} does not show");
+            return;
+        }
+    }
+    let focused = browser
+        .execute("return document.activeElement.outerHTML;", Vec::new())
+        .await
+        .unwrap();
+    panic!("{what} ({css}) not reached with {limit} Tabs; the focus is on {focused}");
+}
+
+/// The console with the keyboard only: filters reached with Tab and typed into, links
+/// followed with Enter, an incident acknowledged (name, note, button) without a mouse,
+/// and a record traced from the search box. Every step is asserted from the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_usable_with_the_keyboard_only() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let id = stack.feed_the_sample_and_a_burst().await;
+    let browser = driver.session().await;
+
+    // Fleet: Tab to the source filter, choose a source with the arrow keys; the page shows
+    // that one source and says so in its URL. (Typing a name into a select opens its list
+    // in Chromium, at a moment of its own: the arrows are what a keyboard user relies on.)
+    browser
+        .goto(&format!("{}/console/", stack.console))
+        .await
+        .unwrap();
+    eventually(
+        &browser,
+        "the six sources",
+        "return document.querySelectorAll('#fleet > .tile').length;",
+        |v| v == 6,
+    )
+    .await;
+    tab_to(&browser, "#source", "the source filter", 12).await;
+    let chosen = "return document.querySelector('#source').value;";
+    for _ in 0..10 {
+        if browser.execute(chosen, Vec::new()).await.unwrap() == SOURCE_SLUG {
+            break;
+        }
+        press(&browser, &Key::Down).await;
+    }
+    eventually(
+        &browser,
+        "the one source chosen with the keyboard",
+        "return [document.querySelectorAll('#fleet > .tile').length, location.search];",
+        |v| v == &json!([1, format!("?source={SOURCE_SLUG}")]),
+    )
+    .await;
+    // The tile's incident link, followed with Enter; the tiles refresh meanwhile, and the
+    // focus must stay on the link through a refresh.
+    let incident_link = format!("#fleet a[href=\"/console/incidents/{id}\"]");
+    tab_to(&browser, &incident_link, "the tile's incident link", 12).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let still = format!("return document.activeElement.matches({incident_link:?});");
+    assert_eq!(
+        browser.execute(&still, Vec::new()).await.unwrap(),
+        json!(true),
+        "a refresh of the fleet took the focus off the link"
+    );
+    press(&browser, &Key::Enter).await;
+    eventually(
+        &browser,
+        "the incident page, reached with Enter",
+        "return location.pathname;",
+        |v| v == &json!(format!("/console/incidents/{id}")),
+    )
+    .await;
+
+    // Incidents: the company and source boxes typed into, Enter applies them; the
+    // incident's link followed with Enter.
+    browser
+        .goto(&format!("{}/console/incidents", stack.console))
+        .await
+        .unwrap();
+    tab_to(&browser, "#company", "the company filter", 12).await;
+    press(&browser, COMPANY).await;
+    tab_to(&browser, "#source", "the source filter", 1).await;
+    press(&browser, SOURCE_SLUG).await;
+    press(&browser, &Key::Enter).await;
+    let link = format!("a[data-incident=\"{id}\"]");
+    eventually(
+        &browser,
+        "the filtered list, in the URL",
+        &format!("return [location.search, document.querySelectorAll({link:?}).length];"),
+        |v| {
+            v == &json!([
+                format!("?status=open&company={COMPANY}&source={SOURCE_SLUG}"),
+                1
+            ])
+        },
+    )
+    .await;
+    tab_to(&browser, &link, "the incident's link", 20).await;
+    press(&browser, &Key::Enter).await;
+    let status = "return document.querySelector('#incident-status')?.dataset.status || '';";
+    eventually(&browser, "the open incident", status, |v| v == "open").await;
+    assert_eq!(
+        browser.current_url().await.unwrap().path(),
+        format!("/console/incidents/{id}")
+    );
+
+    // Acknowledge: name, note, then the button, each reached with Tab.
+    tab_to(&browser, "#by", "the name box", 12).await;
+    press(&browser, "bob").await;
+    tab_to(&browser, "#note", "the note box", 1).await;
+    press(&browser, "on it, from the keyboard").await;
+    tab_to(&browser, "#acknowledge", "the Acknowledge button", 1).await;
+    press(&browser, &Key::Enter).await;
+    eventually(&browser, "the acknowledgement", status, |v| {
+        v == "acknowledged"
+    })
+    .await;
+    let state = browser
+        .execute(&text_of("#incident-state"), Vec::new())
+        .await
+        .unwrap();
+    assert!(
+        state
+            .as_str()
+            .unwrap()
+            .contains("Acknowledged by bob — “on it, from the keyboard”"),
+        "{state}"
+    );
+    // The button just used is disabled now: the focus goes to what came of it, not to
+    // the top of the page.
+    eventually(
+        &browser,
+        "the focus on the outcome",
+        "return document.activeElement.id;",
+        |v| v == "action-result",
+    )
+    .await;
+
+    // Trace: the search box, typed into, Enter.
+    browser
+        .goto(&format!("{}/console/trace", stack.console))
+        .await
+        .unwrap();
+    let record = format!("{COMPANY}:2025-09-05-16-50:{}", BURST_OBJECTS[0]);
+    tab_to(&browser, "#record-id", "the record search box", 12).await;
+    press(&browser, &record).await;
+    press(&browser, &Key::Enter).await;
+    eventually(
+        &browser,
+        "the burst run's trace, from the search box",
+        "return [decodeURIComponent(location.pathname), [...document.querySelectorAll('#stages tbody tr')].map(r => r.cells[0].textContent.trim()).join(' ')];",
+        |v| {
+            v[0] == json!(format!("/console/trace/{record}"))
+                && v[1].as_str().is_some_and(|s| s.contains("processed"))
+        },
+    )
+    .await;
+    screenshot(&browser, "keyboard-trace").await;
 
     browser.close().await.unwrap();
     stack.stop().await;

@@ -89,8 +89,8 @@ impl Objects {
     }
 
     /// Every tracked object, in no particular order.
-    pub fn summaries(&self) -> Vec<ObjectSummary> {
-        self.by_series.values().cloned().collect()
+    pub fn summaries(&self) -> impl Iterator<Item = &ObjectSummary> {
+        self.by_series.values()
     }
 
     pub fn len(&self) -> usize {
@@ -127,7 +127,7 @@ mod tests {
     }
 
     fn only(objects: &Objects) -> ObjectSummary {
-        let mut all = objects.summaries();
+        let mut all: Vec<ObjectSummary> = objects.summaries().cloned().collect();
         assert_eq!(all.len(), 1);
         all.remove(0)
     }
@@ -178,7 +178,7 @@ mod tests {
         }
         assert_eq!(objects.len(), 2);
         assert_eq!(objects.untracked_runs(), 2);
-        let mut keys: Vec<u64> = objects.summaries().iter().map(|o| o.total_runs).collect();
+        let mut keys: Vec<u64> = objects.summaries().map(|o| o.total_runs).collect();
         keys.sort_unstable();
         assert_eq!(keys, [1, 2]);
     }

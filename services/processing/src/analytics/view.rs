@@ -337,9 +337,13 @@ impl AnalyticsView {
         }
     }
 
-    /// Every tracked object's latest run and rhythm, in no particular order.
-    pub fn objects(&self) -> Vec<ObjectSummary> {
-        read(&self.records).objects.summaries()
+    /// `f` of every tracked object's latest run and rhythm, in no particular order, read
+    /// under the view's lock: the fleet reads them all per request, and copies only what
+    /// it answers.
+    pub fn with_objects<T>(&self, f: impl FnOnce(&[&ObjectSummary]) -> T) -> T {
+        let state = read(&self.records);
+        let objects: Vec<&ObjectSummary> = state.objects.summaries().collect();
+        f(&objects)
     }
 
     pub fn recent(&self, query: &RecentQuery) -> RecentRecords {
@@ -726,7 +730,8 @@ mod tests {
         ] {
             view.apply_processed(&json(&record)).unwrap();
         }
-        let mut objects = view.objects();
+        let mut objects: Vec<ObjectSummary> =
+            view.with_objects(|all| all.iter().map(|&o| o.clone()).collect());
         objects.sort_by_key(|o| o.object_id);
         let figures: Vec<(i64, Status, &str, &str)> = objects
             .iter()

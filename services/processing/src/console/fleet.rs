@@ -12,7 +12,7 @@ use obs_detector::Severity;
 use obs_incidents::{Incident, IncidentStatus};
 use obs_records::{FailureKind, Status};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How an object or a source is doing, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -33,6 +33,9 @@ pub struct FleetQuery {
     pub company: Option<String>,
     pub source: Option<String>,
     pub objects_per_source: usize,
+    /// Most tiles answered, the worst: a fleet of thousands of sources is read through
+    /// its worst ones and the filters, not all at once.
+    pub tiles: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,8 +45,10 @@ pub struct FleetReport {
     /// Every company and source, for the filters.
     pub companies: Vec<String>,
     pub sources: Vec<String>,
-    /// The tiles that match the filters, worst first.
+    /// The tiles that match the filters, worst first, at most the query's `tiles`.
     pub tiles: Vec<SourceTile>,
+    /// Tiles that match the filters but were not answered.
+    pub tiles_not_shown: usize,
 }
 
 /// One source of one company.
@@ -95,73 +100,163 @@ pub struct IncidentRef {
     pub title: String,
 }
 
+/// What the fleet reads of an active incident: taken from the incident view under its
+/// lock, instead of a copy of each incident with its evidence (alerts, runs, timeline).
+#[derive(Debug, Clone)]
+pub struct ActiveIncident {
+    pub company: String,
+    pub source: String,
+    pub object_id: Option<i64>,
+    /// Sorted, as [`Incident::objects`].
+    pub objects: Vec<i64>,
+    pub reference: IncidentRef,
+}
+
+impl From<&Incident> for ActiveIncident {
+    fn from(incident: &Incident) -> Self {
+        ActiveIncident {
+            company: incident.scope.company.clone(),
+            source: incident.scope.source.clone(),
+            object_id: incident.scope.object_id,
+            objects: incident.objects.clone(),
+            reference: IncidentRef {
+                id: incident.id.clone(),
+                severity: incident.severity,
+                status: incident.status,
+                title: incident.title.clone(),
+            },
+        }
+    }
+}
+
 /// The fleet of `objects`, with the `active` incidents (open or acknowledged) of each.
 pub fn fleet(
-    objects: Vec<ObjectSummary>,
-    active: &[Incident],
+    objects: &[&ObjectSummary],
+    active: &[ActiveIncident],
     query: &FleetQuery,
     silent_after_intervals: f64,
 ) -> FleetReport {
     let newest_run_at = objects.iter().map(|o| o.last_run_at).max();
-    let companies: BTreeSet<String> = objects.iter().map(|o| o.company.clone()).collect();
-    let sources: BTreeSet<String> = objects.iter().map(|o| o.source.clone()).collect();
-    let mut by_source: BTreeMap<(String, String), Vec<ObjectSummary>> = BTreeMap::new();
-    for object in objects {
+    let companies: BTreeSet<&str> = objects.iter().map(|o| o.company.as_str()).collect();
+    let sources: BTreeSet<&str> = objects.iter().map(|o| o.source.as_str()).collect();
+    let mut by_source: BTreeMap<(&str, &str), Vec<&ObjectSummary>> = BTreeMap::new();
+    for &object in objects {
         if matches(query.company.as_deref(), &object.company)
             && matches(query.source.as_deref(), &object.source)
         {
             by_source
-                .entry((object.company.clone(), object.source.clone()))
+                .entry((&object.company, &object.source))
                 .or_default()
                 .push(object);
         }
     }
     let newest = newest_run_at.unwrap_or_default();
-    let mut tiles: Vec<SourceTile> = by_source
+    let mut incidents_of: HashMap<(&str, &str), Vec<&ActiveIncident>> = HashMap::new();
+    for incident in active {
+        incidents_of
+            .entry((&incident.company, &incident.source))
+            .or_default()
+            .push(incident);
+    }
+    // Ranked first on what orders them, so that only the tiles answered are built.
+    let mut ranked: Vec<Ranked> = by_source
         .into_iter()
         .map(|((company, source), objects)| {
-            let incidents: Vec<&Incident> = active
-                .iter()
-                .filter(|i| i.scope.company == company && i.scope.source == source)
-                .collect();
-            source_tile(
+            let incidents: Vec<&ActiveIncident> = incidents_of
+                .get(&(company, source))
+                .cloned()
+                .unwrap_or_default();
+            Ranked::new(
                 company,
                 source,
                 objects,
-                &incidents,
+                incidents,
+                newest,
+                silent_after_intervals,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.key
+            .cmp(&a.key)
+            .then(b.failure_rate.total_cmp(&a.failure_rate))
+            .then_with(|| (a.company, a.source).cmp(&(b.company, b.source)))
+    });
+    let tiles_not_shown = ranked.len().saturating_sub(query.tiles);
+    ranked.truncate(query.tiles);
+    let tiles = ranked
+        .into_iter()
+        .map(|r| {
+            source_tile(
+                r.company,
+                r.source,
+                r.objects,
+                &r.incidents,
                 newest,
                 silent_after_intervals,
                 query.objects_per_source,
             )
         })
         .collect();
-    tiles.sort_by(|a, b| {
-        let key = |t: &SourceTile| {
-            (
-                t.health,
-                t.incidents.first().map(|i| i.severity),
-                t.incidents.len(),
-                t.objects_by_health.get(&Health::Failing).copied(),
-            )
-        };
-        key(b)
-            .cmp(&key(a))
-            .then(b.failure_rate.total_cmp(&a.failure_rate))
-            .then_with(|| (&a.company, &a.source).cmp(&(&b.company, &b.source)))
-    });
     FleetReport {
         newest_run_at,
-        companies: companies.into_iter().collect(),
-        sources: sources.into_iter().collect(),
+        companies: companies.into_iter().map(str::to_owned).collect(),
+        sources: sources.into_iter().map(str::to_owned).collect(),
         tiles,
+        tiles_not_shown,
+    }
+}
+
+/// A source tile before it is built: what orders the tiles, worst first.
+struct Ranked<'a> {
+    company: &'a str,
+    source: &'a str,
+    objects: Vec<&'a ObjectSummary>,
+    incidents: Vec<&'a ActiveIncident>,
+    /// The tile's health, its worst incident's severity, its incidents, its failing
+    /// objects (none: `None`, as [`SourceTile::objects_by_health`] counts them).
+    key: (Health, Option<Severity>, usize, Option<usize>),
+    failure_rate: f64,
+}
+
+impl<'a> Ranked<'a> {
+    fn new(
+        company: &'a str,
+        source: &'a str,
+        objects: Vec<&'a ObjectSummary>,
+        incidents: Vec<&'a ActiveIncident>,
+        newest: DateTime<Utc>,
+        silent_after_intervals: f64,
+    ) -> Self {
+        let healths = objects
+            .iter()
+            .map(|o| health(o, newest, silent_after_intervals));
+        let (worst, failing) = healths.fold((Health::Ok, 0), |(worst, failing), h| {
+            (worst.max(h), failing + usize::from(h == Health::Failing))
+        });
+        let total_runs = objects.iter().map(|o| o.total_runs).sum();
+        let failed_count = objects.iter().map(|o| o.failed_count).sum();
+        Ranked {
+            company,
+            source,
+            key: (
+                worst,
+                incidents.iter().map(|i| i.reference.severity).max(),
+                incidents.len(),
+                (failing > 0).then_some(failing),
+            ),
+            failure_rate: rate(failed_count, total_runs),
+            objects,
+            incidents,
+        }
     }
 }
 
 fn source_tile(
-    company: String,
-    source: String,
-    objects: Vec<ObjectSummary>,
-    incidents: &[&Incident],
+    company: &str,
+    source: &str,
+    objects: Vec<&ObjectSummary>,
+    incidents: &[&ActiveIncident],
     newest: DateTime<Utc>,
     silent_after_intervals: f64,
     objects_per_source: usize,
@@ -188,22 +283,15 @@ fn source_tile(
         .filter_map(|t| t.usual_interval_seconds)
         .collect();
     intervals.sort_by(f64::total_cmp);
-    let mut incident_refs: Vec<IncidentRef> = incidents
-        .iter()
-        .map(|i| IncidentRef {
-            id: i.id.clone(),
-            severity: i.severity,
-            status: i.status,
-            title: i.title.clone(),
-        })
-        .collect();
+    let mut incident_refs: Vec<IncidentRef> =
+        incidents.iter().map(|i| i.reference.clone()).collect();
     incident_refs.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
     let objects_total = tiles.len();
     let objects_not_shown = objects_total.saturating_sub(objects_per_source);
     tiles.truncate(objects_per_source);
     SourceTile {
-        company,
-        source,
+        company: company.to_owned(),
+        source: source.to_owned(),
         health: tiles.first().map_or(Health::Ok, |t| t.health),
         objects_total,
         objects_by_health,
@@ -220,34 +308,23 @@ fn source_tile(
 }
 
 fn object_tile(
-    object: ObjectSummary,
-    incidents: &[&Incident],
+    object: &ObjectSummary,
+    incidents: &[&ActiveIncident],
     newest: DateTime<Utc>,
     silent_after_intervals: f64,
 ) -> ObjectTile {
     let since = seconds_between(object.last_run_at, newest);
-    let silent = object
-        .usual_interval_seconds
-        .is_some_and(|usual| since > silent_after_intervals * usual);
-    let health = if object.last_status == Status::Failed {
-        Health::Failing
-    } else if silent {
-        Health::Silent
-    } else if object.last_anomalous {
-        Health::Anomalous
-    } else {
-        Health::Ok
-    };
+    let health = health(object, newest, silent_after_intervals);
     let open_incidents = incidents
         .iter()
         .filter(|i| {
-            i.scope.object_id == Some(object.object_id)
+            i.object_id == Some(object.object_id)
                 || i.objects.binary_search(&object.object_id).is_ok()
         })
         .count();
     ObjectTile {
         object_id: object.object_id,
-        object_type: object.object_type,
+        object_type: object.object_type.clone(),
         health,
         last_run_at: object.last_run_at,
         last_status: object.last_status,
@@ -258,6 +335,24 @@ fn object_tile(
         since_last_run_seconds: since,
         usual_interval_seconds: object.usual_interval_seconds,
         open_incidents,
+    }
+}
+
+/// Failing (its latest run failed), silent (no run for `silent_after_intervals` of its
+/// usual interval before the newest run of the fleet), anomalous, or ok.
+fn health(object: &ObjectSummary, newest: DateTime<Utc>, silent_after_intervals: f64) -> Health {
+    let since = seconds_between(object.last_run_at, newest);
+    let silent = object
+        .usual_interval_seconds
+        .is_some_and(|usual| since > silent_after_intervals * usual);
+    if object.last_status == Status::Failed {
+        Health::Failing
+    } else if silent {
+        Health::Silent
+    } else if object.last_anomalous {
+        Health::Anomalous
+    } else {
+        Health::Ok
     }
 }
 
@@ -349,11 +444,16 @@ mod tests {
         incident
     }
 
+    fn refs(objects: &[ObjectSummary]) -> Vec<&ObjectSummary> {
+        objects.iter().collect()
+    }
+
     fn everything() -> FleetQuery {
         FleetQuery {
             company: None,
             source: None,
             objects_per_source: 100,
+            tiles: 100,
         }
     }
 
@@ -377,7 +477,7 @@ mod tests {
             object("efficy", 4, 600, Status::Failed),
             object("efficy", 5, 600, Status::Success),
         ];
-        let report = fleet(objects, &[], &everything(), 3.0);
+        let report = fleet(&refs(&objects), &[], &everything(), 3.0);
         assert_eq!(
             order(&report),
             [
@@ -414,7 +514,7 @@ mod tests {
             object("zoho", 1, 600, Status::Success),
             object("sharepoint", 2, 480, Status::Success),
         ];
-        let report = fleet(objects, &[], &everything(), 3.0);
+        let report = fleet(&refs(&objects), &[], &everything(), 3.0);
         assert!(report.tiles.iter().all(|t| t.health == Health::Ok));
     }
 
@@ -426,10 +526,10 @@ mod tests {
             object("efficy", 3, 600, Status::Success),
         ];
         let incidents = [
-            incident("efficy", vec![2, 3], Severity::Critical),
-            incident("other", vec![1], Severity::Critical),
+            ActiveIncident::from(&incident("efficy", vec![2, 3], Severity::Critical)),
+            ActiveIncident::from(&incident("other", vec![1], Severity::Critical)),
         ];
-        let report = fleet(objects, &incidents, &everything(), 3.0);
+        let report = fleet(&refs(&objects), &incidents, &everything(), 3.0);
         assert_eq!(
             order(&report),
             [("efficy", Health::Failing), ("zoho", Health::Failing)]
@@ -458,8 +558,9 @@ mod tests {
             company: Some("ACME".into()),
             source: Some("zoho".into()),
             objects_per_source: 2,
+            tiles: 100,
         };
-        let report = fleet(objects, &[], &query, 3.0);
+        let report = fleet(&refs(&objects), &[], &query, 3.0);
         assert_eq!(report.tiles.len(), 1);
         let tile = &report.tiles[0];
         assert_eq!((tile.company.as_str(), tile.health), ("acme", Health::Ok));
@@ -473,8 +574,25 @@ mod tests {
     }
 
     #[test]
+    fn the_worst_tiles_are_answered_and_the_others_counted() {
+        let objects = vec![
+            object("zoho", 1, 600, Status::Success),
+            object("efficy", 2, 600, Status::Failed),
+            object("powerbi", 3, 600, Status::Success),
+        ];
+        let query = FleetQuery {
+            tiles: 1,
+            ..everything()
+        };
+        let report = fleet(&refs(&objects), &[], &query, 3.0);
+        assert_eq!(order(&report), [("efficy", Health::Failing)]);
+        assert_eq!(report.tiles_not_shown, 2);
+        assert_eq!(report.sources, ["efficy", "powerbi", "zoho"]);
+    }
+
+    #[test]
     fn an_empty_fleet_has_no_tiles() {
-        let report = fleet(Vec::new(), &[], &everything(), 3.0);
+        let report = fleet(&refs(&Vec::new()), &[], &everything(), 3.0);
         assert!(report.tiles.is_empty());
         assert_eq!(report.newest_run_at, None);
     }

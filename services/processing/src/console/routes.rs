@@ -2,16 +2,15 @@
 //! `GET /console/api/fleet` and `GET /console/api/pipeline`.
 
 use super::config::ConsoleConfig;
-use super::fleet::{fleet, FleetQuery, FleetReport};
+use super::fleet::{fleet, ActiveIncident, FleetQuery, FleetReport};
 use super::metrics_text;
 use super::pipeline::ServiceReport;
 use crate::analytics::AnalyticsView;
-use crate::incidents::{IncidentQuery, IncidentView};
+use crate::incidents::IncidentView;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
-use obs_incidents::IncidentStatus;
 use obs_service::{ApiError, FromQuery, Metrics, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +21,10 @@ use std::time::Duration;
 pub const FLEET_DEFAULT_OBJECTS: usize = 100;
 /// Most objects shown per source tile.
 pub const FLEET_MAX_OBJECTS: usize = 1_000;
+/// Tiles answered when the query does not say.
+pub const FLEET_DEFAULT_TILES: usize = 100;
+/// Most tiles answered.
+pub const FLEET_MAX_TILES: usize = 1_000;
 
 /// This process's own `/status`, which the pipeline page shows beside the others'.
 pub trait LocalStatus: Send + Sync {
@@ -55,7 +58,7 @@ pub fn api_router(api: ConsoleApi) -> Router {
 type Console = State<Arc<Shared>>;
 
 impl FromQuery for FleetQuery {
-    const PARAMETERS: &'static [&'static str] = &["company", "source", "objects"];
+    const PARAMETERS: &'static [&'static str] = &["company", "source", "objects", "tiles"];
 
     fn from_query(params: &QueryParams) -> Result<Self, ApiError> {
         let name = |key: &str| {
@@ -78,36 +81,34 @@ impl FromQuery for FleetQuery {
                     },
                 )?
                 .unwrap_or(FLEET_DEFAULT_OBJECTS),
+            tiles: params
+                .parse(
+                    "tiles",
+                    &format!("an integer from 1 to {FLEET_MAX_TILES}"),
+                    |value| {
+                        value
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|n| (1..=FLEET_MAX_TILES).contains(n))
+                    },
+                )?
+                .unwrap_or(FLEET_DEFAULT_TILES),
         })
     }
 }
 
-/// `GET /console/api/fleet?company=&source=&objects=`: every source of every company with
-/// its objects, worst first (see [`super::fleet`]).
+/// `GET /console/api/fleet?company=&source=&objects=&tiles=`: the sources of every company
+/// with their objects, worst first (see [`super::fleet`]).
 async fn fleet_answer(
     State(console): Console,
     StrictQuery(query): StrictQuery<FleetQuery>,
 ) -> ViewAnswer<FleetReport> {
     let api = &console.api;
     let caught_up = api.analytics.is_caught_up() && api.incidents.caught_up();
-    let active: Vec<_> = [IncidentStatus::Open, IncidentStatus::Acknowledged]
-        .into_iter()
-        .flat_map(|status| {
-            api.incidents
-                .list(&IncidentQuery {
-                    status: Some(status),
-                    limit: usize::MAX,
-                    ..IncidentQuery::default()
-                })
-                .0
-        })
-        .collect();
-    let report = fleet(
-        api.analytics.objects(),
-        &active,
-        &query,
-        api.config.silent_after_intervals,
-    );
+    let active = api.incidents.active(|i| ActiveIncident::from(i));
+    let report = api
+        .analytics
+        .with_objects(|objects| fleet(objects, &active, &query, api.config.silent_after_intervals));
     ViewAnswer::new(caught_up, report)
 }
 
@@ -268,9 +269,12 @@ mod tests {
         assert_eq!(tile["objects_total"], 2);
         assert_eq!(tile["objects"][0]["object_id"], 101, "the failing one");
         assert_eq!(tile["objects_not_shown"], 1);
+        assert_eq!(body["tiles_not_shown"], 0);
         for (uri, parameter) in [
             ("/console/api/fleet?objects=0", "objects"),
             ("/console/api/fleet?objects=1001", "objects"),
+            ("/console/api/fleet?tiles=0", "tiles"),
+            ("/console/api/fleet?tiles=1001", "tiles"),
             ("/console/api/fleet?source=", "source"),
             ("/console/api/fleet?limit=5", "limit"),
         ] {

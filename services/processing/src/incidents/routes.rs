@@ -15,19 +15,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use obs_detector::Severity;
 use obs_incidents::{
-    check_command, scope_key, Action, Command, IncidentError, IncidentStatus, Signal,
-    SIGNAL_SCHEMA_VERSION,
+    check_command, scope_key, Action, Command, Incident, IncidentError, IncidentStatus, Mark,
+    Resolution, Scope, Signal, SIGNAL_SCHEMA_VERSION,
 };
 use obs_kafka::{AckedProducer, KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
-use obs_service::auth::{Auth, Scope};
+use obs_service::auth::{Auth, Scope as KeyScope};
 use obs_service::http::read_body;
 use obs_service::{
     ApiError, ApplicationJson, ContentType, FromQuery, QueryParams, StrictQuery, ViewAnswer,
 };
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,11 +58,11 @@ pub fn router(api: Arc<IncidentsApi>, auth: &Arc<Auth>) -> Router {
     let read = Router::new()
         .route("/incidents", get(list))
         .route("/incidents/{id}", get(show))
-        .route_layer(auth.require(Scope::Read));
+        .route_layer(auth.require(KeyScope::Read));
     let operate = Router::new()
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/resolve", post(resolve))
-        .route_layer(auth.require(Scope::Operate));
+        .route_layer(auth.require(KeyScope::Operate));
     read.merge(operate).with_state(api)
 }
 
@@ -105,9 +106,68 @@ fn without_heavy_fields(mut value: Value) -> Value {
     value
 }
 
+/// An incident as a list shows it: every field but [`HEAVY_FIELDS`], borrowed, so that a
+/// list neither copies nor serializes the evidence it leaves out.
+#[derive(Serialize)]
+struct Listed<'a> {
+    id: &'a str,
+    schema_version: &'a str,
+    status: IncidentStatus,
+    scope: &'a Scope,
+    severity: Severity,
+    title: &'a str,
+    summary: &'a str,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    opened_at: DateTime<Utc>,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    first_run_at: DateTime<Utc>,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    active_since: DateTime<Utc>,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    last_alert_at: DateTime<Utc>,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "obs_records::time::rfc3339")]
+    stream_time: DateTime<Utc>,
+    acknowledged: &'a Option<Mark>,
+    resolved: &'a Option<Resolution>,
+    reopened: u32,
+    alerts_total: u64,
+    objects: &'a [i64],
+    merged_into: &'a Option<String>,
+    version: u64,
+}
+
+impl<'a> From<&'a Incident> for Listed<'a> {
+    fn from(i: &'a Incident) -> Self {
+        Listed {
+            id: &i.id,
+            schema_version: &i.schema_version,
+            status: i.status,
+            scope: &i.scope,
+            severity: i.severity,
+            title: &i.title,
+            summary: &i.summary,
+            opened_at: i.opened_at,
+            first_run_at: i.first_run_at,
+            active_since: i.active_since,
+            last_alert_at: i.last_alert_at,
+            updated_at: i.updated_at,
+            stream_time: i.stream_time,
+            acknowledged: &i.acknowledged,
+            resolved: &i.resolved,
+            reopened: i.reopened,
+            alerts_total: i.alerts_total,
+            objects: &i.objects,
+            merged_into: &i.merged_into,
+            version: i.version,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Listing {
-    incidents: Vec<Value>,
+    incidents: Vec<Box<RawValue>>,
     total_matched: usize,
 }
 
@@ -116,11 +176,11 @@ async fn list(
     StrictQuery(query): StrictQuery<IncidentQuery>,
 ) -> ViewAnswer<Listing> {
     let caught_up = api.view.caught_up();
-    let (incidents, total_matched) = api.view.list(&query);
-    let incidents = incidents
-        .into_iter()
-        .map(|i| without_heavy_fields(serde_json::to_value(i).unwrap_or(Value::Null)))
-        .collect();
+    // Serialized under the view's lock: nothing of an incident is copied but its JSON.
+    let (incidents, total_matched) = api.view.list(&query, |i| {
+        serde_json::value::to_raw_value(&Listed::from(i)).ok()
+    });
+    let incidents = incidents.into_iter().flatten().collect();
     ViewAnswer::new(
         caught_up,
         Listing {
@@ -316,4 +376,32 @@ fn unavailable(producer: &AckedProducer, error: &KafkaError) -> ApiError {
         format!("the command could not be written to Kafka: {error}"),
         retry_after,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listed incident is the incident without its heavy fields, whatever fields it has.
+    #[test]
+    fn a_listed_incident_is_the_incident_without_its_heavy_fields() {
+        let incident: Incident = serde_json::from_value(json!({
+            "id": "inc-1", "schema_version": "incident-v1", "status": "acknowledged",
+            "scope": {"kind": "series", "company": "acme", "source": "zoho",
+                      "series_key": "acme:zoho:1", "object_id": 1, "object_type": "projects"},
+            "severity": "critical", "title": "t", "summary": "s",
+            "opened_at": "2025-09-05T16:00:00Z", "first_run_at": "2025-09-05T16:00:00Z",
+            "active_since": "2025-09-05T16:00:00Z", "last_alert_at": "2025-09-05T16:00:00Z",
+            "updated_at": "2025-09-05T16:00:00Z", "stream_time": "2025-09-05T16:00:00Z",
+            "acknowledged": {"by": "alice", "note": "n", "at": "2025-09-05T16:05:00Z"},
+            "resolved": null, "reopened": 2, "alerts_total": 3, "alerts": [], "runs": [],
+            "objects": [1], "series": [], "timeline": [], "merged_into": "inc-2",
+            "command_ids": ["c"], "version": 7,
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(Listed::from(&incident)).unwrap(),
+            without_heavy_fields(serde_json::to_value(&incident).unwrap())
+        );
+    }
 }

@@ -88,9 +88,21 @@ impl IncidentView {
         read(&self.inner).by_id.get(id).cloned()
     }
 
+    /// `take` of every open or acknowledged incident, read under the lock: what a caller
+    /// needs of each without copying all of it.
+    pub fn active<T>(&self, take: impl Fn(&Incident) -> T) -> Vec<T> {
+        read(&self.inner)
+            .by_id
+            .values()
+            .filter(|i| i.status.is_active())
+            .map(take)
+            .collect()
+    }
+
     /// The incidents that match, worst first: active before resolved, then by severity, then
     /// the latest change first; and how many matched.
-    pub fn list(&self, query: &IncidentQuery) -> (Vec<Incident>, usize) {
+    /// `take` of each returned, read under the lock.
+    pub fn list<T>(&self, query: &IncidentQuery, take: impl Fn(&Incident) -> T) -> (Vec<T>, usize) {
         let inner = read(&self.inner);
         let mut matched: Vec<&Incident> = inner
             .by_id
@@ -109,7 +121,7 @@ impl IncidentView {
                 .then(b.updated_at.cmp(&a.updated_at))
                 .then(a.id.cmp(&b.id))
         });
-        let incidents = matched.into_iter().take(query.limit).cloned().collect();
+        let incidents = matched.into_iter().take(query.limit).map(take).collect();
         (incidents, total)
     }
 

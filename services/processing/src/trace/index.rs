@@ -8,7 +8,8 @@
 //!
 //! The entries sit in a ring in the order their records were first seen, each at a
 //! sequence number; the map goes from fingerprint to sequence number. Both are allocated
-//! at the capacity up front, so the index never reallocates as it fills.
+//! at the capacity up front, so the index never reallocates as it fills; once it evicts,
+//! the map doubles once, when the slots left by its removals fill it.
 
 use chrono::{DateTime, Utc};
 use obs_detector::{RuleKind, Severity};
@@ -129,6 +130,16 @@ impl RecordTrace {
         }
     }
 
+    /// What the record's dead letter takes beyond its entry: its box and its three texts.
+    fn boxed_bytes(&self) -> usize {
+        self.dead_lettered.as_deref().map_or(0, |(_, refusal)| {
+            size_of::<(Hop, Refusal)>()
+                + refusal.stage_of_failure.len()
+                + refusal.reason.len()
+                + refusal.error_type.len()
+        })
+    }
+
     /// Processed or dead-lettered: the record went as far as it will.
     pub fn complete(&self) -> bool {
         self.processed.is_some() || self.dead_lettered.is_some()
@@ -182,6 +193,8 @@ pub struct TraceIndex {
     /// `first_sequence + i`.
     entries: VecDeque<Entry>,
     first_sequence: u64,
+    /// [`RecordTrace::boxed_bytes`] of the entries held.
+    boxed_bytes: usize,
 }
 
 impl TraceIndex {
@@ -193,6 +206,7 @@ impl TraceIndex {
             sequences: HashMap::with_capacity(capacity),
             entries: VecDeque::with_capacity(capacity),
             first_sequence: 0,
+            boxed_bytes: 0,
         }
     }
 
@@ -206,7 +220,9 @@ impl TraceIndex {
         if let Some(&sequence) = self.sequences.get(&fingerprint) {
             let at = (sequence - self.first_sequence) as usize;
             if let Some(entry) = self.entries.get_mut(at) {
+                self.boxed_bytes -= entry.trace.boxed_bytes();
                 entry.trace.see(sighting);
+                self.boxed_bytes += entry.trace.boxed_bytes();
             }
             return false;
         }
@@ -214,11 +230,13 @@ impl TraceIndex {
         if evicted {
             if let Some(oldest) = self.entries.pop_front() {
                 self.sequences.remove(&oldest.fingerprint);
+                self.boxed_bytes -= oldest.trace.boxed_bytes();
                 self.first_sequence += 1;
             }
         }
         let mut trace = RecordTrace::default();
         trace.see(sighting);
+        self.boxed_bytes += trace.boxed_bytes();
         self.sequences
             .insert(fingerprint, self.first_sequence + self.entries.len() as u64);
         self.entries.push_back(Entry { fingerprint, trace });
@@ -235,6 +253,21 @@ impl TraceIndex {
 
     pub fn held(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The bytes the index takes: the ring and the map as allocated (at the capacity, up
+    /// front) and the dead letters' boxes; the allocator's rounding aside.
+    pub fn memory_bytes(&self) -> usize {
+        // The map's buckets: its capacity × 8/7, a power of two, each a (fingerprint,
+        // sequence) pair and a control byte, plus one group of control bytes.
+        let buckets = match self.sequences.capacity() {
+            0 => 0,
+            capacity => (capacity * 8 / 7).next_power_of_two(),
+        };
+        self.entries.capacity() * size_of::<Entry>()
+            + buckets * (size_of::<(u64, u64)>() + 1)
+            + 16
+            + self.boxed_bytes
     }
 
     pub fn stats(&self) -> TraceStats {
@@ -370,6 +403,43 @@ mod tests {
         let longest = "x".repeat(MAX_RECORD_ID_BYTES);
         index.see(&longest, Sighting::Ingested(hop(1)));
         assert!(index.get(&longest).is_some());
+    }
+
+    #[test]
+    fn memory_counts_the_allocation_up_front_and_the_dead_letters_held() {
+        let mut index = TraceIndex::new(100_000);
+        let empty = index.memory_bytes();
+        assert!(empty >= 100_000 * (136 + 17), "{empty}");
+        assert!(empty < 16_000_000, "{empty}");
+        index.see("a", Sighting::Ingested(hop(1)));
+        assert_eq!(
+            index.memory_bytes(),
+            empty,
+            "an entry is in the ring already"
+        );
+        let refusal = Refusal {
+            stage_of_failure: "standardization".into(),
+            reason: "not JSON".into(),
+            error_type: "malformed_json".into(),
+        };
+        index.see("a", Sighting::DeadLettered(hop(2), refusal.clone()));
+        index.see("a", Sighting::DeadLettered(hop(3), refusal));
+        assert_eq!(index.memory_bytes(), empty + 72 + 15 + 8 + 14);
+    }
+
+    #[test]
+    fn an_evicted_dead_letter_no_longer_counts() {
+        let mut index = TraceIndex::new(1);
+        let empty = index.memory_bytes();
+        let refusal = Refusal {
+            stage_of_failure: "processing".into(),
+            reason: "r".into(),
+            error_type: "e".into(),
+        };
+        index.see("a", Sighting::DeadLettered(hop(1), refusal));
+        assert!(index.memory_bytes() > empty);
+        index.see("b", Sighting::Ingested(hop(2)));
+        assert_eq!(index.memory_bytes(), empty);
     }
 
     /// The memory the module docs and the README state: an entry of the ring, and a

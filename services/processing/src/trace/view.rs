@@ -39,6 +39,11 @@ impl TraceView {
         read(&self.index).stats()
     }
 
+    /// See [`TraceIndex::memory_bytes`].
+    pub fn memory_bytes(&self) -> usize {
+        read(&self.index).memory_bytes()
+    }
+
     /// The reader has read everything published before it started.
     pub fn mark_caught_up(&self) {
         self.caught_up.store(true, Ordering::Release);

@@ -749,6 +749,7 @@ async fn the_console_is_usable_with_the_keyboard_only() {
         .goto(&format!("{}/console/", stack.console))
         .await
         .unwrap();
+    sign_in(&browser).await;
     eventually(
         &browser,
         "the six sources",
@@ -756,7 +757,7 @@ async fn the_console_is_usable_with_the_keyboard_only() {
         |v| v == 6,
     )
     .await;
-    tab_to(&browser, "#source", "the source filter", 12).await;
+    tab_to(&browser, "#source", "the source filter", 16).await;
     let chosen = "return document.querySelector('#source').value;";
     for _ in 0..10 {
         if browser.execute(chosen, Vec::new()).await.unwrap() == SOURCE_SLUG {

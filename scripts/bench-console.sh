@@ -52,7 +52,7 @@ caught_up() {
   python3 - "$URL/status" "$1" <<'PY'
 import json, os, sys, time, urllib.request
 url, expected = sys.argv[1], int(sys.argv[2])
-key = {"authorization": "Bearer " + os.environ["OBS_API_TOKEN"]}
+key = {"authorization": "Bearer " + os.environ["BENCH_API_TOKEN"]}
 deadline = time.time() + 900
 while True:
     s = json.load(urllib.request.urlopen(urllib.request.Request(url, headers=key), timeout=10))

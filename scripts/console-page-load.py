@@ -46,7 +46,7 @@ def request(method, url, body=None):
 
 
 # The read key of the bench's services (scripts/bench-keys.sh), for the APIs and the pages.
-TOKEN = os.environ.get("OBS_API_TOKEN", "")
+TOKEN = os.environ.get("BENCH_API_TOKEN", "")
 
 
 def get_json(url):

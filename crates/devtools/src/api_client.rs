@@ -1,12 +1,12 @@
-//! The HTTP client of the bench tools: it sends `OBS_API_TOKEN` (set by the bench
+//! The HTTP client of the bench tools: it sends `BENCH_API_TOKEN` (set by the bench
 //! scripts, whose services take its digest) as the bearer key of every request.
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
 /// The variable holding the token the bench tools send.
-pub const TOKEN_VAR: &str = "OBS_API_TOKEN";
+pub const TOKEN_VAR: &str = "BENCH_API_TOKEN";
 
-/// A client sending `Authorization: Bearer $OBS_API_TOKEN` when that variable is set.
+/// A client sending `Authorization: Bearer $BENCH_API_TOKEN` when that variable is set.
 pub fn api_client() -> anyhow::Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
     if let Ok(token) = std::env::var(TOKEN_VAR) {

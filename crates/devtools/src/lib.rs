@@ -1,7 +1,9 @@
 //! Checks of the workspace's source that the compiler does not make.
 //!
 //! * [`module_graph`]: the import graph between a crate's files, and its cycles;
-//! * [`api_client`]: the bench tools' HTTP client, sending the API key of the bench.
+//! * [`api_client`]: the bench tools' HTTP client, sending the API key of the bench;
+//! * [`bulk_producer`]: the bench tools' producer, to fill topics fast.
 
 pub mod api_client;
+pub mod bulk_producer;
 pub mod module_graph;

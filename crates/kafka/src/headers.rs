@@ -87,11 +87,16 @@ pub struct Position<'a> {
 
 impl<'a> Position<'a> {
     pub fn encode(&self) -> String {
-        let timestamp = self.timestamp_ms.map(|t| t.to_string()).unwrap_or_default();
-        format!(
-            "{}/{}/{}/{timestamp}",
-            self.topic, self.partition, self.offset
-        )
+        let Position {
+            topic,
+            partition,
+            offset,
+            timestamp_ms,
+        } = self;
+        match timestamp_ms {
+            Some(at) => format!("{topic}/{partition}/{offset}/{at}"),
+            None => format!("{topic}/{partition}/{offset}/"),
+        }
     }
 
     /// Reads a [`POSITION`] header's value; `None` when it is not one.

@@ -31,6 +31,17 @@ pub struct BrokerStatus {
 }
 
 impl BrokerStatus {
+    /// Before the first check.
+    fn unchecked() -> BrokerStatus {
+        BrokerStatus {
+            reachable: false,
+            brokers: 0,
+            checked_at: None,
+            error: Some("not checked yet".into()),
+            consecutive_failures: 0,
+        }
+    }
+
     /// The state after a check answered `result` at `now`: unreachable at once when no
     /// check succeeded yet, else after [`FAILURES_BEFORE_UNREACHABLE`] failures in a row.
     fn after(&self, result: Result<usize, String>, now: DateTime<Utc>) -> BrokerStatus {
@@ -74,13 +85,7 @@ impl BrokerProbe {
         F: Fn() -> Result<usize, String> + Send + Sync + 'static,
     {
         let probe = BrokerProbe {
-            status: Arc::new(RwLock::new(BrokerStatus {
-                reachable: false,
-                brokers: 0,
-                checked_at: None,
-                error: Some("not checked yet".into()),
-                consecutive_failures: 0,
-            })),
+            status: Arc::new(RwLock::new(BrokerStatus::unchecked())),
         };
         let check = Arc::new(check);
         let status = probe.status.clone();
@@ -127,20 +132,10 @@ impl BrokerProbe {
 mod tests {
     use super::*;
 
-    fn unchecked() -> BrokerStatus {
-        BrokerStatus {
-            reachable: false,
-            brokers: 0,
-            checked_at: None,
-            error: Some("not checked yet".into()),
-            consecutive_failures: 0,
-        }
-    }
-
     #[test]
     fn a_first_failure_is_unreachable_and_a_success_reachable() {
         let now = Utc::now();
-        let failed = unchecked().after(Err("timed out".into()), now);
+        let failed = BrokerStatus::unchecked().after(Err("timed out".into()), now);
         assert!(!failed.reachable);
         assert_eq!(failed.error.as_deref(), Some("timed out"));
         let ok = failed.after(Ok(1), now);
@@ -154,7 +149,7 @@ mod tests {
     #[test]
     fn brokers_that_answered_stay_reachable_until_failures_in_a_row() {
         let now = Utc::now();
-        let mut status = unchecked().after(Ok(1), now);
+        let mut status = BrokerStatus::unchecked().after(Ok(1), now);
         for failure in 1..FAILURES_BEFORE_UNREACHABLE {
             status = status.after(Err("timed out".into()), now);
             assert!(status.reachable, "after {failure} failure(s)");

@@ -112,14 +112,19 @@ impl QueryParams {
 
     /// `limit`: an integer from 1 to `max`, `default` when absent.
     pub fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        self.count("limit", default, max)
+    }
+
+    /// Parameter `name`: an integer from 1 to `max`, `default` when absent.
+    pub fn count(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
         let expected = format!("an integer from 1 to {max}");
-        let limit = self.parse("limit", &expected, |value| {
+        let count = self.parse(name, &expected, |value| {
             value
                 .parse::<usize>()
                 .ok()
-                .filter(|limit| (1..=max).contains(limit))
+                .filter(|count| (1..=max).contains(count))
         })?;
-        Ok(limit.unwrap_or(default))
+        Ok(count.unwrap_or(default))
     }
 }
 

@@ -359,6 +359,19 @@ async fn eventually(
     }
 }
 
+/// A stack fed with the field sample and a failure burst (the burst's incident id), and a
+/// browser session on its console's fleet page, without a key yet.
+async fn open_console(driver: &Driver) -> (Stack, String, Client) {
+    let stack = Stack::start().await;
+    let id = stack.feed_the_sample_and_a_burst().await;
+    let browser = driver.session().await;
+    browser
+        .goto(&format!("{}/console/", stack.console))
+        .await
+        .unwrap();
+    (stack, id, browser)
+}
+
 /// Enters the test key in the console's key form (the page reloads with it).
 async fn sign_in(browser: &Client) {
     let input = browser.find(Locator::Id("api-key")).await.unwrap();
@@ -396,15 +409,8 @@ async fn the_console_shows_the_fleet_and_an_incident_and_acknowledging_it_reache
     let Some(driver) = Driver::start() else {
         return;
     };
-    let stack = Stack::start().await;
-    let id = stack.feed_the_sample_and_a_burst().await;
-
-    let browser = driver.session().await;
+    let (stack, id, browser) = open_console(&driver).await;
     // Without a key the console's APIs refuse; the key form keeps one in the browser.
-    browser
-        .goto(&format!("{}/console/", stack.console))
-        .await
-        .unwrap();
     let refused = browser
         .execute(
             "return fetch('/console/api/fleet').then(r => r.status);",
@@ -738,17 +744,11 @@ async fn the_console_is_usable_with_the_keyboard_only() {
     let Some(driver) = Driver::start() else {
         return;
     };
-    let stack = Stack::start().await;
-    let id = stack.feed_the_sample_and_a_burst().await;
-    let browser = driver.session().await;
+    let (stack, id, browser) = open_console(&driver).await;
 
     // Fleet: Tab to the source filter, choose a source with the arrow keys; the page shows
     // that one source and says so in its URL. (Typing a name into a select opens its list
     // in Chromium, at a moment of its own: the arrows are what a keyboard user relies on.)
-    browser
-        .goto(&format!("{}/console/", stack.console))
-        .await
-        .unwrap();
     sign_in(&browser).await;
     eventually(
         &browser,

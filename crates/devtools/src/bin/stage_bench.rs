@@ -11,8 +11,9 @@
 //!   warm-up), of the records committed since.
 
 use anyhow::{bail, Context};
+use obs_devtools::bulk_producer::{bulk_producer, send};
 use obs_kafka::{KafkaConfig, RecordHeaders, TopicsConfig, TraceParent};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::Producer;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -40,14 +41,7 @@ async fn main() -> anyhow::Result<()> {
 async fn produce(n: usize) -> anyhow::Result<()> {
     let config: BenchConfig = obs_service::load_config("stage-bench")?;
     obs_kafka::topics::ensure_topics(&config.kafka, "stage-bench", &config.topics).await?;
-    let producer: ThreadedProducer<DefaultProducerContext> = config
-        .kafka
-        .client_config("stage-bench")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+    let producer = bulk_producer(&config.kafka, "stage-bench")?;
     let topic = &config.topics.raw_logs.name;
     let started = Instant::now();
     for record in obs_samplegen::records(4242, n) {
@@ -61,19 +55,7 @@ async fn produce(n: usize) -> anyhow::Result<()> {
         .to_kafka();
         let key = record.series_key();
         let payload = record.to_json_bytes();
-        let mut message = BaseRecord::to(topic)
-            .key(&key)
-            .payload(&payload)
-            .headers(headers);
-        loop {
-            match producer.send(message) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    message = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
+        send(&producer, topic, &key, &payload, headers);
     }
     producer.flush(Duration::from_secs(120))?;
     println!(

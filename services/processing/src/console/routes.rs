@@ -69,30 +69,12 @@ impl FromQuery for FleetQuery {
         Ok(FleetQuery {
             company: name("company")?,
             source: name("source")?,
-            objects_per_source: params
-                .parse(
-                    "objects",
-                    &format!("an integer from 1 to {FLEET_MAX_OBJECTS}"),
-                    |value| {
-                        value
-                            .parse::<usize>()
-                            .ok()
-                            .filter(|n| (1..=FLEET_MAX_OBJECTS).contains(n))
-                    },
-                )?
-                .unwrap_or(FLEET_DEFAULT_OBJECTS),
-            tiles: params
-                .parse(
-                    "tiles",
-                    &format!("an integer from 1 to {FLEET_MAX_TILES}"),
-                    |value| {
-                        value
-                            .parse::<usize>()
-                            .ok()
-                            .filter(|n| (1..=FLEET_MAX_TILES).contains(n))
-                    },
-                )?
-                .unwrap_or(FLEET_DEFAULT_TILES),
+            objects_per_source: params.count(
+                "objects",
+                FLEET_DEFAULT_OBJECTS,
+                FLEET_MAX_OBJECTS,
+            )?,
+            tiles: params.count("tiles", FLEET_DEFAULT_TILES, FLEET_MAX_TILES)?,
         })
     }
 }

@@ -2,13 +2,13 @@
 //! `standardized-logs` as ingestion and standardization write them.
 
 use anyhow::Context;
+use obs_devtools::bulk_producer::{bulk_producer, send};
 use obs_kafka::{KafkaConfig, RecordHeaders, TopicsConfig, TraceParent};
 use obs_records::{
     standardize, RawRecord, StandardizeOptions, RAW_SCHEMA_VERSION, STANDARDIZED_SCHEMA_VERSION,
 };
 use obs_samplegen::GeneratorConfig;
-use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::Producer;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
@@ -56,14 +56,7 @@ pub async fn fill(args: FillArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let producer: ThreadedProducer<DefaultProducerContext> = config
-        .kafka
-        .client_config("console-bench")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+    let producer = bulk_producer(&config.kafka, "console-bench")?;
     let raw_topic = &config.topics.raw_logs.name;
     let standardized_topic = &config.topics.standardized_logs.name;
     let options = StandardizeOptions::default();
@@ -153,26 +146,4 @@ fn fleet_of(seed: u64, series: usize) -> (usize, usize) {
         }
     }
     (high, count(high))
-}
-
-fn send(
-    producer: &ThreadedProducer<DefaultProducerContext>,
-    topic: &str,
-    key: &str,
-    payload: &[u8],
-    headers: OwnedHeaders,
-) {
-    let mut message = BaseRecord::to(topic)
-        .key(key)
-        .payload(payload)
-        .headers(headers);
-    loop {
-        match producer.send(message) {
-            Ok(()) => break,
-            Err((_, back)) => {
-                message = back;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
 }

@@ -53,6 +53,7 @@ pub(crate) mod testing;
 mod view;
 
 pub use config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
+pub use objects::{Objects, SourceObjects};
 pub use reader::{spawn_reader, ReaderHandle};
 pub use responses::{
     Anomalies, ObjectSummary, RecentRecords, SourceSummary, SourcesReport, Summary,

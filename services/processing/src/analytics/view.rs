@@ -7,9 +7,7 @@
 use super::config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 use super::newest::Newest;
 use super::objects::{ObjectRun, Objects};
-use super::responses::{
-    Anomalies, ObjectSummary, RecentRecords, SourceSummary, SourcesReport, Summary,
-};
+use super::responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 use super::sketch::QuantileSketch;
 use chrono::{DateTime, Utc};
 use obs_detector::{Alert, Severity};
@@ -337,13 +335,11 @@ impl AnalyticsView {
         }
     }
 
-    /// `f` of every tracked object's latest run and rhythm, in no particular order, read
-    /// under the view's lock: the fleet reads them all per request, and copies only what
-    /// it answers.
-    pub fn with_objects<T>(&self, f: impl FnOnce(&[&ObjectSummary]) -> T) -> T {
-        let state = read(&self.records);
-        let objects: Vec<&ObjectSummary> = state.objects.summaries().collect();
-        f(&objects)
+    /// `f` of the tracked objects (each one's latest run and rhythm, grouped by source),
+    /// read under the view's lock: the fleet ranks them all per request, and copies only
+    /// what it answers.
+    pub fn with_objects<T>(&self, f: impl FnOnce(&Objects) -> T) -> T {
+        f(&read(&self.records).objects)
     }
 
     pub fn recent(&self, query: &RecentQuery) -> RecentRecords {
@@ -403,7 +399,7 @@ impl AnalyticsView {
                 state.recent.len(),
                 state.sources.len(),
                 state.untracked_records,
-                (state.objects.len(), state.objects.untracked_runs()),
+                (state.objects.tracked(), state.objects.untracked_runs()),
             )
         };
         let alerts = read(&self.alerts);
@@ -439,6 +435,7 @@ fn source_matches(wanted: Option<&str>, source: &str) -> bool {
 mod tests {
     use super::*;
     use crate::analytics::testing::{base_time, processed};
+    use crate::analytics::ObjectSummary;
     use chrono::Duration;
     use obs_detector::ProcessedRecord;
 
@@ -731,7 +728,7 @@ mod tests {
             view.apply_processed(&json(&record)).unwrap();
         }
         let mut objects: Vec<ObjectSummary> =
-            view.with_objects(|all| all.iter().map(|&o| o.clone()).collect());
+            view.with_objects(|all| all.summaries().cloned().collect());
         objects.sort_by_key(|o| o.object_id);
         let figures: Vec<(i64, Status, &str, &str)> = objects
             .iter()

@@ -6,13 +6,13 @@
 //! others go on stands out. (Whether the whole fleet went quiet is the wall clock's
 //! question; the page shows the newest run's age for that.)
 
-use crate::analytics::ObjectSummary;
+use crate::analytics::{ObjectSummary, Objects, SourceObjects};
 use chrono::{DateTime, Utc};
 use obs_detector::Severity;
 use obs_incidents::{Incident, IncidentStatus};
 use obs_records::{FailureKind, Status};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// How an object or a source is doing, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -131,25 +131,12 @@ impl From<&Incident> for ActiveIncident {
 
 /// The fleet of `objects`, with the `active` incidents (open or acknowledged) of each.
 pub fn fleet(
-    objects: &[&ObjectSummary],
+    objects: &Objects,
     active: &[ActiveIncident],
     query: &FleetQuery,
     silent_after_intervals: f64,
 ) -> FleetReport {
-    let newest_run_at = objects.iter().map(|o| o.last_run_at).max();
-    let companies: BTreeSet<&str> = objects.iter().map(|o| o.company.as_str()).collect();
-    let sources: BTreeSet<&str> = objects.iter().map(|o| o.source.as_str()).collect();
-    let mut by_source: BTreeMap<(&str, &str), Vec<&ObjectSummary>> = BTreeMap::new();
-    for &object in objects {
-        if matches(query.company.as_deref(), &object.company)
-            && matches(query.source.as_deref(), &object.source)
-        {
-            by_source
-                .entry((&object.company, &object.source))
-                .or_default()
-                .push(object);
-        }
-    }
+    let newest_run_at = objects.newest_run_at();
     let newest = newest_run_at.unwrap_or_default();
     let mut incidents_of: HashMap<(&str, &str), Vec<&ActiveIncident>> = HashMap::new();
     for incident in active {
@@ -159,28 +146,29 @@ pub fn fleet(
             .push(incident);
     }
     // Ranked first on what orders them, so that only the tiles answered are built.
-    let mut ranked: Vec<Ranked> = by_source
-        .into_iter()
-        .map(|((company, source), objects)| {
+    let mut ranked: Vec<Ranked> = objects
+        .sources()
+        .iter()
+        .filter(|s| {
+            !s.objects.is_empty()
+                && matches(query.company.as_deref(), &s.company)
+                && matches(query.source.as_deref(), &s.source)
+        })
+        .map(|s| {
             let incidents: Vec<&ActiveIncident> = incidents_of
-                .get(&(company, source))
+                .get(&(s.company.as_str(), s.source.as_str()))
                 .cloned()
                 .unwrap_or_default();
-            Ranked::new(
-                company,
-                source,
-                objects,
-                incidents,
-                newest,
-                silent_after_intervals,
-            )
+            Ranked::new(s, incidents, newest, silent_after_intervals)
         })
         .collect();
     ranked.sort_by(|a, b| {
         b.key
             .cmp(&a.key)
             .then(b.failure_rate.total_cmp(&a.failure_rate))
-            .then_with(|| (a.company, a.source).cmp(&(b.company, b.source)))
+            .then_with(|| {
+                (&a.source.company, &a.source.source).cmp(&(&b.source.company, &b.source.source))
+            })
     });
     let tiles_not_shown = ranked.len().saturating_sub(query.tiles);
     ranked.truncate(query.tiles);
@@ -188,9 +176,7 @@ pub fn fleet(
         .into_iter()
         .map(|r| {
             source_tile(
-                r.company,
                 r.source,
-                r.objects,
                 &r.incidents,
                 newest,
                 silent_after_intervals,
@@ -200,8 +186,8 @@ pub fn fleet(
         .collect();
     FleetReport {
         newest_run_at,
-        companies: companies.into_iter().map(str::to_owned).collect(),
-        sources: sources.into_iter().map(str::to_owned).collect(),
+        companies: objects.companies().iter().cloned().collect(),
+        sources: objects.source_names().iter().cloned().collect(),
         tiles,
         tiles_not_shown,
     }
@@ -209,9 +195,7 @@ pub fn fleet(
 
 /// A source tile before it is built: what orders the tiles, worst first.
 struct Ranked<'a> {
-    company: &'a str,
-    source: &'a str,
-    objects: Vec<&'a ObjectSummary>,
+    source: &'a SourceObjects,
     incidents: Vec<&'a ActiveIncident>,
     /// The tile's health, its worst incident's severity, its incidents, its failing
     /// objects (none: `None`, as [`SourceTile::objects_by_health`] counts them).
@@ -221,13 +205,12 @@ struct Ranked<'a> {
 
 impl<'a> Ranked<'a> {
     fn new(
-        company: &'a str,
-        source: &'a str,
-        objects: Vec<&'a ObjectSummary>,
+        source: &'a SourceObjects,
         incidents: Vec<&'a ActiveIncident>,
         newest: DateTime<Utc>,
         silent_after_intervals: f64,
     ) -> Self {
+        let objects = &source.objects;
         let healths = objects
             .iter()
             .map(|o| health(o, newest, silent_after_intervals));
@@ -237,7 +220,6 @@ impl<'a> Ranked<'a> {
         let total_runs = objects.iter().map(|o| o.total_runs).sum();
         let failed_count = objects.iter().map(|o| o.failed_count).sum();
         Ranked {
-            company,
             source,
             key: (
                 worst,
@@ -246,23 +228,21 @@ impl<'a> Ranked<'a> {
                 (failing > 0).then_some(failing),
             ),
             failure_rate: rate(failed_count, total_runs),
-            objects,
             incidents,
         }
     }
 }
 
 fn source_tile(
-    company: &str,
-    source: &str,
-    objects: Vec<&ObjectSummary>,
+    source: &SourceObjects,
     incidents: &[&ActiveIncident],
     newest: DateTime<Utc>,
     silent_after_intervals: f64,
     objects_per_source: usize,
 ) -> SourceTile {
-    let mut tiles: Vec<ObjectTile> = objects
-        .into_iter()
+    let mut tiles: Vec<ObjectTile> = source
+        .objects
+        .iter()
         .map(|o| object_tile(o, incidents, newest, silent_after_intervals))
         .collect();
     tiles.sort_by(|a, b| {
@@ -290,8 +270,8 @@ fn source_tile(
     let objects_not_shown = objects_total.saturating_sub(objects_per_source);
     tiles.truncate(objects_per_source);
     SourceTile {
-        company: company.to_owned(),
-        source: source.to_owned(),
+        company: source.company.clone(),
+        source: source.source.clone(),
         health: tiles.first().map_or(Health::Ok, |t| t.health),
         objects_total,
         objects_by_health,
@@ -444,8 +424,8 @@ mod tests {
         incident
     }
 
-    fn refs(objects: &[ObjectSummary]) -> Vec<&ObjectSummary> {
-        objects.iter().collect()
+    fn refs(objects: &[ObjectSummary]) -> Objects {
+        Objects::from_summaries(objects.iter().cloned())
     }
 
     fn everything() -> FleetQuery {
@@ -592,7 +572,7 @@ mod tests {
 
     #[test]
     fn an_empty_fleet_has_no_tiles() {
-        let report = fleet(&refs(&Vec::new()), &[], &everything(), 3.0);
+        let report = fleet(&refs(&[]), &[], &everything(), 3.0);
         assert!(report.tiles.is_empty());
         assert_eq!(report.newest_run_at, None);
     }

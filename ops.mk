@@ -57,15 +57,8 @@ ps: ## State and health of the Docker Compose services
 	$(COMPOSE) ps
 
 .PHONY: env
-env: ## Create .env from .env.example with generated Grafana and Kafka UI passwords and API keys (an existing .env keeps its values, missing keys are added)
-	@if [[ -e .env ]]; then echo ".env exists; passwords not changed"; scripts/gen-keys.sh; exit 0; fi; \
-	umask 077; \
-	while IFS= read -r line; do \
-	  if [[ "$$line" =~ ^(GRAFANA_ADMIN|KAFKA_UI)_PASSWORD=$$ ]]; then line+="$$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"; fi; \
-	  printf '%s\n' "$$line"; \
-	done < .env.example > .env; \
-	echo "wrote .env: passwords generated; set SLACK_WEBHOOK_URL and SMTP_PASSWORD for the notifications"; \
-	scripts/gen-keys.sh
+env: ## Write .env for compose: generated passwords (Grafana, Kafka UI, the Kafka SCRAM users) and API keys; what .env holds is kept, what it lacks is added
+	@scripts/gen-env.sh
 
 .PHONY: config
 config: ## Validate docker-compose.yml with the current .env (no Docker engine needed)

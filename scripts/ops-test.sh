@@ -4,7 +4,8 @@
 #      (scripts/ops-tools.sh: apt-get as root, Compose built from its Go module);
 #   2. checks the configuration: promtool check config/rules, promtool test rules (every
 #      alert firing and not firing), amtool check-config, docker-compose config, the
-#      Grafana dashboards;
+#      Grafana dashboards; the compose broker's SASL/SCRAM set-up on a real Kafka
+#      (scripts/kafka-sasl-test.sh);
 #   3. unless --static-only: builds the three services, runs them against the real broker
 #      with a real Prometheus and Alertmanager on loopback ports, ingests
 #      sample-data/logs.json and checks every rule and dashboard query, the panels' data
@@ -26,4 +27,5 @@ export PROMETHEUS PROMTOOL ALERTMANAGER AMTOOL COMPOSE
 if [[ "${1:-}" != --static-only && -z "${OPS_BIN_DIR:-}" ]]; then
   "${CARGO:-cargo}" build --locked --bin ingestion --bin standardization --bin processing
 fi
+scripts/kafka-sasl-test.sh
 exec python3 tests/ops/ops_test.py "$@"

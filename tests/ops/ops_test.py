@@ -169,8 +169,8 @@ def static_compose(tmp):
     without = subprocess.run(compose + ["--env-file", "/dev/null", "-f", "docker-compose.yml", "config", "-q"],
                              capture_output=True, text=True, cwd=ROOT, env=bare_env)
     said = without.stderr + without.stdout
-    check(without.returncode == 0 and "GRAFANA_ADMIN_PASSWORD" in said and "KAFKA_UI_PASSWORD" in said,
-          "docker-compose config -q passes without .env, warning that the passwords are not set")
+    check(without.returncode != 0 and "_PASSWORD" in said and "make env" in said,
+          "without .env the stack refuses to start, naming a password to set")
     result = run(base + ["config", "--format", "json"], "docker-compose config --format json")
     if result.returncode != 0:
         return
@@ -190,13 +190,41 @@ def static_compose(tmp):
         check("healthcheck" in s and deps.get("kafka", {}).get("condition") == "service_healthy"
               and s.get("restart") == "unless-stopped",
               f"{name}: health check, waits for a healthy Kafka, restart policy")
-    ports = {name: {str(p.get("published")) for p in s.get("ports", [])} for name, s in services.items()}
-    for name, port in [("kafka-ui", "8080"), ("ingestion", "8001"), ("standardization", "8002"),
-                       ("processing-api", "8003"), ("prometheus", "9090"), ("alertmanager", "9093"),
-                       ("grafana", "3000")]:
-        check(port in ports.get(name, set()), f"{name} published on :{port}")
-    check("KAFKA_ZOOKEEPER_CONNECT" not in services.get("kafka", {}).get("environment", {})
-          and "controller" in str(services.get("kafka", {}).get("environment", {}).get("KAFKA_PROCESS_ROLES")),
+    published = {name: {(p.get("host_ip"), str(p.get("published"))) for p in s.get("ports", [])}
+                 for name, s in services.items()}
+    wanted = {"kafka-ui": "8080", "ingestion": "8001", "processing-api": "8003", "grafana": "3000"}
+    for name, port in wanted.items():
+        check(published.get(name) == {("127.0.0.1", port)}, f"{name} published on 127.0.0.1:{port} only"
+              + f" (found {sorted(published.get(name, set()))})")
+    others = {name: ports for name, ports in published.items() if ports and name not in wanted}
+    check(not others, f"nothing else published: Kafka, standardization, Prometheus, Alertmanager inside the network only (found {others})")
+    kafka = services.get("kafka", {})
+    mounts = {v.get("target") for v in kafka.get("volumes", [])}
+    check(kafka.get("entrypoint") == ["/opt/obs/start.sh"]
+          and {"/opt/obs/start.sh", "/opt/obs/server.properties"} <= mounts,
+          "Kafka starts through deploy/kafka/compose/start.sh with its SASL/SCRAM server.properties")
+    users = set()
+    for name in ("ingestion", "standardization", "processing"):
+        env = services.get(name, {}).get("environment", {})
+        users.add(env.get("KAFKA_SASL_USERNAME"))
+        check(env.get("KAFKA_SECURITY_PROTOCOL") == "sasl_plaintext" and env.get("KAFKA_SASL_MECHANISM") == "SCRAM-SHA-512"
+              and env.get("KAFKA_SASL_USERNAME") == name and env.get("KAFKA_SASL_PASSWORD"),
+              f"{name}: authenticates to Kafka with SCRAM as its own user")
+        s = services.get(name, {})
+        check(str(s.get("user")) == "10001:10001" and s.get("read_only") is True and s.get("cap_drop") == ["ALL"]
+              and "no-new-privileges:true" in s.get("security_opt", [])
+              and s.get("healthcheck", {}).get("test", [])[:2] == ["CMD", "/usr/local/bin/healthcheck"],
+              f"{name}: non-root, read-only root file system, no capabilities, health check without a shell")
+    ui = services.get("kafka-ui", {}).get("environment", {})
+    check(str(ui.get("KAFKA_CLUSTERS_0_READONLY")).lower() == "true" and ui.get("AUTH_TYPE") == "LOGIN_FORM"
+          and 'username="kafka-ui"' in str(ui.get("KAFKA_CLUSTERS_0_PROPERTIES_SASL_JAAS_CONFIG")),
+          "Kafka UI: read-only, behind a login, its own SCRAM user")
+    processing_env = services.get("processing", {}).get("environment", {})
+    check(processing_env.get("OBS_CONSOLE__STANDARDIZATION_URL") == "http://standardization:8002"
+          and processing_env.get("OBS_CONSOLE__INGESTION_URL") == "http://ingestion:8001",
+          "the console asks the other services inside the network")
+    broker = (ROOT / "deploy/kafka/compose/server.properties").read_text()
+    check(re.search(r"^process\.roles=broker,controller$", broker, re.M) and "zookeeper" not in broker,
           "Kafka in KRaft mode (no ZooKeeper)")
     check(set(config.get("volumes", {})) >= {"kafka-data", "prometheus-data", "alertmanager-data", "grafana-data"},
           "named volumes for Kafka, Prometheus, Alertmanager, Grafana")

@@ -14,6 +14,19 @@ pub const TRACEPARENT: &str = "traceparent";
 /// outputs (and dead letters) carry the positions of the records they came from, so a
 /// reader of the last topic knows the whole path without reading the topics before it.
 pub const POSITION: &str = "position";
+/// The stage that wrote the record (its name), set by the stage's commit thread on every
+/// record of its transactions and never carried over to the next hop: the views count
+/// only what the stage they follow wrote, not what anyone else put on its topic.
+pub const PRODUCED_BY: &str = "produced-by";
+
+/// The last `produced-by` header of `headers`, if any.
+pub fn produced_by<H: Headers>(headers: Option<&H>) -> Option<&[u8]> {
+    headers?
+        .iter()
+        .filter(|h| h.key == PRODUCED_BY)
+        .last()
+        .and_then(|h| h.value)
+}
 
 /// The headers of the guide: `record-id`, `schema-version`, `content-type`, `ingested-at`
 /// (RFC 3339 UTC, milliseconds) and a W3C `traceparent`, so one run can be followed across

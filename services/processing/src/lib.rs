@@ -20,6 +20,7 @@ mod recovery;
 mod retrain;
 pub mod trace;
 mod transform;
+pub mod writers;
 
 use analytics::{AnalyticsView, ReaderHandle};
 use anyhow::Context;
@@ -43,6 +44,7 @@ use retrain::{Retrainer, Scope};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
+use writers::Writers;
 
 pub const SERVICE: &str = "processing";
 /// Series whose recovery the run stage follows at most (see [`recovery`]).
@@ -71,6 +73,8 @@ pub struct AppState {
     trace: trace::Traces,
     /// The API keys every route group checks.
     auth: Arc<Auth>,
+    /// `processing_view_records_ignored_total{view}`: what the views ignored.
+    views_ignored: prometheus::IntCounterVec,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -125,6 +129,8 @@ impl AppState {
             evidence: config.incidents.evidence.clone(),
         });
         let trace = trace::Traces::new(config.trace.clone(), &config.topics, &registry)?;
+        let views_ignored =
+            writers::ignored_counter(&registry).context("registering the views' metrics")?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
             auth,
@@ -144,6 +150,7 @@ impl AppState {
             incident_stage: Running::default(),
             incident_reader: Running::default(),
             trace,
+            views_ignored,
             started_at: chrono::Utc::now(),
         }))
     }
@@ -185,6 +192,16 @@ impl AppState {
             &c.topics,
             self.view.clone(),
             self.registry.errors(),
+            Writers::new(
+                vec![
+                    (c.topics.processed_metrics.name.clone(), &[STAGE]),
+                    (
+                        c.topics.alerts.name.clone(),
+                        &[STAGE, logs::ERROR_RATE_STAGE],
+                    ),
+                ],
+                self.views_ignored.with_label_values(&["analytics"]),
+            ),
         )?;
         let notifier = alertmanager::spawn_notifier(
             &c.alertmanager,
@@ -221,7 +238,18 @@ impl AppState {
         )?;
         self.logs
             .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
-        self.trace.start(&c.kafka, &self.registry)?;
+        self.trace.start(
+            &c.kafka,
+            &self.registry,
+            Writers::new(
+                vec![
+                    (c.topics.processed_metrics.name.clone(), &[STAGE]),
+                    // Every stage writes dead letters.
+                    (c.topics.dead_letters.name.clone(), &[]),
+                ],
+                self.views_ignored.with_label_values(&["trace"]),
+            ),
+        )?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);

@@ -1,16 +1,21 @@
 //! The analytics reader against a real broker: every partition of both topics, committed
-//! records only, bad payloads skipped, duplicates of an alert kept once, and topics and
-//! partitions that appear after the reader started.
+//! records only, bad payloads skipped, duplicates of an alert kept once, records not
+//! written by the processing stage ignored and counted, and topics and partitions that
+//! appear after the reader started.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
 use obs_kafka::consumer::follower::phase;
+use obs_kafka::headers::PRODUCED_BY;
 use obs_kafka::{ensure_topics, ErrorCounter, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
 use obs_testkit::TestTopics;
 use processing::analytics::{router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle};
+use processing::writers::Writers;
+use prometheus::IntCounter;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::Value;
 use std::sync::Arc;
@@ -68,16 +73,64 @@ fn producer(kafka: &KafkaConfig) -> FutureProducer {
         .unwrap()
 }
 
+/// Sends `payload` as the processing stage writes it (its `produced-by` header).
 async fn send(producer: &FutureProducer, topic: &str, partition: i32, payload: &[u8]) {
+    send_as(producer, topic, partition, payload, Some(processing::STAGE)).await;
+}
+
+/// Sends `payload` as `writer` (`None`: no `produced-by` header).
+async fn send_as(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    payload: &[u8],
+    writer: Option<&str>,
+) {
+    let headers = writer.map(|w| {
+        OwnedHeaders::new().insert(Header {
+            key: PRODUCED_BY,
+            value: Some(w),
+        })
+    });
+    let mut record = FutureRecord::<(), [u8]>::to(topic)
+        .partition(partition)
+        .payload(payload);
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
     producer
-        .send(
-            FutureRecord::<(), [u8]>::to(topic)
-                .partition(partition)
-                .payload(payload),
-            Duration::from_secs(10),
-        )
+        .send(record, Duration::from_secs(10))
         .await
         .unwrap();
+}
+
+/// The reader of `topics` into `view`, taking what processing's stages wrote, and the
+/// count of what it ignored.
+fn reader(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    view: &Arc<AnalyticsView>,
+) -> (ReaderHandle, IntCounter) {
+    let ignored = IntCounter::new("ignored", "test").unwrap();
+    let writers = Writers::new(
+        vec![
+            (
+                topics.processed_metrics.name.clone(),
+                &[processing::STAGE][..],
+            ),
+            (topics.alerts.name.clone(), &[processing::STAGE][..]),
+        ],
+        ignored.clone(),
+    );
+    let handle = spawn_reader(
+        kafka,
+        topics,
+        view.clone(),
+        &ErrorCounter::unregistered(),
+        writers,
+    )
+    .unwrap();
+    (handle, ignored)
 }
 
 async fn wait_for(what: &str, handle: &ReaderHandle, done: impl Fn() -> bool) {
@@ -207,6 +260,13 @@ async fn reader_builds_the_global_view_from_every_partition() {
         .await;
     }
     send(&producer, processed_topic, 1, b"{not json").await;
+    // Runs and an alert written by someone else than the processing stage: not counted.
+    let foreign = processed(7, "zoho", Status::Failed, 1.0, 0, 0.1);
+    let foreign_json = serde_json::to_vec(&foreign).unwrap();
+    send_as(&producer, processed_topic, 0, &foreign_json, None).await;
+    send_as(&producer, processed_topic, 2, &foreign_json, Some("a-tool")).await;
+    let foreign_alert = serde_json::to_vec(&foreign.alerts()[0]).unwrap();
+    send_as(&producer, alerts_topic, 0, &foreign_alert, None).await;
     let alerts: Vec<_> = runs.iter().flat_map(|(_, r)| r.alerts()).collect();
     assert_eq!(alerts.len(), 3);
     for (i, alert) in alerts.iter().enumerate() {
@@ -231,8 +291,7 @@ async fn reader_builds_the_global_view_from_every_partition() {
     abort_one_run(&kafka, &topics, 2, 0).await;
 
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle =
-        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
+    let (handle, ignored) = reader(&kafka, &topics, &view);
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
 
     let status = handle.status();
@@ -243,8 +302,13 @@ async fn reader_builds_the_global_view_from_every_partition() {
             status.applied(&topics.alerts.name),
             status.parse_errors
         ),
-        (6, 4, 1),
-        "{status:#?}"
+        (6 + 2, 4 + 1, 1),
+        "read, the foreign records included: {status:#?}"
+    );
+    assert_eq!(
+        ignored.get(),
+        3,
+        "the foreign records are counted, not applied"
     );
     assert_eq!(
         status.partitions.len(),
@@ -350,8 +414,7 @@ async fn reader_waits_for_topics_created_after_it_started() {
     let kafka = obs_testkit::kafka();
     let topics = topics_with_two_alert_partitions();
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle =
-        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
+    let (handle, _) = reader(&kafka, &topics, &view);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let status = handle.status();
     assert_eq!(
@@ -399,8 +462,7 @@ async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
     abort_one_run(&kafka, &topics, 0, 0).await;
 
     let view = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
-    let handle =
-        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
+    let (handle, _) = reader(&kafka, &topics, &view);
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
     let status = handle.status();
     assert!(
@@ -441,8 +503,7 @@ async fn reader_reads_partitions_added_after_it_started() {
         ..AnalyticsConfig::default()
     };
     let view = Arc::new(AnalyticsView::new(config));
-    let handle =
-        spawn_reader(&kafka, &topics, view.clone(), &ErrorCounter::unregistered()).unwrap();
+    let (handle, _) = reader(&kafka, &topics, &view);
     wait_for("catch-up", &handle, || handle.status().caught_up).await;
     assert_eq!(view.summary().total_logs_processed, 1);
 
@@ -463,7 +524,11 @@ async fn reader_reads_partitions_added_after_it_started() {
         .send(
             FutureRecord::<(), [u8]>::to(&topic)
                 .partition(1)
-                .payload(&payload),
+                .payload(&payload)
+                .headers(OwnedHeaders::new().insert(Header {
+                    key: PRODUCED_BY,
+                    value: Some(processing::STAGE),
+                })),
             Duration::from_secs(5),
         )
         .await

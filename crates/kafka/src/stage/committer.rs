@@ -93,11 +93,12 @@ impl Committer {
         let (jobs, job_queue) = mpsc::sync_channel::<Job>(1);
         let (outcome_sender, outcomes) = mpsc::sync_channel(1);
         let thread_gate = gate.clone();
+        let producer_name: Arc<str> = stage.into();
         let thread = std::thread::Builder::new()
             .name(format!("{stage}-commit"))
             .spawn(move || {
                 for job in job_queue {
-                    let outcome = run(job);
+                    let outcome = run(job, &producer_name);
                     thread_gate.set(false);
                     if outcome_sender.send(outcome).is_err() {
                         break;
@@ -161,9 +162,9 @@ impl Drop for Committer {
 }
 
 /// Commits the job, or aborts it.
-fn run(job: Job) -> Outcome {
+fn run(job: Job, stage: &str) -> Outcome {
     let started = Instant::now();
-    let result = transact(&job);
+    let result = transact(&job, stage);
     let Job {
         producer, outputs, ..
     } = job;
@@ -187,13 +188,13 @@ fn run(job: Job) -> Outcome {
     }
 }
 
-fn transact(job: &Job) -> Result<(), KafkaError> {
+fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
     let producer = &*job.producer;
     producer.begin_transaction()?;
     for output in job.outputs.iter() {
         let mut record = BaseRecord::to(output.topic)
             .payload(output.payload)
-            .headers(output.kafka_headers());
+            .headers(output.kafka_headers(stage));
         if let Some(key) = output.key {
             record = record.key(key);
         }

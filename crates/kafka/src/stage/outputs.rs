@@ -8,7 +8,7 @@
 
 use super::input::InputRecord;
 use crate::headers::TraceParent;
-use crate::headers::{POSITION, SCHEMA_VERSION, TRACEPARENT};
+use crate::headers::{POSITION, PRODUCED_BY, SCHEMA_VERSION, TRACEPARENT};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use std::ops::Range;
 use std::sync::Arc;
@@ -94,10 +94,11 @@ impl OutputWriter<'_> {
         self
     }
 
-    /// Every header of `input`, as they are.
+    /// Every header of `input`, as they are, but `produced-by` (the commit thread sets
+    /// this stage's own).
     pub fn input_headers(mut self, input: &InputRecord<'_>) -> Self {
         if let Some(headers) = input.headers {
-            for header in headers.iter() {
+            for header in headers.iter().filter(|h| h.key != PRODUCED_BY) {
                 self = self.header(header.key, header.value);
             }
         }
@@ -122,7 +123,7 @@ impl OutputWriter<'_> {
             .encode();
         if let Some(headers) = input.headers {
             for header in headers.iter() {
-                if header.key != SCHEMA_VERSION && header.key != TRACEPARENT {
+                if ![SCHEMA_VERSION, TRACEPARENT, PRODUCED_BY].contains(&header.key) {
                     self = self.header(header.key, header.value);
                 }
             }
@@ -189,11 +190,17 @@ impl<'a> Output<'a> {
     }
 
     /// The headers for librdkafka.
-    pub fn kafka_headers(&self) -> OwnedHeaders {
-        self.headers().fold(
-            OwnedHeaders::new_with_capacity(8),
-            |headers, (key, value)| headers.insert(Header { key, value }),
-        )
+    /// The record's headers for librdkafka, with `produced-by: stage` last.
+    pub fn kafka_headers(&self, stage: &str) -> OwnedHeaders {
+        self.headers()
+            .fold(
+                OwnedHeaders::new_with_capacity(8),
+                |headers, (key, value)| headers.insert(Header { key, value }),
+            )
+            .insert(Header {
+                key: PRODUCED_BY,
+                value: Some(stage),
+            })
     }
 }
 
@@ -278,8 +285,12 @@ mod tests {
                         .map(|(k, v)| (k.to_owned(), v.map(<[u8]>::to_vec)))
                         .collect();
                     prop_assert_eq!(&read, headers);
-                    let kafka = output.kafka_headers();
-                    prop_assert_eq!(kafka.count(), headers.len());
+                    let kafka = output.kafka_headers("stage");
+                    prop_assert_eq!(kafka.count(), headers.len() + 1);
+                    prop_assert_eq!(
+                        crate::headers::produced_by(Some(&kafka)),
+                        Some(&b"stage"[..])
+                    );
                 }
             }
         }
@@ -301,6 +312,10 @@ mod tests {
                 .insert(Header {
                     key: TRACEPARENT,
                     value: Some(&parent.encode()[..]),
+                })
+                .insert(Header {
+                    key: PRODUCED_BY,
+                    value: Some("the-stage-before"),
                 }),
         );
         let mut outputs = Outputs::default();
@@ -314,7 +329,7 @@ mod tests {
             .json(&serde_json::json!({"a": 1}));
         let output = outputs.iter().next().expect("one record");
         let headers: Vec<(&str, Option<&[u8]>)> = output.headers().collect();
-        assert_eq!(headers.len(), 4);
+        assert_eq!(headers.len(), 4, "produced-by is not carried over");
         assert_eq!(
             headers[3],
             (POSITION, Some(&b"in/0/7/"[..])),

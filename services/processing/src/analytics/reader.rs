@@ -3,6 +3,7 @@
 //! view covers the whole stack and a restart rebuilds it from the retained topics.
 
 use super::view::AnalyticsView;
+use crate::writers::Writers;
 use obs_detector::Alert;
 use obs_kafka::consumer::follower::{spawn_follower, FollowSink, FollowerHandle, FollowerSettings};
 use obs_kafka::{ErrorCounter, KafkaConfig, KafkaError, TopicsConfig};
@@ -18,12 +19,13 @@ const READER_NAME: &str = "processing-analytics";
 pub type ReaderHandle = FollowerHandle;
 
 /// Starts reading every partition of `topics.processed_metrics` and `topics.alerts` into
-/// `view`, on a thread of its own.
+/// `view`, on a thread of its own: what the stages that `writers` accepts wrote.
 pub fn spawn_reader(
     kafka: &KafkaConfig,
     topics: &TopicsConfig,
     view: Arc<AnalyticsView>,
     errors: &ErrorCounter,
+    writers: Writers,
 ) -> Result<ReaderHandle, KafkaError> {
     let settings = FollowerSettings {
         name: READER_NAME,
@@ -36,6 +38,7 @@ pub fn spawn_reader(
     let sink = ViewSink {
         processed_topic: topics.processed_metrics.name.clone(),
         view,
+        writers,
     };
     spawn_follower(kafka, &settings, errors, sink)
 }
@@ -44,10 +47,14 @@ pub fn spawn_reader(
 struct ViewSink {
     processed_topic: String,
     view: Arc<AnalyticsView>,
+    writers: Writers,
 }
 
 impl FollowSink for ViewSink {
     fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
+        if !self.writers.admits(topic, message) {
+            return Ok(());
+        }
         let payload = message.payload().unwrap_or_default();
         if topic == self.processed_topic {
             self.view

@@ -47,6 +47,7 @@ mod view;
 
 pub use config::TraceConfig;
 
+use crate::writers::Writers;
 use anyhow::Context;
 use metrics::TraceMetrics;
 use obs_kafka::consumer::follower::FollowerHandle;
@@ -93,8 +94,14 @@ impl Traces {
         })
     }
 
-    /// Starts the reader of the four topics.
-    pub fn start(&self, kafka: &KafkaConfig, registry: &Metrics) -> anyhow::Result<()> {
+    /// Starts the reader of the topics where runs leave the pipeline, reading what the
+    /// stages that `writers` accepts wrote.
+    pub(crate) fn start(
+        &self,
+        kafka: &KafkaConfig,
+        registry: &Metrics,
+        writers: Writers,
+    ) -> anyhow::Result<()> {
         let reader = spawn_trace_reader(
             kafka,
             self.api.topics.clone(),
@@ -102,6 +109,7 @@ impl Traces {
             self.api.view.clone(),
             self.metrics.clone(),
             registry.errors(),
+            writers,
         )
         .context("starting the trace reader")?;
         self.reader.set(reader);

@@ -6,6 +6,7 @@
 use super::metrics::TraceMetrics;
 use super::sighting::TraceTopics;
 use super::view::TraceView;
+use crate::writers::Writers;
 use obs_kafka::consumer::follower::{spawn_follower, FollowSink, FollowerHandle, FollowerSettings};
 use obs_kafka::{ErrorCounter, KafkaConfig, KafkaError};
 use rdkafka::message::BorrowedMessage;
@@ -28,13 +29,14 @@ const FETCH_SETTINGS: &[(&str, &str)] = &[
 ];
 
 /// Starts reading every partition of the `topics` into `view`, on a thread of its own.
-pub fn spawn_trace_reader(
+pub(crate) fn spawn_trace_reader(
     kafka: &KafkaConfig,
     topics: TraceTopics,
     partition_check: Duration,
     view: Arc<TraceView>,
     metrics: TraceMetrics,
     errors: &ErrorCounter,
+    writers: Writers,
 ) -> Result<FollowerHandle, KafkaError> {
     let settings = FollowerSettings {
         name: READER_NAME,
@@ -45,6 +47,7 @@ pub fn spawn_trace_reader(
         topics,
         view,
         metrics,
+        writers,
     };
     spawn_follower(&with_fetch_settings(kafka), &settings, errors, sink)
 }
@@ -65,10 +68,14 @@ struct TraceSink {
     topics: TraceTopics,
     view: Arc<TraceView>,
     metrics: TraceMetrics,
+    writers: Writers,
 }
 
 impl FollowSink for TraceSink {
     fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
+        if !self.writers.admits(topic, message) {
+            return Ok(());
+        }
         let Some((record_id, sightings)) = self
             .topics
             .sightings(topic, message)

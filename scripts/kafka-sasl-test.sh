@@ -4,8 +4,11 @@
 # in a temporary directory) on the cached Kafka jars of scripts/kafka.sh, then checks that
 #   * each SCRAM user start.sh created is let in with its password,
 #   * a wrong password and a client without SASL are refused,
-#   * start.sh refuses to format without a user's password, naming the variable.
-# Run by `make test` (through ops-test.sh's static part). Fails, never skips.
+#   * start.sh refuses to format without a user's password, naming the variable;
+#   * with SASL_TEST_INGESTION_BIN (an ingestion built with `--features obs-kafka/tls`:
+#     librdkafka's SCRAM needs OpenSSL), a service logs in as its user: ready, and a record
+#     posted is acknowledged by Kafka; with a wrong password it is not ready.
+# Run by `make test` (through ops-test.sh, which builds that ingestion). Fails, never skips.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KAFKA="$ROOT/scripts/kafka.sh"
@@ -101,4 +104,48 @@ log "ok: a wrong password is refused"
 printf 'security.protocol=PLAINTEXT\nrequest.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$WORK/plain.properties"
 if list_topics "$WORK/plain.properties"; then die "a client without SASL was let in"; fi
 log "ok: a client without SASL is refused"
+
+if [[ -n "${SASL_TEST_INGESTION_BIN:-}" ]]; then
+  [[ -x "$SASL_TEST_INGESTION_BIN" ]] || die "SASL_TEST_INGESTION_BIN=$SASL_TEST_INGESTION_BIN is not an executable"
+  token="sasl-test-$RANDOM$RANDOM$RANDOM"
+  digest="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+  ingestion_pid=""
+  run_ingestion() { # password port
+    KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$clients" KAFKA_SECURITY_PROTOCOL=sasl_plaintext \
+      KAFKA_SASL_MECHANISM=SCRAM-SHA-512 KAFKA_SASL_USERNAME=ingestion KAFKA_SASL_PASSWORD="$1" \
+      OBS_HTTP__LISTEN="127.0.0.1:$2" OBS_AUTH__INGEST_KEY_HASHES="$digest" \
+      OBS_TOPICS__RAW_LOGS__NAME="sasl-test-raw-$RANDOM" RUST_LOG=warn \
+      "$SASL_TEST_INGESTION_BIN" >>"$WORK/ingestion.log" 2>&1 &
+    ingestion_pid=$!
+  }
+  stop_ingestion() { kill "$ingestion_pid" 2>/dev/null || true; wait "$ingestion_pid" 2>/dev/null || true; }
+  ready() { # port -> HTTP status of /health/ready
+    curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/health/ready" || true
+  }
+
+  port="$(free_port)"
+  run_ingestion "$KAFKA_INGESTION_PASSWORD" "$port"
+  status=""
+  for _ in $(seq 1 60); do
+    status="$(ready "$port")"
+    [[ "$status" == 200 ]] && break
+    kill -0 "$ingestion_pid" 2>/dev/null || break
+    sleep 1
+  done
+  [[ "$status" == 200 ]] || { stop_ingestion; tail -n 20 "$WORK/ingestion.log" >&2; die "ingestion with its SCRAM password is not ready ($status)"; }
+  record="$(head -n 1 "$ROOT/sample-data/logs.json")"
+  answer="$(curl -s -w ' %{http_code}' -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    --data "$record" "http://127.0.0.1:$port/ingest/single")"
+  stop_ingestion
+  [[ "$answer" == *" 202" ]] || die "a record posted to ingestion over SCRAM was not acknowledged: $answer"
+  log "ok: ingestion logs in with SCRAM: ready, a record acknowledged by Kafka"
+
+  port="$(free_port)"
+  run_ingestion "not-its-password" "$port"
+  sleep 8
+  status="$(ready "$port")"
+  stop_ingestion
+  [[ "$status" != 200 ]] || die "ingestion with a wrong SCRAM password says it is ready"
+  log "ok: ingestion with a wrong SCRAM password is not ready ($status)"
+fi
 log "passed"

@@ -6,6 +6,8 @@
 #   alertmanager, amtool          Debian package `prometheus-alertmanager`
 #   docker-compose (v2)           the Compose CLI built from its Go module (no Docker
 #                                 engine needed to validate a compose file)
+#   libssl-dev, pkg-config        Debian packages: librdkafka with OpenSSL, for the ingestion
+#                                 the SASL/SCRAM test builds (`--features obs-kafka/tls`)
 #
 #   scripts/ops-tools.sh          install what is missing, print the tools' paths
 #   scripts/ops-tools.sh env      the same, as shell assignments (PROMETHEUS=... AMTOOL=...)
@@ -110,8 +112,15 @@ ensure_compose() {
   fi
 }
 
+ensure_openssl() {
+  if ! pkg-config --exists openssl 2>/dev/null; then
+    apt_install libssl-dev pkg-config
+  fi
+}
+
 ensure_prometheus
 ensure_compose
+ensure_openssl
 
 case "${1:-}" in
   env)

@@ -31,7 +31,7 @@
 //!
 //! # Freshness
 //!
-//! The reader's fetches wait for 256 KiB or half a second ([`reader`]): a record's stage
+//! The reader's fetches wait for 256 KiB or half a second, as every follower's: a record's stage
 //! shows up at most about half a second after its transaction committed. While the reader
 //! reads what was published before start, answers say `view_caught_up: false`; then the
 //! oldest records' traces may lack a stage that another topic's backlog had not reached

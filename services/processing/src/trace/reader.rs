@@ -16,18 +16,6 @@ use std::time::Duration;
 /// `client.id` of the reader, the prefix of its throwaway `group.id`, its thread's name.
 const READER_NAME: &str = "processing-trace";
 
-/// The reader's fetches (`kafka.properties` overrides them): the broker answers once it
-/// has 256 KiB for it or after 500 ms, so the reader fetches hundreds of records at a time
-/// rather than each transaction's few as soon as it commits (a trace shows up at most
-/// half a second late); and a fetch brings at most 1 MiB, 256 KiB of a partition, the
-/// size of the follower's prefetch queue.
-const FETCH_SETTINGS: &[(&str, &str)] = &[
-    ("fetch.min.bytes", "262144"),
-    ("fetch.wait.max.ms", "500"),
-    ("fetch.max.bytes", "1048576"),
-    ("max.partition.fetch.bytes", "262144"),
-];
-
 /// Starts reading every partition of the `topics` into `view`, on a thread of its own.
 pub(crate) fn spawn_trace_reader(
     kafka: &KafkaConfig,
@@ -49,19 +37,7 @@ pub(crate) fn spawn_trace_reader(
         metrics,
         writers,
     };
-    spawn_follower(&with_fetch_settings(kafka), &settings, errors, sink)
-}
-
-/// `kafka` with the [`FETCH_SETTINGS`] its `properties` do not set.
-fn with_fetch_settings(kafka: &KafkaConfig) -> KafkaConfig {
-    let mut kafka = kafka.clone();
-    for (key, value) in FETCH_SETTINGS {
-        kafka
-            .properties
-            .entry((*key).to_owned())
-            .or_insert_with(|| (*value).to_owned());
-    }
-    kafka
+    spawn_follower(kafka, &settings, errors, sink)
 }
 
 struct TraceSink {
@@ -95,22 +71,5 @@ impl FollowSink for TraceSink {
 
     fn caught_up(&mut self) {
         self.view.mark_caught_up();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fetch_settings_yield_to_kafka_properties() {
-        let mut kafka = KafkaConfig::default();
-        kafka
-            .properties
-            .insert("fetch.wait.max.ms".into(), "100".into());
-        let tuned = with_fetch_settings(&kafka);
-        assert_eq!(tuned.properties["fetch.wait.max.ms"], "100");
-        assert_eq!(tuned.properties["fetch.min.bytes"], "262144");
-        assert_eq!(tuned.properties.len(), FETCH_SETTINGS.len());
     }
 }

@@ -47,7 +47,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "processing at rest, empty: RSS $(rss) MB"
 
 # Waits until processing has processed $1 runs and its views (analytics, trace, incidents)
-# have read every processed record and alert it wrote.
+# have read every processed record and alert it wrote (one follower feeds the view and the
+# trace index: a record in the view is in the index).
 caught_up() {
   python3 - "$URL/status" "$1" <<'PY'
 import json, os, sys, time, urllib.request
@@ -58,16 +59,15 @@ while True:
     s = json.load(urllib.request.urlopen(urllib.request.Request(url, headers=key), timeout=10))
     processed = s["stage"]["records_consumed"]
     view = s["analytics"]["view"]
-    traced = sum(s["trace"]["reader"]["applied"].values())
     incidents = s["incidents"]["stage"]["records_consumed"]
     if (processed >= expected and view["records_applied"] >= expected
-            and incidents >= view["alerts_applied"] and traced >= expected):
+            and incidents >= view["alerts_applied"]):
         print(f"caught up: {processed} runs processed, {view['alerts_applied']} alerts, "
               f"{incidents} alerts through the incident stage")
         break
     if time.time() > deadline:
         sys.exit(f"bench: not caught up after 900 s: {processed} of {expected} runs processed, "
-                 f"{view['records_applied']} in the view, {traced} stages traced")
+                 f"{view['records_applied']} in the view and the trace index")
     time.sleep(0.5)
 PY
 }

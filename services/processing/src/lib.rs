@@ -20,9 +20,10 @@ mod recovery;
 mod retrain;
 pub mod trace;
 mod transform;
+mod views;
 pub mod writers;
 
-use analytics::{AnalyticsView, ReaderHandle};
+use analytics::{AnalyticsSink, AnalyticsView};
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,6 +44,7 @@ use recovery::RecoveryTracker;
 use retrain::{Retrainer, Scope};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
 use writers::Writers;
 
@@ -61,7 +63,8 @@ pub struct AppState {
     registry: Metrics,
     metrics: ProcessingMetrics,
     stage: Running<StageHandle>,
-    reader: Running<ReaderHandle>,
+    /// The views' follower: the analytics view and the trace index.
+    reader: Running<FollowerHandle>,
     notifier: Running<alertmanager::NotifierHandle>,
     logs: logs::Logs,
     /// The incidents API's view, the log index and the commands producer.
@@ -187,11 +190,9 @@ impl AppState {
             transform,
             stage_metrics,
         )?;
-        let reader = analytics::spawn_reader(
-            &c.kafka,
+        let analytics = AnalyticsSink::new(
             &c.topics,
             self.view.clone(),
-            self.registry.errors(),
             Writers::new(
                 vec![
                     (c.topics.processed_metrics.name.clone(), &[STAGE]),
@@ -202,6 +203,21 @@ impl AppState {
                 ],
                 self.views_ignored.with_label_values(&["analytics"]),
             ),
+        );
+        let trace = self.trace.sink(Writers::new(
+            vec![
+                (c.topics.processed_metrics.name.clone(), &[STAGE]),
+                // Every stage writes dead letters.
+                (c.topics.dead_letters.name.clone(), &[]),
+            ],
+            self.views_ignored.with_label_values(&["trace"]),
+        ));
+        let reader = views::spawn_views_reader(
+            &c.kafka,
+            analytics,
+            trace,
+            Duration::from_millis(c.analytics.partition_check_ms).min(self.trace.partition_check()),
+            self.registry.errors(),
         )?;
         let notifier = alertmanager::spawn_notifier(
             &c.alertmanager,
@@ -238,18 +254,6 @@ impl AppState {
         )?;
         self.logs
             .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
-        self.trace.start(
-            &c.kafka,
-            &self.registry,
-            Writers::new(
-                vec![
-                    (c.topics.processed_metrics.name.clone(), &[STAGE]),
-                    // Every stage writes dead letters.
-                    (c.topics.dead_letters.name.clone(), &[]),
-                ],
-                self.views_ignored.with_label_values(&["trace"]),
-            ),
-        )?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);
@@ -281,7 +285,6 @@ impl AppState {
             notifier.stop();
         }
         self.logs.stop()?;
-        self.trace.stop()?;
         Ok(())
     }
 
@@ -330,7 +333,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Live while its loops run; ready once the stage has its partitions and the analytics
 /// view has caught up with what was published before start.
 fn health(state: &AppState) -> HealthReport {
-    let reader = state.reader.map(ReaderHandle::status);
+    let reader = state.reader.map(FollowerHandle::status);
     let view = match &reader {
         Some(status) if status.caught_up => Ok(()),
         Some(status) => Err(format!(
@@ -345,10 +348,7 @@ fn health(state: &AppState) -> HealthReport {
         .logs
         .health(HealthReport::new(SERVICE, state.probe.status()))
         .with_check("stage_loop", state.stage.is(StageHandle::is_running))
-        .with_check(
-            "analytics_reader",
-            state.reader.is(ReaderHandle::is_running),
-        )
+        .with_check("views_reader", state.reader.is(FollowerHandle::is_running))
         .with_readiness(
             "stage_partitions",
             stage_readiness(state.stage.map(StageHandle::status)),
@@ -370,7 +370,6 @@ fn health(state: &AppState) -> HealthReport {
                 Err("the incident view is still reading the incidents topic".into())
             },
         );
-    let report = state.trace.health(report);
     if state.config.alertmanager.url.is_some() {
         report.with_check(
             "incident_notifier",
@@ -412,7 +411,7 @@ fn status_report(state: &AppState) -> serde_json::Value {
         "detector": lock(&state.detectors).snapshot(),
         "retrain": state.retrainer.status(),
         "analytics": {
-            "reader": state.reader.map(ReaderHandle::status),
+            "reader": state.reader.map(FollowerHandle::status),
             "view": state.view.stats(),
         },
         "logs": state.logs.status(),
@@ -424,7 +423,7 @@ fn status_report(state: &AppState) -> serde_json::Value {
             "reader": state.incident_reader.map(FollowerHandle::status),
             "view": state.incidents.view.counts().report(),
         },
-        "trace": state.trace.status(),
+        "trace": state.trace.status(state.reader.map(FollowerHandle::status)),
     })
 }
 

@@ -8,11 +8,12 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
 use obs_kafka::consumer::follower::phase;
+use obs_kafka::consumer::follower::{spawn_follower, FollowerHandle, FollowerSettings};
 use obs_kafka::headers::PRODUCED_BY;
 use obs_kafka::{ensure_topics, ErrorCounter, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
 use obs_testkit::TestTopics;
-use processing::analytics::{router, spawn_reader, AnalyticsConfig, AnalyticsView, ReaderHandle};
+use processing::analytics::{router, AnalyticsConfig, AnalyticsSink, AnalyticsView};
 use processing::writers::Writers;
 use prometheus::IntCounter;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -104,13 +105,13 @@ async fn send_as(
         .unwrap();
 }
 
-/// The reader of `topics` into `view`, taking what processing's stages wrote, and the
-/// count of what it ignored.
+/// A follower of `topics` into `view` (the analytics sink alone), taking what
+/// processing's stages wrote, and the count of what it ignored.
 fn reader(
     kafka: &KafkaConfig,
     topics: &TopicsConfig,
     view: &Arc<AnalyticsView>,
-) -> (ReaderHandle, IntCounter) {
+) -> (FollowerHandle, IntCounter) {
     let ignored = IntCounter::new("ignored", "test").unwrap();
     let writers = Writers::new(
         vec![
@@ -122,18 +123,17 @@ fn reader(
         ],
         ignored.clone(),
     );
-    let handle = spawn_reader(
-        kafka,
-        topics,
-        view.clone(),
-        &ErrorCounter::unregistered(),
-        writers,
-    )
-    .unwrap();
+    let sink = AnalyticsSink::new(topics, view.clone(), writers);
+    let settings = FollowerSettings {
+        name: "analytics-test",
+        topics: sink.topics(),
+        partition_check: Duration::from_millis(view.config().partition_check_ms),
+    };
+    let handle = spawn_follower(kafka, &settings, &ErrorCounter::unregistered(), sink).unwrap();
     (handle, ignored)
 }
 
-async fn wait_for(what: &str, handle: &ReaderHandle, done: impl Fn() -> bool) {
+async fn wait_for(what: &str, handle: &FollowerHandle, done: impl Fn() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(
@@ -514,13 +514,12 @@ async fn reader_reads_partitions_added_after_it_started() {
         .await
         .unwrap();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    // A new producer: it learns of partition 1 from fresh metadata (retried while the
-    // broker propagates the change).
-    let late = producer(&kafka);
+    // A new producer per try: each learns of partition 1 from fresh metadata (a producer
+    // that was told the partition does not exist keeps that answer for a while).
     let payload =
         serde_json::to_vec(&processed(1, "powerbi", Status::Failed, 4.0, 1_000, 1.0)).unwrap();
     let started = Instant::now();
-    while let Err((error, _)) = late
+    while let Err((error, _)) = producer(&kafka)
         .send(
             FutureRecord::<(), [u8]>::to(&topic)
                 .partition(1)
@@ -533,8 +532,8 @@ async fn reader_reads_partitions_added_after_it_started() {
         )
         .await
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "{error}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(started.elapsed() < Duration::from_secs(60), "{error}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     wait_for("the record on the added partition", &handle, || {
         view.summary().total_logs_processed == 2

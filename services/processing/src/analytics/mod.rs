@@ -54,7 +54,7 @@ mod view;
 
 pub use config::{AnalyticsConfig, MAX_RELATIVE_ACCURACY, MIN_RELATIVE_ACCURACY};
 pub use objects::{Objects, SourceObjects};
-pub use reader::{spawn_reader, ReaderHandle};
+pub use reader::AnalyticsSink;
 pub use responses::{
     Anomalies, ObjectSummary, RecentRecords, SourceSummary, SourcesReport, Summary,
 };

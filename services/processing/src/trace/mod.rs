@@ -46,14 +46,14 @@ mod sighting;
 mod view;
 
 pub use config::TraceConfig;
+pub use reader::TraceSink;
 
 use crate::writers::Writers;
 use anyhow::Context;
 use metrics::TraceMetrics;
-use obs_kafka::consumer::follower::FollowerHandle;
-use obs_kafka::{KafkaConfig, TopicsConfig};
-use obs_service::{HealthReport, Metrics, Running};
-use reader::spawn_trace_reader;
+use obs_kafka::consumer::follower::FollowerStatus;
+use obs_kafka::TopicsConfig;
+use obs_service::Metrics;
 use routes::TraceApi;
 use serde_json::json;
 use sighting::TraceTopics;
@@ -61,17 +61,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use view::TraceView;
 
-/// The trace index, its reader and its endpoint, as the service holds them.
+/// The trace index and its endpoint, as the service holds them; the views' follower
+/// ([`crate::views`]) feeds it through [`Traces::sink`].
 pub struct Traces {
     config: TraceConfig,
     api: Arc<TraceApi>,
     metrics: TraceMetrics,
-    reader: Running<FollowerHandle>,
 }
 
 impl Traces {
-    /// Validates the config and registers the metrics; the reader starts with
-    /// [`Traces::start`].
+    /// Validates the config and registers the metrics.
     pub fn new(
         config: TraceConfig,
         topics: &TopicsConfig,
@@ -90,39 +89,22 @@ impl Traces {
             config,
             api,
             metrics,
-            reader: Running::default(),
         })
     }
 
-    /// Starts the reader of the topics where runs leave the pipeline, reading what the
-    /// stages that `writers` accepts wrote.
-    pub(crate) fn start(
-        &self,
-        kafka: &KafkaConfig,
-        registry: &Metrics,
-        writers: Writers,
-    ) -> anyhow::Result<()> {
-        let reader = spawn_trace_reader(
-            kafka,
+    /// What feeds the index, reading what the stages that `writers` accepts wrote.
+    pub fn sink(&self, writers: Writers) -> TraceSink {
+        TraceSink::new(
             self.api.topics.clone(),
-            Duration::from_millis(self.config.partition_check_ms),
             self.api.view.clone(),
             self.metrics.clone(),
-            registry.errors(),
             writers,
         )
-        .context("starting the trace reader")?;
-        self.reader.set(reader);
-        Ok(())
     }
 
-    /// Stops the reader (blocking: one poll at most).
-    pub fn stop(&self) -> anyhow::Result<()> {
-        if let Some(reader) = self.reader.take() {
-            reader.stop();
-            reader.join()?;
-        }
-        Ok(())
+    /// How often the follower looks for added partitions, for the index.
+    pub fn partition_check(&self) -> Duration {
+        Duration::from_millis(self.config.partition_check_ms)
     }
 
     /// `GET /trace/{record_id}`.
@@ -130,16 +112,10 @@ impl Traces {
         routes::router(self.api.clone())
     }
 
-    /// `report` with the reader's liveness (readiness does not wait for the index: it
-    /// answers, partial, while it catches up).
-    pub fn health(&self, report: HealthReport) -> HealthReport {
-        report.with_check("trace_reader", self.reader.is(FollowerHandle::is_running))
-    }
-
-    /// The reader and the index, for `/status`.
-    pub fn status(&self) -> serde_json::Value {
+    /// The index, with `reader` (the views' follower), for `/status`.
+    pub fn status(&self, reader: Option<FollowerStatus>) -> serde_json::Value {
         json!({
-            "reader": self.reader.map(FollowerHandle::status),
+            "reader": reader,
             "index": self.api.view.stats(),
             "memory_bytes": self.api.view.memory_bytes(),
         })

@@ -1,50 +1,44 @@
 //! Feeds the [`TraceView`] from `processed-metrics` and `dead-letters`, where runs leave
-//! the pipeline (their `position` headers tell the hops before): a follower
-//! ([`obs_kafka::consumer::follower`]) of every partition of both, so each replica
+//! the pipeline (their `position` headers tell the hops before): a sink of the views'
+//! follower ([`crate::views`]), which reads every partition of both, so each replica
 //! answers for every record and a restart rebuilds the index from the retained topics.
 
 use super::metrics::TraceMetrics;
 use super::sighting::TraceTopics;
 use super::view::TraceView;
 use crate::writers::Writers;
-use obs_kafka::consumer::follower::{spawn_follower, FollowSink, FollowerHandle, FollowerSettings};
-use obs_kafka::{ErrorCounter, KafkaConfig, KafkaError};
+use obs_kafka::consumer::follower::FollowSink;
 use rdkafka::message::BorrowedMessage;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// `client.id` of the reader, the prefix of its throwaway `group.id`, its thread's name.
-const READER_NAME: &str = "processing-trace";
-
-/// Starts reading every partition of the `topics` into `view`, on a thread of its own.
-pub(crate) fn spawn_trace_reader(
-    kafka: &KafkaConfig,
+/// Every stage a record of the followed topics tells, into the index: what the stages
+/// that `writers` accepts wrote.
+pub struct TraceSink {
     topics: TraceTopics,
-    partition_check: Duration,
     view: Arc<TraceView>,
     metrics: TraceMetrics,
-    errors: &ErrorCounter,
     writers: Writers,
-) -> Result<FollowerHandle, KafkaError> {
-    let settings = FollowerSettings {
-        name: READER_NAME,
-        topics: topics.names(),
-        partition_check,
-    };
-    let sink = TraceSink {
-        topics,
-        view,
-        metrics,
-        writers,
-    };
-    spawn_follower(kafka, &settings, errors, sink)
 }
 
-struct TraceSink {
-    topics: TraceTopics,
-    view: Arc<TraceView>,
-    metrics: TraceMetrics,
-    writers: Writers,
+impl TraceSink {
+    pub(super) fn new(
+        topics: TraceTopics,
+        view: Arc<TraceView>,
+        metrics: TraceMetrics,
+        writers: Writers,
+    ) -> Self {
+        TraceSink {
+            topics,
+            view,
+            metrics,
+            writers,
+        }
+    }
+
+    /// `processed-metrics` and `dead-letters`.
+    pub fn topics(&self) -> Vec<String> {
+        self.topics.names()
+    }
 }
 
 impl FollowSink for TraceSink {

@@ -434,8 +434,8 @@ fn source_matches(wanted: Option<&str>, source: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::responses::ObjectSummary;
     use crate::analytics::testing::{base_time, processed};
-    use crate::analytics::ObjectSummary;
     use chrono::Duration;
     use obs_detector::ProcessedRecord;
 

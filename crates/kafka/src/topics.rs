@@ -170,7 +170,7 @@ impl TopicsConfig {
 pub fn partition_count(
     kafka: &KafkaConfig,
     topic: &str,
-    errors: &crate::ErrorCounter,
+    errors: &crate::error_counter::ErrorCounter,
 ) -> Result<Option<usize>, KafkaError> {
     use crate::consumer::{ConsumerSettings, ConsumerState};
     use rdkafka::consumer::Consumer;

@@ -16,15 +16,20 @@
 //!   let a duplicate through.
 //! * A dropped batch's ids are forgotten with it: its records come again.
 
+mod config;
+mod metrics;
+mod partitions;
+
+pub use config::DedupConfig;
+pub use metrics::DedupMetrics;
+pub use partitions::check_partitions;
+
 use chrono::Utc;
 use obs_dedup::{id_hash, SeenWindow, WindowConfig};
 use obs_kafka::consumer::{PartitionReader, ReadStart};
-use obs_kafka::topics::partition_count;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, KafkaConfig, Outputs, TopicsConfig};
 use obs_records::standardize::StandardizedRecord;
-use prometheus::{IntCounter, IntGauge};
 use rdkafka::Message;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,89 +38,6 @@ use std::time::{Duration, Instant};
 const FORMAT: u8 = 1;
 /// Pause between two failed rebuilds of a partition.
 const RESTORE_RETRY: Duration = Duration::from_secs(2);
-
-/// `dedup.*` of the configuration.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DedupConfig {
-    /// How long a standardized run id is remembered; 0: the retention of `raw-logs` (a
-    /// copy older than that cannot be replayed from the topic anyway).
-    pub horizon_seconds: u64,
-    /// Most ids remembered; past it the oldest sixteenth of the horizon is forgotten early.
-    pub max_ids: usize,
-    /// Longest one rebuild of a partition's ids may take before it is tried again.
-    pub restore_timeout_seconds: u64,
-}
-
-impl Default for DedupConfig {
-    fn default() -> Self {
-        DedupConfig {
-            horizon_seconds: 0,
-            max_ids: 2_000_000,
-            restore_timeout_seconds: 60,
-        }
-    }
-}
-
-impl DedupConfig {
-    /// The horizon in milliseconds, resolved against `raw-logs`' retention.
-    pub fn horizon_ms(&self, topics: &TopicsConfig) -> i64 {
-        if self.horizon_seconds == 0 {
-            topics.raw_logs.retention_ms
-        } else {
-            i64::try_from(self.horizon_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
-        }
-    }
-}
-
-/// The de-duplication's metrics, shared with `/status`.
-#[derive(Clone)]
-pub struct DedupMetrics {
-    pub dropped: IntCounter,
-    pub remembered: IntGauge,
-    pub evicted: IntCounter,
-}
-
-impl DedupMetrics {
-    pub fn register(metrics: &obs_service::Metrics) -> Result<Self, prometheus::Error> {
-        Ok(DedupMetrics {
-            dropped: metrics.register(IntCounter::new(
-                "standardization_duplicates_dropped_total",
-                "Raw records dropped because their run id was standardized already within dedup.horizon_seconds.",
-            )?)?,
-            remembered: metrics.register(IntGauge::new(
-                "standardization_dedup_ids",
-                "Run ids the de-duplication remembers (at most dedup.max_ids).",
-            )?)?,
-            evicted: metrics.register(IntCounter::new(
-                "standardization_dedup_ids_evicted_total",
-                "Run ids forgotten before their horizon because dedup.max_ids was reached.",
-            )?)?,
-        })
-    }
-}
-
-/// Refuses to start when `standardized-ids` has fewer partitions than `raw-logs`: a
-/// partition's ids go to the partition of the same number. A topic missing yet passes
-/// (the restores wait for it).
-pub fn check_partitions(
-    kafka: &KafkaConfig,
-    topics: &TopicsConfig,
-    errors: &ErrorCounter,
-) -> anyhow::Result<()> {
-    let (ids, raw) = (&topics.standardized_ids.name, &topics.raw_logs.name);
-    if let (Some(ids_count), Some(raw_count)) = (
-        partition_count(kafka, ids, errors)?,
-        partition_count(kafka, raw, errors)?,
-    ) {
-        anyhow::ensure!(
-            ids_count >= raw_count,
-            "{ids} has {ids_count} partitions but {raw} has {raw_count}: \
-             add partitions to {ids} (each raw partition's ids go to its number)"
-        );
-    }
-    Ok(())
-}
 
 /// What one batch did to the de-duplication, settled with it.
 #[derive(Default)]

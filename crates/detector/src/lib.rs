@@ -16,5 +16,5 @@ pub mod rules;
 pub use anomaly::{
     AlertCause, AlertReason, DetectorBank, DetectorConfig, DetectorError, Judgement, Verdict,
 };
-pub use processed::{Alert, ProcessedRecord};
+pub use processed::{Alert, Late, LateReason, ProcessedRecord};
 pub use rules::{RuleHit, RuleKind, RulesConfig, RunMetrics, Severity};

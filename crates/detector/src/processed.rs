@@ -2,7 +2,8 @@
 //! `processed-metrics`, and an alert on `alerts` for a run that pages someone.
 
 use crate::anomaly::{
-    run_features, AlertCause, AlertReason, DetectorBank, Judgement, RunFacts, Verdict,
+    run_features, AlertCause, AlertReason, DetectorBank, DetectorError, Judgement, RunFacts,
+    Verdict,
 };
 use crate::rules::{RuleHit, RuleKind, RulesConfig, RunMetrics, Severity};
 use chrono::{DateTime, Utc};
@@ -30,6 +31,10 @@ pub struct ProcessedRecord {
     /// Why the detectors refused the point (out of order, non-finite...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_error: Option<String>,
+    /// Set when the run came after a later run of its series: the detectors, which learn
+    /// each series in time order, left it out, and the rules alone scored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late: Option<Late>,
     /// What the object's own history says of the run: whether it pages someone, and why
     /// (`None` when the run was scored by the rules alone, which then alert as they hit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +49,23 @@ pub struct ProcessedRecord {
         deserialize_with = "obs_records::time::deserialize_rfc3339"
     )]
     pub processed_at: DateTime<Utc>,
+}
+
+/// Why a valid run was left out by the detectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Late {
+    pub reason: LateReason,
+    /// Start (RFC 3339) of the latest run of the series the detectors had learned.
+    pub series_latest: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LateReason {
+    /// It started before the latest run of its series the detectors had learned: scoring
+    /// it against that history would judge it by its future, and learning it would put the
+    /// series out of order; the same on every replay, so verdicts stay deterministic.
+    OlderThanSeriesLatest,
 }
 
 impl ProcessedRecord {
@@ -63,6 +85,7 @@ impl ProcessedRecord {
             rule_hits,
             detector: None,
             detector_error: None,
+            late: None,
             judgement: None,
             severity,
             processed_at: now,
@@ -101,13 +124,23 @@ impl ProcessedRecord {
                 AlertReason::Duration
             },
         };
+        let mut late = None;
         let (verdict, judgement) =
             match detectors.observe_run(&r.series_key, r.start_time, &features, Some(&run)) {
                 Ok((verdict, judgement)) => (Ok(verdict), judgement),
-                Err(error) => (Err(error.to_string()), None),
+                Err(error) => {
+                    if let DetectorError::OutOfOrder { last, .. } = &error {
+                        late = Some(Late {
+                            reason: LateReason::OlderThanSeriesLatest,
+                            series_latest: last.clone(),
+                        });
+                    }
+                    (Err(error.to_string()), None)
+                }
             };
         let mut processed = processed.with_detector(verdict);
         processed.judgement = judgement;
+        processed.late = late;
         processed
     }
 
@@ -328,4 +361,74 @@ pub struct AlertMetrics {
     pub memory_used_bytes: i64,
     pub cpu_time_seconds: f64,
     pub efficiency_score: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::DetectorConfig;
+    use chrono::{Duration, TimeZone};
+    use obs_records::Status;
+
+    fn run(hour: i64, memory: i64) -> StandardizedRecord {
+        let start = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap() + Duration::hours(hour);
+        StandardizedRecord {
+            record_id: format!("acme:{hour}:7"),
+            series_key: "acme:powerbi:7".into(),
+            schema_version: "standardized-v1".into(),
+            sequence_id: hour.to_string(),
+            sequence_time: start,
+            company: "acme".into(),
+            zone: "1-Raw".into(),
+            source: "powerbi".into(),
+            object_id: 7,
+            object_type: "datasets".into(),
+            transformation: "PowerBI_API_get_data".into(),
+            status: Status::Success,
+            start_time: start,
+            end_time: start + Duration::seconds(2),
+            duration_seconds: 2.0,
+            cpu_time_seconds: 0.2,
+            memory_used_bytes: memory,
+            description: "Tout roule, pas de stress!".into(),
+            error_message: None,
+            error_kind: None,
+            quality: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_older_than_its_series_latest_is_flagged_late_and_scored_by_the_rules() {
+        let rules = RulesConfig::default();
+        let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
+        let now = Utc::now();
+        for hour in [0, 1, 3] {
+            let processed = ProcessedRecord::assess(run(hour, 5_000_000), &rules, &mut bank, now);
+            assert_eq!(processed.late, None);
+            assert!(processed.detector.is_some());
+        }
+        // Between runs 1 and 3, using too much memory: a rule hit.
+        let late = ProcessedRecord::assess(run(2, 500_000_000), &rules, &mut bank, now);
+        assert_eq!(
+            late.late,
+            Some(Late {
+                reason: LateReason::OlderThanSeriesLatest,
+                series_latest: "2025-09-01T03:00:00+00:00".into(),
+            })
+        );
+        assert_eq!(late.detector, None);
+        assert!(late.detector_error.is_some());
+        assert!(late.anomalous, "the rules scored it");
+        assert!(late
+            .rule_hits
+            .iter()
+            .any(|h| h.rule == RuleKind::HighMemory));
+        assert!(!late.alerts().is_empty(), "and it alerts as the rules hit");
+        let json = serde_json::to_value(&late).unwrap();
+        assert_eq!(json["late"]["reason"], "older_than_series_latest");
+        // The series goes on in order, unharmed.
+        let next = ProcessedRecord::assess(run(4, 5_000_000), &rules, &mut bank, now);
+        assert_eq!(next.late, None);
+        assert!(next.detector.is_some());
+    }
 }

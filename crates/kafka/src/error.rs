@@ -44,6 +44,16 @@ pub enum KafkaError {
     /// transaction.
     #[error("no consumer group metadata")]
     NoGroupMetadata,
+    /// A partition to read does not exist (yet).
+    #[error("topic {topic} has no partition {partition}")]
+    TopicMissing { topic: String, partition: i32 },
+    /// A partition was not read to its end in time.
+    #[error("reading {topic}/{partition} took longer than {timeout:?}")]
+    ReadTimedOut {
+        topic: String,
+        partition: i32,
+        timeout: Duration,
+    },
     /// A transaction's records were not all acknowledged in time.
     #[error("{count} records still undelivered after {after:?}")]
     Undelivered { count: i32, after: Duration },

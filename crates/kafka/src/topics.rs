@@ -96,6 +96,11 @@ pub struct TopicsConfig {
     /// key; compacted; as many partitions as `standardized_logs`, so that a series' state
     /// lies in the partition number of its runs.
     pub detector_state: TopicSpec,
+    /// The record ids standardization has standardized, each batch's as 64-bit hashes in
+    /// one record per input partition, written in the batch's transaction to the partition
+    /// numbered as its `raw_logs` partition (as many partitions); its retention is the
+    /// longest de-duplication horizon it can serve.
+    pub standardized_ids: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -117,13 +122,14 @@ impl Default for TopicsConfig {
             detector_state: TopicSpec::new("detector-state", 3, 30)
                 .compacted()
                 .segment_bytes(16 << 20),
+            standardized_ids: TopicSpec::new("standardized-ids", 3, 7),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 11] {
+    pub fn all(&self) -> [&TopicSpec; 12] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -136,11 +142,12 @@ impl TopicsConfig {
             &self.incidents,
             &self.app_log_rates,
             &self.detector_state,
+            &self.standardized_ids,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 11] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 12] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -153,8 +160,31 @@ impl TopicsConfig {
             &mut self.incidents,
             &mut self.app_log_rates,
             &mut self.detector_state,
+            &mut self.standardized_ids,
         ]
     }
+}
+
+/// How many partitions `topic` has (`None`: it does not exist), from the broker's
+/// metadata (blocking).
+pub fn partition_count(
+    kafka: &KafkaConfig,
+    topic: &str,
+    errors: &crate::error_counter::ErrorCounter,
+) -> Result<Option<usize>, KafkaError> {
+    use crate::consumer::{ConsumerSettings, ConsumerState};
+    use rdkafka::consumer::Consumer;
+    let consumer = ConsumerSettings::assigned("topic-partition-count").create(
+        kafka,
+        Arc::new(ConsumerState::new(errors.clone())),
+        (),
+    )?;
+    let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len()))
 }
 
 /// What start-up found or did for one topic.
@@ -364,11 +394,16 @@ mod tests {
                 ("incidents", 3, 30, "compact,delete"),
                 ("app-log-rates", 3, 7, "delete"),
                 ("detector-state", 3, 30, "compact,delete"),
+                ("standardized-ids", 3, 7, "delete"),
             ]
         );
         assert_eq!(
             topics.detector_state.partitions, topics.standardized_logs.partitions,
             "a series' state lies in the partition number of its runs"
+        );
+        assert_eq!(
+            topics.standardized_ids.partitions, topics.raw_logs.partitions,
+            "a raw partition's ids lie in the partition of the same number"
         );
     }
 }

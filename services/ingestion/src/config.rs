@@ -14,6 +14,7 @@ pub struct IngestionConfig {
     pub producer: ProducerConfig,
     pub topics: TopicsConfig,
     pub ingest: IngestConfig,
+    pub idempotency: IdempotencyConfig,
     pub auth: AuthConfig,
 }
 
@@ -35,6 +36,28 @@ pub struct IngestConfig {
     pub trigger_file: String,
 }
 
+/// `Idempotency-Key`'s answers kept, per instance (`crate::idempotency`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// Keys remembered at most (answered or in flight); past it the oldest is forgotten.
+    pub max_keys: usize,
+    /// Bytes of the answers kept at most; past it the oldest is forgotten.
+    pub max_bytes: usize,
+    /// How long a key's answer is kept after its first request.
+    pub ttl_seconds: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            max_keys: 10_000,
+            max_bytes: 16 << 20,
+            ttl_seconds: 24 * 3600,
+        }
+    }
+}
+
 impl Default for IngestionConfig {
     fn default() -> Self {
         IngestionConfig {
@@ -43,6 +66,7 @@ impl Default for IngestionConfig {
             producer: ProducerConfig::default(),
             topics: TopicsConfig::default(),
             ingest: IngestConfig::default(),
+            idempotency: IdempotencyConfig::default(),
             auth: AuthConfig::default(),
         }
     }

@@ -10,6 +10,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+mod idempotency;
 mod kinds;
 mod log_events;
 mod metrics;
@@ -20,7 +21,8 @@ mod state;
 use anyhow::Context;
 use axum::routing::{get, post};
 use axum::Router;
-pub use config::IngestionConfig;
+pub use config::{IdempotencyConfig, IngestionConfig};
+pub use idempotency::{HEADER as IDEMPOTENCY_KEY, REPLAYED_HEADER};
 use obs_service::auth::Scope;
 pub use state::{AppState, SERVICE};
 use std::sync::Arc;

@@ -1,13 +1,14 @@
 //! HTTP handlers of the ingestion service, and the request paths every endpoint shares:
 //! one record as the body, or a framed batch.
 
+use crate::idempotency::idempotent;
 use crate::kinds::{RecordKind, Runs};
 use crate::pipeline::{Ingest, IngestReport, Positions};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{Stream, StreamExt};
 use obs_kafka::TraceParent;
@@ -62,15 +63,26 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// `POST /ingest/single`: one JSON record.
+/// `POST /ingest/single`: one JSON record (once per `Idempotency-Key`).
 pub async fn ingest_single(
     State(state): State<Arc<AppState>>,
     _: ContentType<ApplicationJson>,
     headers: HeaderMap,
     body: Body,
-) -> Answer {
-    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
-    ingest_one::<Runs>(&state, &headers, &bytes).await
+) -> Response {
+    let bytes = match read_body(body, state.config.http.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let handle = ingest_one::<Runs>(&state, &headers, &bytes);
+    idempotent(
+        &state.idempotency,
+        &headers,
+        "/ingest/single",
+        &bytes,
+        handle,
+    )
+    .await
 }
 
 /// One record of kind `K` that is the whole (already read) body.
@@ -91,20 +103,32 @@ pub(crate) async fn ingest_one<K: RecordKind>(
     Ok((status, Json(report)))
 }
 
-/// `POST /ingest/batch`: a JSON array, or NDJSON with an NDJSON content type.
+/// `POST /ingest/batch`: a JSON array, or NDJSON with an NDJSON content type (once per
+/// `Idempotency-Key`).
 pub async fn ingest_batch(
     State(state): State<Arc<AppState>>,
     content_type: ContentType<JsonOrNdjson>,
     headers: HeaderMap,
     body: Body,
-) -> Answer {
+) -> Response {
     let format = if content_type.media_type() == JSON {
         BodyFormat::JsonArray
     } else {
         BodyFormat::Ndjson
     };
-    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
-    ingest_batch_of::<Runs>(&state, &headers, format, &bytes).await
+    let bytes = match read_body(body, state.config.http.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let handle = ingest_batch_of::<Runs>(&state, &headers, format, &bytes);
+    idempotent(
+        &state.idempotency,
+        &headers,
+        "/ingest/batch",
+        &bytes,
+        handle,
+    )
+    .await
 }
 
 /// A batch of records of kind `K`: a JSON array or NDJSON (already read).
@@ -308,6 +332,7 @@ pub fn health(state: &AppState) -> HealthReport {
 
 /// `GET /status`: what the service is doing and has done.
 pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let (idempotency_keys, idempotency_bytes) = state.idempotency.held();
     Json(json!({
         "service": "ingestion",
         "version": env!("CARGO_PKG_VERSION"),
@@ -324,6 +349,13 @@ pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "producer": {
             "in_flight_bytes": state.producer.in_flight_bytes(),
             "capacity_bytes": state.producer.capacity_bytes(),
+        },
+        "idempotency": {
+            "keys": idempotency_keys,
+            "answer_bytes": idempotency_bytes,
+            "max_keys": state.config.idempotency.max_keys,
+            "max_bytes": state.config.idempotency.max_bytes,
+            "ttl_seconds": state.config.idempotency.ttl_seconds,
         },
         "limits": {
             "max_body_bytes": state.config.http.max_body_bytes,

@@ -1,6 +1,7 @@
 //! What the handlers share.
 
 use crate::config::IngestionConfig;
+use crate::idempotency::Idempotency;
 use crate::metrics::IngestionMetrics;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,8 @@ pub struct AppState {
     pub(crate) producer: AckedProducer,
     pub(crate) probe: BrokerProbe,
     pub(crate) metrics: IngestionMetrics,
+    /// The answers kept for `Idempotency-Key` retries.
+    pub(crate) idempotency: Idempotency,
     pub(crate) registry: Metrics,
     /// The API keys every route group checks.
     pub(crate) auth: Arc<Auth>,
@@ -29,6 +32,8 @@ impl AppState {
     pub fn new(config: IngestionConfig) -> anyhow::Result<Arc<AppState>> {
         let registry = Metrics::new();
         let metrics = IngestionMetrics::register(&registry).context("registering metrics")?;
+        let idempotency =
+            Idempotency::new(&config.idempotency, &registry).context("registering metrics")?;
         let producer = AckedProducer::new(&config.kafka, SERVICE, &config.producer)
             .context("creating the Kafka producer")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
@@ -39,6 +44,7 @@ impl AppState {
             producer,
             probe,
             metrics,
+            idempotency,
             registry,
             started_at: Utc::now(),
         }))

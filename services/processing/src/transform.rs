@@ -42,6 +42,7 @@ pub struct ProcessingMetrics {
     outage_probability: GaugeVec,
     detector_alerts: IntCounterVec,
     alerts: IntCounterVec,
+    late: IntCounter,
 }
 
 impl ProcessingMetrics {
@@ -117,6 +118,10 @@ impl ProcessingMetrics {
                     "Alerts raised by the streaming detectors, by detector (statistical, outage_prediction) and severity.",
                 ),
                 &["detector", "severity"],
+            )?)?,
+            late: metrics.register(IntCounter::new(
+                "processing_late_runs_total",
+                "Runs that came after a later run of their series: flagged late on the processed record and scored by the rules, not by the detectors.",
             )?)?,
             alerts: metrics.register(IntCounterVec::new(
                 Opts::new(
@@ -222,6 +227,8 @@ struct Observed {
     detector_alerts: Vec<(String, Severity)>,
     /// Alerts raised: (cause, severity).
     alerts: Vec<(&'static str, Severity)>,
+    /// Came after a later run of its series.
+    late: bool,
 }
 
 /// What a batch leaves to do once it commits.
@@ -374,6 +381,7 @@ impl Transform for ProcessTransform {
                 .map(|a| (a.score, a.outage_probability)),
             detector_alerts,
             alerts: raised,
+            late: processed.late.is_some(),
         });
         out.record(&self.processed_topic, key)
             .next_hop_headers(input, PROCESSED_SCHEMA_VERSION)
@@ -434,6 +442,9 @@ impl Transform for ProcessTransform {
             source.efficiency.observe(run.efficiency);
             if run.started > source.last_run.get() {
                 source.last_run.set(run.started);
+            }
+            if run.late {
+                m.late.inc();
             }
             if run.status == Status::Failed {
                 m.failures

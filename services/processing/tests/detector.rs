@@ -1,5 +1,7 @@
 //! The streaming detectors inside processing, on a real broker: a run far outside its
-//! series' history raises a detector alert with an explanation; retrain on demand.
+//! series' history raises a detector alert with an explanation; retrain on demand; a run
+//! that comes after a later one of its series is flagged late, scored by the rules and
+//! counted.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -161,6 +163,111 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    tokio::task::spawn_blocking(move || state.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_run_is_flagged_scored_by_the_rules_and_counted() {
+    let topics = obs_testkit::unique_topics();
+    let kafka = obs_testkit::kafka();
+    obs_kafka::topics::ensure_topics(&kafka, "detector-test", &topics)
+        .await
+        .unwrap();
+    // Hours 0 to 4 in order, then hour 2 of another sequence, arriving last, too big.
+    let mut records: Vec<StandardizedRecord> = (0..5).map(|i| run(i, 2.0, 5_000_000)).collect();
+    let mut late = run(2, 2.0, 500_000_000);
+    late.record_id = "acme:late:7".into();
+    late.sequence_id = "late".into();
+    records.push(late);
+    let messages = records
+        .iter()
+        .map(|r| {
+            (
+                Some(r.series_key.clone().into_bytes()),
+                serde_json::to_vec(r).unwrap(),
+                OwnedHeaders::new(),
+            )
+        })
+        .collect();
+    produce(&kafka, &topics.standardized_logs.name, messages);
+
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let state = AppState::new(ProcessingConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        stage: StageConfig {
+            transactional_id: group.clone(),
+            ..StageConfig::for_group(&group)
+        },
+        auth: obs_testkit::auth(),
+        ..ProcessingConfig::default()
+    })
+    .unwrap();
+    state.start().unwrap();
+
+    let processed: Vec<Value> = read_topic(
+        &kafka,
+        &topics.processed_metrics.name,
+        6,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    )
+    .iter()
+    .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+    .collect();
+    assert_eq!(processed.len(), 6);
+    let late = processed
+        .iter()
+        .find(|p| p["record_id"] == "acme:late:7")
+        .unwrap();
+    assert_eq!(late["late"]["reason"], "older_than_series_latest", "{late}");
+    assert_eq!(late["late"]["series_latest"], "2025-09-01T04:00:00+00:00");
+    assert!(late["detector"].is_null());
+    assert_eq!(late["anomalous"], true, "the rules scored it: {late}");
+    assert!(processed
+        .iter()
+        .filter(|p| p["record_id"] != "acme:late:7")
+        .all(|p| p.get("late").is_none()));
+    let alerts: Vec<Value> = read_topic(
+        &kafka,
+        &topics.alerts.name,
+        1,
+        Duration::from_secs(3),
+        Duration::from_secs(30),
+    )
+    .iter()
+    .map(|m| serde_json::from_slice(m.payload().unwrap()).unwrap())
+    .collect();
+    assert!(
+        alerts.iter().any(|a| a["record_id"] == "acme:late:7"),
+        "the late run alerts as its rule hit: {alerts:?}"
+    );
+
+    // The counters move once the loop has settled the commit: a moment after the read.
+    let router = processing::router(state.clone());
+    let mut late_lines = String::new();
+    for _ in 0..100 {
+        let metrics = router
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let metrics = axum::body::to_bytes(metrics.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        late_lines = String::from_utf8_lossy(&metrics)
+            .lines()
+            .filter(|l| l.starts_with("processing_late_runs_total"))
+            .collect();
+        if late_lines == "processing_late_runs_total 1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(late_lines, "processing_late_runs_total 1");
     tokio::task::spawn_blocking(move || state.stop())
         .await
         .unwrap()

@@ -156,6 +156,7 @@ fn binary_env(
         ("INCIDENT_SIGNALS", &t.incident_signals),
         ("INCIDENTS", &t.incidents),
         ("DETECTOR_STATE", &t.detector_state),
+        ("STANDARDIZED_IDS", &t.standardized_ids),
     ];
     let d = &config.detector;
     let s = &config.stage;

@@ -1,5 +1,6 @@
 //! Configuration of the standardization service (see the README's configuration table).
 
+use crate::dedup::DedupConfig;
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_service::auth::AuthConfig;
 use obs_service::HttpConfig;
@@ -14,6 +15,7 @@ pub struct StandardizationConfig {
     pub stage: StageConfig,
     pub standardize: StandardizeConfig,
     pub log_events: LogEventsConfig,
+    pub dedup: DedupConfig,
     pub auth: AuthConfig,
 }
 
@@ -66,6 +68,7 @@ impl Default for StandardizationConfig {
             stage: StageConfig::for_group("standardization"),
             standardize: StandardizeConfig::default(),
             log_events: LogEventsConfig::default(),
+            dedup: DedupConfig::default(),
             auth: AuthConfig::default(),
         }
     }

@@ -11,6 +11,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod config;
+mod dedup;
 mod log_events;
 mod transform;
 
@@ -21,6 +22,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
+use dedup::Dedup;
+pub use dedup::{DedupConfig, DedupMetrics};
 pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER_SERVICES};
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
@@ -45,6 +48,7 @@ pub struct AppState {
     probe: BrokerProbe,
     registry: Metrics,
     metrics: StandardizationMetrics,
+    dedup_metrics: DedupMetrics,
     stage: Running<StageHandle>,
     /// Reads the severity of log events that came without a usable level.
     classifier: Arc<SeverityModel>,
@@ -65,6 +69,7 @@ impl AppState {
         let registry = Metrics::new();
         let metrics = StandardizationMetrics::register(&registry).context("registering metrics")?;
         let log_metrics = LogEventMetrics::register(&registry).context("registering metrics")?;
+        let dedup_metrics = DedupMetrics::register(&registry).context("registering metrics")?;
         let started = Instant::now();
         let classifier = SeverityModel::shipped().context("training the severity classifier")?;
         tracing::info!(
@@ -80,6 +85,7 @@ impl AppState {
             probe,
             registry,
             metrics,
+            dedup_metrics,
             stage: Running::default(),
             classifier: Arc::new(classifier),
             log_metrics,
@@ -91,11 +97,19 @@ impl AppState {
     /// Starts the runs' consume-transform-produce loop.
     pub fn start_stage(&self) -> anyhow::Result<()> {
         let c = &self.config;
+        dedup::check_partitions(&c.kafka, &c.topics, self.registry.errors())?;
         let transform = StandardizeTransform::new(
             self.options,
             &c.topics.standardized_logs.name,
             &c.topics.dead_letters.name,
             self.metrics.clone(),
+            Dedup::new(
+                &c.dedup,
+                &c.kafka,
+                &c.topics,
+                self.registry.errors().clone(),
+                self.dedup_metrics.clone(),
+            ),
         );
         let stage_metrics =
             StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")
@@ -168,13 +182,19 @@ impl AppState {
         (consumed, standardized, dead)
     }
 
-    /// Committed counts `(in, standardized, dead-lettered)`: `in` is counted by the loop
-    /// (inputs whose batch committed), the two others by the transform's outcomes, so
-    /// `in = standardized + dead-lettered` is a real reconciliation.
-    pub fn stage_totals(&self) -> (u64, u64, u64) {
+    /// Committed counts `(in, standardized, dead-lettered, duplicates dropped)`: `in` is
+    /// counted by the loop (inputs whose batch committed), the others by the transform's
+    /// outcomes, so `in = standardized + dead-lettered + duplicates` is a real
+    /// reconciliation.
+    pub fn stage_totals(&self) -> (u64, u64, u64, u64) {
         let (standardized, dead) = self.metrics.totals();
         let consumed = self.stage_status().map_or(0, |s| s.records_consumed);
-        (consumed, standardized, dead)
+        (
+            consumed,
+            standardized,
+            dead,
+            self.dedup_metrics.dropped.get(),
+        )
     }
 }
 
@@ -225,9 +245,12 @@ fn health(state: &AppState) -> HealthReport {
         )
 }
 
-/// `GET /status`: each loop's partitions, lag and counts; `in = standardized + dead`.
+/// `GET /status`: each loop's partitions, lag and counts (`in = standardized + dead +
+/// duplicates` for runs, `in = standardized + dead` for log events) and the
+/// de-duplication's memory.
 async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
-    let (total, standardized, dead) = state.stage_totals();
+    let (total, standardized, dead, duplicates) = state.stage_totals();
+    let dedup = &state.dedup_metrics;
     let (events_in, events_standardized, events_dead) = state.log_stage_totals();
     (
         StatusCode::OK,
@@ -243,6 +266,7 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
                 "outputs": [
                     state.config.topics.standardized_logs.name,
                     state.config.topics.dead_letters.name,
+                    state.config.topics.standardized_ids.name,
                 ],
                 "log_events_input": state.config.topics.app_logs.name,
                 "log_events_outputs": [
@@ -255,6 +279,14 @@ async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_j
                 "in": total,
                 "standardized": standardized,
                 "dead_lettered": dead,
+                "duplicates_dropped": duplicates,
+            },
+            "dedup": {
+                "horizon_seconds": state.config.dedup.horizon_ms(&state.config.topics) / 1000,
+                "remembered_ids": dedup.remembered.get(),
+                "max_ids": state.config.dedup.max_ids,
+                "evicted_ids": dedup.evicted.get(),
+                "ids_topic": state.config.topics.standardized_ids.name,
             },
             "log_events_stage": state.log_stage_status(),
             "log_events": {

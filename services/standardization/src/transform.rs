@@ -1,5 +1,7 @@
-//! The stage's transform: one raw record → one standardized record, or one dead letter.
+//! The stage's transform: one raw record → one standardized record, or one dead letter,
+//! or nothing when its run was standardized already ([`crate::dedup`]).
 
+use crate::dedup::{Dedup, DedupBatch};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::ErrorCounter;
 use obs_kafka::{InputRecord, Outputs, Transform};
@@ -15,8 +17,9 @@ use std::sync::Arc;
 pub const STAGE: &str = "standardization";
 
 /// Business counters of the stage, updated only for committed batches: each raw record is
-/// counted once, as standardized or as an error (`errors_total{stage="processing"}`, by
-/// the error kind it was dead-lettered under).
+/// counted once, as standardized, as a duplicate dropped
+/// (`standardization_duplicates_dropped_total`, with the de-duplication's metrics) or as an
+/// error (`errors_total{stage="processing"}`, by the error kind it was dead-lettered under).
 #[derive(Clone)]
 pub struct StandardizationMetrics {
     standardized: IntCounter,
@@ -61,6 +64,7 @@ pub struct Pending {
     standardized: u64,
     dead_letters: DeadLetterTally,
     quality: BTreeMap<&'static str, u64>,
+    dedup: DedupBatch,
 }
 
 pub struct StandardizeTransform {
@@ -68,6 +72,7 @@ pub struct StandardizeTransform {
     standardized_topic: Arc<str>,
     dead_letter_topic: Arc<str>,
     metrics: StandardizationMetrics,
+    dedup: Dedup,
 }
 
 impl StandardizeTransform {
@@ -76,12 +81,14 @@ impl StandardizeTransform {
         standardized_topic: &str,
         dead_letter_topic: &str,
         metrics: StandardizationMetrics,
+        dedup: Dedup,
     ) -> Self {
         StandardizeTransform {
             options,
             standardized_topic: standardized_topic.into(),
             dead_letter_topic: dead_letter_topic.into(),
             metrics,
+            dedup,
         }
     }
 }
@@ -103,6 +110,9 @@ impl Transform for StandardizeTransform {
         };
         match standardize_bytes(payload, &self.options) {
             Ok(record) => {
+                if !self.dedup.first_time(input, &record, &mut batch.dedup) {
+                    return;
+                }
                 for flag in &record.quality {
                     *batch.quality.entry(flag.as_str()).or_default() += 1;
                 }
@@ -124,7 +134,12 @@ impl Transform for StandardizeTransform {
         }
     }
 
+    fn seal(&mut self, batch: &mut Pending, out: &mut Outputs) {
+        self.dedup.seal(&batch.dedup, out);
+    }
+
     fn committed(&mut self, pending: Pending) {
+        self.dedup.committed(&pending.dedup);
         let m = &self.metrics;
         m.standardized.inc_by(pending.standardized);
         let dead = pending.dead_letters.commit(&m.errors);
@@ -134,6 +149,16 @@ impl Transform for StandardizeTransform {
         }
     }
 
-    /// Nothing was counted yet: the records will be consumed and counted again.
-    fn discarded(&mut self, _batches: Vec<Pending>) {}
+    /// Nothing was counted yet: the records will be consumed and counted again, their
+    /// ids seen again for the first time.
+    fn discarded(&mut self, batches: Vec<Pending>) {
+        for batch in batches {
+            self.dedup.discarded(batch.dedup);
+        }
+    }
+
+    /// Each partition's ids are rebuilt from what its previous owners committed.
+    fn rebalanced(&mut self) {
+        self.dedup.rebalanced();
+    }
 }

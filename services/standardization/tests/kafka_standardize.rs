@@ -1,5 +1,6 @@
 //! Standardization against a real Kafka broker (`make kafka-up`): the field data, dead
-//! letters of every kind with their original bytes, and exactly once across a SIGKILL.
+//! letters of every kind with their original bytes, and exactly once across a SIGKILL,
+//! records sent twice included.
 
 use obs_kafka::dead_letter;
 use obs_kafka::headers::{INGESTED_AT, RECORD_ID, SCHEMA_VERSION, TRACEPARENT};
@@ -33,7 +34,7 @@ async fn start(config: &StandardizationConfig) -> std::sync::Arc<AppState> {
 
 /// The committed totals once `expected` inputs are counted (the counters follow the
 /// commit by a moment).
-async fn totals(state: &AppState, expected: u64) -> (u64, u64, u64) {
+async fn totals(state: &AppState, expected: u64) -> (u64, u64, u64, u64) {
     for _ in 0..100 {
         let totals = state.stage_totals();
         if totals.0 >= expected {
@@ -130,8 +131,8 @@ async fn the_field_data_is_standardized_with_no_dead_letter() {
 
     assert_eq!(
         totals(&state, 72).await,
-        (72, 72, 0),
-        "in = standardized + dead-lettered"
+        (72, 72, 0, 0),
+        "in = standardized + dead-lettered + duplicates"
     );
     // The lag, from librdkafka's statistics (every 5 s): none left on any partition.
     let lag = lag_once_reported(&state).await;
@@ -244,8 +245,8 @@ async fn bad_records_become_dead_letters_with_their_kind_and_original_bytes() {
     );
     assert_eq!(
         totals(&state, 11).await,
-        (11, 1, 10),
-        "in = standardized + dead-lettered"
+        (11, 1, 10, 0),
+        "in = standardized + dead-lettered + duplicates"
     );
     tokio::task::spawn_blocking(move || state.stop_stage())
         .await
@@ -262,20 +263,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Inputs the service at `port` has committed, per its `/status` (0 while it starts).
-async fn committed(port: u16) -> u64 {
+/// The `/status` of the service at `port` (`null` while it starts).
+async fn status(port: u16) -> serde_json::Value {
     let url = format!("http://127.0.0.1:{port}/status");
     let request = reqwest::Client::new()
         .get(&url)
         .header("authorization", obs_testkit::bearer());
     match request.send().await {
-        Ok(response) => response
-            .json::<serde_json::Value>()
-            .await
-            .map(|s| s["stage"]["records_consumed"].as_u64().unwrap_or(0))
-            .unwrap_or(0),
-        Err(_) => 0,
+        Ok(response) => response.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
     }
+}
+
+/// Inputs the service at `port` has committed, per its `/status` (0 while it starts).
+async fn committed(port: u16) -> u64 {
+    status(port).await["stage"]["records_consumed"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// The service binary with the test's topics and stage identity, listening on `port`.
@@ -291,6 +295,10 @@ fn spawn_binary(config: &StandardizationConfig, port: u16) -> Child {
             &t.standardized_logs.name,
         )
         .env("OBS_TOPICS__DEAD_LETTERS__NAME", &t.dead_letters.name)
+        .env(
+            "OBS_TOPICS__STANDARDIZED_IDS__NAME",
+            &t.standardized_ids.name,
+        )
         .env(
             "OBS_TOPICS__PROCESSED_METRICS__NAME",
             &t.processed_metrics.name,
@@ -326,8 +334,10 @@ async fn sigterm_exits_cleanly_and_loses_and_duplicates_nothing() {
     stopped_mid_stream_then_restarted(Stop::Terminate, 10_000).await;
 }
 
-/// Stops the service binary once 2,000 of `n` records are committed, restarts it, and
-/// checks a read_committed reader sees every record exactly once.
+/// Stops the service binary once 2,000 of `n` records are committed, restarts it, sends
+/// every record again (a client retrying), and checks a read_committed reader sees every
+/// record exactly once: the copies of those the stopped instance standardized are dropped
+/// by the restarted one, which read their ids back.
 async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
     let (config, _topics) = config();
     obs_kafka::topics::ensure_topics(&config.kafka, "standardization-test", &config.topics)
@@ -396,6 +406,11 @@ async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
         }
         println!("output resumed {:?} after the restart", restarted.elapsed());
     }
+    produce(
+        &config.kafka,
+        &config.topics.raw_logs.name,
+        raw_messages(&records),
+    );
     let out = read_topic(
         &config.kafka,
         &config.topics.standardized_logs.name,
@@ -403,7 +418,16 @@ async fn stopped_mid_stream_then_restarted(stop: Stop, n: usize) {
         Duration::from_secs(5),
         Duration::from_secs(240),
     );
+    let waiting = Instant::now();
+    let mut dropped = 0;
+    while dropped < n as u64 && waiting.elapsed() < Duration::from_secs(60) {
+        dropped = status(second_port).await["records"]["duplicates_dropped"]
+            .as_u64()
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(second);
+    assert_eq!(dropped, n as u64, "every copy dropped and counted");
 
     let mut seen: HashMap<String, usize> = HashMap::new();
     for message in &out {

@@ -198,6 +198,9 @@ fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
         if let Some(key) = output.key {
             record = record.key(key);
         }
+        if let Some(partition) = output.partition {
+            record = record.partition(partition);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,

@@ -25,6 +25,7 @@ pub struct Outputs {
 #[derive(Debug)]
 struct Span {
     topic: Arc<str>,
+    partition: Option<i32>,
     key: Option<Range<usize>>,
     /// Encoded as `key length (u16 LE), key, value length (u32 LE, u32::MAX: no value),
     /// value`, header after header.
@@ -45,6 +46,7 @@ impl Outputs {
         OutputWriter {
             headers_start: self.bytes.len(),
             topic: topic.clone(),
+            partition: None,
             key,
             outputs: self,
         }
@@ -59,6 +61,7 @@ impl Outputs {
     pub fn iter(&self) -> impl Iterator<Item = Output<'_>> {
         self.records.iter().map(|span| Output {
             topic: &span.topic,
+            partition: span.partition,
             key: span.key.clone().map(|key| &self.bytes[key]),
             headers: &self.bytes[span.headers.clone()],
             payload: &self.bytes[span.payload.clone()],
@@ -71,11 +74,19 @@ impl Outputs {
 pub struct OutputWriter<'a> {
     outputs: &'a mut Outputs,
     topic: Arc<str>,
+    partition: Option<i32>,
     key: Option<Range<usize>>,
     headers_start: usize,
 }
 
 impl OutputWriter<'_> {
+    /// Sends the record to `partition` rather than to the partitioner's choice: state kept
+    /// per input partition goes to the same-numbered partition of its topic.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
     /// Adds a header.
     pub fn header(self, key: &str, value: Option<&[u8]>) -> Self {
         let bytes = &mut self.outputs.bytes;
@@ -154,6 +165,7 @@ impl OutputWriter<'_> {
         let outputs = self.outputs;
         outputs.records.push(Span {
             topic: self.topic,
+            partition: self.partition,
             key: self.key,
             headers: self.headers_start..payload_start,
             payload: payload_start..outputs.bytes.len(),
@@ -165,6 +177,8 @@ impl OutputWriter<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Output<'a> {
     pub topic: &'a Arc<str>,
+    /// Set when the record goes to a partition of the writer's choice.
+    pub partition: Option<i32>,
     pub key: Option<&'a [u8]>,
     pub payload: &'a [u8],
     headers: &'a [u8],

@@ -2,14 +2,11 @@
 
 use obs_kafka::KafkaError;
 use rdkafka::error::KafkaError as RdKafkaError;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error(transparent)]
     Kafka(#[from] KafkaError),
-    #[error("topic {0} does not exist")]
-    TopicMissing(String),
     #[error(
         "{state_topic} has {state} partitions and {input_topic} {input}: a series' saved \
          state must lie in the partition number of its runs; give both topics the same \
@@ -20,12 +17,6 @@ pub enum CheckpointError {
         state: usize,
         input_topic: String,
         input: usize,
-    },
-    #[error("reading {topic}/{partition} took longer than {timeout:?}")]
-    TimedOut {
-        topic: String,
-        partition: i32,
-        timeout: Duration,
     },
     #[error("unreadable checkpoint record: {0}")]
     UnreadableRecord(&'static str),

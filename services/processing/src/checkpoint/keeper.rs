@@ -6,11 +6,11 @@ use super::config::CheckpointConfig;
 use super::error::CheckpointError;
 use super::metrics::CheckpointMetrics;
 use super::partitions::check_partitions;
-use super::reader::PartitionReader;
 use super::record::{read_payload, start_payload, SavedState};
 use super::schedule::Schedule;
 use chrono::Utc;
 use obs_detector::{DetectorBank, DetectorConfig, ProcessedRecord, RulesConfig};
+use obs_kafka::consumer::{PartitionReader, ReadStart};
 use obs_kafka::sync::lock;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, KafkaConfig, Outputs, TopicsConfig};
 use obs_records::standardize::StandardizedRecord;
@@ -89,6 +89,7 @@ impl Checkpoints {
                 i64::try_from(config.max_age_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
             ),
             reader: PartitionReader {
+                client_id: "processing-detector-restore".into(),
                 kafka: kafka.clone(),
                 timeout: Duration::from_secs(config.restore_timeout_seconds),
                 errors: errors.clone(),
@@ -295,7 +296,7 @@ impl Checkpoints {
         let read = self.reader.read(
             &self.input_topic,
             partition,
-            Some(from),
+            ReadStart::Offset(from),
             Some(first),
             |message| {
                 let Ok(run) = (self.read_run)(message.payload()) else {
@@ -342,8 +343,12 @@ impl Checkpoints {
     ) -> Result<HashMap<String, SavedState>, CheckpointError> {
         let mut latest: HashMap<String, SavedState> = HashMap::new();
         let (mut unreadable, mut misplaced) = (0, 0);
-        self.reader
-            .read(&self.state_topic, partition, None, None, |message| {
+        self.reader.read(
+            &self.state_topic,
+            partition,
+            ReadStart::Offset(0),
+            None,
+            |message| {
                 let Some(series) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
                     unreadable += 1;
                     return;
@@ -358,7 +363,8 @@ impl Checkpoints {
                     }
                     Err(_) => unreadable += 1,
                 }
-            })?;
+            },
+        )?;
         if unreadable > 0 {
             self.errors.failure(
                 ErrorStage::Receiving,

@@ -31,7 +31,6 @@ mod error;
 mod keeper;
 mod metrics;
 mod partitions;
-mod reader;
 mod record;
 mod schedule;
 

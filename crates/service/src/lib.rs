@@ -4,6 +4,7 @@
 //! * [`config`]: typed configuration layered defaults < file < environment;
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`;
+//! * [`openapi`]: the OpenAPI document of each service, made from its route table;
 //! * [`health`]: `/health/live`, `/health/ready` and the `/health` summary;
 //! * [`serve`]: serving with every resource bounded (header and body timeouts, connection
 //!   and in-flight limits) and graceful shutdown;
@@ -20,6 +21,7 @@ pub mod content_type;
 pub mod health;
 pub mod heap;
 pub mod http;
+pub mod openapi;
 pub mod query;
 mod running;
 pub mod serve;

@@ -2,6 +2,7 @@
 //! answers as the job-execution records.
 
 use crate::kinds::LogEvents;
+use crate::pipeline::IngestReport;
 use crate::routes::{ingest_batch_of, ingest_one, Answer, JsonOrNdjson, JSON};
 use crate::state::AppState;
 use axum::body::Body;
@@ -9,11 +10,27 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use obs_records::framing::BodyFormat;
 use obs_service::http::read_body;
+use obs_service::openapi::ErrorBody;
 use obs_service::ContentType;
 use std::sync::Arc;
 
 /// `POST /log`: one event (a JSON object, answered as `/ingest/single`), or many (a JSON
 /// array, or NDJSON with an NDJSON content type, answered as `/ingest/batch`).
+#[utoipa::path(
+    post, path = "/log", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)")
+    ),
+    request_body(description = "application log events: one JSON object, a JSON array, or NDJSON",
+        content((Object = "application/json"), (String = "application/x-ndjson"),
+            (String = "application/ndjson"), (String = "application/jsonl"))),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+    )
+)]
 pub async fn ingest_log(
     State(state): State<Arc<AppState>>,
     content_type: ContentType<JsonOrNdjson>,

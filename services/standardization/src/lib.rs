@@ -18,7 +18,6 @@ use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
 pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER_SERVICES};
@@ -26,6 +25,7 @@ use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::auth::{Auth, Scope};
 use obs_service::http::read_body;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
     health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
     Running,
@@ -190,17 +190,28 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 /// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing);
 /// the health probes and `/metrics` are open.
 pub fn router(state: Arc<AppState>) -> Router {
-    let routes = Router::new()
-        .route("/standardize/single", post(standardize_single))
-        .route("/status", get(status))
-        .route_layer(state.auth.require(Scope::Read))
+    let (routes, document) = OpenApiRouter::new()
+        .routes(routes!(standardize_single))
+        .routes(routes!(status))
+        .require_scope(&state.auth, Scope::Read)
+        .split_for_parts();
+    let routes = routes
         .merge(health_routes(health))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
-    obs_service::http::finish_router(routes, &state.registry)
+    obs_service::openapi::finish(SERVICE, routes, document, &state.registry)
 }
 
 /// `POST /standardize/single`: a dry run; the standardized form (200) or every error (422).
+#[utoipa::path(
+    post, path = "/standardize/single", tag = "standardize",
+    request_body(content = Object, content_type = "application/json",
+        description = "one job-execution record, as ingestion takes it"),
+    responses(
+        (status = 200, description = "the record as standardization would publish it", body = Object),
+        (status = 422, description = "the record is invalid; `details` lists every error", body = ErrorBody),
+    )
+)]
 async fn standardize_single(
     State(state): State<Arc<AppState>>,
     _: ContentType<ApplicationJson>,
@@ -226,6 +237,10 @@ fn health(state: &AppState) -> HealthReport {
 }
 
 /// `GET /status`: each loop's partitions, lag and counts; `in = standardized + dead`.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "each loop's partitions, lag and counts", body = Object))
+)]
 async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
     let (total, standardized, dead) = state.stage_totals();
     let (events_in, events_standardized, events_dead) = state.log_stage_totals();

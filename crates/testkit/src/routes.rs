@@ -200,3 +200,47 @@ pub(crate) fn declared_routes(source: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Checks that `router`, configured with [`scoped_auth`] at one request per second and a
+/// burst of two, answers a burst of `request`s made with a key of `scope`: the first two
+/// with the limit headers, the third 429 `rate_limited` with `Retry-After`.
+pub async fn check_burst_is_429(
+    router: &Router,
+    scope: Scope,
+    request: impl Fn() -> Request<Body>,
+) {
+    let with_key = || {
+        let mut request = request();
+        let value = format!("Bearer {}", scoped_token(scope));
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, value.parse().unwrap());
+        request
+    };
+    for remaining in ["1", "0"] {
+        let (status, headers, body) = call_router(router, with_key()).await;
+        assert!(status.is_success(), "{status} {body}");
+        assert_eq!(headers["x-ratelimit-limit"], "1");
+        assert_eq!(headers["x-ratelimit-remaining"], remaining);
+    }
+    let (status, headers, body) = call_router(router, with_key()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let retry_after: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "Retry-After: {retry_after}");
+    assert_eq!(headers["x-ratelimit-limit"], "1");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
+}
+
+/// [`scoped_auth`] at one request per second with a burst of two.
+pub fn slow_scoped_auth() -> AuthConfig {
+    AuthConfig {
+        rate_per_second: 1,
+        burst: 2,
+        ..scoped_auth()
+    }
+}

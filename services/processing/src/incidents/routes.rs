@@ -37,10 +37,11 @@ use std::time::{Duration, Instant};
 pub const INCIDENTS_DEFAULT_LIMIT: usize = 50;
 /// Largest `limit` of `GET /incidents`.
 pub const INCIDENTS_MAX_LIMIT: usize = 500;
-/// Largest body of a command.
-const COMMAND_MAX_BYTES: usize = 16 * 1024;
 const MAX_BY_CHARS: usize = 200;
 const MAX_NOTE_CHARS: usize = 2000;
+/// Largest body of a command: room for every valid one, even with each character written
+/// as an escaped surrogate pair (`\ud83d\ude00`, 12 bytes), and the fields' names.
+const COMMAND_MAX_BYTES: usize = (MAX_BY_CHARS + MAX_NOTE_CHARS) * 12 + 1024;
 /// How long a command's answer waits for the view to show it.
 const COMMAND_WAIT: Duration = Duration::from_secs(5);
 const COMMAND_POLL: Duration = Duration::from_millis(20);
@@ -456,5 +457,21 @@ mod tests {
             serde_json::to_value(Listed::from(&incident)).unwrap(),
             without_heavy_fields(serde_json::to_value(&incident).unwrap())
         );
+    }
+
+    #[tokio::test]
+    async fn the_longest_valid_command_fits_its_body_limit_even_escaped() {
+        let escaped = |chars: usize| "\\ud83d\\ude00".repeat(chars);
+        let body = format!(
+            r#"{{"by": "{}", "note": "{}"}}"#,
+            escaped(MAX_BY_CHARS),
+            escaped(MAX_NOTE_CHARS)
+        );
+        let bytes = read_body(Body::from(body), COMMAND_MAX_BYTES)
+            .await
+            .unwrap();
+        let command = command_body(&bytes).unwrap();
+        assert_eq!(command.by.chars().count(), MAX_BY_CHARS);
+        assert_eq!(command.note.unwrap().chars().count(), MAX_NOTE_CHARS);
     }
 }

@@ -23,7 +23,9 @@ use std::sync::Arc;
             description = "W3C trace context: the records join that trace (a new one per record otherwise)")
     ),
     request_body(description = "application log events: one JSON object, a JSON array, or NDJSON",
-        content((Object = "application/json"), (String = "application/x-ndjson"),
+        content((Object = "application/json",
+            example = json!({"service": "billing", "level": "info", "message": "invoice issued"})),
+            (String = "application/x-ndjson"),
             (String = "application/ndjson"), (String = "application/jsonl"))),
     responses(
         (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),

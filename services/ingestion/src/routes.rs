@@ -71,7 +71,13 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
             description = "W3C trace context: the records join that trace (a new one per record otherwise)")
     ),
     request_body(content = Object, content_type = "application/json",
-        description = "one job-execution record"),
+        description = "one job-execution record", example = json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+            "memory_used (bytes)": 401408})),
     responses(
         (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
         (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
@@ -114,8 +120,15 @@ pub(crate) async fn ingest_one<K: RecordKind>(
             description = "W3C trace context: the records join that trace (a new one per record otherwise)")
     ),
     request_body(description = "job-execution records: a JSON array, or NDJSON (one per line)",
-        content((Vec<Object> = "application/json"), (String = "application/x-ndjson"),
-            (String = "application/ndjson"), (String = "application/jsonl"))),
+        content((Vec<Object> = "application/json", example = json!([{"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+            "memory_used (bytes)": 401408}])),
+            (String = "application/x-ndjson"), (String = "application/ndjson"),
+            (String = "application/jsonl"))),
     responses(
         (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
         (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),

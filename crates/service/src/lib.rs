@@ -7,7 +7,7 @@
 //! * [`openapi`]: the OpenAPI document of each service, made from its route table;
 //! * [`health`]: `/health/live`, `/health/ready` and the `/health` summary;
 //! * [`serve`]: serving with every resource bounded (header and body timeouts, connection
-//!   and in-flight limits) and graceful shutdown;
+//!   and in-flight limits) and graceful shutdown, over HTTPS when [`tls`] is configured;
 //! * [`content_type`] and [`query`]: the extractors that check a request's `Content-Type`
 //!   and its query string, answering in that error shape;
 //! * [`heap`]: glibc's free memory given back after each burst of work, for the services
@@ -26,6 +26,7 @@ pub mod query;
 mod running;
 pub mod serve;
 pub mod telemetry;
+pub mod tls;
 pub mod view_answer;
 
 pub use config::{load_config, ConfigError, HttpConfig};

@@ -7,7 +7,8 @@ loopback port, with one API key of every scope. Schemathesis reads the service's
 `/openapi.json` and sends `$FUZZ_MAX_EXAMPLES` cases per operation (positive and negative)
 with that key; the run fails on any 5xx, an answer outside its documented schema, status
 code, content type or headers, or invalid data accepted. Schemathesis comes from $ST (see
-scripts/fuzz-api.sh). Standard library only; the processes it started are stopped at the end.
+scripts/fuzz-api.sh). Standard library only; the processes it started are stopped and the
+run's topics deleted at the end.
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingestion", "standardization", "processing")
 TOPICS = ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters", "app_logs",
-          "standardized_app_logs", "app_log_rates", "incident_signals", "incidents")
+          "standardized_app_logs", "app_log_rates", "incident_signals", "incidents", "detector_state")
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance",
     "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
@@ -45,6 +46,15 @@ def live(url):
             return answer.status == 200
     except OSError:
         return False
+
+
+def delete_topics(bootstrap, run_id):
+    """Deletes the run's topics (with the broker's own tool), saying so when it cannot."""
+    result = subprocess.run([str(ROOT / "scripts/kafka.sh"), "tool", "org.apache.kafka.tools.TopicCommand",
+                             "--bootstrap-server", bootstrap, "--delete", "--topic", f"{run_id}-.*"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"fuzz-api: could not delete the topics {run_id}-*: {result.stderr.strip()[-500:]}")
 
 
 def main():
@@ -108,6 +118,7 @@ def main():
                 process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 process.kill()
+        delete_topics(env["KAFKA_BOOTSTRAP_SERVERS"], run_id)
     passed = len(SERVICES) - len(failed)
     print(f"\nfuzz-api: {passed} passed, {len(failed)} failed")
     if failed:

@@ -9,6 +9,7 @@
 //! answers every route shares, and the shared layers of [`crate::http::finish_router`].
 
 use crate::auth::{Auth, Scope};
+use crate::health::HealthReport;
 use crate::telemetry::Metrics;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -128,7 +129,7 @@ pub fn complete(service: &str, document: &mut OpenApi) {
             .description("the health report")
             .content(
                 "application/json",
-                json_content(Object::with_type(Type::Object).into()),
+                json_content(RefOr::Ref(Ref::from_schema_name(HealthReport::name()))),
             )
             .build();
         let operation = OperationBuilder::new()
@@ -215,9 +216,9 @@ pub fn complete(service: &str, document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
     let mut schemas = Vec::new();
     ErrorBody::schemas(&mut schemas);
-    components
-        .schemas
-        .insert(ErrorBody::name().into_owned(), ErrorBody::schema());
+    HealthReport::schemas(&mut schemas);
+    schemas.push((ErrorBody::name().into_owned(), ErrorBody::schema()));
+    schemas.push((HealthReport::name().into_owned(), HealthReport::schema()));
     for (name, schema) in schemas {
         components.schemas.insert(name, schema);
     }

@@ -16,4 +16,10 @@ async fn the_document_lists_exactly_the_routes_served() {
     let dry_run = &document["paths"]["/standardize/single"]["post"];
     assert_eq!(dry_run["security"][0]["bearer"][0], "read");
     assert!(dry_run["responses"]["422"].is_object());
+    let health = &document["paths"]["/health"]["get"]["responses"]["503"];
+    assert_eq!(
+        health["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/HealthReport"
+    );
+    assert!(document["components"]["schemas"]["HealthCheck"].is_object());
 }

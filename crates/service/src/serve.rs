@@ -61,6 +61,9 @@ pub async fn serve_on(
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(http.header_timeout_ms.max(1)));
     let graceful = GracefulShutdown::new();
+    // Tells the TLS handshakes still under way that the server stops: they end at once
+    // rather than hold the drain until their timeout.
+    let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -76,7 +79,10 @@ pub async fn serve_on(
             () = &mut shutdown => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            // A TLS client could not read a clear-text answer: it is only closed.
+            if tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let service = TowerToHyperService::new(router.clone());
@@ -96,12 +102,15 @@ pub async fn serve_on(
             Some(acceptor) => {
                 let (acceptor, builder) = (acceptor.clone(), builder.clone());
                 let watcher = graceful.watcher();
+                let mut stopped = stopping_seen.clone();
                 tokio::spawn(async move {
                     // A handshake that fails or stalls ends the connection, like a request
                     // whose headers do not come.
-                    let handshake =
-                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
-                    if let Ok(Ok(stream)) = handshake.await {
+                    let handshake = tokio::select! {
+                        handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => handshake,
+                        _ = stopped.changed() => return,
+                    };
+                    if let Ok(Ok(stream)) = handshake {
                         let connection =
                             builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                         let _ = watcher.watch(connection.into_owned()).await;
@@ -112,6 +121,7 @@ pub async fn serve_on(
         }
     }
     drop(listener);
+    let _ = stopping.send(true);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()

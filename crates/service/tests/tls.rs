@@ -132,3 +132,34 @@ async fn a_missing_or_bad_file_is_a_startup_error_naming_it() {
     assert!(message.contains("set both or neither"), "{message}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_beyond_the_limit_is_closed_without_a_clear_text_answer() {
+    use tokio::io::AsyncReadExt;
+    let dir = temp_dir("limit");
+    let (_, tls) = certificate(&dir);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = Router::new().route("/health", get(|| async { "ok" }));
+    let http = HttpConfig {
+        max_connections: 1,
+        ..http(tls)
+    };
+    let server = tokio::spawn(async move {
+        serve_on(listener, router, &http, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    // The first connection holds the one slot while its handshake is awaited.
+    let _holder = tokio::net::TcpStream::connect(address).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut beyond = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut answer = Vec::new();
+    beyond.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -13,7 +13,7 @@ use super::view::{AnalyticsView, AnomalyQuery, RecentQuery};
 use axum::extract::State;
 use obs_detector::Severity;
 use obs_records::Status;
-use obs_service::openapi::{routes, OpenApiRouter};
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
 use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use std::sync::Arc;
@@ -55,6 +55,7 @@ fn answer<T: Serialize>(
     responses(
         (status = 200, description = "totals, success rate and alert counts of every run read", body = Object,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
 )]
 async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
@@ -66,6 +67,7 @@ async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
     responses(
         (status = 200, description = "each source with its runs, failures and alerts", body = Object,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
 )]
 async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesReport> {

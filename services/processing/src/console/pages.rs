@@ -2,11 +2,10 @@
 //! `<main>` the page's script fills), a script per page, a shared script and a stylesheet.
 //! Every page takes its filters from its URL, so any view is a link.
 
-use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
-use obs_service::ApiError;
+use obs_service::{ApiError, PathParams};
 
 const SHELL: &str = include_str!("../../console/shell.html");
 
@@ -142,7 +141,7 @@ async fn incidents_page() -> Response {
     params(("id" = String, Path, description = "read by the page's script")),
     responses((status = 200, description = "the page of one incident", content_type = "text/html", body = String))
 )]
-async fn incident_page(_: Path<String>) -> Response {
+async fn incident_page() -> Response {
     page(INCIDENT).await
 }
 
@@ -159,7 +158,7 @@ async fn trace_search_page() -> Response {
     params(("record_id" = String, Path, description = "read by the page's script")),
     responses((status = 200, description = "the trace page of one record", content_type = "text/html", body = String))
 )]
-async fn trace_page(_: Path<String>) -> Response {
+async fn trace_page() -> Response {
     page(TRACE).await
 }
 
@@ -196,7 +195,7 @@ async fn page(page: Page) -> Response {
         (status = 404, description = "no such asset", body = ErrorBody),
     )
 )]
-async fn asset(Path(name): Path<String>) -> Response {
+async fn asset(PathParams(name): PathParams<String>) -> Response {
     match ASSETS.iter().find(|(file, _, _)| *file == name) {
         Some((_, content_type, body)) => {
             with_console_headers(([(header::CONTENT_TYPE, *content_type)], *body).into_response())

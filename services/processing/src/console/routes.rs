@@ -10,7 +10,7 @@ use crate::incidents::IncidentView;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::Json;
-use obs_service::openapi::{routes, OpenApiRouter};
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
 use obs_service::{ApiError, FromQuery, Metrics, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::Value;
@@ -119,6 +119,7 @@ struct Pipeline {
     get, path = "/console/api/pipeline", tag = "console",
     responses(
         (status = 200, description = "each service's status and figures (a service that does not answer is shown unreachable)", body = Object),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
 )]
 async fn pipeline_answer(

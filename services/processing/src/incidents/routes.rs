@@ -10,7 +10,7 @@ use super::evidence::{evidence, EvidenceConfig};
 use super::view::{IncidentQuery, IncidentView};
 use crate::logs::LogView;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,7 +25,8 @@ use obs_service::auth::{Auth, Scope as KeyScope};
 use obs_service::http::read_body;
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
-    ApiError, ApplicationJson, ContentType, FromQuery, QueryParams, StrictQuery, ViewAnswer,
+    ApiError, ApplicationJson, ContentType, FromQuery, PathParams, QueryParams, StrictQuery,
+    ViewAnswer,
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -224,7 +225,7 @@ fn unknown(id: &str) -> ApiError {
 )]
 async fn show(
     State(api): Api,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _: StrictQuery<()>,
 ) -> Result<ViewAnswer<Value>, ApiError> {
     let caught_up = api.view.caught_up();
@@ -260,7 +261,7 @@ async fn show(
 )]
 async fn acknowledge(
     api: Api,
-    id: Path<String>,
+    id: PathParams<String>,
     content_type: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -281,7 +282,7 @@ async fn acknowledge(
 )]
 async fn resolve(
     api: Api,
-    id: Path<String>,
+    id: PathParams<String>,
     content_type: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -351,7 +352,7 @@ fn command_body(bytes: &[u8]) -> Result<CommandBody, ApiError> {
 
 async fn command(
     State(api): Api,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _: ContentType<ApplicationJson>,
     body: Body,
     action: Action,

@@ -10,13 +10,13 @@
 use super::index::{Durations, Hop, RecordTrace, Refusal, Scores, TraceStats, MAX_RECORD_ID_BYTES};
 use super::sighting::TraceTopics;
 use super::view::TraceView;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use obs_detector::{RuleKind, Severity};
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
-use obs_service::{ApiError, StrictQuery, ViewAnswer};
+use obs_service::{ApiError, PathParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -151,7 +151,7 @@ fn stages<'a>(trace: &'a RecordTrace, topics: &'a TraceTopics) -> Vec<StageAnswe
 )]
 async fn trace(
     State(api): State<Arc<TraceApi>>,
-    Path(record_id): Path<String>,
+    PathParams(record_id): PathParams<String>,
     _: StrictQuery<()>,
 ) -> Result<Response, ApiError> {
     if record_id.is_empty() || record_id.len() > MAX_RECORD_ID_BYTES {

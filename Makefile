@@ -24,12 +24,17 @@ demo: env ## Run the stack on the sample data, print what it reports and the con
 	scripts/demo.sh
 
 .PHONY: test
-test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; installs Chromium for the console's browser test), then the ops test (real Prometheus and Alertmanager)
+test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; installs Chromium for the console's browser test), then the API fuzzing (Schemathesis) and the ops test (real Prometheus and Alertmanager)
 	scripts/install-browser.sh >/dev/null
 	$(CARGO) test --workspace --locked
+	scripts/fuzz-api.sh
 	scripts/ops-test.sh
 
 ## --- development -------------------------------------------------------------
+
+.PHONY: fuzz-api
+fuzz-api: kafka-up ## Fuzz each service's API from its /openapi.json with Schemathesis (installed pinned under target/): no 5xx, every answer as documented (FUZZ_MAX_EXAMPLES per operation, default 50)
+	scripts/fuzz-api.sh
 
 .PHONY: check
 check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)

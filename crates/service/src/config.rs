@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+pub use crate::tls::TlsConfig;
+
 /// The variable naming an explicit config file.
 pub const CONFIG_FILE_VAR: &str = "OBS_CONFIG_FILE";
 
@@ -60,6 +62,9 @@ pub struct HttpConfig {
     /// Requests handled at once at most (health probes and `/metrics` aside); one more is
     /// answered 503 with `Retry-After` at once rather than queued.
     pub max_in_flight_requests: usize,
+    /// HTTPS instead of HTTP when both files are named.
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 impl HttpConfig {
@@ -72,6 +77,7 @@ impl HttpConfig {
             body_timeout_ms: 30_000,
             max_connections: 512,
             max_in_flight_requests: 32,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -178,6 +184,23 @@ mod tests {
         assert_eq!(config.batch_size, 42);
         assert_eq!(config.kafka.bootstrap_servers, "k1:9092,k2:9092");
         assert_eq!(config.kafka.sasl_password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_its_paths_come_from_the_environment() {
+        let config: Demo = load_from("demo", env(&[])).unwrap();
+        assert_eq!(config.http.tls, TlsConfig::default());
+        let config: Demo = load_from(
+            "demo",
+            env(&[
+                ("OBS_HTTP__TLS__CERT_PATH", "/etc/obs/cert.pem"),
+                ("OBS_HTTP__TLS__KEY_PATH", "/etc/obs/key.pem"),
+            ]),
+        )
+        .unwrap();
+        let tls = config.http.tls;
+        assert_eq!(tls.cert_path.unwrap().to_str(), Some("/etc/obs/cert.pem"));
+        assert_eq!(tls.key_path.unwrap().to_str(), Some("/etc/obs/key.pem"));
     }
 
     #[test]

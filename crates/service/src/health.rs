@@ -17,7 +17,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// Which probe a check belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Probe {
     /// Failing means the process should be restarted (and is not ready either).
@@ -27,7 +27,7 @@ pub enum Probe {
 }
 
 /// One check of a service beyond Kafka connectivity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthCheck {
     pub name: &'static str,
     pub ok: bool,
@@ -38,7 +38,7 @@ pub struct HealthCheck {
 }
 
 /// The health of a service: the body of all three endpoints.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// `ok` (ready), `not_ready` (live, not ready yet) or `down` (not live).
     pub status: &'static str,
@@ -46,6 +46,8 @@ pub struct HealthReport {
     pub ready: bool,
     pub service: &'static str,
     pub version: &'static str,
+    /// The broker as the last checks saw it.
+    #[schema(value_type = Object)]
     pub kafka: BrokerStatus,
     pub checks: Vec<HealthCheck>,
     /// Why the service is not ready; empty when it is.

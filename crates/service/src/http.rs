@@ -5,6 +5,7 @@
 //! [`crate::content_type`] and [`crate::query`]; the health probes are [`crate::health`],
 //! serving with its bounds [`crate::serve`].
 
+use crate::openapi::{ErrorBody, ErrorDetail};
 use crate::telemetry::Metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -100,9 +101,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code, "message": self.message, "details": self.details }
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {
             let seconds = retry_after.as_secs().max(1).to_string();

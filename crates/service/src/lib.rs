@@ -4,11 +4,12 @@
 //! * [`config`]: typed configuration layered defaults < file < environment;
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`;
+//! * [`openapi`]: the OpenAPI document of each service, made from its route table;
 //! * [`health`]: `/health/live`, `/health/ready` and the `/health` summary;
 //! * [`serve`]: serving with every resource bounded (header and body timeouts, connection
-//!   and in-flight limits) and graceful shutdown;
-//! * [`content_type`] and [`query`]: the extractors that check a request's `Content-Type`
-//!   and its query string, answering in that error shape;
+//!   and in-flight limits) and graceful shutdown, over HTTPS when [`tls`] is configured;
+//! * [`content_type`], [`query`] and [`path`]: the extractors that check a request's
+//!   `Content-Type`, its query string and its path parameters, answering in that error shape;
 //! * [`heap`]: glibc's free memory given back after each burst of work, for the services
 //!   that run on glibc's allocator ([`Heap`]).
 
@@ -20,10 +21,13 @@ pub mod content_type;
 pub mod health;
 pub mod heap;
 pub mod http;
+pub mod openapi;
+pub mod path;
 pub mod query;
 mod running;
 pub mod serve;
 pub mod telemetry;
+pub mod tls;
 pub mod view_answer;
 
 pub use config::{load_config, ConfigError, HttpConfig};
@@ -75,6 +79,7 @@ where
 pub use content_type::{ApplicationJson, ContentType, MediaTypes};
 pub use health::{health_routes, stage_readiness, HealthReport, Probe};
 pub use http::ApiError;
+pub use path::PathParams;
 pub use query::{FromQuery, QueryParams, StrictQuery};
 pub use running::Running;
 pub use telemetry::Metrics;

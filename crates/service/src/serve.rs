@@ -6,7 +6,8 @@
 //! connection whose request headers do not arrive in time (also between requests on a
 //! kept-alive connection), a body that stalls is answered 408, and requests beyond the
 //! in-flight limit are answered 503 at once rather than queued. Health probes and
-//! `/metrics` are never shed.
+//! `/metrics` are never shed. With `http.tls` set ([`crate::tls`]) every connection is
+//! HTTPS; its handshake must end within the header timeout.
 
 use crate::config::HttpConfig;
 use crate::http::ApiError;
@@ -34,17 +35,24 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// finish.
 pub async fn serve(router: Router, http: &HttpConfig) -> std::io::Result<()> {
     let listener = TcpListener::bind(http.listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
     serve_on(listener, router, http, shutdown_signal()).await
 }
 
-/// [`serve`] on a bound listener, until `shutdown` completes.
+/// [`serve`] on a bound listener, until `shutdown` completes. TLS files that cannot be
+/// used are an `InvalidInput` error naming them, before any connection is accepted.
 pub async fn serve_on(
     listener: TcpListener,
     router: Router,
     http: &HttpConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let tls = http
+        .tls
+        .acceptor()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listener.local_addr()?, scheme, "listening");
+    let handshake_timeout = Duration::from_millis(http.header_timeout_ms.max(1));
     let router = bounded(router, http);
     let connections = Arc::new(Semaphore::new(http.max_connections.max(1)));
     let mut builder = Builder::new(TokioExecutor::new());
@@ -53,6 +61,9 @@ pub async fn serve_on(
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(http.header_timeout_ms.max(1)));
     let graceful = GracefulShutdown::new();
+    // Tells the TLS handshakes still under way that the server stops: they end at once
+    // rather than hold the drain until their timeout.
+    let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -68,21 +79,49 @@ pub async fn serve_on(
             () = &mut shutdown => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(stream));
+            // A TLS client could not read a clear-text answer: it is only closed.
+            if tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // A client that goes away or times out ends its connection: nothing to report.
-            let _ = connection.await;
-            drop(permit);
-        });
+        match &tls {
+            None => {
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // A client that goes away or times out ends its connection: nothing to
+                    // report.
+                    let _ = connection.await;
+                    drop(permit);
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, builder) = (acceptor.clone(), builder.clone());
+                let watcher = graceful.watcher();
+                let mut stopped = stopping_seen.clone();
+                tokio::spawn(async move {
+                    // A handshake that fails or stalls ends the connection, like a request
+                    // whose headers do not come.
+                    let handshake = tokio::select! {
+                        handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => handshake,
+                        _ = stopped.changed() => return,
+                    };
+                    if let Ok(Ok(stream)) = handshake {
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let _ = watcher.watch(connection.into_owned()).await;
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
+    let _ = stopping.send(true);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()

@@ -4,11 +4,16 @@
 //! (`make kafka-up`). Each test gets its own topics, so tests run in parallel and a broker
 //! reused across runs never mixes their records; the topics are deleted when the test ends.
 
+mod contract;
 mod keys;
 mod routes;
 
+pub use contract::{check_document, documented_operations, documented_scope, served_document};
 pub use keys::{auth, auth_env, bearer, TEST_TOKEN};
-pub use routes::{call_router, check_routes, scoped_auth, scoped_token, Route};
+pub use routes::{
+    call_router, check_burst_is_429, check_routes, scoped_auth, scoped_token, slow_scoped_auth,
+    Route,
+};
 
 use obs_kafka::{KafkaConfig, TopicsConfig};
 use rdkafka::admin::{AdminClient, AdminOptions};

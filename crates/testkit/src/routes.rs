@@ -3,6 +3,7 @@
 //! its own; the open ones answer without a key. The table must name every route the
 //! service's source declares, so a route added without a row fails the test.
 
+use crate::contract::{documented_operations, documented_scope, served_document};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -108,12 +109,40 @@ pub async fn call_router(
     )
 }
 
+/// The routes every service serves besides its own.
+pub(crate) const SHARED_ROUTES: [&str; 5] = [
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/openapi.json",
+];
+
 /// Checks every row against `router` (configured with [`scoped_auth`]), and that the
-/// rows name every route of `sources` (`.route("…"` in the service's source files) and
-/// of the shared ones (health probes, `/metrics`).
+/// rows name every route of `sources` (`.route("…"` in the service's source files), of
+/// the service's OpenAPI document and of the shared ones (health probes, `/metrics`,
+/// `/openapi.json`), each with the scope the document gives it.
 pub async fn check_routes(router: &Router, routes: &[Route], sources: &[&str]) {
     let mut declared: BTreeSet<String> = sources.iter().flat_map(|s| declared_routes(s)).collect();
-    declared.extend(["/health", "/health/live", "/health/ready", "/metrics"].map(String::from));
+    declared.extend(SHARED_ROUTES.map(String::from));
+    let document = served_document(router).await;
+    let documented = documented_operations(&document);
+    declared.extend(documented.iter().map(|(_, path, _)| path.clone()));
+    for route in routes {
+        let operation = documented
+            .iter()
+            .find(|(method, path, _)| method == route.method && path == route.pattern);
+        let Some((_, _, operation)) = operation else {
+            panic!("{} {} is not in the document", route.method, route.pattern);
+        };
+        assert_eq!(
+            documented_scope(operation).as_deref(),
+            route.scope.map(|(scope, _)| scope.name()),
+            "the scope the document gives {} {}",
+            route.method,
+            route.pattern
+        );
+    }
     let tabled: BTreeSet<String> = routes.iter().map(|r| r.pattern.to_owned()).collect();
     let missing: Vec<_> = declared.difference(&tabled).collect();
     assert!(
@@ -161,7 +190,7 @@ pub async fn check_routes(router: &Router, routes: &[Route], sources: &[&str]) {
 }
 
 /// The paths of the `.route("…"` calls in a source file.
-fn declared_routes(source: &str) -> Vec<String> {
+pub(crate) fn declared_routes(source: &str) -> Vec<String> {
     source
         .split(".route(")
         .skip(1)
@@ -170,4 +199,48 @@ fn declared_routes(source: &str) -> Vec<String> {
             Some(rest[..rest.find('"')?].to_owned())
         })
         .collect()
+}
+
+/// Checks that `router`, configured with [`scoped_auth`] at one request per second and a
+/// burst of two, answers a burst of `request`s made with a key of `scope`: the first two
+/// with the limit headers, the third 429 `rate_limited` with `Retry-After`.
+pub async fn check_burst_is_429(
+    router: &Router,
+    scope: Scope,
+    request: impl Fn() -> Request<Body>,
+) {
+    let with_key = || {
+        let mut request = request();
+        let value = format!("Bearer {}", scoped_token(scope));
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, value.parse().unwrap());
+        request
+    };
+    for remaining in ["1", "0"] {
+        let (status, headers, body) = call_router(router, with_key()).await;
+        assert!(status.is_success(), "{status} {body}");
+        assert_eq!(headers["x-ratelimit-limit"], "1");
+        assert_eq!(headers["x-ratelimit-remaining"], remaining);
+    }
+    let (status, headers, body) = call_router(router, with_key()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let retry_after: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "Retry-After: {retry_after}");
+    assert_eq!(headers["x-ratelimit-limit"], "1");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
+}
+
+/// [`scoped_auth`] at one request per second with a burst of two.
+pub fn slow_scoped_auth() -> AuthConfig {
+    AuthConfig {
+        rate_per_second: 1,
+        burst: 2,
+        ..scoped_auth()
+    }
 }

@@ -19,11 +19,11 @@ mod routes;
 mod state;
 
 use anyhow::Context;
-use axum::routing::{get, post};
 use axum::Router;
 pub use config::{IdempotencyConfig, IngestionConfig};
 pub use idempotency::{HEADER as IDEMPOTENCY_KEY, REPLAYED_HEADER};
 use obs_service::auth::Scope;
+use obs_service::openapi::{routes, OpenApiRouter, RequireScope};
 pub use state::{AppState, SERVICE};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,23 +31,23 @@ use std::time::Duration;
 /// The service's routes, with the shared layers; each group declares the scope of its
 /// keys (the health probes and `/metrics` are open).
 pub fn router(state: Arc<AppState>) -> Router {
-    let ingest = Router::new()
-        .route("/ingest/single", post(routes::ingest_single))
-        .route("/ingest/batch", post(routes::ingest_batch))
-        .route("/ingest/file", post(routes::ingest_file))
-        .route("/ingest/trigger", post(routes::ingest_trigger))
-        .route("/log", post(log_events::ingest_log))
-        .route_layer(state.auth.require(Scope::Ingest));
-    let read = Router::new()
-        .route("/status", get(routes::status))
-        .route_layer(state.auth.require(Scope::Read));
-    let routes = ingest
-        .merge(read)
+    let ingest = OpenApiRouter::new()
+        .routes(routes!(routes::ingest_single))
+        .routes(routes!(routes::ingest_batch))
+        .routes(routes!(routes::ingest_file))
+        .routes(routes!(routes::ingest_trigger))
+        .routes(routes!(log_events::ingest_log))
+        .require_scope(&state.auth, Scope::Ingest);
+    let read = OpenApiRouter::new()
+        .routes(routes!(routes::status))
+        .require_scope(&state.auth, Scope::Read);
+    let (routes, document) = ingest.merge(read).split_for_parts();
+    let routes = routes
         .merge(obs_service::health_routes(routes::health))
         // Bodies are read by the handlers with their own limits and JSON 413 answers.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
-    obs_service::http::finish_router(routes, &state.registry)
+    obs_service::openapi::finish(SERVICE, routes, document, &state.registry)
 }
 
 /// Runs the service until SIGTERM: creates the topics (retrying in the background while

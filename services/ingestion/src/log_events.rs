@@ -3,6 +3,7 @@
 
 use crate::idempotency::idempotent;
 use crate::kinds::LogEvents;
+use crate::pipeline::IngestReport;
 use crate::routes::{ingest_batch_of, ingest_one, Answer, JsonOrNdjson, JSON};
 use crate::state::AppState;
 use axum::body::Body;
@@ -11,12 +12,34 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use obs_records::framing::BodyFormat;
 use obs_service::http::read_body;
+use obs_service::openapi::ErrorBody;
 use obs_service::ContentType;
 use std::sync::Arc;
 
 /// `POST /log`: one event (a JSON object, answered as `/ingest/single`), or many (a JSON
 /// array, or NDJSON with an NDJSON content type, answered as `/ingest/batch`); once per
 /// `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/log", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "a retry with the same key (and API key) gets the first answer and produces nothing")
+    ),
+    request_body(description = "application log events: one JSON object, a JSON array, or NDJSON",
+        content((Object = "application/json",
+            example = json!({"service": "billing", "level": "info", "message": "invoice issued"})),
+            (String = "application/x-ndjson"),
+            (String = "application/ndjson"), (String = "application/jsonl"))),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 400, description = "the Idempotency-Key header is not a valid key", body = ErrorBody),
+        (status = 409, description = "a request with the same Idempotency-Key is still in flight; retry after `Retry-After`", body = ErrorBody),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+    )
+)]
 pub async fn ingest_log(
     State(state): State<Arc<AppState>>,
     content_type: ContentType<JsonOrNdjson>,

@@ -22,8 +22,8 @@ pub enum Positions {
     Index,
 }
 
-/// One refused record.
-#[derive(Debug, Clone, Serialize)]
+/// One refused record: its NDJSON line (from 1) or array index (from 0), and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
@@ -33,7 +33,7 @@ pub struct Rejection {
 }
 
 /// The `202` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestReport {
     pub accepted: usize,
     pub rejected: Vec<Rejection>,

@@ -14,6 +14,7 @@ use futures::{Stream, StreamExt};
 use obs_kafka::TraceParent;
 use obs_records::framing::{for_each_frame, BodyFormat, Framer};
 use obs_service::http::read_body;
+use obs_service::openapi::ErrorBody;
 use obs_service::{
     ApiError, ApplicationJson, ContentType, FromQuery, HealthReport, MediaTypes, QueryParams,
     StrictQuery,
@@ -64,6 +65,30 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// `POST /ingest/single`: one JSON record (once per `Idempotency-Key`).
+#[utoipa::path(
+    post, path = "/ingest/single", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "a retry with the same key (and API key) gets the first answer and produces nothing")
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "one job-execution record", example = json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+            "memory_used (bytes)": 401408})),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 400, description = "the Idempotency-Key header is not a valid key", body = ErrorBody),
+        (status = 409, description = "a request with the same Idempotency-Key is still in flight; retry after `Retry-After`", body = ErrorBody),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+    )
+)]
 pub async fn ingest_single(
     State(state): State<Arc<AppState>>,
     _: ContentType<ApplicationJson>,
@@ -105,6 +130,32 @@ pub(crate) async fn ingest_one<K: RecordKind>(
 
 /// `POST /ingest/batch`: a JSON array, or NDJSON with an NDJSON content type (once per
 /// `Idempotency-Key`).
+#[utoipa::path(
+    post, path = "/ingest/batch", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "a retry with the same key (and API key) gets the first answer and produces nothing")
+    ),
+    request_body(description = "job-execution records: a JSON array, or NDJSON (one per line)",
+        content((Vec<Object> = "application/json", example = json!([{"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+            "memory_used (bytes)": 401408}])),
+            (String = "application/x-ndjson"), (String = "application/ndjson"),
+            (String = "application/jsonl"))),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 400, description = "the Idempotency-Key header is not a valid key", body = ErrorBody),
+        (status = 409, description = "a request with the same Idempotency-Key is still in flight; retry after `Retry-After`", body = ErrorBody),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+    )
+)]
 pub async fn ingest_batch(
     State(state): State<Arc<AppState>>,
     content_type: ContentType<JsonOrNdjson>,
@@ -161,6 +212,23 @@ pub(crate) async fn ingest_batch_of<K: RecordKind>(
 /// `POST /ingest/file`: an upload, as `multipart/form-data` (field `file`) or as the raw
 /// body; NDJSON or a JSON array, detected from the first byte whatever the declared type.
 /// Streamed: records are published in chunks as they arrive.
+#[utoipa::path(
+    post, path = "/ingest/file", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)")
+    ),
+    request_body(description = "a file of job-execution records (NDJSON or a JSON array), as \
+        the body or as the `file` field of a multipart upload",
+        content((Object = "multipart/form-data"), (Vec<Object> = "application/json"),
+            (String = "application/x-ndjson"), (String = "application/ndjson"),
+            (String = "application/jsonl"))),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+    )
+)]
 pub async fn ingest_file(
     State(state): State<Arc<AppState>>,
     content_type: ContentType<Upload>,
@@ -213,6 +281,20 @@ impl FromQuery for TriggerQuery {
 }
 
 /// `POST /ingest/trigger[?file=NAME]`: ingests a file of the configured data directory.
+#[utoipa::path(
+    post, path = "/ingest/trigger", tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context: the records join that trace (a new one per record otherwise)"),
+        ("file" = Option<String>, Query,
+            description = "a file of the data directory (`ingest.trigger_file` when absent)")),
+    responses(
+        (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
+        (status = 422, description = "no record of the body is valid; `details` lists the errors", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge in time, or the producer is full", body = ErrorBody),
+        (status = 404, description = "no such file in the data directory", body = ErrorBody),
+    )
+)]
 pub async fn ingest_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -331,6 +413,10 @@ pub fn health(state: &AppState) -> HealthReport {
 }
 
 /// `GET /status`: what the service is doing and has done.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "what the service is doing and has done", body = Object))
+)]
 pub async fn status(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let (idempotency_keys, idempotency_bytes) = state.idempotency.held();
     Json(json!({

@@ -51,6 +51,7 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),
         Route::open("GET", "/metrics"),
+        Route::open("GET", "/openapi.json"),
     ];
     let sources = [include_str!("../src/lib.rs")];
     check_routes(&router, &routes, &sources).await;

@@ -27,7 +27,6 @@ use analytics::{AnalyticsSink, AnalyticsView};
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 pub use config::ProcessingConfig;
 use incidents::{IncidentMetrics, IncidentTransform, IncidentView, IncidentsApi, INCIDENT_STAGE};
@@ -37,6 +36,7 @@ use obs_kafka::consumer::follower::FollowerHandle;
 use obs_kafka::sync::lock;
 use obs_kafka::{spawn_stage, AckedProducer, BrokerProbe, StageHandle, StageMetrics};
 use obs_service::auth::{self, Auth};
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
     stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
 };
@@ -299,24 +299,22 @@ impl AppState {
 /// console's pages are open).
 pub fn router(state: Arc<AppState>) -> Router {
     let keys = &state.auth;
-    let read = || keys.require(auth::Scope::Read);
-    let routes = Router::new()
-        .merge(obs_service::health_routes(health))
+    let (routes, document) = OpenApiRouter::new()
         .merge(
-            Router::new()
-                .route("/status", get(status))
-                .route_layer(read()),
+            OpenApiRouter::new()
+                .routes(routes!(status))
+                .require_scope(keys, auth::Scope::Read),
         )
         .merge(
-            Router::new()
-                .route("/detector/retrain", axum::routing::post(retrain))
-                .route_layer(keys.require(auth::Scope::Operate)),
+            OpenApiRouter::new()
+                .routes(routes!(retrain))
+                .require_scope(keys, auth::Scope::Operate),
         )
         .with_state(state.clone())
-        .merge(analytics::router(state.view.clone()).route_layer(read()))
-        .merge(state.logs.router().route_layer(read()))
+        .merge(analytics::router(state.view.clone()).require_scope(keys, auth::Scope::Read))
+        .merge(state.logs.router().require_scope(keys, auth::Scope::Read))
         .merge(incidents::router(state.incidents.clone(), keys))
-        .merge(state.trace.router().route_layer(read()))
+        .merge(state.trace.router().require_scope(keys, auth::Scope::Read))
         .merge(console::router(
             console::ConsoleApi {
                 config: state.config.console.clone(),
@@ -326,8 +324,10 @@ pub fn router(state: Arc<AppState>) -> Router {
                 metrics: state.registry.clone(),
             },
             keys,
-        ));
-    obs_service::http::finish_router(routes, &state.registry)
+        ))
+        .split_for_parts();
+    let routes = routes.merge(obs_service::health_routes(health).with_state(state.clone()));
+    obs_service::openapi::finish(SERVICE, routes, document, &state.registry)
 }
 
 /// Live while its loops run; ready once the stage has its partitions and the analytics
@@ -383,6 +383,10 @@ fn health(state: &AppState) -> HealthReport {
 /// `GET /status`: the loop (partitions, lag, counts), the detectors, the analytics view and
 /// the incidents and their notifier (`null` when not configured), each consumer with its
 /// last error.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "the loops, readers and views of the service", body = Object))
+)]
 async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(status_report(&state))
 }
@@ -446,6 +450,14 @@ impl FromQuery for RetrainQuery {
 /// on their current windows, out of schedule.
 /// Schedules a retraining (202): of one series (404 if the bank has no state for it), or of
 /// every series; folded into one already waiting if there is one.
+#[utoipa::path(
+    post, path = "/detector/retrain", tag = "detector",
+    params(("series" = Option<String>, Query, description = "the series to retrain (every series when absent)")),
+    responses(
+        (status = 202, description = "the retraining is scheduled (folded into one already waiting if there is one)", body = Object),
+        (status = 404, description = "the bank has no state for this series", body = ErrorBody),
+    )
+)]
 async fn retrain(
     State(state): State<Arc<AppState>>,
     StrictQuery(query): StrictQuery<RetrainQuery>,

@@ -146,7 +146,7 @@ async fn wait_for(what: &str, handle: &FollowerHandle, done: impl Fn() -> bool) 
 }
 
 async fn get(view: &Arc<AnalyticsView>, uri: &str) -> (StatusCode, Value) {
-    let response = router(view.clone())
+    let response = axum::Router::from(router(view.clone()))
         .oneshot(
             Request::get(uri)
                 .header("authorization", obs_testkit::bearer())

@@ -65,6 +65,7 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),
         Route::open("GET", "/metrics"),
+        Route::open("GET", "/openapi.json"),
         Route::open("GET", "/"),
         Route::open("GET", "/console"),
         Route::open("GET", "/console/"),

@@ -73,8 +73,7 @@ fn producer(kafka: &KafkaConfig) -> FutureProducer {
 
 /// `GET uri`: status, `x-view-caught-up`, body.
 async fn get(logs: &Logs, uri: &str) -> (StatusCode, Option<String>, Value) {
-    let response = logs
-        .router()
+    let response = axum::Router::from(logs.router())
         .oneshot(
             Request::get(uri)
                 .header("authorization", obs_testkit::bearer())

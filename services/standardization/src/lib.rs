@@ -19,7 +19,6 @@ use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
 use dedup::Dedup;
@@ -29,6 +28,7 @@ use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::auth::{Auth, Scope};
 use obs_service::http::read_body;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
     health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
     Running,
@@ -210,17 +210,34 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 /// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing);
 /// the health probes and `/metrics` are open.
 pub fn router(state: Arc<AppState>) -> Router {
-    let routes = Router::new()
-        .route("/standardize/single", post(standardize_single))
-        .route("/status", get(status))
-        .route_layer(state.auth.require(Scope::Read))
+    let (routes, document) = OpenApiRouter::new()
+        .routes(routes!(standardize_single))
+        .routes(routes!(status))
+        .require_scope(&state.auth, Scope::Read)
+        .split_for_parts();
+    let routes = routes
         .merge(health_routes(health))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
-    obs_service::http::finish_router(routes, &state.registry)
+    obs_service::openapi::finish(SERVICE, routes, document, &state.registry)
 }
 
 /// `POST /standardize/single`: a dry run; the standardized form (200) or every error (422).
+#[utoipa::path(
+    post, path = "/standardize/single", tag = "standardize",
+    request_body(content = Object, content_type = "application/json",
+        description = "one job-execution record, as ingestion takes it", example = json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+            "memory_used (bytes)": 401408})),
+    responses(
+        (status = 200, description = "the record as standardization would publish it", body = Object),
+        (status = 422, description = "the record is invalid; `details` lists every error", body = ErrorBody),
+    )
+)]
 async fn standardize_single(
     State(state): State<Arc<AppState>>,
     _: ContentType<ApplicationJson>,
@@ -248,6 +265,10 @@ fn health(state: &AppState) -> HealthReport {
 /// `GET /status`: each loop's partitions, lag and counts (`in = standardized + dead +
 /// duplicates` for runs, `in = standardized + dead` for log events) and the
 /// de-duplication's memory.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "each loop's partitions, lag and counts, and the de-duplication's memory", body = Object))
+)]
 async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
     let (total, standardized, dead, duplicates) = state.stage_totals();
     let dedup = &state.dedup_metrics;

@@ -33,6 +33,7 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),
         Route::open("GET", "/metrics"),
+        Route::open("GET", "/openapi.json"),
     ];
     check_routes(&router, &routes, &[include_str!("../src/lib.rs")]).await;
 }

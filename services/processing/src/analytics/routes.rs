@@ -11,10 +11,9 @@
 use super::responses::{Anomalies, RecentRecords, SourcesReport, Summary};
 use super::view::{AnalyticsView, AnomalyQuery, RecentQuery};
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use obs_detector::Severity;
 use obs_records::Status;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
 use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use std::sync::Arc;
@@ -31,12 +30,12 @@ pub const ANOMALIES_MAX_LIMIT: usize = 500;
 /// The analytics endpoints, with their state, ready to be merged into the service router:
 /// `GET /analytics/summary`, `/analytics/sources`, `/analytics/recent?limit&source&status`
 /// and `/analytics/anomalies?limit&severity&source`.
-pub fn router(view: Arc<AnalyticsView>) -> Router {
-    Router::new()
-        .route("/analytics/summary", get(summary))
-        .route("/analytics/sources", get(sources))
-        .route("/analytics/recent", get(recent))
-        .route("/analytics/anomalies", get(anomalies))
+pub fn router(view: Arc<AnalyticsView>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(sources))
+        .routes(routes!(recent))
+        .routes(routes!(anomalies))
         .with_state(view)
 }
 
@@ -51,14 +50,42 @@ fn answer<T: Serialize>(
     ViewAnswer::new(caught_up, answer(view))
 }
 
+#[utoipa::path(
+    get, path = "/analytics/summary", tag = "analytics",
+    responses(
+        (status = 200, description = "totals, success rate and alert counts of every run read", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
+    )
+)]
 async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
     answer(&view, AnalyticsView::summary)
 }
 
+#[utoipa::path(
+    get, path = "/analytics/sources", tag = "analytics",
+    responses(
+        (status = 200, description = "each source with its runs, failures and alerts", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
+    )
+)]
 async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesReport> {
     answer(&view, AnalyticsView::sources)
 }
 
+#[utoipa::path(
+    get, path = "/analytics/recent", tag = "analytics",
+    params(
+        ("limit" = Option<u32>, Query, description = "how many runs (default 100)", minimum = 1, maximum = 1000),
+        ("source" = Option<String>, Query, description = "only this source", min_length = 1),
+        ("status" = Option<String>, Query, description = "only runs of this status (`SUCCESS` or `FAILED`, any case)"),
+    ),
+    responses(
+        (status = 200, description = "the newest processed runs, newest first", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+    )
+)]
 async fn recent(
     State(view): View,
     StrictQuery(query): StrictQuery<RecentQuery>,
@@ -66,6 +93,18 @@ async fn recent(
     answer(&view, |v| v.recent(&query))
 }
 
+#[utoipa::path(
+    get, path = "/analytics/anomalies", tag = "analytics",
+    params(
+        ("limit" = Option<u32>, Query, description = "how many alerts (default 50)", minimum = 1, maximum = 500),
+        ("severity" = Option<String>, Query, description = "only alerts of this severity (`warning` or `critical`, any case)"),
+        ("source" = Option<String>, Query, description = "only this source", min_length = 1),
+    ),
+    responses(
+        (status = 200, description = "the newest alerts, newest first", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+    )
+)]
 async fn anomalies(
     State(view): View,
     StrictQuery(query): StrictQuery<AnomalyQuery>,
@@ -140,7 +179,7 @@ mod tests {
     }
 
     async fn get(view: &Arc<AnalyticsView>, uri: &str) -> (StatusCode, Value) {
-        let response = router(view.clone())
+        let response = axum::Router::from(router(view.clone()))
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -175,7 +214,7 @@ mod tests {
                 "/analytics/recent",
                 "/analytics/anomalies",
             ] {
-                let response = router(view.clone())
+                let response = axum::Router::from(router(view.clone()))
                     .oneshot(Request::get(uri).body(Body::empty()).unwrap())
                     .await
                     .unwrap();

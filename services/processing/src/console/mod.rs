@@ -8,6 +8,7 @@
 //! service's `/status` and `/metrics`, the other services asked over HTTP).
 
 use obs_service::auth::{Auth, Scope};
+use obs_service::openapi::{OpenApiRouter, RequireScope};
 use std::sync::Arc;
 
 mod config;
@@ -23,6 +24,6 @@ pub use routes::{ConsoleApi, LocalStatus, FLEET_DEFAULT_OBJECTS, FLEET_MAX_OBJEC
 
 /// The pages and their assets (open: they hold no data), and the console's endpoints
 /// (scope `read`, like the APIs the pages call).
-pub fn router(api: ConsoleApi, auth: &Arc<Auth>) -> axum::Router {
-    pages::page_router().merge(routes::api_router(api).route_layer(auth.require(Scope::Read)))
+pub fn router(api: ConsoleApi, auth: &Arc<Auth>) -> OpenApiRouter {
+    pages::page_router().merge(routes::api_router(api).require_scope(auth, Scope::Read))
 }

@@ -2,12 +2,10 @@
 //! `<main>` the page's script fills), a script per page, a shared script and a stylesheet.
 //! Every page takes its filters from its URL, so any view is a link.
 
-use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
-use obs_service::ApiError;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
+use obs_service::{ApiError, PathParams};
 
 const SHELL: &str = include_str!("../../console/shell.html");
 
@@ -92,27 +90,92 @@ const LOGS: Page = Page {
 };
 
 /// `/` (redirected to `/console/`) and the pages and assets under `/console/`.
-pub fn page_router() -> Router {
-    Router::new()
-        .route("/", get(|| async { Redirect::temporary("/console/") }))
-        .route(
-            "/console",
-            get(|| async { Redirect::temporary("/console/") }),
-        )
-        .route("/console/", get(|| page(FLEET)))
-        .route("/console/incidents", get(|| page(INCIDENTS)))
-        .route(
-            "/console/incidents/{id}",
-            get(|_: Path<String>| page(INCIDENT)),
-        )
-        .route("/console/trace", get(|| page(TRACE)))
-        .route(
-            "/console/trace/{record_id}",
-            get(|_: Path<String>| page(TRACE)),
-        )
-        .route("/console/pipeline", get(|| page(PIPELINE)))
-        .route("/console/logs", get(|| page(LOGS)))
-        .route("/console/assets/{name}", get(asset))
+pub fn page_router() -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(root))
+        .routes(routes!(console))
+        .routes(routes!(fleet_page))
+        .routes(routes!(incidents_page))
+        .routes(routes!(incident_page))
+        .routes(routes!(trace_search_page))
+        .routes(routes!(trace_page))
+        .routes(routes!(pipeline_page))
+        .routes(routes!(logs_page))
+        .routes(routes!(asset))
+}
+
+#[utoipa::path(
+    get, path = "/", tag = "console",
+    responses((status = 307, description = "to the console, `/console/`"))
+)]
+async fn root() -> Redirect {
+    Redirect::temporary("/console/")
+}
+
+#[utoipa::path(
+    get, path = "/console", tag = "console",
+    responses((status = 307, description = "to `/console/`"))
+)]
+async fn console() -> Redirect {
+    Redirect::temporary("/console/")
+}
+
+#[utoipa::path(
+    get, path = "/console/", tag = "console",
+    responses((status = 200, description = "the fleet page", content_type = "text/html", body = String))
+)]
+async fn fleet_page() -> Response {
+    page(FLEET).await
+}
+
+#[utoipa::path(
+    get, path = "/console/incidents", tag = "console",
+    responses((status = 200, description = "the incidents page", content_type = "text/html", body = String))
+)]
+async fn incidents_page() -> Response {
+    page(INCIDENTS).await
+}
+
+#[utoipa::path(
+    get, path = "/console/incidents/{id}", tag = "console",
+    params(("id" = String, Path, description = "read by the page's script")),
+    responses((status = 200, description = "the page of one incident", content_type = "text/html", body = String))
+)]
+async fn incident_page() -> Response {
+    page(INCIDENT).await
+}
+
+#[utoipa::path(
+    get, path = "/console/trace", tag = "console",
+    responses((status = 200, description = "the trace page", content_type = "text/html", body = String))
+)]
+async fn trace_search_page() -> Response {
+    page(TRACE).await
+}
+
+#[utoipa::path(
+    get, path = "/console/trace/{record_id}", tag = "console",
+    params(("record_id" = String, Path, description = "read by the page's script")),
+    responses((status = 200, description = "the trace page of one record", content_type = "text/html", body = String))
+)]
+async fn trace_page() -> Response {
+    page(TRACE).await
+}
+
+#[utoipa::path(
+    get, path = "/console/pipeline", tag = "console",
+    responses((status = 200, description = "the pipeline page", content_type = "text/html", body = String))
+)]
+async fn pipeline_page() -> Response {
+    page(PIPELINE).await
+}
+
+#[utoipa::path(
+    get, path = "/console/logs", tag = "console",
+    responses((status = 200, description = "the log events page", content_type = "text/html", body = String))
+)]
+async fn logs_page() -> Response {
+    page(LOGS).await
 }
 
 async fn page(page: Page) -> Response {
@@ -123,14 +186,23 @@ async fn page(page: Page) -> Response {
     with_console_headers(response)
 }
 
-async fn asset(Path(name): Path<String>) -> Response {
+#[utoipa::path(
+    get, path = "/console/assets/{name}", tag = "console",
+    params(("name" = String, Path, description = "the file: a script or the stylesheet")),
+    responses(
+        (status = 200, description = "the file", content(
+            (String = "text/javascript"), (String = "text/css"))),
+        (status = 404, description = "no such asset", body = ErrorBody),
+    )
+)]
+async fn asset(PathParams(name): PathParams<String>) -> Response {
     match ASSETS.iter().find(|(file, _, _)| *file == name) {
         Some((_, content_type, body)) => {
             with_console_headers(([(header::CONTENT_TYPE, *content_type)], *body).into_response())
         }
         None => ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            "unknown_asset",
             format!("no console asset {name:?}"),
         )
         .into_response(),
@@ -161,7 +233,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(uri: &str) -> Response {
-        page_router()
+        axum::Router::from(page_router())
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
             .await
             .unwrap()

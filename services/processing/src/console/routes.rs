@@ -9,8 +9,8 @@ use crate::analytics::AnalyticsView;
 use crate::incidents::IncidentView;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
 use obs_service::{ApiError, FromQuery, Metrics, QueryParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::Value;
@@ -45,10 +45,10 @@ struct Shared {
     client: reqwest::Client,
 }
 
-pub fn api_router(api: ConsoleApi) -> Router {
-    Router::new()
-        .route("/console/api/fleet", get(fleet_answer))
-        .route("/console/api/pipeline", get(pipeline_answer))
+pub fn api_router(api: ConsoleApi) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(fleet_answer))
+        .routes(routes!(pipeline_answer))
         .with_state(Arc::new(Shared {
             api,
             client: reqwest::Client::new(),
@@ -81,6 +81,19 @@ impl FromQuery for FleetQuery {
 
 /// `GET /console/api/fleet?company=&source=&objects=&tiles=`: the sources of every company
 /// with their objects, worst first (see [`super::fleet`]).
+#[utoipa::path(
+    get, path = "/console/api/fleet", tag = "console",
+    params(
+        ("company" = Option<String>, Query, description = "only this company", min_length = 1),
+        ("source" = Option<String>, Query, description = "only this source", min_length = 1),
+        ("objects" = Option<u32>, Query, description = "objects per source tile (default 100)", minimum = 1, maximum = 1000),
+        ("tiles" = Option<u32>, Query, description = "source tiles (default 100)", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "every company's sources with their objects, worst first", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while a view is still reading what was published before start: the answer is partial"))),
+    )
+)]
 async fn fleet_answer(
     State(console): Console,
     StrictQuery(query): StrictQuery<FleetQuery>,
@@ -102,6 +115,13 @@ struct Pipeline {
 /// `GET /console/api/pipeline`: ingestion, standardization (asked over HTTP, each within
 /// `console.status_timeout_ms`) and this process. The caller's key is passed on to the
 /// others' `/status`: one read key configured on every service opens the whole page.
+#[utoipa::path(
+    get, path = "/console/api/pipeline", tag = "console",
+    responses(
+        (status = 200, description = "each service's status and figures (a service that does not answer is shown unreachable)", body = Object),
+        (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
+    )
+)]
 async fn pipeline_answer(
     State(console): Console,
     headers: HeaderMap,
@@ -188,6 +208,7 @@ mod tests {
     use crate::analytics::AnalyticsConfig;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use axum::Router;
     use obs_records::Status;
     use serde_json::json;
     use tower::ServiceExt;
@@ -211,7 +232,7 @@ mod tests {
                 .apply_processed(&serde_json::to_vec(&record).unwrap())
                 .unwrap();
         }
-        api_router(ConsoleApi {
+        Router::from(api_router(ConsoleApi {
             config: ConsoleConfig {
                 ingestion_url: unreachable.into(),
                 standardization_url: unreachable.into(),
@@ -222,7 +243,7 @@ mod tests {
             incidents: Arc::new(IncidentView::new(10)),
             local: Arc::new(Quiet),
             metrics: Metrics::new(),
-        })
+        }))
     }
 
     async fn get(router: Router, uri: &str) -> (StatusCode, Value) {

@@ -10,11 +10,10 @@ use super::evidence::{evidence, EvidenceConfig};
 use super::view::{IncidentQuery, IncidentView};
 use crate::logs::LogView;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use obs_detector::Severity;
 use obs_incidents::{
@@ -24,8 +23,10 @@ use obs_incidents::{
 use obs_kafka::{AckedProducer, KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
 use obs_service::auth::{Auth, Scope as KeyScope};
 use obs_service::http::read_body;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
-    ApiError, ApplicationJson, ContentType, FromQuery, QueryParams, StrictQuery, ViewAnswer,
+    ApiError, ApplicationJson, ContentType, FromQuery, PathParams, QueryParams, StrictQuery,
+    ViewAnswer,
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -37,10 +38,11 @@ use std::time::{Duration, Instant};
 pub const INCIDENTS_DEFAULT_LIMIT: usize = 50;
 /// Largest `limit` of `GET /incidents`.
 pub const INCIDENTS_MAX_LIMIT: usize = 500;
-/// Largest body of a command.
-const COMMAND_MAX_BYTES: usize = 16 * 1024;
 const MAX_BY_CHARS: usize = 200;
 const MAX_NOTE_CHARS: usize = 2000;
+/// Largest body of a command: room for every valid one, even with each character written
+/// as an escaped surrogate pair (`\ud83d\ude00`, 12 bytes), and the fields' names.
+const COMMAND_MAX_BYTES: usize = (MAX_BY_CHARS + MAX_NOTE_CHARS) * 12 + 1024;
 /// How long a command's answer waits for the view to show it.
 const COMMAND_WAIT: Duration = Duration::from_secs(5);
 const COMMAND_POLL: Duration = Duration::from_millis(20);
@@ -54,15 +56,15 @@ pub struct IncidentsApi {
     pub evidence: EvidenceConfig,
 }
 
-pub fn router(api: Arc<IncidentsApi>, auth: &Arc<Auth>) -> Router {
-    let read = Router::new()
-        .route("/incidents", get(list))
-        .route("/incidents/{id}", get(show))
-        .route_layer(auth.require(KeyScope::Read));
-    let operate = Router::new()
-        .route("/incidents/{id}/acknowledge", post(acknowledge))
-        .route("/incidents/{id}/resolve", post(resolve))
-        .route_layer(auth.require(KeyScope::Operate));
+pub fn router(api: Arc<IncidentsApi>, auth: &Arc<Auth>) -> OpenApiRouter {
+    let read = OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .require_scope(auth, KeyScope::Read);
+    let operate = OpenApiRouter::new()
+        .routes(routes!(acknowledge))
+        .routes(routes!(resolve))
+        .require_scope(auth, KeyScope::Operate);
     read.merge(operate).with_state(api)
 }
 
@@ -171,6 +173,20 @@ struct Listing {
     total_matched: usize,
 }
 
+#[utoipa::path(
+    get, path = "/incidents", tag = "incidents",
+    params(
+        ("status" = Option<String>, Query, description = "only incidents of this status: open, acknowledged or resolved (any case)"),
+        ("severity" = Option<String>, Query, description = "only incidents of this severity: warning or critical (any case)"),
+        ("source" = Option<String>, Query, description = "only incidents of this source", min_length = 1),
+        ("company" = Option<String>, Query, description = "only incidents of this company", min_length = 1),
+        ("limit" = Option<u32>, Query, description = "how many incidents (default 50)", minimum = 1, maximum = 500),
+    ),
+    responses(
+        (status = 200, description = "the matching incidents (without their evidence) and how many matched", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+    )
+)]
 async fn list(
     State(api): Api,
     StrictQuery(query): StrictQuery<IncidentQuery>,
@@ -198,9 +214,18 @@ fn unknown(id: &str) -> ApiError {
     )
 }
 
+#[utoipa::path(
+    get, path = "/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "the incident's id")),
+    responses(
+        (status = 200, description = "the incident with its timeline and evidence", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 404, description = "no such incident", body = ErrorBody),
+    )
+)]
 async fn show(
     State(api): Api,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _: StrictQuery<()>,
 ) -> Result<ViewAnswer<Value>, ApiError> {
     let caught_up = api.view.caught_up();
@@ -222,18 +247,42 @@ async fn show(
     Ok(ViewAnswer::new(caught_up, json!({ "incident": answer })))
 }
 
+#[utoipa::path(
+    post, path = "/incidents/{id}/acknowledge", tag = "incidents",
+    params(("id" = String, Path, description = "the incident's id")),
+    request_body(content = CommandBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Object),
+        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Object),
+        (status = 404, description = "no such incident", body = ErrorBody),
+        (status = 409, description = "the incident's status does not allow it", body = ErrorBody),
+        (status = 422, description = "the body is not a command; `details` names the field", body = ErrorBody),
+    )
+)]
 async fn acknowledge(
     api: Api,
-    id: Path<String>,
+    id: PathParams<String>,
     content_type: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Response, ApiError> {
     command(api, id, content_type, body, Action::Acknowledge).await
 }
 
+#[utoipa::path(
+    post, path = "/incidents/{id}/resolve", tag = "incidents",
+    params(("id" = String, Path, description = "the incident's id")),
+    request_body(content = CommandBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Object),
+        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Object),
+        (status = 404, description = "no such incident", body = ErrorBody),
+        (status = 409, description = "the incident's status does not allow it", body = ErrorBody),
+        (status = 422, description = "the body is not a command; `details` names the field", body = ErrorBody),
+    )
+)]
 async fn resolve(
     api: Api,
-    id: Path<String>,
+    id: PathParams<String>,
     content_type: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -241,8 +290,14 @@ async fn resolve(
 }
 
 /// `{"by": "...", "note": "..."}`: who, and why (optional).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Command)]
 struct CommandBody {
+    /// Who acts on the incident.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     by: String,
+    /// Why.
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
@@ -297,7 +352,7 @@ fn command_body(bytes: &[u8]) -> Result<CommandBody, ApiError> {
 
 async fn command(
     State(api): Api,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     _: ContentType<ApplicationJson>,
     body: Body,
     action: Action,
@@ -403,5 +458,21 @@ mod tests {
             serde_json::to_value(Listed::from(&incident)).unwrap(),
             without_heavy_fields(serde_json::to_value(&incident).unwrap())
         );
+    }
+
+    #[tokio::test]
+    async fn the_longest_valid_command_fits_its_body_limit_even_escaped() {
+        let escaped = |chars: usize| "\\ud83d\\ude00".repeat(chars);
+        let body = format!(
+            r#"{{"by": "{}", "note": "{}"}}"#,
+            escaped(MAX_BY_CHARS),
+            escaped(MAX_NOTE_CHARS)
+        );
+        let bytes = read_body(Body::from(body), COMMAND_MAX_BYTES)
+            .await
+            .unwrap();
+        let command = command_body(&bytes).unwrap();
+        assert_eq!(command.by.chars().count(), MAX_BY_CHARS);
+        assert_eq!(command.note.unwrap().chars().count(), MAX_NOTE_CHARS);
     }
 }

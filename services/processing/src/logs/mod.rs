@@ -169,7 +169,7 @@ impl Logs {
     }
 
     /// `GET /logs`.
-    pub fn router(&self) -> axum::Router {
+    pub fn router(&self) -> obs_service::openapi::OpenApiRouter {
         router(self.view.clone())
     }
 

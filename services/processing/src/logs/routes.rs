@@ -13,10 +13,10 @@ use super::view::LogView;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use obs_records::LogSeverity;
+use obs_service::openapi::{routes, OpenApiRouter};
 use obs_service::{ApiError, FromQuery, QueryParams, StrictQuery};
 use serde::Serialize;
 use serde_json::json;
@@ -31,8 +31,8 @@ pub const LOGS_MAX_LIMIT: usize = 1_000;
 const VIEW_CAUGHT_UP: &str = "x-view-caught-up";
 
 /// `GET /logs`, with its state, ready to be merged into the service's router.
-pub fn router(view: Arc<LogView>) -> Router {
-    Router::new().route("/logs", get(logs)).with_state(view)
+pub fn router(view: Arc<LogView>) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(logs)).with_state(view)
 }
 
 /// The answer: the events, how many matched, and the index they were found in.
@@ -58,6 +58,21 @@ impl IntoResponse for LogsAnswer {
     }
 }
 
+#[utoipa::path(
+    get, path = "/logs", tag = "logs",
+    params(
+        ("service" = Option<String>, Query, description = "only events of this service", min_length = 1),
+        ("severity" = Option<String>, Query, description = "only events at least this severe: debug, info, warning, error or critical"),
+        ("q" = Option<String>, Query, description = "only events whose message holds this text", min_length = 1),
+        ("from" = Option<String>, Query, description = "only events at or after this RFC 3339 time", format = DateTime),
+        ("to" = Option<String>, Query, description = "only events before this RFC 3339 time", format = DateTime),
+        ("limit" = Option<u32>, Query, description = "how many events (default 100)", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "the newest matching events, how many matched, and the index searched", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+    )
+)]
 async fn logs(
     State(view): State<Arc<LogView>>,
     StrictQuery(query): StrictQuery<LogQuery>,
@@ -147,7 +162,7 @@ mod tests {
     }
 
     async fn get(view: &Arc<LogView>, uri: &str) -> (StatusCode, Option<String>, Value) {
-        let response = router(view.clone())
+        let response = axum::Router::from(router(view.clone()))
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
             .await
             .unwrap();

@@ -108,7 +108,7 @@ impl Traces {
     }
 
     /// `GET /trace/{record_id}`.
-    pub fn router(&self) -> axum::Router {
+    pub fn router(&self) -> obs_service::openapi::OpenApiRouter {
         routes::router(self.api.clone())
     }
 

@@ -10,14 +10,13 @@
 use super::index::{Durations, Hop, RecordTrace, Refusal, Scores, TraceStats, MAX_RECORD_ID_BYTES};
 use super::sighting::TraceTopics;
 use super::view::TraceView;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, SecondsFormat, Utc};
 use obs_detector::{RuleKind, Severity};
-use obs_service::{ApiError, StrictQuery, ViewAnswer};
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter};
+use obs_service::{ApiError, PathParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -29,10 +28,8 @@ pub struct TraceApi {
     pub topics: TraceTopics,
 }
 
-pub fn router(api: Arc<TraceApi>) -> Router {
-    Router::new()
-        .route("/trace/{record_id}", get(trace))
-        .with_state(api)
+pub fn router(api: Arc<TraceApi>) -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(trace)).with_state(api)
 }
 
 #[derive(Serialize)]
@@ -142,9 +139,19 @@ fn stages<'a>(trace: &'a RecordTrace, topics: &'a TraceTopics) -> Vec<StageAnswe
     stages
 }
 
+#[utoipa::path(
+    get, path = "/trace/{record_id}", tag = "trace",
+    params(("record_id" = String, Path, description = "the record's id (its `record_id` header)",
+        min_length = 1, max_length = 256)),
+    responses(
+        (status = 200, description = "each stage the record went through, with the times between them", body = Object,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 404, description = "the trace index holds no such record", body = ErrorBody),
+    )
+)]
 async fn trace(
     State(api): State<Arc<TraceApi>>,
-    Path(record_id): Path<String>,
+    PathParams(record_id): PathParams<String>,
     _: StrictQuery<()>,
 ) -> Result<Response, ApiError> {
     if record_id.is_empty() || record_id.len() > MAX_RECORD_ID_BYTES {
@@ -258,7 +265,7 @@ mod tests {
     }
 
     async fn get(api: &Arc<TraceApi>, uri: &str) -> (StatusCode, Option<String>, Value) {
-        let response = router(api.clone())
+        let response = axum::Router::from(router(api.clone()))
             .oneshot(Request::get(uri).body(Body::empty()).unwrap())
             .await
             .unwrap();

@@ -1,0 +1,291 @@
+//! The OpenAPI 3.1 document of a service, made from the same table as its router.
+//!
+//! A service registers its handlers with [`OpenApiRouter`] and [`routes!`]: each handler's
+//! `#[utoipa::path]` says its path, parameters, body and answers, and the one call adds
+//! both the route and its entry in the document, so neither can exist without the other.
+//! [`RequireScope::require_scope`] puts a route group behind a key scope and writes that
+//! scope (and the 401/403/429 answers it brings) into the group's operations. [`finish`]
+//! adds what every service serves (health probes, `/metrics`, `/openapi.json`), the
+//! answers every route shares, and the shared layers of [`crate::http::finish_router`].
+
+use crate::auth::{Auth, Scope};
+use crate::health::HealthReport;
+use crate::telemetry::Metrics;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::openapi::path::{Operation, OperationBuilder, PathItem, Paths};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, HttpMethod, InfoBuilder, OpenApi, Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+pub use utoipa_axum::router::OpenApiRouter;
+pub use utoipa_axum::routes;
+
+/// The name of the bearer security scheme in every document.
+pub const BEARER: &str = "bearer";
+
+/// The body of every 4xx and 5xx answer ([`crate::ApiError`]).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong: a stable machine-readable `code`, a sentence for people, and the
+/// specifics (`null` when there are none).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    #[schema(value_type = Value)]
+    pub details: &'a serde_json::Value,
+}
+
+/// Puts a route group behind a key scope, in the router and in the document alike.
+pub trait RequireScope {
+    /// The routes registered so far answer only keys granting `scope`.
+    fn require_scope(self, auth: &Arc<Auth>, scope: Scope) -> Self;
+}
+
+impl<S: Clone + Send + Sync + 'static> RequireScope for OpenApiRouter<S> {
+    fn require_scope(mut self, auth: &Arc<Auth>, scope: Scope) -> Self {
+        for operation in operations(&mut self.get_openapi_mut().paths) {
+            operation.security = Some(vec![SecurityRequirement::new(BEARER, [scope.name()])]);
+            let needs = format!("a key of scope `{}`", scope.name());
+            add(
+                operation,
+                "401",
+                error(&format!(
+                    "no key, an unknown key, or no key configured for the scope: needs {needs}"
+                ))
+                .header("WWW-Authenticate", text_header("`Bearer`")),
+            );
+            add(
+                operation,
+                "403",
+                error(&format!("the key does not grant this: needs {needs}")),
+            );
+            add(
+                operation,
+                "429",
+                error("the key made more requests than its rate allows")
+                    .header("Retry-After", integer_header("seconds to wait"))
+                    .header("x-ratelimit-limit", integer_header("requests per second"))
+                    .header("x-ratelimit-remaining", integer_header("requests left")),
+            );
+        }
+        self.route_layer(auth.require(scope))
+    }
+}
+
+/// The router of `service`: its documented `routes`, the health probes and `/metrics`
+/// (in `routes` already or added by [`crate::http::finish_router`]) written into its
+/// `document`, served at `GET /openapi.json` (open, like the probes: it is the contract,
+/// not data).
+pub fn finish(service: &str, routes: Router, mut document: OpenApi, metrics: &Metrics) -> Router {
+    complete(service, &mut document);
+    let json = serde_json::to_string(&document).unwrap_or_default();
+    let routes = routes.route(
+        "/openapi.json",
+        get(move || {
+            let json = json.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], json).into_response() }
+        }),
+    );
+    crate::http::finish_router(routes, metrics)
+}
+
+/// Adds to `document` its title, the shared endpoints, components and answers.
+pub fn complete(service: &str, document: &mut OpenApi) {
+    document.info = InfoBuilder::new()
+        .title(format!("obs {service}"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(format!(
+            "The HTTP API of the {service} service. Protected operations take \
+             `Authorization: Bearer <token>` with a key of the scope their security names; \
+             every error answer is the `ApiError` shape."
+        )))
+        .build();
+    for (path, summary) in [
+        (
+            "/health",
+            "Summary of the service's health: 200 when ready, 503 with the reasons otherwise",
+        ),
+        (
+            "/health/live",
+            "Liveness: 200 while every component runs, 503 when one died",
+        ),
+        (
+            "/health/ready",
+            "Readiness: 200 when the service does its job, 503 with the reasons otherwise",
+        ),
+    ] {
+        let report = ResponseBuilder::new()
+            .description("the health report")
+            .content(
+                "application/json",
+                json_content(RefOr::Ref(Ref::from_schema_name(HealthReport::name()))),
+            )
+            .build();
+        let operation = OperationBuilder::new()
+            .tag("health")
+            .summary(Some(summary))
+            .response("200", report.clone())
+            .response("503", report)
+            .build();
+        document
+            .paths
+            .paths
+            .insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
+    }
+    let metrics = OperationBuilder::new()
+        .tag("health")
+        .summary(Some(
+            "Prometheus metrics of the process, in the text exposition format",
+        ))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("the metrics")
+                .content("text/plain", json_content(String::schema()))
+                .build(),
+        )
+        .build();
+    document.paths.paths.insert(
+        "/metrics".to_owned(),
+        PathItem::new(HttpMethod::Get, metrics),
+    );
+    let contract = OperationBuilder::new()
+        .tag("health")
+        .summary(Some("This document"))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("the OpenAPI document of the service")
+                .content(
+                    "application/json",
+                    json_content(Object::with_type(Type::Object).into()),
+                )
+                .build(),
+        )
+        .build();
+    document.paths.paths.insert(
+        "/openapi.json".to_owned(),
+        PathItem::new(HttpMethod::Get, contract),
+    );
+    for (path, item) in document.paths.paths.iter_mut() {
+        let shed = !path.starts_with("/health") && path != "/metrics";
+        for operation in item_operations(item) {
+            if shed {
+                add(
+                    operation,
+                    "503",
+                    error("too many requests or connections in flight, or a dependency is away")
+                        .header("Retry-After", integer_header("seconds to wait")),
+                );
+            }
+            let reads_input = operation.request_body.is_some()
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            if reads_input {
+                add(
+                    operation,
+                    "400",
+                    error("the request is malformed; `code` says how"),
+                );
+            }
+            if operation.request_body.is_some() {
+                add(operation, "408", error("the request body stalled"));
+                add(
+                    operation,
+                    "413",
+                    error("the request body is over its limit"),
+                );
+                add(
+                    operation,
+                    "415",
+                    error("the content type is not one this endpoint reads"),
+                );
+            }
+        }
+    }
+    let components = document.components.get_or_insert_with(Default::default);
+    let mut schemas = Vec::new();
+    ErrorBody::schemas(&mut schemas);
+    HealthReport::schemas(&mut schemas);
+    schemas.push((ErrorBody::name().into_owned(), ErrorBody::schema()));
+    schemas.push((HealthReport::name().into_owned(), HealthReport::schema()));
+    for (name, schema) in schemas {
+        components.schemas.insert(name, schema);
+    }
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "An API key: the token whose SHA-256 digest the operator configured for a \
+                     scope (`ingest`, `read` or `operate`; an `operate` key also grants `read`).",
+                ))
+                .build(),
+        ),
+    );
+}
+
+fn json_content(schema: RefOr<Schema>) -> utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(schema)).build()
+}
+
+/// An error answer in the `ApiError` shape.
+fn error(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        json_content(RefOr::Ref(Ref::from_schema_name("ApiError"))),
+    )
+}
+
+fn integer_header(description: &str) -> utoipa::openapi::Header {
+    utoipa::openapi::HeaderBuilder::new()
+        .schema(i64::schema())
+        .description(Some(description))
+        .build()
+}
+
+fn text_header(description: &str) -> utoipa::openapi::Header {
+    utoipa::openapi::HeaderBuilder::new()
+        .schema(String::schema())
+        .description(Some(description))
+        .build()
+}
+
+/// Adds an answer unless the operation documents that status already.
+fn add(operation: &mut Operation, status: &str, response: impl Into<Response>) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(response.into()));
+}
+
+fn operations(paths: &mut Paths) -> impl Iterator<Item = &mut Operation> {
+    paths.paths.values_mut().flat_map(item_operations)
+}
+
+fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}

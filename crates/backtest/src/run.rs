@@ -77,7 +77,7 @@ fn run_file(input: &Path, output: &Path, options: &Options) -> Result<String> {
     out.push_str("timestamp,value,anomaly_score,is_anomaly");
     if options.explain {
         out.push_str(
-            ",surprise,zscore,step,ewma,forest,novelty,outage_probability,predictive_alert,explanation",
+            ",surprise,zscore,step,ewma,forest,novelty,seasonal,outage_probability,predictive_alert,explanation",
         );
     }
     out.push('\n');
@@ -136,22 +136,23 @@ fn run_file(input: &Path, output: &Path, options: &Options) -> Result<String> {
 
 fn explain(out: &mut String, verdict: Option<&Verdict>) -> std::fmt::Result {
     let Some(verdict) = verdict else {
-        return out.write_str(",,,,,,,,,out of order");
+        return out.write_str(",,,,,,,,,,out of order");
     };
     let Some(a) = verdict.assessment() else {
-        return out.write_str(",,,,,,,,,insufficient history");
+        return out.write_str(",,,,,,,,,,insufficient history");
     };
     let opt = |s: Option<f64>| s.map(|s| s.to_string()).unwrap_or_default();
     let e = &a.explanation;
     write!(
         out,
-        ",{},{},{},{},{},{},{},{},{:?} {} {} vs {} (z {:.2})",
+        ",{},{},{},{},{},{},{},{},{},{:?} {} {} vs {} (z {:.2})",
         a.surprise,
         opt(a.detectors.zscore),
         opt(a.detectors.step),
         opt(a.detectors.ewma),
         opt(a.detectors.forest),
         opt(a.detectors.novelty),
+        opt(a.detectors.seasonal),
         a.outage_probability,
         u8::from(a.predictive_alert),
         e.detector,

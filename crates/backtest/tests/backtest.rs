@@ -119,7 +119,7 @@ fn explain_adds_the_detectors() {
     let text = fs::read_to_string(dir.join("out/s.csv")).unwrap();
     assert!(text.starts_with(
         "timestamp,value,anomaly_score,is_anomaly,surprise,zscore,step,ewma,forest,\
-         novelty,outage_probability,predictive_alert,explanation\n"
+         novelty,seasonal,outage_probability,predictive_alert,explanation\n"
     ));
     assert!(text.lines().nth(151).unwrap().contains(" value 500 vs "));
 }

@@ -144,31 +144,40 @@ fn bench_passes(c: &mut Criterion, id: BenchmarkId, points: usize, mut pass: imp
 fn scoring(c: &mut Criterion) {
     let mut univariate = DetectorConfig::default();
     univariate.forest.enabled = false;
-    bench_bank(c, "zscore+ewma+novelty", univariate.clone(), 1);
-    bench_bank(c, "zscore+ewma+novelty", univariate, 4);
+    bench_bank(c, "zscore+ewma+novelty+seasonal", univariate.clone(), 1);
+    bench_bank(c, "zscore+ewma+novelty+seasonal", univariate, 4);
     bench_bank(
         c,
-        "zscore+ewma+novelty+forest",
+        "zscore+ewma+novelty+seasonal+forest",
         DetectorConfig::default(),
         4,
     );
+    // What the seasonal surprise costs, measured in the same sitting.
+    let mut no_seasonal = DetectorConfig::default();
+    no_seasonal.seasonal.enabled = false;
+    bench_bank(c, "zscore+ewma+novelty+forest", no_seasonal, 4);
     bench_fleet(
         c,
-        "zscore+ewma+novelty+forest",
+        "zscore+ewma+novelty+seasonal+forest",
         DetectorConfig::default(),
         4,
         false,
     );
     bench_fleet(
         c,
-        "zscore+ewma+novelty+forest",
+        "zscore+ewma+novelty+seasonal+forest",
         DetectorConfig::default(),
         4,
         true,
     );
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;
-    bench_bank(c, "zscore+ewma+novelty+forest", forest_everywhere, 1);
+    bench_bank(
+        c,
+        "zscore+ewma+novelty+seasonal+forest",
+        forest_everywhere,
+        1,
+    );
 }
 
 fn forest(c: &mut Criterion) {

@@ -308,13 +308,16 @@ fn states_of_another_configuration_or_cut_short_are_refused() {
             bytes.len()
         );
     }
-    // A state saved before the habits were (format obs1) is refused, not misread.
-    let mut older = bytes.clone();
-    older[..4].copy_from_slice(b"obs1");
-    assert!(matches!(
-        fresh.restore_series(SERIES[1], &older),
-        Err(DetectorError::UnreadableState { reason, .. }) if reason.contains("earlier version")
-    ));
+    // A state saved before the habits (format obs1) or before the week profiles (obs2) is
+    // refused, not misread.
+    for format in [b"obs1", b"obs2"] {
+        let mut older = bytes.clone();
+        older[..4].copy_from_slice(format);
+        assert!(matches!(
+            fresh.restore_series(SERIES[1], &older),
+            Err(DetectorError::UnreadableState { reason, .. }) if reason.contains("earlier version")
+        ));
+    }
     let mut longer = bytes.clone();
     longer.push(0);
     assert!(fresh.restore_series(SERIES[1], &longer).is_err());
@@ -341,4 +344,78 @@ fn clearing_forgets_every_series_and_open_batch() {
         observe(&mut bank, &points, 0),
         observe(&mut fresh, &points, 0)
     );
+}
+
+/// Every 15 minutes: busy from 08:00 to 18:00 UTC, with a little noise, but on day 12,
+/// which stays quiet.
+fn working_days(i: usize) -> (DateTime<Utc>, [(&'static str, f64); 1]) {
+    let hour = (i / 4) % 24;
+    let busy = (8..18).contains(&hour) && i / 96 != 12;
+    let value = if busy { 100.0 } else { 10.0 } + ((i * 5) % 7) as f64 / 7.0;
+    (at(15 * i), [("value", value)])
+}
+
+#[test]
+fn the_week_profiles_are_restored_and_rolled_back_bit_for_bit() {
+    let config = DetectorConfig::default();
+    let points: Vec<_> = (0..14 * 96).map(working_days).collect();
+    let mut straight = DetectorBank::new(config.clone()).unwrap();
+    let verdicts: Vec<String> = points
+        .iter()
+        .map(|(t, f)| format!("{:?}", straight.observe("s", *t, f).unwrap()))
+        .collect();
+    // The quiet day is what the week profile is for: it is reported, and on it.
+    let mut reported = Vec::new();
+    let mut replay = DetectorBank::new(config.clone()).unwrap();
+    for (i, (t, f)) in points.iter().enumerate() {
+        let verdict = replay.observe("s", *t, f).unwrap();
+        if verdict
+            .assessment()
+            .and_then(|a| a.detectors.seasonal)
+            .is_some_and(|s| s >= config.levels.warning)
+        {
+            reported.push(i / 96);
+        }
+    }
+    assert_eq!(
+        reported,
+        [12],
+        "days on which the seasonal surprise was reported"
+    );
+
+    for cut in [9 * 96, 10 * 96 + 37, 12 * 96 + 41] {
+        // The scores of a prefix are the prefix of the scores: no look-ahead.
+        let mut first = DetectorBank::new(config.clone()).unwrap();
+        for (i, (t, f)) in points[..cut].iter().enumerate() {
+            let got = format!("{:?}", first.observe("s", *t, f).unwrap());
+            assert_eq!(got, verdicts[i], "point {i} of the prefix of {cut}");
+        }
+        let mut resumed = DetectorBank::new(config.clone()).unwrap();
+        resumed.restore_series("s", &saved(&first, "s")).unwrap();
+        for (i, (t, f)) in points.iter().enumerate().skip(cut) {
+            let got = format!("{:?}", resumed.observe("s", *t, f).unwrap());
+            assert_eq!(got, verdicts[i], "point {i} after the cut at {cut}");
+        }
+        assert_eq!(saved(&resumed, "s"), saved(&straight, "s"));
+    }
+
+    // Batches of 40; every fifth is rolled back once, then consumed again.
+    let mut batched = DetectorBank::new(config).unwrap();
+    let mut got = Vec::new();
+    for (k, chunk) in points.chunks(40).enumerate() {
+        if k % 5 == 4 {
+            let aborted = batched.begin_batch();
+            for (t, f) in chunk {
+                batched.observe("s", *t, f).unwrap();
+            }
+            batched.rollback_batches([aborted]);
+        }
+        let batch = batched.begin_batch();
+        for (t, f) in chunk {
+            got.push(format!("{:?}", batched.observe("s", *t, f).unwrap()));
+        }
+        batched.commit_batch(batch).unwrap();
+    }
+    assert_eq!(got, verdicts);
+    assert_eq!(saved(&batched, "s"), saved(&straight, "s"));
 }

@@ -86,12 +86,14 @@ enum Change {
 const SPARE_LOGS: usize = 2;
 
 /// The first bytes of a series' saved state, and its format's version: `obs2` added the
-/// object's habits after the outage.
-const SAVED_STATE_MAGIC: u32 = u32::from_le_bytes(*b"obs2");
+/// object's habits after the outage, `obs3` each metric's week profile after its novelty.
+const SAVED_STATE_MAGIC: u32 = u32::from_le_bytes(*b"obs3");
 
-/// The first bytes of a state saved before the habits: refused, so the series warms up
-/// again from the points replayed since rather than page on what is usual for it.
+/// The first bytes of a state saved before the habits (`obs1`) or before the week profiles
+/// (`obs2`): refused, so the series warms up again from the points replayed since rather
+/// than misread them.
 const SAVED_STATE_MAGIC_V1: u32 = u32::from_le_bytes(*b"obs1");
+const SAVED_STATE_MAGIC_V2: u32 = u32::from_le_bytes(*b"obs2");
 
 /// A hash of what a series' verdicts depend on: the configuration, but for the number of
 /// series the bank holds.
@@ -373,6 +375,11 @@ impl DetectorBank {
             SAVED_STATE_MAGIC_V1 => {
                 return Err(unreadable(Unreadable(
                     "saved by an earlier version, without the object's habits",
+                )))
+            }
+            SAVED_STATE_MAGIC_V2 => {
+                return Err(unreadable(Unreadable(
+                    "saved by an earlier version, without the week profiles",
                 )))
             }
             _ => return Err(unreadable(Unreadable("not a series' saved state"))),

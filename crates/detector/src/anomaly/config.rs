@@ -24,6 +24,7 @@ pub struct DetectorConfig {
     pub ewma: EwmaConfig,
     pub forest: ForestConfig,
     pub novelty: NoveltyConfig,
+    pub seasonal: SeasonalConfig,
     /// Points after which a past deviation weighs half as much in the calibration that
     /// turns each detector's output into a probability for this series.
     pub calibration_half_life: f64,
@@ -104,6 +105,28 @@ pub struct NoveltyConfig {
     pub familiar_weight: f64,
 }
 
+/// Seasonal surprise: how far the recent values are from the series' usual values at the
+/// same hour of the week, judged against how far they usually are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeasonalConfig {
+    pub enabled: bool,
+    /// Values of one hour of the week after which an old one weighs half as much in that
+    /// hour's mean.
+    pub slot_half_life: f64,
+    /// Recent errors (distances from the hour's mean) averaged into the one judged.
+    pub window: usize,
+    /// Points after which a past mean error weighs half as much in its mean and variance.
+    pub half_life: f64,
+    /// Mean errors learned before the detector reports: its variance must settle first.
+    pub warmup: usize,
+    /// Surprise (−log10 of the Gaussian tail of the mean error) that maps to a score of 1.
+    pub max_surprise: f64,
+    /// Points after a surprise reported at the warning level during which further ones
+    /// are learned but not reported.
+    pub hold_off: usize,
+}
+
 /// How scores become levels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -142,6 +165,7 @@ impl Default for DetectorConfig {
             ewma: EwmaConfig::default(),
             forest: ForestConfig::default(),
             novelty: NoveltyConfig::default(),
+            seasonal: SeasonalConfig::default(),
             calibration_half_life: 2000.0,
             levels: LevelsConfig::default(),
             outage: OutageConfig::default(),
@@ -181,6 +205,20 @@ impl Default for ForestConfig {
             window: 512,
             retrain_every: 512,
             deltas: true,
+        }
+    }
+}
+
+impl Default for SeasonalConfig {
+    fn default() -> Self {
+        SeasonalConfig {
+            enabled: true,
+            slot_half_life: 4.0,
+            window: 20,
+            half_life: 1000.0,
+            warmup: 300,
+            max_surprise: 8.0,
+            hold_off: 300,
         }
     }
 }
@@ -241,7 +279,11 @@ impl DetectorConfig {
         check(self.max_metrics >= 1, "max_metrics must be at least 1")?;
         check(self.min_history >= 1, "min_history must be at least 1")?;
         check(
-            self.zscore.enabled || self.ewma.enabled || self.forest.enabled || self.novelty.enabled,
+            self.zscore.enabled
+                || self.ewma.enabled
+                || self.forest.enabled
+                || self.novelty.enabled
+                || self.seasonal.enabled,
             "at least one detector must be enabled",
         )?;
         check(self.zscore.window >= 1, "zscore.window must be at least 1")?;
@@ -279,6 +321,20 @@ impl DetectorConfig {
         check(
             (0.0..=1.0).contains(&novelty.familiar_weight),
             "novelty.familiar_weight must be in [0, 1]",
+        )?;
+        let seasonal = &self.seasonal;
+        check(
+            positive(seasonal.slot_half_life),
+            "seasonal.slot_half_life must be finite and > 0",
+        )?;
+        check(seasonal.window >= 1, "seasonal.window must be at least 1")?;
+        check(
+            positive(seasonal.half_life),
+            "seasonal.half_life must be finite and > 0",
+        )?;
+        check(
+            positive(seasonal.max_surprise),
+            "seasonal.max_surprise must be finite and > 0",
         )?;
         let levels = &self.levels;
         check(
@@ -345,6 +401,7 @@ mod tests {
         config.ewma.enabled = false;
         config.forest.enabled = false;
         config.novelty.enabled = false;
+        config.seasonal.enabled = false;
         assert!(config.validate().is_err());
     }
 

@@ -13,7 +13,10 @@
 //! * contextual novelty per metric: a value in a bin of the value axis the series never
 //!   visited, scored by how rarely the series finds new bins and reported once per
 //!   hold-off (module `novelty`); it also tells whether the move from the previous value's
-//!   bin is one the series has made before.
+//!   bin is one the series has made before;
+//! * seasonal surprise per metric: the recent values' distance from the series' usual
+//!   values at the same hour of the week, against how far they usually are, reported once
+//!   per hold-off (module `seasonal`): a missing daily peak, a quiet holiday.
 //!
 //! A raw z-score means different things on a quiet and on a spiky series, so each
 //! detector's output is calibrated against its own recent history for that series into a
@@ -21,7 +24,8 @@
 //! (module `calibration`); the surprises of all detectors and metrics are combined by Fisher's
 //! method into one, and the score in [0, 1] is that surprise over
 //! [`LevelsConfig::max_surprise`], times [`NoveltyConfig::familiar_weight`] when every
-//! metric moved along a transition it had made before, or the novelty's score if higher;
+//! metric moved along a transition it had made before, or the novelty's or the seasonal
+//! score if higher;
 //! the warning and critical levels apply to that. Since recent deviations are part of the
 //! history, a change is reported when it happens, not for as long as it lasts; the outage probability, the share of recent points beyond the
 //! series' usual extremes, is what stays up during a lasting degradation, and its
@@ -46,6 +50,7 @@ mod novelty;
 mod online_forest;
 mod saved_state;
 mod scoring;
+mod seasonal;
 mod series;
 mod smoothing;
 mod verdict;
@@ -55,7 +60,7 @@ mod zscore;
 pub use bank::{BankSnapshot, DetectorBank, OpenBatch};
 pub use config::{
     DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, NoveltyConfig, OutageConfig,
-    ZScoreConfig,
+    SeasonalConfig, ZScoreConfig,
 };
 pub use error::DetectorError;
 pub use evaluation::{roc_auc, LabelledPoints};

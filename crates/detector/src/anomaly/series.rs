@@ -12,6 +12,7 @@ use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::{ForestPool, OnlineForest};
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::scoring::{self, Outage};
+use super::seasonal::{Pace, Seasonal, SeasonalFinding};
 use super::smoothing::smoothing_factor;
 use super::verdict::{Assessment, DetectorKind, DetectorScores, Explanation, Verdict};
 use super::zscore::RollingZScore;
@@ -31,6 +32,8 @@ pub(crate) struct Rates {
     pub(crate) ewma: f64,
     pub(crate) outage: f64,
     pub(crate) novelty: f64,
+    pub(crate) seasonal_slot: f64,
+    pub(crate) seasonal: f64,
 }
 
 impl Rates {
@@ -39,6 +42,8 @@ impl Rates {
             ewma: smoothing_factor(config.ewma.half_life),
             outage: smoothing_factor(config.outage.half_life),
             novelty: smoothing_factor(config.novelty.half_life),
+            seasonal_slot: smoothing_factor(config.seasonal.slot_half_life),
+            seasonal: smoothing_factor(config.seasonal.half_life),
         }
     }
 }
@@ -107,6 +112,7 @@ struct MetricState {
     step: Option<Calibrated<RollingZScore>>,
     ewma: Option<Calibrated<Ewma>>,
     novelty: Option<Novelty>,
+    seasonal: Option<Seasonal>,
     /// Last value on the detector scale.
     previous: Option<f64>,
 }
@@ -136,6 +142,7 @@ struct MetricFindings {
     step: Option<Finding>,
     ewma: Option<Finding>,
     novelty: Option<NoveltyFinding>,
+    seasonal: Option<SeasonalFinding>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +206,10 @@ impl SeriesState {
                     .novelty
                     .enabled
                     .then(|| Novelty::new(&config.novelty)),
+                seasonal: config
+                    .seasonal
+                    .enabled
+                    .then(|| Seasonal::new(&config.seasonal)),
                 previous: None,
             })
             .collect();
@@ -258,7 +269,7 @@ impl SeriesState {
         }
         self.last_timestamp = Some(timestamp);
         self.load(config, features);
-        let forest = self.judge();
+        let forest = self.judge(config, timestamp);
         let verdict = if self.seen < config.min_history {
             Verdict::InsufficientHistory {
                 seen: self.seen,
@@ -267,7 +278,7 @@ impl SeriesState {
         } else {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
-        self.learn(config, rates, forest.map(|f| f.0), pool, journal);
+        self.learn(config, rates, timestamp, forest.map(|f| f.0), pool, journal);
         let judgement = run.map(|run| {
             let judgement = self.habits.judge(&config.habits, run);
             self.habits.learn(&config.habits, run);
@@ -287,6 +298,9 @@ impl SeriesState {
         }
         for metric in self.metrics.iter_mut().rev() {
             metric.previous = (journal.pop() != 0).then(|| journal.pop_f64());
+            if let Some(seasonal) = &mut metric.seasonal {
+                seasonal.undo_learn(journal);
+            }
             if let Some(novelty) = &mut metric.novelty {
                 novelty.undo_learn(journal);
             }
@@ -326,7 +340,7 @@ impl SeriesState {
     /// Judges the point in `self.point` against the state before it: the findings of the
     /// univariate detectors go to `self.findings`; the forest's score and what its history
     /// says of it are returned.
-    fn judge(&mut self) -> Option<(f64, Tail)> {
+    fn judge(&mut self, config: &DetectorConfig, at: DateTime<Utc>) -> Option<(f64, Tail)> {
         for (metric, (findings, &value)) in self
             .metrics
             .iter()
@@ -349,6 +363,10 @@ impl SeriesState {
                     .as_ref()
                     .and_then(|e| Some(e.judge(e.detector.deviation(value)?))),
                 novelty: metric.novelty.as_ref().and_then(|n| n.judge(value)),
+                seasonal: metric
+                    .seasonal
+                    .as_ref()
+                    .and_then(|s| s.judge(value, at, &config.seasonal)),
             };
         }
         self.forest.as_ref().and_then(|f| {
@@ -362,6 +380,7 @@ impl SeriesState {
         &mut self,
         config: &DetectorConfig,
         rates: Rates,
+        at: DateTime<Utc>,
         forest_score: Option<f64>,
         pool: &mut ForestPool,
         mut journal: Option<&mut Journal>,
@@ -392,6 +411,20 @@ impl SeriesState {
                     report,
                     rates.novelty,
                     &config.novelty,
+                    journal.as_deref_mut(),
+                );
+            }
+            if let Some(seasonal) = &mut metric.seasonal {
+                seasonal.learn(
+                    value,
+                    at,
+                    findings.seasonal,
+                    Pace {
+                        slot: rates.seasonal_slot,
+                        errors: rates.seasonal,
+                        report: config.levels.warning * config.seasonal.max_surprise,
+                    },
+                    &config.seasonal,
                     journal.as_deref_mut(),
                 );
             }
@@ -460,6 +493,7 @@ impl SeriesState {
             ewma: per_detector(|f| f.ewma),
             forest: forest.map(|s| scoring::score(s, levels)),
             novelty: self.novelty_score(config),
+            seasonal: self.seasonal_score(config),
         };
         let surprises = self
             .findings
@@ -486,8 +520,12 @@ impl SeriesState {
         // A novel level is judged apart: it is a different question (where the series has
         // been, not how far it is from its recent baseline), and the most telling one wins.
         let novelty = detectors.novelty.unwrap_or(0.0);
-        let score = combined.max(novelty);
-        let explanation = if novelty > combined {
+        // So is a departure from the usual week (how the series usually behaves now).
+        let seasonal = detectors.seasonal.unwrap_or(0.0);
+        let score = combined.max(novelty).max(seasonal);
+        let explanation = if seasonal > combined.max(novelty) {
+            self.explain_seasonal(features)
+        } else if novelty > combined {
             self.explain_novelty(features)
         } else {
             self.explain(features, forest)
@@ -580,6 +618,38 @@ impl SeriesState {
             .reduce(f64::max)
     }
 
+    /// The seasonal detector's score: its most surprising metric's, `None` while it warms up.
+    fn seasonal_score(&self, config: &DetectorConfig) -> Option<f64> {
+        self.findings
+            .iter()
+            .filter_map(|f| f.seasonal)
+            .map(|f| (f.surprise / config.seasonal.max_surprise).min(1.0))
+            .reduce(f64::max)
+    }
+
+    /// The most surprising seasonal finding: the value against its hour of the week's mean.
+    fn explain_seasonal(&self, features: &[(&str, f64)]) -> Explanation {
+        let best = self
+            .findings
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| Some((i, f.seasonal?)))
+            .max_by(|a, b| a.1.surprise.total_cmp(&b.1.surprise));
+        let (metric, baseline, z, surprise) = match best {
+            Some((i, f)) => (i, self.metrics[i].unscale(f.baseline), f.z, f.surprise),
+            None => (0, features.first().map_or(0.0, |f| f.1), 0.0, 0.0),
+        };
+        let state = &self.metrics[metric];
+        Explanation {
+            detector: DetectorKind::Seasonal,
+            metric: state.name.clone(),
+            value: features[metric].1,
+            baseline,
+            z,
+            surprise,
+        }
+    }
+
     /// The most surprising novelty: the value against the nearest bin the series visited.
     fn explain_novelty(&self, features: &[(&str, f64)]) -> Explanation {
         let (metric, finding) = self
@@ -647,6 +717,7 @@ impl SeriesState {
             out.option(metric.step.as_ref(), |out, step| step.save(out));
             out.option(metric.ewma.as_ref(), |out, ewma| ewma.save(out));
             out.option(metric.novelty.as_ref(), |out, novelty| novelty.save(out));
+            out.option(metric.seasonal.as_ref(), |out, seasonal| seasonal.save(out));
             out.option(metric.previous, Writer::f64);
         }
         out.option(self.forest.as_deref(), |out, forest| {
@@ -685,6 +756,9 @@ impl SeriesState {
             from.part(metric.ewma.as_mut(), Saved::load)?;
             from.part(metric.novelty.as_mut(), |novelty, from| {
                 novelty.load(from, &config.novelty)
+            })?;
+            from.part(metric.seasonal.as_mut(), |seasonal, from| {
+                seasonal.load(from, &config.seasonal)
             })?;
             metric.previous = from.option(Reader::f64)?;
         }
@@ -734,6 +808,11 @@ impl SeriesState {
             + 2 * RollingZScore::bytes_for(config.zscore.window)
             + if config.novelty.enabled {
                 Novelty::bytes_for(&config.novelty)
+            } else {
+                0
+            }
+            + if config.seasonal.enabled {
+                Seasonal::bytes_for(&config.seasonal)
             } else {
                 0
             };

@@ -67,6 +67,8 @@ pub struct DetectorScores {
     pub forest: Option<f64>,
     /// Contextual novelty: a value in a bin of the value axis the series never visited.
     pub novelty: Option<f64>,
+    /// Seasonal surprise: recent values unlike the usual ones at this hour of the week.
+    pub seasonal: Option<f64>,
 }
 
 /// One of the streaming detectors.
@@ -78,6 +80,7 @@ pub enum DetectorKind {
     Ewma,
     Forest,
     Novelty,
+    Seasonal,
 }
 
 /// The most surprising single finding behind a score. For the forest, which judges the
@@ -92,11 +95,12 @@ pub struct Explanation {
     /// What it was compared with, in the metric's units: the rolling median (or mean) for
     /// the z-score and the forest, the previous value plus the typical change for the step,
     /// the moving average for the EWMA, the centre of the nearest bin visited for the
-    /// novelty.
+    /// novelty, the mean of this hour of the week for the seasonal surprise.
     pub baseline: f64,
     /// Signed distance from the baseline in units of its spread (on the log scale for the
     /// log-scaled metrics); for the step, of the change from the typical change; for the
-    /// novelty, the distance in bins.
+    /// novelty, the distance in bins; for the seasonal surprise, the standard score of the
+    /// recent mean distance from the hour's mean.
     pub z: f64,
     /// −log10 of the tail probability of this finding alone.
     pub surprise: f64,

@@ -372,10 +372,14 @@ async fn a_sigkill_at_a_random_point_changes_no_verdict() {
     obs_kafka::topics::ensure_topics(&kafka, "continuity-test", &topics)
         .await
         .unwrap();
-    produce(&kafka, &topics.standardized_logs.name, messages(0..TOTAL));
+    // The stream in two parts, the second sent after the kill: every partition then has
+    // runs left, so the restarted instance restores each one before scoring them (had the
+    // killed one finished a partition, nothing would ask for its restore).
+    let split = random_in(TOTAL / 2..TOTAL * 9 / 10);
+    produce(&kafka, &topics.standardized_logs.name, messages(0..split));
     let group = format!("processing-{}", topics.raw_logs.name);
     let config = config(&kafka, &topics, &group, "a");
-    let kill_after = random_in(TOTAL / 5..TOTAL * 4 / 5);
+    let kill_after = random_in(TOTAL / 5..split);
     let file = std::env::temp_dir().join(format!("{}.toml", topics.raw_logs.name));
     let child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_processing"))
@@ -387,8 +391,13 @@ async fn a_sigkill_at_a_random_point_changes_no_verdict() {
     // Saved states to restore from: an early kill can precede every save of a partition.
     wait_for_records(&kafka, &topics.detector_state.name, 4);
     drop(child); // SIGKILL, mid-batch or not
-                 // The same instance again: it takes its partitions back at once (static membership)
-                 // and aborts the transaction its predecessor left open.
+    produce(
+        &kafka,
+        &topics.standardized_logs.name,
+        messages(split..TOTAL),
+    );
+    // The same instance again: it takes its partitions back at once (static membership)
+    // and aborts the transaction its predecessor left open.
     let restarted = AppState::new(config).unwrap();
     restarted.start().unwrap();
     let got = verdicts(&kafka, &topics);

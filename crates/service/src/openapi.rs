@@ -26,6 +26,23 @@ use utoipa::{PartialSchema, ToSchema};
 pub use utoipa_axum::router::OpenApiRouter;
 pub use utoipa_axum::routes;
 
+/// A job-execution record as the connectors send it: the example of every route that
+/// takes one (ingestion, standardization's dry run).
+pub fn job_record_example() -> serde_json::Value {
+    serde_json::json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
+        "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
+        "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
+        "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
+        "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
+        "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
+        "memory_used (bytes)": 401408})
+}
+
+/// [`job_record_example`] in a JSON array, as `/ingest/batch` takes records.
+pub fn job_records_example() -> serde_json::Value {
+    serde_json::Value::Array(vec![job_record_example()])
+}
+
 /// The name of the bearer security scheme in every document.
 pub const BEARER: &str = "bearer";
 

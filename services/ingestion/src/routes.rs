@@ -74,13 +74,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
             description = "a retry with the same key (and API key) gets the first answer and produces nothing")
     ),
     request_body(content = Object, content_type = "application/json",
-        description = "one job-execution record", example = json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
-            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
-            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
-            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
-            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
-            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
-            "memory_used (bytes)": 401408})),
+        description = "one job-execution record", example = obs_service::openapi::job_record_example),
     responses(
         (status = 202, description = "every record accepted was acknowledged by Kafka; `rejected` lists the others", body = IngestReport),
         (status = 400, description = "the Idempotency-Key header is not a valid key", body = ErrorBody),
@@ -139,13 +133,7 @@ pub(crate) async fn ingest_one<K: RecordKind>(
             description = "a retry with the same key (and API key) gets the first answer and produces nothing")
     ),
     request_body(description = "job-execution records: a JSON array, or NDJSON (one per line)",
-        content((Vec<Object> = "application/json", example = json!([{"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
-            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
-            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
-            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
-            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
-            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
-            "memory_used (bytes)": 401408}])),
+        content((Vec<Object> = "application/json", example = obs_service::openapi::job_records_example),
             (String = "application/x-ndjson"), (String = "application/ndjson"),
             (String = "application/jsonl"))),
     responses(

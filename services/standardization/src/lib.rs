@@ -226,13 +226,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 #[utoipa::path(
     post, path = "/standardize/single", tag = "standardize",
     request_body(content = Object, content_type = "application/json",
-        description = "one job-execution record, as ingestion takes it", example = json!({"No_Sequence": "2025-09-03-17-20", "Date_Sequence": "2025-09-03",
-            "Heure_Sequence": "17", "Minute_Sequence": "20", "Entreprise": "quartzel",
-            "Zone": "1-Raw", "Source": "EasyProjects", "Objet_Id": 1621, "Objet": "Projects",
-            "Transformation": "EasyProjects_API_get_data", "Parametres": "", "Etat": "SUCCESS",
-            "Debut": "03-09-2025 17:20:15.120357", "Fin": "03-09-2025 17:20:15.819185",
-            "Duree secondes": 0.698828, "Description": "ok", "cpu_time (sec)": "0.03",
-            "memory_used (bytes)": 401408})),
+        description = "one job-execution record, as ingestion takes it", example = obs_service::openapi::job_record_example),
     responses(
         (status = 200, description = "the record as standardization would publish it", body = Object),
         (status = 422, description = "the record is invalid; `details` lists every error", body = ErrorBody),

@@ -62,6 +62,11 @@ pub struct HttpConfig {
     /// Requests handled at once at most (health probes and `/metrics` aside); one more is
     /// answered 503 with `Retry-After` at once rather than queued.
     pub max_in_flight_requests: usize,
+    /// Requests per second, sustained, that one client address may send without a key
+    /// (the open endpoints; the health probes are never limited).
+    pub address_rate_per_second: u32,
+    /// Requests one client address may send without a key at once above that rate.
+    pub address_burst: u32,
     /// HTTPS instead of HTTP when both files are named.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -77,6 +82,8 @@ impl HttpConfig {
             body_timeout_ms: 30_000,
             max_connections: 512,
             max_in_flight_requests: 32,
+            address_rate_per_second: 50,
+            address_burst: 200,
             tls: TlsConfig::default(),
         }
     }

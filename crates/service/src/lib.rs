@@ -15,6 +15,7 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod address_limit;
 pub mod auth;
 pub mod config;
 pub mod content_type;

@@ -197,7 +197,16 @@ pub fn complete(service: &str, document: &mut OpenApi) {
     );
     for (path, item) in document.paths.paths.iter_mut() {
         let shed = !path.starts_with("/health") && path != "/metrics";
+        let probe = path.starts_with("/health");
         for operation in item_operations(item) {
+            if !probe {
+                add(
+                    operation,
+                    "429",
+                    error("over a rate limit: the key's, or without a key, the client address's")
+                        .header("Retry-After", integer_header("seconds to wait")),
+                );
+            }
             if shed {
                 add(
                     operation,

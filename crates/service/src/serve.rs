@@ -9,6 +9,7 @@
 //! `/metrics` are never shed. With `http.tls` set ([`crate::tls`]) every connection is
 //! HTTPS; its handshake must end within the header timeout.
 
+use crate::address_limit::{limit_by_address, AddressLimit, ClientAddress};
 use crate::config::HttpConfig;
 use crate::http::ApiError;
 use axum::extract::{Request, State};
@@ -24,6 +25,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::Layer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 /// What a client is told to wait before it tries again when a limit is reached.
@@ -66,9 +68,9 @@ pub async fn serve_on(
     let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, most likely: wait for some to close.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -85,7 +87,9 @@ pub async fn serve_on(
             }
             continue;
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(
+            axum::Extension(ClientAddress(peer.ip())).layer(router.clone()),
+        );
         match &tls {
             None => {
                 let connection = builder
@@ -131,14 +135,20 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// The router with the body timeout and the in-flight limit.
+/// The router with the body timeout, the in-flight limit and the limit per client address
+/// of the requests without a key (checked first: the cheapest refusal).
 fn bounded(router: Router, http: &HttpConfig) -> Router {
     let in_flight = Arc::new(Semaphore::new(http.max_in_flight_requests.max(1)));
+    let per_address = AddressLimit::new(http.address_rate_per_second, http.address_burst);
     router
         .layer(middleware::from_fn_with_state(in_flight, shed_beyond_limit))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(
             http.body_timeout_ms.max(1),
         )))
+        .layer(middleware::from_fn_with_state(
+            per_address,
+            limit_by_address,
+        ))
 }
 
 /// Answers 503 at once when every in-flight slot is taken (probes and metrics aside).

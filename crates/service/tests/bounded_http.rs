@@ -168,3 +168,43 @@ async fn a_stalled_body_is_answered_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("body_timeout"), "{answer}");
 }
+
+#[tokio::test]
+async fn requests_without_a_key_are_limited_per_address_and_probes_never() {
+    let (address, _stop) = start(HttpConfig {
+        address_rate_per_second: 1,
+        address_burst: 3,
+        max_in_flight_requests: 8,
+        ..limits()
+    })
+    .await;
+    let get = |path: &str, key: bool| {
+        let auth = if key {
+            "Authorization: Bearer t\r\n"
+        } else {
+            ""
+        };
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
+    };
+    for _ in 0..3 {
+        let answer = request(address, &get("/body", false)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 405"),
+            "within the burst: {answer}"
+        );
+    }
+    let refused = request(address, &get("/body", false)).await;
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    assert!(refused.contains("retry-after: "), "{refused}");
+    assert!(refused.contains(r#""code":"rate_limited""#), "{refused}");
+    let probe = request(address, &get("/health", false)).await;
+    assert!(
+        probe.starts_with("HTTP/1.1 200"),
+        "probes are never limited: {probe}"
+    );
+    let keyed = request(address, &get("/body", true)).await;
+    assert!(
+        keyed.starts_with("HTTP/1.1 405"),
+        "a request with a key is the key's bucket's business: {keyed}"
+    );
+}

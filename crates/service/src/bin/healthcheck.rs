@@ -74,10 +74,18 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0u8; 256];
-            let n = stream.read(&mut request).unwrap();
+            // The whole request is read before answering: closing with unread bytes would
+            // reset the connection before the client reads the answer.
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 256];
+            while !request.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut buffer).unwrap() {
+                    0 => break,
+                    n => request.extend_from_slice(&buffer[..n]),
+                }
+            }
             stream.write_all(answer.as_bytes()).unwrap();
-            String::from_utf8_lossy(&request[..n]).into_owned()
+            String::from_utf8_lossy(&request).into_owned()
         });
         (port, server)
     }

@@ -2,8 +2,10 @@
 //!
 //! * [`module_graph`]: the import graph between a crate's files, and its cycles;
 //! * [`api_client`]: the bench tools' HTTP client, sending the API key of the bench;
-//! * [`bulk_producer`]: the bench tools' producer, to fill topics fast.
+//! * [`bulk_producer`]: the bench tools' producer, to fill topics fast;
+//! * [`replay_args`]: the arguments of the `dead-letter-replay` command.
 
 pub mod api_client;
 pub mod bulk_producer;
 pub mod module_graph;
+pub mod replay_args;

@@ -96,6 +96,9 @@ pub struct TopicsConfig {
     /// key; compacted; as many partitions as `standardized_logs`, so that a series' state
     /// lies in the partition number of its runs.
     pub detector_state: TopicSpec,
+    /// Which dead letters were replayed: one record per replayed dead letter, key = its
+    /// `{topic}/{partition}/{offset}`, written in the replay's transaction; compacted.
+    pub dead_letter_replays: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -117,13 +120,14 @@ impl Default for TopicsConfig {
             detector_state: TopicSpec::new("detector-state", 3, 30)
                 .compacted()
                 .segment_bytes(16 << 20),
+            dead_letter_replays: TopicSpec::new("dead-letter-replays", 1, 30).compacted(),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 11] {
+    pub fn all(&self) -> [&TopicSpec; 12] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -136,11 +140,12 @@ impl TopicsConfig {
             &self.incidents,
             &self.app_log_rates,
             &self.detector_state,
+            &self.dead_letter_replays,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 11] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 12] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -153,6 +158,7 @@ impl TopicsConfig {
             &mut self.incidents,
             &mut self.app_log_rates,
             &mut self.detector_state,
+            &mut self.dead_letter_replays,
         ]
     }
 }
@@ -364,6 +370,7 @@ mod tests {
                 ("incidents", 3, 30, "compact,delete"),
                 ("app-log-rates", 3, 7, "delete"),
                 ("detector-state", 3, 30, "compact,delete"),
+                ("dead-letter-replays", 1, 30, "compact,delete"),
             ]
         );
         assert_eq!(

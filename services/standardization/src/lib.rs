@@ -12,6 +12,7 @@
 
 pub mod config;
 mod log_events;
+mod replay;
 mod transform;
 
 use anyhow::Context;
@@ -31,6 +32,7 @@ use obs_service::{
     Running,
 };
 use obs_severity::SeverityModel;
+use prometheus::IntCounter;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,6 +54,10 @@ pub struct AppState {
     log_stage: Running<StageHandle>,
     /// The API keys every route group checks.
     auth: Arc<Auth>,
+    /// Held by the replay of dead letters running, so replays here run one at a time.
+    replay_lock: tokio::sync::Mutex<()>,
+    /// `standardization_dead_letters_replayed_total`.
+    replayed: IntCounter,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -71,10 +77,18 @@ impl AppState {
             training_ms = started.elapsed().as_secs_f64() * 1000.0,
             "severity classifier trained"
         );
+        let replayed = registry
+            .register(IntCounter::new(
+                "standardization_dead_letters_replayed_total",
+                "Dead letters re-published to their stage's input by POST /dead-letters/replay",
+            )?)
+            .context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
             auth,
+            replay_lock: tokio::sync::Mutex::new(()),
+            replayed,
             config,
             options,
             probe,
@@ -187,13 +201,19 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 }
 
 /// The service's routes, with the shared layers.
-/// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing);
-/// the health probes and `/metrics` are open.
+/// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing),
+/// `/dead-letters/replay` `operate` keys (it writes); the health probes and `/metrics` are
+/// open.
 pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/standardize/single", post(standardize_single))
         .route("/status", get(status))
         .route_layer(state.auth.require(Scope::Read))
+        .merge(
+            Router::new()
+                .route("/dead-letters/replay", post(replay::replay_dead_letters))
+                .route_layer(state.auth.require(Scope::Operate)),
+        )
         .merge(health_routes(health))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
@@ -275,7 +295,9 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
-    state.auth.log_warnings(SERVICE, &[Scope::Read]);
+    state
+        .auth
+        .log_warnings(SERVICE, &[Scope::Read, Scope::Operate]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

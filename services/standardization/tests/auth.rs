@@ -29,6 +29,14 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::new("POST", "/standardize/single", Scope::Read, StatusCode::OK)
             .body("application/json", record()),
         Route::new("GET", "/status", Scope::Read, StatusCode::OK),
+        // With its own key, a replay without a filter is refused for what it is.
+        Route::new(
+            "POST",
+            "/dead-letters/replay",
+            Scope::Operate,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .body("application/json", b"{}".to_vec()),
         Route::open("GET", "/health"),
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),

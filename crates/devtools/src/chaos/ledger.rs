@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-/// A record id as a 64-bit FNV-1a digest: a million ids in 16 MB instead of 80; two ids
-/// of a run would collide with a chance of about one in 36 billion at a million records.
+/// A record id as a 64-bit FNV-1a digest: the ledger holds digests, not ids. A collision
+/// merges two ids' counts, which could only hide a loss of one paired with a duplicate of
+/// the other (the odds are in docs/design.md).
 pub fn record_key(id: &[u8]) -> u64 {
     id.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)

@@ -408,7 +408,7 @@ async fn ready(http: &reqwest::Client, stage: &Stage) -> anyhow::Result<()> {
 }
 
 /// Processing's `total_logs_processed` once its view has caught up and counted
-/// `expected` (or what it says after 120 s).
+/// `expected` (or what it says when the wait ends).
 async fn analytics_total(
     http: &reqwest::Client,
     processing: &Stage,

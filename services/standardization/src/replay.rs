@@ -17,7 +17,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The body: a [`Selection`] (`kinds`, `stages`, `since`, `until`, `ids`, `limit`) and
 /// `dry_run` (list, write nothing). Only the dead letters of this service's two stages are
-/// taken.
+/// taken, and only into its two inputs.
 pub(crate) async fn replay_dead_letters(
     State(state): State<Arc<AppState>>,
     _: ContentType<ApplicationJson>,
@@ -31,6 +31,10 @@ pub(crate) async fn replay_dead_letters(
     let topics = ReplayTopics {
         dead_letters: state.config.topics.dead_letters.name.clone(),
         replays: state.config.topics.dead_letter_replays.name.clone(),
+        targets: vec![
+            state.config.topics.raw_logs.name.clone(),
+            state.config.topics.app_logs.name.clone(),
+        ],
     };
     let report =
         tokio::task::spawn_blocking(move || replay(&kafka, SERVICE, &topics, &selection, dry_run))

@@ -217,6 +217,16 @@ async fn fixed_dead_letters_are_replayed_once_and_standardized_once() {
             .collect::<Vec<_>>(),
         [broken_id.as_str()]
     );
+    // A dead letter naming a topic that is not an input of the service stays where it is.
+    produce(
+        &config.kafka,
+        &t.dead_letters.name,
+        dead_letters(&fixed[..1], &t.processed_metrics.name, "forged"),
+    );
+    let (_, forged) = replay(&router, token, json!({"kinds": ["forged"]})).await;
+    assert_eq!(counts(&forged), [1, 0, 0, 0], "{forged}");
+    assert_eq!(forged["unreplayable"], 1, "{forged}");
+    assert!(read(&config, &t.processed_metrics.name, 0).is_empty());
     let metrics = Request::get("/metrics")
         .body(axum::body::Body::empty())
         .unwrap();

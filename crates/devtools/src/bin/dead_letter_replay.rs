@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let topics = ReplayTopics {
         dead_letters: config.topics.dead_letters.name.clone(),
         replays: config.topics.dead_letter_replays.name.clone(),
+        targets: Vec::new(),
     };
     let report = tokio::task::spawn_blocking(move || {
         replay(&config.kafka, CLIENT, &topics, &selection, dry_run)

@@ -30,6 +30,8 @@ pub struct ReplayTopics {
     pub dead_letters: String,
     /// The compacted topic of the markers.
     pub replays: String,
+    /// The topics a replay may write to (a service's own inputs); empty: any source topic.
+    pub targets: Vec<String>,
 }
 
 impl ReplayTopics {
@@ -46,8 +48,8 @@ impl ReplayTopics {
 pub struct Listed {
     #[serde(flatten)]
     pub dead_letter: DeadLetterInfo,
-    /// `replay`, `already_replayed`, `unreplayable` (no source topic) or `left` (past the
-    /// limit).
+    /// `replay`, `already_replayed`, `unreplayable` (no source topic, or one the replay
+    /// may not write to) or `left` (past the limit).
     pub outcome: &'static str,
 }
 
@@ -125,7 +127,11 @@ pub fn replay(
             return;
         }
         let already = replayed.contains(&info.id);
-        let decision = tally.decide(already, info.source_topic.is_some(), limit);
+        let replayable = info
+            .source_topic
+            .as_ref()
+            .is_some_and(|t| topics.targets.is_empty() || topics.targets.contains(t));
+        let decision = tally.decide(already, replayable, limit);
         let outcome = match decision {
             Decision::Replay => "replay",
             Decision::AlreadyReplayed => "already_replayed",

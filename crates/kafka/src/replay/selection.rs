@@ -145,7 +145,7 @@ pub enum Decision {
     Replay,
     /// A marker says it was replayed; list it (within the limit) and leave it.
     AlreadyReplayed,
-    /// No `dead-letter-source-topic`: nowhere to re-publish it.
+    /// No `dead-letter-source-topic`, or one the replay may not write to.
     Unreplayable,
     /// Past the limit: left for the next replay.
     Left,

@@ -121,7 +121,14 @@ async fn main() -> anyhow::Result<ExitCode> {
     for stage in &mut stages {
         stage.stop(Duration::from_secs(20));
     }
-    outcome
+    match outcome {
+        Ok(code) => Ok(code),
+        // The feeder may be waiting for a blow that will not come: leave without it.
+        Err(e) => {
+            eprintln!("chaos: error: {e:#}");
+            std::process::exit(2)
+        }
+    }
 }
 
 async fn run(

@@ -32,7 +32,6 @@ use obs_service::{
     Running,
 };
 use obs_severity::SeverityModel;
-use prometheus::IntCounter;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,10 +53,8 @@ pub struct AppState {
     log_stage: Running<StageHandle>,
     /// The API keys every route group checks.
     auth: Arc<Auth>,
-    /// Held by the replay of dead letters running, so replays here run one at a time.
-    replay_lock: tokio::sync::Mutex<()>,
-    /// `standardization_dead_letters_replayed_total`.
-    replayed: IntCounter,
+    /// `POST /dead-letters/replay`.
+    replay: Arc<replay::ReplayApi>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -77,18 +74,13 @@ impl AppState {
             training_ms = started.elapsed().as_secs_f64() * 1000.0,
             "severity classifier trained"
         );
-        let replayed = registry
-            .register(IntCounter::new(
-                "standardization_dead_letters_replayed_total",
-                "Dead letters re-published to their stage's input by POST /dead-letters/replay",
-            )?)
-            .context("registering metrics")?;
+        let replay =
+            replay::ReplayApi::new(SERVICE, &config, &registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
             auth,
-            replay_lock: tokio::sync::Mutex::new(()),
-            replayed,
+            replay,
             config,
             options,
             probe,
@@ -209,14 +201,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/standardize/single", post(standardize_single))
         .route("/status", get(status))
         .route_layer(state.auth.require(Scope::Read))
-        .merge(
-            Router::new()
-                .route("/dead-letters/replay", post(replay::replay_dead_letters))
-                .route_layer(state.auth.require(Scope::Operate)),
-        )
         .merge(health_routes(health))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(
+            replay::router(state.replay.clone()).route_layer(state.auth.require(Scope::Operate)),
+        );
     obs_service::http::finish_router(routes, &state.registry)
 }
 

@@ -1,13 +1,18 @@
 //! `POST /dead-letters/replay`: standardization's dead letters back to its inputs after a
 //! fix, exactly once ([`obs_kafka::replay`]).
 
-use crate::{AppState, LOG_EVENTS_STAGE, SERVICE, STAGE};
+use crate::config::StandardizationConfig;
+use crate::log_events::LOG_EVENTS_STAGE;
+use crate::transform::STAGE;
 use axum::body::Body;
 use axum::extract::State;
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use obs_kafka::replay::{replay, ReplayReport, ReplayTopics, Selection};
+use obs_kafka::KafkaConfig;
 use obs_service::http::read_body;
-use obs_service::{ApiError, ApplicationJson, ContentType};
+use obs_service::{ApiError, ApplicationJson, ContentType, Metrics};
+use prometheus::IntCounter;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,34 +20,74 @@ use std::time::Duration;
 /// What a client waits before asking again when the broker failed the replay.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// What the endpoint needs: where to read and write, and its counter.
+pub(crate) struct ReplayApi {
+    client: &'static str,
+    kafka: KafkaConfig,
+    topics: ReplayTopics,
+    max_body_bytes: usize,
+    /// Held by the replay running, so replays here run one at a time (a second one would
+    /// fence the first).
+    lock: tokio::sync::Mutex<()>,
+    /// `standardization_dead_letters_replayed_total`.
+    replayed: IntCounter,
+}
+
+impl ReplayApi {
+    /// The endpoint of `config`'s dead letters; it writes only to the service's inputs.
+    pub(crate) fn new(
+        client: &'static str,
+        config: &StandardizationConfig,
+        registry: &Metrics,
+    ) -> Result<Arc<ReplayApi>, prometheus::Error> {
+        let replayed = registry.register(IntCounter::new(
+            "standardization_dead_letters_replayed_total",
+            "Dead letters re-published to their stage's input by POST /dead-letters/replay",
+        )?)?;
+        let t = &config.topics;
+        Ok(Arc::new(ReplayApi {
+            client,
+            kafka: config.kafka.clone(),
+            topics: ReplayTopics {
+                dead_letters: t.dead_letters.name.clone(),
+                replays: t.dead_letter_replays.name.clone(),
+                targets: vec![t.raw_logs.name.clone(), t.app_logs.name.clone()],
+            },
+            max_body_bytes: config.http.max_body_bytes,
+            lock: tokio::sync::Mutex::new(()),
+            replayed,
+        }))
+    }
+}
+
+/// `POST /dead-letters/replay`; the caller adds the key check.
+pub(crate) fn router(api: Arc<ReplayApi>) -> Router {
+    Router::new()
+        .route("/dead-letters/replay", post(replay_dead_letters))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(api)
+}
+
 /// The body: a [`Selection`] (`kinds`, `stages`, `since`, `until`, `ids`, `limit`) and
 /// `dry_run` (list, write nothing). Only the dead letters of this service's two stages are
 /// taken, and only into its two inputs.
-pub(crate) async fn replay_dead_letters(
-    State(state): State<Arc<AppState>>,
+async fn replay_dead_letters(
+    State(api): State<Arc<ReplayApi>>,
     _: ContentType<ApplicationJson>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes = read_body(body, state.config.http.max_body_bytes).await?;
+    let bytes = read_body(body, api.max_body_bytes).await?;
     let (selection, dry_run) = request(&bytes)?;
-    // One replay at a time here: a second one would fence the first.
-    let _one_at_a_time = state.replay_lock.lock().await;
-    let kafka = state.config.kafka.clone();
-    let topics = ReplayTopics {
-        dead_letters: state.config.topics.dead_letters.name.clone(),
-        replays: state.config.topics.dead_letter_replays.name.clone(),
-        targets: vec![
-            state.config.topics.raw_logs.name.clone(),
-            state.config.topics.app_logs.name.clone(),
-        ],
-    };
-    let report =
-        tokio::task::spawn_blocking(move || replay(&kafka, SERVICE, &topics, &selection, dry_run))
-            .await
-            .map_err(|e| ApiError::unavailable(format!("the replay stopped: {e}"), RETRY_AFTER))?
-            .map_err(|e| ApiError::unavailable(format!("the replay failed: {e}"), RETRY_AFTER))?;
+    let _one_at_a_time = api.lock.lock().await;
+    let report = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || replay(&api.kafka, api.client, &api.topics, &selection, dry_run)
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("the replay stopped: {e}"), RETRY_AFTER))?
+    .map_err(|e| ApiError::unavailable(format!("the replay failed: {e}"), RETRY_AFTER))?;
     if !dry_run {
-        state.replayed.inc_by(report.tally.replayed);
+        api.replayed.inc_by(report.tally.replayed);
     }
     tracing::info!(
         dry_run,

@@ -42,7 +42,15 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::open("GET", "/health/ready"),
         Route::open("GET", "/metrics"),
     ];
-    check_routes(&router, &routes, &[include_str!("../src/lib.rs")]).await;
+    check_routes(
+        &router,
+        &routes,
+        &[
+            include_str!("../src/lib.rs"),
+            include_str!("../src/replay.rs"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

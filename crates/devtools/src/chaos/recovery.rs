@@ -52,7 +52,7 @@ impl RecoveryStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chaos::Target;
+    use crate::chaos::schedule::Target;
 
     fn recovery(ms: Option<u64>) -> Recovery {
         Recovery {

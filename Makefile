@@ -5,6 +5,13 @@ CARGO ?= cargo
 INGESTION_URL ?= http://127.0.0.1:8001
 STANDARDIZATION_URL ?= http://127.0.0.1:8002
 PROCESSING_URL ?= http://127.0.0.1:8003
+# `make chaos`: records, their pace, the schedule's seed (empty: random, printed), the
+# SIGKILLs of each stage, the binaries' profile.
+CHAOS_RECORDS ?= 1000000
+CHAOS_RATE ?= 5000
+CHAOS_SEED ?=
+CHAOS_KILLS_PER_STAGE ?= 3
+CHAOS_PROFILE ?= release
 # The API keys of .env (`make env` writes them): `Authorization` headers for curl.
 env_token = $(shell [[ -f .env ]] && sed -n 's/^OBS_$(1)_TOKEN=//p' .env | tail -n 1)
 INGEST_KEY = -H 'authorization: Bearer $(call env_token,INGEST)'
@@ -90,6 +97,12 @@ bench-console: kafka-up ## The console's API (p50/p99/max of fleet, incidents, t
 	scripts/install-browser.sh >/dev/null
 	$(CARGO) build --release --locked --bin processing --bin console-bench
 	scripts/bench-console.sh
+
+.PHONY: chaos
+chaos: ## CHAOS_RECORDS (1,000,000) records through standardization and processing on a broker of its own (127.0.0.1:19092) while each stage is SIGKILLed at seeded random moments and the broker restarted (SIGTERM, then SIGKILL); fails on a lost or duplicated record, an analytics total that differs, or a stage back after 10 s or more
+	$(CARGO) build $(if $(filter release,$(CHAOS_PROFILE)),--release) --locked --bin standardization --bin processing --bin chaos
+	CHAOS_RECORDS=$(CHAOS_RECORDS) CHAOS_RATE=$(CHAOS_RATE) CHAOS_KILLS_PER_STAGE=$(CHAOS_KILLS_PER_STAGE) \
+	  CHAOS_PROFILE=$(CHAOS_PROFILE) $(if $(CHAOS_SEED),CHAOS_SEED=$(CHAOS_SEED)) scripts/chaos.sh
 
 .PHONY: eval
 eval: ## Detector quality: Isolation Forest ROC-AUC on ODDS, alerts on labelled data, the log-event severity classifier on its held-out corpus, NAB score when NAB_DIR and NAB_SCORER are found (default ../shared; skipped, saying so, when not)

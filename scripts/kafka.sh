@@ -4,19 +4,25 @@
 #   scripts/kafka.sh up       start a broker on 127.0.0.1:$KAFKA_PORT (no-op if one answers)
 #   scripts/kafka.sh down     stop the broker started by `up`, delete its data
 #   scripts/kafka.sh status   does a broker answer, and is it ours?
+#   scripts/kafka.sh stop [TERM|KILL]  signal our broker (SIGTERM by default) and wait until
+#                             it is gone, keeping its data (for `restart`)
+#   scripts/kafka.sh restart  start our broker again on the data it had (after `stop`)
 #   scripts/kafka.sh topics … org.apache.kafka.tools.TopicCommand with --bootstrap-server added
 #   scripts/kafka.sh tool <main-class> …   run any class from the cached Kafka jars
 #
 # Jars are fetched once with Maven (deploy/kafka/pom.xml) into .kafka/libs (git-ignored).
+# A second broker (`make chaos`) runs beside the first with other ports and a state dir of
+# its own (KAFKA_STATE_DIR): its pid, state, log and lock; the jars stay shared.
 # Env: KAFKA_HOST (127.0.0.1), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093),
 #      KAFKA_START_TIMEOUT (90 s), KAFKA_HEAP_OPTS (-Xms256m -Xmx768m),
-#      KAFKA_LOG_LEVEL (root log4j level, WARN), KAFKA_JAVA (explicit java binary).
+#      KAFKA_LOG_LEVEL (root log4j level, WARN), KAFKA_JAVA (explicit java binary),
+#      KAFKA_STATE_DIR (.kafka), KAFKA_LIBS_DIR (.kafka/libs).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 POM="$ROOT/deploy/kafka/pom.xml"
-CACHE="$ROOT/.kafka"
-LIBS="$CACHE/libs"
+CACHE="${KAFKA_STATE_DIR:-$ROOT/.kafka}"
+LIBS="${KAFKA_LIBS_DIR:-$ROOT/.kafka/libs}"
 STATE="$CACHE/state"
 PIDFILE="$CACHE/kafka.pid"
 LOG="$CACHE/kafka.log"
@@ -114,9 +120,9 @@ ensure_jars() {
     command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is required to fetch the Kafka jars; install it (apt-get install maven)"
   fi
   log "fetching Kafka $KAFKA_VERSION jars into $LIBS (one-time)"
-  mkdir -p "$CACHE"
+  mkdir -p "$CACHE" "$(dirname "$LIBS")"
   local tmp
-  tmp="$(mktemp -d "$CACHE/libs.tmp.XXXXXX")"
+  tmp="$(mktemp -d "$(dirname "$LIBS")/libs.tmp.XXXXXX")"
   if ! JAVA_HOME="$JAVA_HOME_FOR_JAVA" mvn -q -B -f "$POM" \
     dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime >"$CACHE/mvn.out" 2>&1; then
     cat "$CACHE/mvn.out" >&2
@@ -289,8 +295,14 @@ cmd_up() {
     die "storage format failed"
   fi
 
-  log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller $HOST:$CPORT), log: $LOG"
   : >"$LOG"
+  launch "$dir" "$t0"
+}
+
+# Starts the JVM on data dir $1 and waits until it serves metadata ($2: when we began).
+launch() {
+  local dir="$1" t0="$2"
+  log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (controller $HOST:$CPORT), log: $LOG"
   # shellcheck disable=SC2086  # HEAP_OPTS is intentionally word-split
   # Detached: own session (setsid; not a group leader here, so it execs in place and
   # $! stays the JVM pid), no inherited lock fd 9, no inherited stdout (CI pipes).
@@ -336,6 +348,34 @@ cmd_up() {
   exit 1
 }
 
+cmd_stop() { # TERM|KILL
+  local signal="${1:-TERM}" pid
+  [[ "$signal" == TERM || "$signal" == KILL ]] || die "stop: TERM or KILL, not $signal"
+  pid="$(our_pid)" || die "no broker of ours is running (state: $CACHE)"
+  log "sending SIG$signal to the broker (pid $pid), keeping its data"
+  kill "-$signal" "$pid"
+  local i
+  for ((i = 0; i < 120; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  log "broker still there 60 s after SIG$signal; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_restart() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/lock"
+  flock 9 2>/dev/null || true
+  local pid dir
+  pid="$(our_pid)" && die "our broker is still running (pid $pid): stop it first"
+  dir="$(sed -n 's/^data_dir=//p' "$STATE" 2>/dev/null || true)"
+  [[ -n "$dir" && -f "$dir/server.properties" ]] || die "no data of an earlier broker in $CACHE: use up"
+  answers "$HOST" "$PORT" && die "something else answers on $BOOTSTRAP"
+  ensure_java
+  launch "$dir" "$SECONDS"
+}
+
 cmd_status() {
   local pid="" ours=no
   pid="$(our_pid)" && ours=yes
@@ -359,10 +399,12 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  stop) cmd_stop "${2:-TERM}" ;;
+  restart) cmd_restart ;;
   topics) shift; run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" "$@" ;;
   tool) shift; [[ $# -ge 1 ]] || die "usage: $0 tool <main-class> [args...]"; run_tool "$@" ;;
   *)
-    echo "usage: $0 {up|down|status|topics <TopicCommand args>|tool <main-class> [args...]}" >&2
+    echo "usage: $0 {up|down|status|stop [TERM|KILL]|restart|topics <TopicCommand args>|tool <main-class> [args...]}" >&2
     exit 2
     ;;
 esac

@@ -57,4 +57,7 @@ pub enum KafkaError {
     /// A transaction's records were not all acknowledged in time.
     #[error("{count} records still undelivered after {after:?}")]
     Undelivered { count: i32, after: Duration },
+    /// A topic was not read to its end in time (a replay reads its topics whole).
+    #[error("{topic} not read to its end within {after:?}")]
+    NotReadToEnd { topic: String, after: Duration },
 }

@@ -13,6 +13,7 @@
 //! * [`BrokerProbe`]: Kafka connectivity for `/health`, checked off the async threads;
 //! * [`ErrorCounter`]: `errors_total{stage, error_type}`, each error counted and logged in
 //!   one place;
+//! * [`replay`]: dead letters re-published after a fix, exactly once;
 //! * [`sync`]: the poison-tolerant lock every runtime crate takes (this is the lowest of them).
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +26,7 @@ mod error_counter;
 pub mod headers;
 mod probe;
 mod producer;
+pub mod replay;
 pub mod stage;
 pub mod sync;
 pub mod topics;

@@ -101,6 +101,9 @@ pub struct TopicsConfig {
     /// numbered as its `raw_logs` partition (as many partitions); its retention is the
     /// longest de-duplication horizon it can serve.
     pub standardized_ids: TopicSpec,
+    /// Which dead letters were replayed: one record per replayed dead letter, key = its
+    /// `{topic}/{partition}/{offset}`, written in the replay's transaction; compacted.
+    pub dead_letter_replays: TopicSpec,
     /// Replication factor of created topics; -1 takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: i32,
@@ -123,13 +126,14 @@ impl Default for TopicsConfig {
                 .compacted()
                 .segment_bytes(16 << 20),
             standardized_ids: TopicSpec::new("standardized-ids", 3, 7),
+            dead_letter_replays: TopicSpec::new("dead-letter-replays", 1, 30).compacted(),
             replication_factor: -1,
         }
     }
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 12] {
+    pub fn all(&self) -> [&TopicSpec; 13] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -143,11 +147,12 @@ impl TopicsConfig {
             &self.app_log_rates,
             &self.detector_state,
             &self.standardized_ids,
+            &self.dead_letter_replays,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 12] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 13] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -161,6 +166,7 @@ impl TopicsConfig {
             &mut self.app_log_rates,
             &mut self.detector_state,
             &mut self.standardized_ids,
+            &mut self.dead_letter_replays,
         ]
     }
 }
@@ -395,6 +401,7 @@ mod tests {
                 ("app-log-rates", 3, 7, "delete"),
                 ("detector-state", 3, 30, "compact,delete"),
                 ("standardized-ids", 3, 7, "delete"),
+                ("dead-letter-replays", 1, 30, "compact,delete"),
             ]
         );
         assert_eq!(

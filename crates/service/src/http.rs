@@ -5,7 +5,6 @@
 //! [`crate::content_type`] and [`crate::query`]; the health probes are [`crate::health`],
 //! serving with its bounds [`crate::serve`].
 
-use crate::openapi::{ErrorBody, ErrorDetail};
 use crate::telemetry::Metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -14,15 +13,34 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use obs_records::RecordError;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
+use utoipa::ToSchema;
 
 /// Header carrying the request id (set when the client sent none, echoed back).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The body of every 4xx and 5xx answer ([`crate::ApiError`]).
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong: a stable machine-readable `code`, a sentence for people, and the
+/// specifics (`null` when there are none).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    #[schema(value_type = Value)]
+    pub details: &'a serde_json::Value,
+}
 
 /// The one error answer of every endpoint:
 /// `{"error": {"code", "message", "details"}}` with the matching status code.

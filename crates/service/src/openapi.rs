@@ -10,12 +10,12 @@
 
 use crate::auth::{Auth, Scope};
 use crate::health::HealthReport;
+pub use crate::http::{ErrorBody, ErrorDetail};
 use crate::telemetry::Metrics;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use serde::Serialize;
 use std::sync::Arc;
 use utoipa::openapi::path::{Operation, OperationBuilder, PathItem, Paths};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -45,23 +45,6 @@ pub fn job_records_example() -> serde_json::Value {
 
 /// The name of the bearer security scheme in every document.
 pub const BEARER: &str = "bearer";
-
-/// The body of every 4xx and 5xx answer ([`crate::ApiError`]).
-#[derive(Serialize, ToSchema)]
-#[schema(as = ApiError)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorDetail<'a>,
-}
-
-/// What went wrong: a stable machine-readable `code`, a sentence for people, and the
-/// specifics (`null` when there are none).
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
-    #[schema(value_type = Value)]
-    pub details: &'a serde_json::Value,
-}
 
 /// Puts a route group behind a key scope, in the router and in the document alike.
 pub trait RequireScope {

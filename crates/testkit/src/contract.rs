@@ -5,7 +5,7 @@
 //! its scope, and every error answer is the `ApiError` shape.
 
 use crate::keys::bearer;
-use crate::routes::{call_router, declared_routes, SHARED_ROUTES};
+use crate::router::{call_router, declared_routes, SHARED_ROUTES};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;

@@ -6,13 +6,14 @@
 
 mod contract;
 mod keys;
+mod router;
 mod routes;
 
 pub use contract::{check_document, documented_operations, documented_scope, served_document};
 pub use keys::{auth, auth_env, bearer, TEST_TOKEN};
+pub use router::call_router;
 pub use routes::{
-    call_router, check_burst_is_429, check_routes, scoped_auth, scoped_token, slow_scoped_auth,
-    Route,
+    check_burst_is_429, check_routes, scoped_auth, scoped_token, slow_scoped_auth, Route,
 };
 
 use obs_kafka::{KafkaConfig, TopicsConfig};

@@ -4,13 +4,12 @@
 //! service's source declares, so a route added without a row fails the test.
 
 use crate::contract::{documented_operations, documented_scope, served_document};
+use crate::router::{call_router, declared_routes, SHARED_ROUTES};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use obs_service::auth::{digest_hex, AuthConfig, Scope};
-use serde_json::Value;
 use std::collections::BTreeSet;
-use tower::ServiceExt;
 
 /// A token per scope, each granted that scope only.
 pub fn scoped_token(scope: Scope) -> &'static str {
@@ -92,32 +91,6 @@ impl Route {
     }
 }
 
-/// Calls `router`: the status, the headers and the JSON body (null when not JSON).
-pub async fn call_router(
-    router: &Router,
-    request: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// The routes every service serves besides its own.
-pub(crate) const SHARED_ROUTES: [&str; 5] = [
-    "/health",
-    "/health/live",
-    "/health/ready",
-    "/metrics",
-    "/openapi.json",
-];
-
 /// Checks every row against `router` (configured with [`scoped_auth`]), and that the
 /// rows name every route of `sources` (`.route("…"` in the service's source files), of
 /// the service's OpenAPI document and of the shared ones (health probes, `/metrics`,
@@ -187,18 +160,6 @@ pub async fn check_routes(router: &Router, routes: &[Route], sources: &[&str]) {
         assert_eq!(status, expected, "{what} with its key: {body}");
         assert!(headers.contains_key("x-ratelimit-remaining"), "{what}");
     }
-}
-
-/// The paths of the `.route("…"` calls in a source file.
-pub(crate) fn declared_routes(source: &str) -> Vec<String> {
-    source
-        .split(".route(")
-        .skip(1)
-        .filter_map(|rest| {
-            let rest = rest.trim_start().strip_prefix('"')?;
-            Some(rest[..rest.find('"')?].to_owned())
-        })
-        .collect()
 }
 
 /// Checks that `router`, configured with [`scoped_auth`] at one request per second and a

@@ -13,6 +13,7 @@
 pub mod config;
 mod dedup;
 mod log_events;
+mod replay;
 mod transform;
 
 use anyhow::Context;
@@ -56,6 +57,8 @@ pub struct AppState {
     log_stage: Running<StageHandle>,
     /// The API keys every route group checks.
     auth: Arc<Auth>,
+    /// `POST /dead-letters/replay`.
+    replay: Arc<replay::ReplayApi>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -76,10 +79,13 @@ impl AppState {
             training_ms = started.elapsed().as_secs_f64() * 1000.0,
             "severity classifier trained"
         );
+        let replay =
+            replay::ReplayApi::new(SERVICE, &config, &registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
             auth,
+            replay,
             config,
             options,
             probe,
@@ -207,13 +213,15 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 }
 
 /// The service's routes, with the shared layers.
-/// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing);
-/// the health probes and `/metrics` are open.
+/// `/standardize/single` and `/status` answer `read` keys (the dry run changes nothing),
+/// `/dead-letters/replay` `operate` keys (it writes); the health probes and `/metrics` are
+/// open.
 pub fn router(state: Arc<AppState>) -> Router {
     let (routes, document) = OpenApiRouter::new()
         .routes(routes!(standardize_single))
         .routes(routes!(status))
         .require_scope(&state.auth, Scope::Read)
+        .merge(replay::router(state.replay.clone(), &state.auth))
         .split_for_parts();
     let routes = routes
         .merge(health_routes(health))
@@ -322,7 +330,9 @@ pub async fn run(config: StandardizationConfig) -> anyhow::Result<()> {
         config.topics.clone(),
     );
     let state = AppState::new(config)?;
-    state.auth.log_warnings(SERVICE, &[Scope::Read]);
+    state
+        .auth
+        .log_warnings(SERVICE, &[Scope::Read, Scope::Operate]);
     obs_service::serve::serve_stage(SERVICE, state.clone(), router(state), &http, kafka, topics)
         .await
 }

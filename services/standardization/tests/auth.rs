@@ -29,13 +29,29 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::new("POST", "/standardize/single", Scope::Read, StatusCode::OK)
             .body("application/json", record()),
         Route::new("GET", "/status", Scope::Read, StatusCode::OK),
+        // With its own key, a replay without a filter is refused for what it is.
+        Route::new(
+            "POST",
+            "/dead-letters/replay",
+            Scope::Operate,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .body("application/json", b"{}".to_vec()),
         Route::open("GET", "/health"),
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),
         Route::open("GET", "/metrics"),
         Route::open("GET", "/openapi.json"),
     ];
-    check_routes(&router, &routes, &[include_str!("../src/lib.rs")]).await;
+    check_routes(
+        &router,
+        &routes,
+        &[
+            include_str!("../src/lib.rs"),
+            include_str!("../src/replay.rs"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

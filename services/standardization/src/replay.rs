@@ -1,0 +1,205 @@
+//! `POST /dead-letters/replay`: standardization's dead letters back to its inputs after a
+//! fix, exactly once ([`obs_kafka::replay`]).
+
+use crate::config::StandardizationConfig;
+use crate::log_events::LOG_EVENTS_STAGE;
+use crate::transform::STAGE;
+use axum::body::Body;
+use axum::extract::State;
+use axum::Json;
+use obs_kafka::replay::{replay, ReplayReport, ReplayTopics, Selection};
+use obs_kafka::KafkaConfig;
+use obs_service::auth::{Auth, Scope};
+use obs_service::http::read_body;
+use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
+use obs_service::{ApiError, ApplicationJson, ContentType, Metrics};
+use prometheus::IntCounter;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a client waits before asking again when the broker failed the replay.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// What the endpoint needs: where to read and write, and its counter.
+pub(crate) struct ReplayApi {
+    client: &'static str,
+    kafka: KafkaConfig,
+    topics: ReplayTopics,
+    max_body_bytes: usize,
+    /// Held by the replay running, so replays here run one at a time (a second one would
+    /// fence the first).
+    lock: tokio::sync::Mutex<()>,
+    /// `standardization_dead_letters_replayed_total`.
+    replayed: IntCounter,
+}
+
+impl ReplayApi {
+    /// The endpoint of `config`'s dead letters; it writes only to the service's inputs.
+    pub(crate) fn new(
+        client: &'static str,
+        config: &StandardizationConfig,
+        registry: &Metrics,
+    ) -> Result<Arc<ReplayApi>, prometheus::Error> {
+        let replayed = registry.register(IntCounter::new(
+            "standardization_dead_letters_replayed_total",
+            "Dead letters re-published to their stage's input by POST /dead-letters/replay",
+        )?)?;
+        let t = &config.topics;
+        Ok(Arc::new(ReplayApi {
+            client,
+            kafka: config.kafka.clone(),
+            topics: ReplayTopics {
+                dead_letters: t.dead_letters.name.clone(),
+                replays: t.dead_letter_replays.name.clone(),
+                targets: vec![t.raw_logs.name.clone(), t.app_logs.name.clone()],
+            },
+            max_body_bytes: config.http.max_body_bytes,
+            lock: tokio::sync::Mutex::new(()),
+            replayed,
+        }))
+    }
+}
+
+/// `POST /dead-letters/replay`, for `operate` keys (it writes).
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
+    api: Arc<ReplayApi>,
+    auth: &Arc<Auth>,
+) -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(replay_dead_letters))
+        .require_scope(auth, Scope::Operate)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(api)
+}
+
+/// The body: a [`Selection`] (`kinds`, `stages`, `since`, `until`, `ids`, `limit`) and
+/// `dry_run` (list, write nothing). Only the dead letters of this service's two stages are
+/// taken, and only into its two inputs.
+#[utoipa::path(
+    post, path = "/dead-letters/replay", tag = "dead letters",
+    request_body(content = Object, content_type = "application/json",
+        description = "which dead letters: at least one of `kinds`, `stages`, `since`, `until` (RFC 3339, on `dead-letter-failed-at`), `ids` (`{topic}/{partition}/{offset}`), with `limit` and `dry_run`",
+        example = json!({"kinds": ["invalid_timestamp"], "since": "2025-09-05T00:00:00Z", "dry_run": true})),
+    responses(
+        (status = 200, description = "selected, replayed, already replayed, unreplayable and left, with a `message` and the dead letters", body = Object),
+        (status = 422, description = "the selection is not valid; `details` names the field", body = ErrorBody),
+        (status = 503, description = "the broker failed the replay; nothing was committed", body = ErrorBody),
+    )
+)]
+async fn replay_dead_letters(
+    State(api): State<Arc<ReplayApi>>,
+    _: ContentType<ApplicationJson>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = read_body(body, api.max_body_bytes).await?;
+    let (selection, dry_run) = request(&bytes)?;
+    let _one_at_a_time = api.lock.lock().await;
+    let report = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || replay(&api.kafka, api.client, &api.topics, &selection, dry_run)
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(format!("the replay stopped: {e}"), RETRY_AFTER))?
+    .map_err(|e| ApiError::unavailable(format!("the replay failed: {e}"), RETRY_AFTER))?;
+    if !dry_run {
+        api.replayed.inc_by(report.tally.replayed);
+    }
+    tracing::info!(
+        dry_run,
+        selected = report.tally.selected,
+        replayed = report.tally.replayed,
+        already_replayed = report.tally.already_replayed,
+        "dead letters replayed"
+    );
+    Ok(Json(answer(&report)))
+}
+
+/// The report with a sentence saying what happened.
+fn answer(report: &ReplayReport) -> Value {
+    let mut value = json!(report);
+    value["message"] = json!(report.summary());
+    value
+}
+
+/// The selection and `dry_run` of a request body, restricted to this service's stages.
+fn request(bytes: &[u8]) -> Result<(Selection, bool), ApiError> {
+    let mut value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let dry_run = match value.as_object_mut().and_then(|o| o.remove("dry_run")) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(dry_run)) => dry_run,
+        Some(_) => return Err(invalid("field `dry_run` must be true or false")),
+    };
+    let mut selection: Selection =
+        serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;
+    let own = [STAGE, LOG_EVENTS_STAGE];
+    if let Some(other) = selection.stages.iter().find(|s| !own.contains(&s.as_str())) {
+        return Err(invalid(&format!(
+            "stage {other:?} is not one of this service's ({STAGE}, {LOG_EVENTS_STAGE}): \
+             its own service replays its dead letters"
+        )));
+    }
+    let filtered = !selection.stages.is_empty();
+    if !filtered {
+        selection.stages = own.map(str::to_owned).to_vec();
+    }
+    // The stages filter added here does not count as the operator's choice.
+    let chosen = Selection {
+        stages: if filtered {
+            selection.stages.clone()
+        } else {
+            Vec::new()
+        },
+        ..selection.clone()
+    };
+    chosen.validate().map_err(|e| invalid(&e.to_string()))?;
+    Ok((selection, dry_run))
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_selection",
+        message,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn the_body_is_a_selection_with_dry_run_kept_to_this_services_stages() {
+        let (selection, dry_run) =
+            request(br#"{"kinds": ["malformed_json"], "dry_run": true}"#).unwrap();
+        assert!(dry_run);
+        assert_eq!(selection.kinds, ["malformed_json"]);
+        assert_eq!(selection.stages, [STAGE, LOG_EVENTS_STAGE]);
+        let (selection, dry_run) = request(br#"{"stages": ["standardization"]}"#).unwrap();
+        assert!(!dry_run);
+        assert_eq!(selection.stages, [STAGE]);
+    }
+
+    #[test]
+    fn a_body_without_a_filter_or_for_another_stage_is_refused() {
+        for body in [
+            &br#"{}"#[..],
+            br#"{"dry_run": true}"#,
+            br#"{"stages": ["processing"]}"#,
+            br#"{"kinds": "malformed_json"}"#,
+            br#"{"colour": "red"}"#,
+            br#"{"ids": ["nope"]}"#,
+        ] {
+            let error = request(body).unwrap_err();
+            assert_eq!(
+                error.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert_eq!(request(b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -19,7 +19,11 @@ die() { echo "kafka-sasl-test: error: $*" >&2; exit 1; }
 
 WORK="$(mktemp -d)"
 broker_pid=""
+ingestion_pid=""
 cleanup() {
+  if [[ -n "$ingestion_pid" ]]; then
+    kill "$ingestion_pid" 2>/dev/null || true
+  fi
   if [[ -n "$broker_pid" ]]; then
     kill "$broker_pid" 2>/dev/null || true
     wait "$broker_pid" 2>/dev/null || true
@@ -109,7 +113,6 @@ if [[ -n "${SASL_TEST_INGESTION_BIN:-}" ]]; then
   [[ -x "$SASL_TEST_INGESTION_BIN" ]] || die "SASL_TEST_INGESTION_BIN=$SASL_TEST_INGESTION_BIN is not an executable"
   token="sasl-test-$RANDOM$RANDOM$RANDOM"
   digest="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
-  ingestion_pid=""
   run_ingestion() { # password port
     KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$clients" KAFKA_SECURITY_PROTOCOL=sasl_plaintext \
       KAFKA_SASL_MECHANISM=SCRAM-SHA-512 KAFKA_SASL_USERNAME=ingestion KAFKA_SASL_PASSWORD="$1" \

@@ -11,6 +11,7 @@
 
 use crate::address_limit::{limit_by_address, AddressLimit, ClientAddress};
 use crate::config::HttpConfig;
+use crate::health::{HealthReport, Probe};
 use crate::http::ApiError;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -20,6 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -192,11 +194,39 @@ pub trait StageLoops: Send + Sync + 'static {
     fn start_loops(&self) -> anyhow::Result<()>;
     /// Stops them after they committed their batch in flight (blocking).
     fn stop_loops(&self) -> anyhow::Result<()>;
+    /// The service's health: its liveness checks say which loops still run.
+    fn health(&self) -> HealthReport;
+}
+
+/// How often [`watch_loops`] looks at the loops.
+const LOOP_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Completes, naming them, once a loop of `state` stopped by itself after `started` was
+/// set (a fatal Kafka error, a panic): a process whose loop is dead serves nothing useful,
+/// so it ends and its supervisor (compose's restart policy, Kubernetes) starts it again.
+pub async fn watch_loops<S: StageLoops>(state: Arc<S>, started: Arc<AtomicBool>) -> String {
+    loop {
+        tokio::time::sleep(LOOP_CHECK_INTERVAL).await;
+        if !started.load(Ordering::Acquire) {
+            continue;
+        }
+        let report = state.health();
+        if !report.live {
+            let dead: Vec<&str> = report
+                .checks
+                .iter()
+                .filter(|c| c.probe == Probe::Live && !c.ok)
+                .map(|c| c.name)
+                .collect();
+            return dead.join(", ");
+        }
+    }
 }
 
 /// Runs a stage service: serves `router` at once (health says the loops are not running
 /// yet) while the topics are prepared, retrying while Kafka is away, then starts the
-/// loops; after SIGTERM stopped the server, they stop on the blocking pool.
+/// loops; after SIGTERM stopped the server, they stop on the blocking pool. A loop that
+/// stops by itself stops the server too, and the service ends with an error naming it.
 pub async fn serve_stage<S: StageLoops>(
     service: &'static str,
     state: Arc<S>,
@@ -205,20 +235,39 @@ pub async fn serve_stage<S: StageLoops>(
     kafka: obs_kafka::KafkaConfig,
     topics: obs_kafka::TopicsConfig,
 ) -> anyhow::Result<()> {
-    let starting = state.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let starting = (state.clone(), started.clone());
     tokio::spawn(async move {
         obs_kafka::topics::ensure_topics_when_reachable(&kafka, service, &topics).await;
-        if let Err(error) = starting.start_loops() {
-            tracing::error!(error = format!("{error:#}"), "cannot start the loops");
+        match starting.0.start_loops() {
+            Ok(()) => starting.1.store(true, Ordering::Release),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "cannot start the loops"),
         }
     });
-    serve(router, http)
-        .await
-        .map_err(|e| anyhow::anyhow!("serving HTTP: {e}"))?;
+    let listener = TcpListener::bind(http.listen).await?;
+    let mut dead = None;
+    let watched = watch_loops(state.clone(), started);
+    serve_on(listener, router, http, async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            stopped = watched => {
+                tracing::error!(loops = %stopped, "a loop stopped by itself; stopping the service");
+                dead = Some(stopped);
+            }
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("serving HTTP: {e}"))?;
     tracing::info!("stopping the loops");
-    tokio::task::spawn_blocking(move || state.stop_loops())
+    let stopped = tokio::task::spawn_blocking(move || state.stop_loops())
         .await
-        .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?
+        .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?;
+    match dead {
+        Some(loops) => Err(anyhow::anyhow!(
+            "{loops} stopped by itself (see the errors before): the service ends so that its supervisor starts it again"
+        )),
+        None => stopped,
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -248,4 +297,71 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use obs_kafka::BrokerStatus;
+
+    fn reachable() -> BrokerStatus {
+        BrokerStatus {
+            reachable: true,
+            brokers: 1,
+            checked_at: None,
+            error: None,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// A service with one loop, alive until `dead` is set.
+    struct OneLoop {
+        dead: AtomicBool,
+    }
+
+    impl StageLoops for OneLoop {
+        fn start_loops(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        fn stop_loops(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        fn health(&self) -> HealthReport {
+            HealthReport::new("test", reachable())
+                .with_check("stage_loop", !self.dead.load(Ordering::Acquire))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_loop_that_stops_by_itself_is_named_once_the_loops_started() {
+        let state = Arc::new(OneLoop {
+            dead: AtomicBool::new(true),
+        });
+        let started = Arc::new(AtomicBool::new(false));
+        let watched = tokio::spawn(watch_loops(state.clone(), started.clone()));
+        tokio::time::sleep(LOOP_CHECK_INTERVAL * 2).await;
+        assert!(!watched.is_finished(), "not started yet: nothing is dead");
+        started.store(true, Ordering::Release);
+        let dead = tokio::time::timeout(LOOP_CHECK_INTERVAL * 3, watched)
+            .await
+            .expect("the dead loop is seen within a check or two")
+            .unwrap();
+        assert_eq!(dead, "stage_loop");
+    }
+
+    #[tokio::test]
+    async fn live_loops_are_left_alone() {
+        let state = Arc::new(OneLoop {
+            dead: AtomicBool::new(false),
+        });
+        let watched = watch_loops(state, Arc::new(AtomicBool::new(true)));
+        assert!(
+            tokio::time::timeout(LOOP_CHECK_INTERVAL * 3, watched)
+                .await
+                .is_err(),
+            "the watch goes on while the loop runs"
+        );
+    }
 }

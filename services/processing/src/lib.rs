@@ -508,4 +508,8 @@ impl obs_service::serve::StageLoops for AppState {
     fn stop_loops(&self) -> anyhow::Result<()> {
         self.stop()
     }
+
+    fn health(&self) -> HealthReport {
+        health(self)
+    }
 }

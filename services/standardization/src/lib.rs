@@ -349,4 +349,8 @@ impl obs_service::serve::StageLoops for AppState {
         let events = self.stop_log_stage();
         runs.and(events)
     }
+
+    fn health(&self) -> HealthReport {
+        health(self)
+    }
 }

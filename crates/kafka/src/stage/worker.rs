@@ -250,6 +250,15 @@ impl<T: Transform> Worker<T> {
                     self.batch.inputs += 1;
                     self.batch.started.get_or_insert_with(Instant::now);
                 }
+                // A fatal error leaves the consumer unusable for good (a static member
+                // fenced by another with its instance id, for one): the loop ends, and
+                // the service with it, so that its supervisor starts it afresh.
+                Some(Err(error @ rdkafka::error::KafkaError::MessageConsumptionFatal(_))) => {
+                    let error = KafkaError::Client(error);
+                    state.error(ErrorStage::Receiving, error_type::KAFKA_CONSUMER, &error);
+                    self.settle_in_flight(true);
+                    return Err(error);
+                }
                 Some(Err(error)) => state.error(
                     ErrorStage::Receiving,
                     error_type::KAFKA_CONSUMER,

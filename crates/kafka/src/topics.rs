@@ -8,6 +8,7 @@ use crate::config::KafkaConfig;
 use crate::error::KafkaError;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use serde::{Deserialize, Serialize};
@@ -179,18 +180,27 @@ pub fn partition_count(
     errors: &crate::error_counter::ErrorCounter,
 ) -> Result<Option<usize>, KafkaError> {
     use crate::consumer::{ConsumerSettings, ConsumerState};
-    use rdkafka::consumer::Consumer;
     let consumer = ConsumerSettings::assigned("topic-partition-count").create(
         kafka,
         Arc::new(ConsumerState::new(errors.clone())),
         (),
     )?;
-    let metadata = consumer.fetch_metadata(Some(topic), ADMIN_TIMEOUT)?;
+    Ok(partitions_of(&consumer, topic, ADMIN_TIMEOUT)?.map(|p| p.len()))
+}
+
+/// The partition ids of `topic` in the metadata `consumer` fetches; `None` when the topic
+/// does not exist (or the broker reports it with an error).
+pub fn partitions_of<X: ConsumerContext, C: Consumer<X>>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<Vec<i32>>, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     Ok(metadata
         .topics()
         .iter()
         .find(|t| t.name() == topic && t.error().is_none())
-        .map(|t| t.partitions().len()))
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect()))
 }
 
 /// What start-up found or did for one topic.

@@ -23,6 +23,7 @@ use super::state::{ConsumerState, ConsumerStatus};
 use super::thread::{spawn_consumer, ConsumerThread, Control, Progress};
 use crate::error::KafkaError;
 use crate::sync::lock;
+use crate::topics::partitions_of;
 use crate::{ErrorCounter, ErrorStage, KafkaConfig};
 use chrono::{DateTime, Utc};
 use rdkafka::consumer::Consumer;
@@ -355,20 +356,9 @@ impl<S: FollowSink> Follower<S> {
 
     /// The partition ids of `topic`, from the broker's metadata.
     fn partition_ids(&self, topic: &str) -> Result<Vec<i32>, String> {
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            .map_err(|e| format!("metadata of {topic}: {e}"))?;
-        metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic)
-            .find_map(|t| match t.error() {
-                None if !t.partitions().is_empty() => {
-                    Some(t.partitions().iter().map(|p| p.id()).collect())
-                }
-                _ => None,
-            })
+        partitions_of(&*self.consumer, topic, METADATA_TIMEOUT)
+            .map_err(|e| format!("metadata of {topic}: {e}"))?
+            .filter(|p| !p.is_empty())
             .ok_or_else(|| format!("topic {topic} does not exist yet"))
     }
 

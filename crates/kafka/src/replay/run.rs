@@ -7,6 +7,7 @@ use crate::consumer::ConsumerSettings;
 use crate::dead_letter;
 use crate::error::KafkaError;
 use crate::headers::{Position, POSITION};
+use crate::topics::partitions_of;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -323,19 +324,12 @@ fn read_to_end(
         .client_config(kafka)
         .set("enable.partition.eof", "true")
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(KafkaError::Admin {
+    let partitions = partitions_of(&consumer, topic, TIMEOUT)?
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| KafkaError::Admin {
             topic: topic.to_owned(),
             reason: "the topic does not exist".into(),
-        });
-    }
+        })?;
     let mut assignment = TopicPartitionList::new();
     for &partition in &partitions {
         assignment.add_partition_offset(topic, partition, Offset::Beginning)?;

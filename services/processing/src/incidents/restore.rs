@@ -10,6 +10,7 @@
 
 use obs_incidents::{Incident, IncidentBook};
 use obs_kafka::consumer::{ConsumerSettings, ConsumerState};
+use obs_kafka::topics::partitions_of;
 use obs_kafka::{ErrorCounter, KafkaConfig, KafkaError};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -66,16 +67,9 @@ pub fn restore(
     let consumer = ConsumerSettings::assigned(CLIENT_NAME)
         .tuning(RESTORE_TUNING)
         .create(kafka, state, ())?;
-    let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(RestoreError::TopicMissing(topic.to_owned()));
-    }
+    let partitions = partitions_of(&consumer, topic, METADATA_TIMEOUT)?
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| RestoreError::TopicMissing(topic.to_owned()))?;
     let mut list = TopicPartitionList::new();
     for &p in &partitions {
         list.add_partition_offset(topic, p, Offset::Beginning)?;

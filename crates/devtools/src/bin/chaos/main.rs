@@ -165,7 +165,7 @@ async fn run(
     let mut recoveries = Vec::new();
     for (k, planned) in plan.iter().enumerate() {
         while sent.load(Ordering::Relaxed) < due(planned) {
-            check(stages)?;
+            supervise(stages)?;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Records keep coming during the blow: at least a second's worth.
@@ -204,7 +204,7 @@ async fn run(
     // Everything through, or stalled.
     let mut last = (0, Instant::now());
     loop {
-        check(stages)?;
+        supervise(stages)?;
         let (unique, _) = watch.progress();
         if unique >= s.records {
             break;
@@ -281,11 +281,13 @@ async fn run(
     })
 }
 
-/// A stage that exited by itself ends the run.
-fn check(stages: &mut [Stage; 2]) -> anyhow::Result<()> {
+/// A stage that exited by itself (a service whose loop died ends, so that its supervisor
+/// starts it again) is started again, as compose's restart policy would, and said.
+fn supervise(stages: &mut [Stage; 2]) -> anyhow::Result<()> {
     for stage in stages.iter_mut() {
         if let Some(why) = stage.exited() {
-            bail!("{why} (not killed by the harness; see its log)");
+            println!("chaos: {why}; started again, as its supervisor would (see its log)");
+            stage.restart()?;
         }
     }
     Ok(())
@@ -341,7 +343,7 @@ async fn blow(
         if Instant::now() > deadline {
             break None;
         }
-        check(stages)?;
+        supervise(stages)?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     Ok(Recovery {

@@ -13,6 +13,7 @@ run's topics deleted at the end.
 
 import hashlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -26,8 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingestion", "standardization", "processing")
-TOPICS = ("raw_logs", "standardized_logs", "processed_metrics", "alerts", "dead_letters", "app_logs",
-          "standardized_app_logs", "app_log_rates", "incident_signals", "incidents", "detector_state")
+# Every topic of TopicsConfig, read from its source: each run names them all its own.
+TOPICS = tuple(re.findall(r"^ *pub ([a-z_]+): TopicSpec,$",
+                          (ROOT / "crates/kafka/src/topics.rs").read_text(), re.M))
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance",
     "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",

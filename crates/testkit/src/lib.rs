@@ -58,6 +58,25 @@ pub fn kafka() -> KafkaConfig {
     }
 }
 
+/// `OBS_TOPICS__<FIELD>__NAME` for every topic of `topics`, for a service binary a test
+/// starts: read from the config's fields, so a topic added to the stack gets its test name
+/// too (a default name would be shared by every test on the broker).
+pub fn topic_env(topics: &TopicsConfig) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(topics) else {
+        panic!("TopicsConfig serializes as an object");
+    };
+    fields
+        .iter()
+        .filter_map(|(field, spec)| {
+            let name = spec.get("name")?.as_str()?;
+            Some((
+                format!("OBS_TOPICS__{}__NAME", field.to_uppercase()),
+                name.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// The stack's topics under names unique to one test (see [`TestTopics`]).
 pub fn unique_topics() -> TestTopics {
     let suffix = uuid::Uuid::new_v4().simple().to_string();

@@ -143,27 +143,9 @@ fn binary_env(
         ),
     )
     .unwrap();
-    let t = &config.topics;
-    let topics = [
-        ("RAW_LOGS", &t.raw_logs),
-        ("STANDARDIZED_LOGS", &t.standardized_logs),
-        ("PROCESSED_METRICS", &t.processed_metrics),
-        ("ALERTS", &t.alerts),
-        ("DEAD_LETTERS", &t.dead_letters),
-        ("APP_LOGS", &t.app_logs),
-        ("STANDARDIZED_APP_LOGS", &t.standardized_app_logs),
-        ("APP_LOG_RATES", &t.app_log_rates),
-        ("INCIDENT_SIGNALS", &t.incident_signals),
-        ("INCIDENTS", &t.incidents),
-        ("DETECTOR_STATE", &t.detector_state),
-        ("STANDARDIZED_IDS", &t.standardized_ids),
-    ];
     let d = &config.detector;
     let s = &config.stage;
-    let mut env: Vec<(String, String)> = topics
-        .iter()
-        .map(|(name, spec)| (format!("OBS_TOPICS__{name}__NAME"), spec.name.clone()))
-        .collect();
+    let mut env = obs_testkit::topic_env(&config.topics);
     for (key, value) in [
         (
             "KAFKA_BOOTSTRAP_SERVERS",

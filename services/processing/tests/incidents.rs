@@ -472,21 +472,7 @@ fn free_port() -> u16 {
 fn spawn_processing(stack: &Stack, port: u16, instance: &str) -> std::process::Child {
     let stage = stage_config(&stack.topics, "processing", instance);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_processing"));
-    let t = &stack.topics;
-    for (key, name) in [
-        ("RAW_LOGS", &t.raw_logs.name),
-        ("STANDARDIZED_LOGS", &t.standardized_logs.name),
-        ("PROCESSED_METRICS", &t.processed_metrics.name),
-        ("ALERTS", &t.alerts.name),
-        ("DEAD_LETTERS", &t.dead_letters.name),
-        ("APP_LOGS", &t.app_logs.name),
-        ("STANDARDIZED_APP_LOGS", &t.standardized_app_logs.name),
-        ("APP_LOG_RATES", &t.app_log_rates.name),
-        ("INCIDENT_SIGNALS", &t.incident_signals.name),
-        ("INCIDENTS", &t.incidents.name),
-    ] {
-        command.env(format!("OBS_TOPICS__{key}__NAME"), name);
-    }
+    command.envs(obs_testkit::topic_env(&stack.topics));
     command
         .env("KAFKA_BOOTSTRAP_SERVERS", &stack.kafka.bootstrap_servers)
         .env("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}"))

@@ -7,9 +7,11 @@ use ingestion::IngestionConfig;
 use obs_records::RawRecord;
 use obs_service::auth::{AuthConfig, Scope};
 use obs_testkit::{check_routes, scoped_auth, scoped_token, Route};
+use route_sources::ROUTE_SOURCES;
 use serde_json::json;
 use support::{call, config, post, service};
 
+mod route_sources;
 mod support;
 
 fn records(n: usize) -> Vec<RawRecord> {
@@ -53,8 +55,7 @@ async fn every_route_takes_the_keys_of_its_scope() {
         Route::open("GET", "/metrics"),
         Route::open("GET", "/openapi.json"),
     ];
-    let sources = [include_str!("../src/lib.rs")];
-    check_routes(&router, &routes, &sources).await;
+    check_routes(&router, &routes, &ROUTE_SOURCES).await;
     std::fs::remove_dir_all(dir).unwrap();
 }
 

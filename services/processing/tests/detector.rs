@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Duration as Span, TimeZone, Utc};
-use obs_kafka::StageConfig;
+use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use obs_testkit::{produce, read_topic};
@@ -14,6 +14,7 @@ use processing::{AppState, ProcessingConfig};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::Message;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -44,18 +45,12 @@ fn run(i: i64, duration: f64, memory: i64) -> StandardizedRecord {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_far_from_its_history_raises_a_detector_alert() {
-    let topics = obs_testkit::unique_topics();
-    let kafka = obs_testkit::kafka();
-    obs_kafka::topics::ensure_topics(&kafka, "detector-test", &topics)
-        .await
-        .unwrap();
-    // 150 ordinary hourly runs (a little noise), then one 30 times slower.
-    let mut records: Vec<StandardizedRecord> = (0..150)
-        .map(|i| run(i, 2.0 + (i % 5) as f64 * 0.1, 5_000_000 + (i % 3) * 100_000))
-        .collect();
-    records.push(run(150, 60.0, 5_100_000));
+/// `records` on the topics' `standardized-logs`, and a processing instance started on them.
+fn process(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    records: &[StandardizedRecord],
+) -> Arc<AppState> {
     let messages = records
         .iter()
         .map(|r| {
@@ -66,8 +61,7 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
             )
         })
         .collect();
-    produce(&kafka, &topics.standardized_logs.name, messages);
-
+    produce(kafka, &topics.standardized_logs.name, messages);
     let group = format!("processing-{}", topics.raw_logs.name);
     let state = AppState::new(ProcessingConfig {
         kafka: kafka.clone(),
@@ -81,6 +75,22 @@ async fn a_run_far_from_its_history_raises_a_detector_alert() {
     })
     .unwrap();
     state.start().unwrap();
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_far_from_its_history_raises_a_detector_alert() {
+    let topics = obs_testkit::unique_topics();
+    let kafka = obs_testkit::kafka();
+    obs_kafka::topics::ensure_topics(&kafka, "detector-test", &topics)
+        .await
+        .unwrap();
+    // 150 ordinary hourly runs (a little noise), then one 30 times slower.
+    let mut records: Vec<StandardizedRecord> = (0..150)
+        .map(|i| run(i, 2.0 + (i % 5) as f64 * 0.1, 5_000_000 + (i % 3) * 100_000))
+        .collect();
+    records.push(run(150, 60.0, 5_100_000));
+    let state = process(&kafka, &topics, &records);
 
     let processed = read_topic(
         &kafka,
@@ -182,31 +192,7 @@ async fn a_late_run_is_flagged_scored_by_the_rules_and_counted() {
     late.record_id = "acme:late:7".into();
     late.sequence_id = "late".into();
     records.push(late);
-    let messages = records
-        .iter()
-        .map(|r| {
-            (
-                Some(r.series_key.clone().into_bytes()),
-                serde_json::to_vec(r).unwrap(),
-                OwnedHeaders::new(),
-            )
-        })
-        .collect();
-    produce(&kafka, &topics.standardized_logs.name, messages);
-
-    let group = format!("processing-{}", topics.raw_logs.name);
-    let state = AppState::new(ProcessingConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        stage: StageConfig {
-            transactional_id: group.clone(),
-            ..StageConfig::for_group(&group)
-        },
-        auth: obs_testkit::auth(),
-        ..ProcessingConfig::default()
-    })
-    .unwrap();
-    state.start().unwrap();
+    let state = process(&kafka, &topics, &records);
 
     let processed: Vec<Value> = read_topic(
         &kafka,

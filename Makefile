@@ -99,7 +99,7 @@ bench-console: kafka-up ## The console's API (p50/p99/max of fleet, incidents, t
 	scripts/bench-console.sh
 
 .PHONY: chaos
-chaos: ## CHAOS_RECORDS (1,000,000) records through standardization and processing on a broker of its own (127.0.0.1:19092) while each stage is SIGKILLed at seeded random moments and the broker restarted (SIGTERM, then SIGKILL); fails on a lost or duplicated record, an analytics total that differs, or a stage back after 10 s or more
+chaos: ## CHAOS_RECORDS (1,000,000) records through standardization and processing on a broker of its own (free loopback ports) while each stage is SIGKILLed at seeded random moments and the broker restarted (SIGTERM, then SIGKILL); fails on a lost or duplicated record, an analytics total that differs, or a stage back after 10 s or more
 	$(CARGO) build $(if $(filter release,$(CHAOS_PROFILE)),--release) --locked --bin standardization --bin processing --bin chaos
 	CHAOS_RECORDS=$(CHAOS_RECORDS) CHAOS_RATE=$(CHAOS_RATE) CHAOS_KILLS_PER_STAGE=$(CHAOS_KILLS_PER_STAGE) \
 	  CHAOS_PROFILE=$(CHAOS_PROFILE) $(if $(CHAOS_SEED),CHAOS_SEED=$(CHAOS_SEED)) scripts/chaos.sh

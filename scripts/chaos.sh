@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make chaos`: the chaos harness (crates/devtools/src/bin/chaos) on a broker of its own.
 #
-# The broker is scripts/kafka.sh's, on other ports (CHAOS_KAFKA_PORT 19092, controller
-# CHAOS_KAFKA_CONTROLLER_PORT 19093) with its own state in .kafka-chaos/ (data in a fresh
+# The broker is scripts/kafka.sh's, on loopback ports of its own (CHAOS_KAFKA_PORT and
+# CHAOS_KAFKA_CONTROLLER_PORT, default: free ones from the OS) with its own state in .kafka-chaos/ (data in a fresh
 # $TMPDIR/kafka-data.*), deleted when the run ends: the shared broker on 9092 is never
 # touched. The harness restarts this one itself (scripts/kafka.sh stop/restart).
 # Env: CHAOS_RECORDS (1,000,000), CHAOS_RATE (records/s, 5,000), CHAOS_SEED (random,
@@ -12,8 +12,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export KAFKA_PORT="${CHAOS_KAFKA_PORT:-19092}"
-export KAFKA_CONTROLLER_PORT="${CHAOS_KAFKA_CONTROLLER_PORT:-19093}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export KAFKA_PORT="${CHAOS_KAFKA_PORT:-$(free_port)}"
+export KAFKA_CONTROLLER_PORT="${CHAOS_KAFKA_CONTROLLER_PORT:-$(free_port)}"
+while [[ "$KAFKA_CONTROLLER_PORT" == "$KAFKA_PORT" ]]; do KAFKA_CONTROLLER_PORT="$(free_port)"; done
 export KAFKA_STATE_DIR="$ROOT/.kafka-chaos"
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT"
 if [[ "$KAFKA_PORT" == 9092 || "$KAFKA_CONTROLLER_PORT" == 9093 ]]; then

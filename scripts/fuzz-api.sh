@@ -6,7 +6,7 @@
 # Needs a broker (`make kafka-up`). Fails, never skips, when Schemathesis cannot be had.
 #
 # Env: FUZZ_MAX_EXAMPLES (cases per operation, default 50), FUZZ_SEED, FUZZ_BIN_DIR
-#      (prebuilt binaries; default: build target/debug), KAFKA_BOOTSTRAP_SERVERS.
+#      (prebuilt binaries; default: build target/debug as cargo test does), KAFKA_BOOTSTRAP_SERVERS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,6 +23,8 @@ if ! "$ST" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
 fi
 
 if [[ -z "${FUZZ_BIN_DIR:-}" ]]; then
-  "${CARGO:-cargo}" build --locked --bin ingestion --bin standardization --bin processing
+  # Built as `cargo test` builds them (the same features): after `make test`'s cargo test
+  # this compiles nothing, where `cargo build --bin` would compile every crate a second time.
+  "${CARGO:-cargo}" test --workspace --locked --no-run --quiet
 fi
 ST="$ST" exec python3 tests/api/fuzz_api.py "$@"

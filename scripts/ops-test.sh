@@ -16,7 +16,7 @@
 #
 # Env: OPS_BIN_DIR (prebuilt binaries; default: build target/debug), KAFKA_BOOTSTRAP_SERVERS,
 #      OPS_{INGESTION,STANDARDIZATION,PROCESSING,PROMETHEUS,ALERTMANAGER}_PORT
-#      (18001-18003, 19090, 19093), OPS_KEEP_LOGS=1 (keep the processes' logs on failure).
+#      (free loopback ports from the OS), OPS_KEEP_LOGS=1 (keep the processes' logs on failure).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -34,7 +34,9 @@ if [[ "${1:-}" != --static-only ]]; then
   export SASL_TEST_INGESTION_BIN
   trap 'rm -rf "$(dirname "$SASL_TEST_INGESTION_BIN")"' EXIT
   if [[ -z "${OPS_BIN_DIR:-}" ]]; then
-    "${CARGO:-cargo}" build --locked --bin ingestion --bin standardization --bin processing
+    # As `cargo test` builds them (see scripts/fuzz-api.sh): relinks ingestion, compiles
+    # nothing else after make test's cargo test.
+    "${CARGO:-cargo}" test --workspace --locked --no-run --quiet
   fi
 fi
 scripts/kafka-sasl-test.sh

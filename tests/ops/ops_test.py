@@ -333,6 +333,13 @@ def wait_for(what, probe, timeout, interval=0.5):
     raise StackError(f"{what}: not after {timeout} s" + (f" (last error: {last})" if last else ""))
 
 
+def os_port():
+    """A loopback port the OS says is free now (the default of every OPS_<NAME>_PORT)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def port_free(port):
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
@@ -423,11 +430,8 @@ def has_data(result):
 
 
 def live(tmp, bin_dir):
-    ports = {"ingestion": int(os.environ.get("OPS_INGESTION_PORT", 18001)),
-             "standardization": int(os.environ.get("OPS_STANDARDIZATION_PORT", 18002)),
-             "processing": int(os.environ.get("OPS_PROCESSING_PORT", 18003)),
-             "prometheus": int(os.environ.get("OPS_PROMETHEUS_PORT", 19090)),
-             "alertmanager": int(os.environ.get("OPS_ALERTMANAGER_PORT", 19093))}
+    names = ("ingestion", "standardization", "processing", "prometheus", "alertmanager")
+    ports = {name: int(os.environ.get(f"OPS_{name.upper()}_PORT") or os_port()) for name in names}
     busy = [f"{name} :{port}" for name, port in ports.items() if not port_free(port)]
     if busy:
         check(False, f"loopback ports free ({', '.join(busy)} in use; set OPS_<NAME>_PORT)")

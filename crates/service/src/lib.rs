@@ -5,6 +5,7 @@
 //! * [`telemetry`]: JSON `tracing` logs and the one Prometheus registry of the process;
 //! * [`http`]: the JSON error shape, request ids, per-route metrics, `/metrics`;
 //! * [`openapi`]: the OpenAPI document of each service, made from its route table;
+//! * [`dead_letter_replay`]: `POST /dead-letters/replay` of a stage service's dead letters;
 //! * [`health`]: `/health/live`, `/health/ready` and the `/health` summary;
 //! * [`serve`]: serving with every resource bounded (header and body timeouts, connection
 //!   and in-flight limits) and graceful shutdown, over HTTPS when [`tls`] is configured;
@@ -19,6 +20,7 @@ pub mod address_limit;
 pub mod auth;
 pub mod config;
 pub mod content_type;
+pub mod dead_letter_replay;
 pub mod health;
 pub mod heap;
 pub mod http;

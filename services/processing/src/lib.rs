@@ -33,9 +33,11 @@ use incidents::{IncidentMetrics, IncidentTransform, IncidentView, IncidentsApi, 
 use obs_detector::DetectorBank;
 use obs_incidents::IncidentBook;
 use obs_kafka::consumer::follower::FollowerHandle;
+use obs_kafka::replay::ReplayTopics;
 use obs_kafka::sync::lock;
 use obs_kafka::{spawn_stage, AckedProducer, BrokerProbe, StageHandle, StageMetrics};
 use obs_service::auth::{self, Auth};
+use obs_service::dead_letter_replay::{self, ReplayApi};
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
     stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
@@ -76,6 +78,8 @@ pub struct AppState {
     trace: trace::Traces,
     /// The API keys every route group checks.
     auth: Arc<Auth>,
+    /// `POST /dead-letters/replay`.
+    replay: Arc<ReplayApi>,
     /// `processing_view_records_ignored_total{view}`: what the views ignored.
     views_ignored: prometheus::IntCounterVec,
     started_at: chrono::DateTime<chrono::Utc>,
@@ -135,8 +139,27 @@ impl AppState {
         let views_ignored =
             writers::ignored_counter(&registry).context("registering the views' metrics")?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
+        let t = &config.topics;
+        let replay = ReplayApi::new(
+            SERVICE,
+            &config.kafka,
+            ReplayTopics {
+                dead_letters: t.dead_letters.name.clone(),
+                replays: t.dead_letter_replays.name.clone(),
+                targets: vec![
+                    t.standardized_logs.name.clone(),
+                    t.standardized_app_logs.name.clone(),
+                    t.incident_signals.name.clone(),
+                ],
+            },
+            &[STAGE, logs::ERROR_RATE_STAGE, INCIDENT_STAGE],
+            config.http.max_body_bytes,
+            &registry,
+        )
+        .context("registering metrics")?;
         Ok(Arc::new(AppState {
             auth,
+            replay,
             config,
             view,
             detectors,
@@ -314,6 +337,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(analytics::router(state.view.clone()).require_scope(keys, auth::Scope::Read))
         .merge(state.logs.router().require_scope(keys, auth::Scope::Read))
         .merge(incidents::router(state.incidents.clone(), keys))
+        .merge(dead_letter_replay::router(state.replay.clone(), keys))
         .merge(state.trace.router().require_scope(keys, auth::Scope::Read))
         .merge(console::router(
             console::ConsoleApi {

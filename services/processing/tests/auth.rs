@@ -63,6 +63,13 @@ async fn every_route_takes_the_keys_of_its_scope() {
             Scope::Operate,
             StatusCode::ACCEPTED,
         ),
+        Route::new(
+            "POST",
+            "/dead-letters/replay",
+            Scope::Operate,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .body("application/json", "{}"),
         Route::open("GET", "/health"),
         Route::open("GET", "/health/live"),
         Route::open("GET", "/health/ready"),

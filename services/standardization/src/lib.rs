@@ -13,7 +13,6 @@
 pub mod config;
 mod dedup;
 mod log_events;
-mod replay;
 mod transform;
 
 use anyhow::Context;
@@ -25,9 +24,11 @@ pub use config::StandardizationConfig;
 use dedup::Dedup;
 pub use dedup::{DedupConfig, DedupMetrics};
 pub use log_events::{LogEventMetrics, LogEventTransform, LOG_EVENTS_STAGE, OTHER_SERVICES};
+use obs_kafka::replay::ReplayTopics;
 use obs_kafka::{spawn_stage, BrokerProbe, StageHandle, StageMetrics, StageStatus};
 use obs_records::standardize::{standardize_bytes, StandardizeOptions, StandardizedRecord};
 use obs_service::auth::{Auth, Scope};
+use obs_service::dead_letter_replay::{self, ReplayApi};
 use obs_service::http::read_body;
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
@@ -58,7 +59,7 @@ pub struct AppState {
     /// The API keys every route group checks.
     auth: Arc<Auth>,
     /// `POST /dead-letters/replay`.
-    replay: Arc<replay::ReplayApi>,
+    replay: Arc<ReplayApi>,
     started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -79,8 +80,20 @@ impl AppState {
             training_ms = started.elapsed().as_secs_f64() * 1000.0,
             "severity classifier trained"
         );
-        let replay =
-            replay::ReplayApi::new(SERVICE, &config, &registry).context("registering metrics")?;
+        let t = &config.topics;
+        let replay = ReplayApi::new(
+            SERVICE,
+            &config.kafka,
+            ReplayTopics {
+                dead_letters: t.dead_letters.name.clone(),
+                replays: t.dead_letter_replays.name.clone(),
+                targets: vec![t.raw_logs.name.clone(), t.app_logs.name.clone()],
+            },
+            &[STAGE, LOG_EVENTS_STAGE],
+            config.http.max_body_bytes,
+            &registry,
+        )
+        .context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;
         let auth = Arc::new(Auth::new(&config.auth).context("invalid configuration of auth")?);
         Ok(Arc::new(AppState {
@@ -221,7 +234,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .routes(routes!(standardize_single))
         .routes(routes!(status))
         .require_scope(&state.auth, Scope::Read)
-        .merge(replay::router(state.replay.clone(), &state.auth))
+        .merge(dead_letter_replay::router(
+            state.replay.clone(),
+            &state.auth,
+        ))
         .split_for_parts();
     let routes = routes
         .merge(health_routes(health))

@@ -3,5 +3,5 @@
 
 pub const ROUTE_SOURCES: [&str; 2] = [
     include_str!("../../src/lib.rs"),
-    include_str!("../../src/replay.rs"),
+    include_str!("../../../../crates/service/src/dead_letter_replay.rs"),
 ];

@@ -1,18 +1,16 @@
-//! `POST /dead-letters/replay`: standardization's dead letters back to its inputs after a
-//! fix, exactly once ([`obs_kafka::replay`]).
+//! `POST /dead-letters/replay`: a stage service's dead letters back to its own inputs after
+//! a fix, exactly once ([`obs_kafka::replay`]). Standardization and processing each mount
+//! it for their stages; the `dead-letter-replay` command does the same for any stage.
 
-use crate::config::StandardizationConfig;
-use crate::log_events::LOG_EVENTS_STAGE;
-use crate::transform::STAGE;
+use crate::auth::{Auth, Scope};
+use crate::http::read_body;
+use crate::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
+use crate::{ApiError, ApplicationJson, ContentType, Metrics};
 use axum::body::Body;
 use axum::extract::State;
 use axum::Json;
 use obs_kafka::replay::{replay, ReplayReport, ReplayTopics, Selection};
 use obs_kafka::KafkaConfig;
-use obs_service::auth::{Auth, Scope};
-use obs_service::http::read_body;
-use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
-use obs_service::{ApiError, ApplicationJson, ContentType, Metrics};
 use prometheus::IntCounter;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -21,40 +19,43 @@ use std::time::Duration;
 /// What a client waits before asking again when the broker failed the replay.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// What the endpoint needs: where to read and write, and its counter.
-pub(crate) struct ReplayApi {
+/// What the endpoint needs: where to read and write, the stages it answers for, and its
+/// counter.
+pub struct ReplayApi {
     client: &'static str,
     kafka: KafkaConfig,
     topics: ReplayTopics,
+    /// The service's stages: only their dead letters are taken.
+    stages: &'static [&'static str],
     max_body_bytes: usize,
     /// Held by the replay running, so replays here run one at a time (a second one would
     /// fence the first).
     lock: tokio::sync::Mutex<()>,
-    /// `standardization_dead_letters_replayed_total`.
+    /// `{service}_dead_letters_replayed_total`.
     replayed: IntCounter,
 }
 
 impl ReplayApi {
-    /// The endpoint of `config`'s dead letters; it writes only to the service's inputs.
-    pub(crate) fn new(
-        client: &'static str,
-        config: &StandardizationConfig,
+    /// The endpoint of `service`'s `stages`: it takes their dead letters from
+    /// `topics.dead_letters` and writes only to `topics.targets` (the service's inputs).
+    pub fn new(
+        service: &'static str,
+        kafka: &KafkaConfig,
+        topics: ReplayTopics,
+        stages: &'static [&'static str],
+        max_body_bytes: usize,
         registry: &Metrics,
     ) -> Result<Arc<ReplayApi>, prometheus::Error> {
         let replayed = registry.register(IntCounter::new(
-            "standardization_dead_letters_replayed_total",
+            format!("{service}_dead_letters_replayed_total"),
             "Dead letters re-published to their stage's input by POST /dead-letters/replay",
         )?)?;
-        let t = &config.topics;
         Ok(Arc::new(ReplayApi {
-            client,
-            kafka: config.kafka.clone(),
-            topics: ReplayTopics {
-                dead_letters: t.dead_letters.name.clone(),
-                replays: t.dead_letter_replays.name.clone(),
-                targets: vec![t.raw_logs.name.clone(), t.app_logs.name.clone()],
-            },
-            max_body_bytes: config.http.max_body_bytes,
+            client: service,
+            kafka: kafka.clone(),
+            topics,
+            stages,
+            max_body_bytes,
             lock: tokio::sync::Mutex::new(()),
             replayed,
         }))
@@ -62,7 +63,7 @@ impl ReplayApi {
 }
 
 /// `POST /dead-letters/replay`, for `operate` keys (it writes).
-pub(crate) fn router<S: Clone + Send + Sync + 'static>(
+pub fn router<S: Clone + Send + Sync + 'static>(
     api: Arc<ReplayApi>,
     auth: &Arc<Auth>,
 ) -> OpenApiRouter<S> {
@@ -74,8 +75,8 @@ pub(crate) fn router<S: Clone + Send + Sync + 'static>(
 }
 
 /// The body: a [`Selection`] (`kinds`, `stages`, `since`, `until`, `ids`, `limit`) and
-/// `dry_run` (list, write nothing). Only the dead letters of this service's two stages are
-/// taken, and only into its two inputs.
+/// `dry_run` (list, write nothing). Only the dead letters of this service's stages are
+/// taken, and only into its inputs.
 #[utoipa::path(
     post, path = "/dead-letters/replay", tag = "dead letters",
     request_body(content = Object, content_type = "application/json",
@@ -93,7 +94,7 @@ async fn replay_dead_letters(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, api.max_body_bytes).await?;
-    let (selection, dry_run) = request(&bytes)?;
+    let (selection, dry_run) = request(&bytes, api.stages)?;
     let _one_at_a_time = api.lock.lock().await;
     let report = tokio::task::spawn_blocking({
         let api = api.clone();
@@ -122,8 +123,8 @@ fn answer(report: &ReplayReport) -> Value {
     value
 }
 
-/// The selection and `dry_run` of a request body, restricted to this service's stages.
-fn request(bytes: &[u8]) -> Result<(Selection, bool), ApiError> {
+/// The selection and `dry_run` of a request body, restricted to the service's `own` stages.
+fn request(bytes: &[u8], own: &[&str]) -> Result<(Selection, bool), ApiError> {
     let mut value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
     let dry_run = match value.as_object_mut().and_then(|o| o.remove("dry_run")) {
@@ -133,27 +134,19 @@ fn request(bytes: &[u8]) -> Result<(Selection, bool), ApiError> {
     };
     let mut selection: Selection =
         serde_json::from_value(value).map_err(|e| invalid(&e.to_string()))?;
-    let own = [STAGE, LOG_EVENTS_STAGE];
     if let Some(other) = selection.stages.iter().find(|s| !own.contains(&s.as_str())) {
         return Err(invalid(&format!(
-            "stage {other:?} is not one of this service's ({STAGE}, {LOG_EVENTS_STAGE}): \
-             its own service replays its dead letters"
+            "stage {other:?} is not one of this service's ({}): its own service replays its \
+             dead letters",
+            own.join(", ")
         )));
     }
-    let filtered = !selection.stages.is_empty();
-    if !filtered {
-        selection.stages = own.map(str::to_owned).to_vec();
+    // Validated before the service's stages are filled in: they are not the operator's
+    // filter, and a selection needs one.
+    selection.validate().map_err(|e| invalid(&e.to_string()))?;
+    if selection.stages.is_empty() {
+        selection.stages = own.iter().map(|s| (*s).to_owned()).collect();
     }
-    // The stages filter added here does not count as the operator's choice.
-    let chosen = Selection {
-        stages: if filtered {
-            selection.stages.clone()
-        } else {
-            Vec::new()
-        },
-        ..selection.clone()
-    };
-    chosen.validate().map_err(|e| invalid(&e.to_string()))?;
     Ok((selection, dry_run))
 }
 
@@ -170,16 +163,18 @@ mod tests {
     use super::*;
     use axum::http::StatusCode;
 
+    const OWN: &[&str] = &["standardization", "standardization-app-logs"];
+
     #[test]
     fn the_body_is_a_selection_with_dry_run_kept_to_this_services_stages() {
         let (selection, dry_run) =
-            request(br#"{"kinds": ["malformed_json"], "dry_run": true}"#).unwrap();
+            request(br#"{"kinds": ["malformed_json"], "dry_run": true}"#, OWN).unwrap();
         assert!(dry_run);
         assert_eq!(selection.kinds, ["malformed_json"]);
-        assert_eq!(selection.stages, [STAGE, LOG_EVENTS_STAGE]);
-        let (selection, dry_run) = request(br#"{"stages": ["standardization"]}"#).unwrap();
+        assert_eq!(selection.stages, OWN);
+        let (selection, dry_run) = request(br#"{"stages": ["standardization"]}"#, OWN).unwrap();
         assert!(!dry_run);
-        assert_eq!(selection.stages, [STAGE]);
+        assert_eq!(selection.stages, ["standardization"]);
     }
 
     #[test]
@@ -192,7 +187,7 @@ mod tests {
             br#"{"colour": "red"}"#,
             br#"{"ids": ["nope"]}"#,
         ] {
-            let error = request(body).unwrap_err();
+            let error = request(body, OWN).unwrap_err();
             assert_eq!(
                 error.status,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -200,6 +195,9 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
-        assert_eq!(request(b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            request(b"{", OWN).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

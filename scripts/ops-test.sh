@@ -8,9 +8,11 @@
 #      (scripts/kafka-sasl-test.sh, with an ingestion built with librdkafka's OpenSSL logging
 #      in as its SCRAM user, unless --static-only);
 #   3. unless --static-only: builds the three services, runs them against the real broker
-#      with a real Prometheus and Alertmanager on loopback ports, ingests
-#      sample-data/logs.json and checks every rule and dashboard query, the panels' data
-#      and the alerts in Alertmanager (tests/ops/ops_test.py).
+#      with a real Prometheus, Alertmanager and node exporter on loopback ports (the node
+#      exporter's chosen by the OS), ingests sample-data/logs.json and checks every rule and
+#      dashboard query, the panels' data and the alerts in Alertmanager
+#      (tests/ops/ops_test.py). cAdvisor is not run (no Docker engine): its panels are
+#      named exceptions there.
 # Needs a broker for step 3 (`make kafka-up`). Fails, never skips, when a tool or the
 # broker cannot be had.
 #
@@ -23,7 +25,7 @@ cd "$ROOT"
 
 tools="$(scripts/ops-tools.sh env)"
 eval "$tools"
-export PROMETHEUS PROMTOOL ALERTMANAGER AMTOOL COMPOSE
+export PROMETHEUS PROMTOOL ALERTMANAGER AMTOOL NODE_EXPORTER COMPOSE
 
 if [[ "${1:-}" != --static-only ]]; then
   # An ingestion with librdkafka's OpenSSL (SCRAM needs it) for the SASL test, kept aside:

@@ -4,6 +4,8 @@
 #
 #   prometheus, promtool          Debian package `prometheus`
 #   alertmanager, amtool          Debian package `prometheus-alertmanager`
+#   node exporter                 Debian package `prometheus-node-exporter` (the ops test
+#                                 scrapes the host with it for the platform rules and panels)
 #   docker-compose (v2)           the Compose CLI built from its Go module (no Docker
 #                                 engine needed to validate a compose file)
 #   libssl-dev, pkg-config        Debian packages: librdkafka with OpenSSL, for the ingestion
@@ -54,7 +56,12 @@ ensure_prometheus() {
   if ! find_alertmanager >/dev/null || ! command -v amtool >/dev/null 2>&1; then
     apt_install prometheus-alertmanager
   fi
+  if ! command -v prometheus-node-exporter >/dev/null 2>&1 && ! command -v node_exporter >/dev/null 2>&1; then
+    apt_install prometheus-node-exporter
+  fi
   PROMETHEUS="$(command -v prometheus)"
+  # Debian names it prometheus-node-exporter, upstream node_exporter.
+  NODE_EXPORTER="$(command -v prometheus-node-exporter 2>/dev/null || command -v node_exporter)"
   PROMTOOL="$(command -v promtool)"
   ALERTMANAGER="$(find_alertmanager)"
   AMTOOL="$(command -v amtool)"
@@ -124,14 +131,15 @@ ensure_openssl
 
 case "${1:-}" in
   env)
-    printf 'PROMETHEUS=%q\nPROMTOOL=%q\nALERTMANAGER=%q\nAMTOOL=%q\nCOMPOSE=%q\n' \
-      "$PROMETHEUS" "$PROMTOOL" "$ALERTMANAGER" "$AMTOOL" "$COMPOSE"
+    printf 'PROMETHEUS=%q\nPROMTOOL=%q\nALERTMANAGER=%q\nAMTOOL=%q\nNODE_EXPORTER=%q\nCOMPOSE=%q\n' \
+      "$PROMETHEUS" "$PROMTOOL" "$ALERTMANAGER" "$AMTOOL" "$NODE_EXPORTER" "$COMPOSE"
     ;;
   "")
     echo "prometheus:     $PROMETHEUS ($("$PROMETHEUS" --version 2>&1 | head -n1))"
     echo "promtool:       $PROMTOOL"
     echo "alertmanager:   $ALERTMANAGER ($("$ALERTMANAGER" --version 2>&1 | head -n1))"
     echo "amtool:         $AMTOOL"
+    echo "node exporter:  $NODE_EXPORTER ($("$NODE_EXPORTER" --version 2>&1 | head -n1))"
     echo "docker-compose: $COMPOSE ($($COMPOSE version --short 2>&1))"
     ;;
   *) die "usage: $0 [env]" ;;

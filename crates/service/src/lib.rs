@@ -26,6 +26,8 @@ pub mod heap;
 pub mod http;
 pub mod openapi;
 pub mod path;
+#[cfg(target_os = "linux")]
+mod process_metrics;
 pub mod query;
 mod running;
 pub mod serve;

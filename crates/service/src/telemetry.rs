@@ -2,7 +2,8 @@
 //!
 //! Logs are JSON lines on stdout (`RUST_LOG` filters, default `info`). Metrics live in one
 //! Prometheus registry per process, [`Metrics`], which every component registers into and
-//! `/metrics` renders; the process collector adds `process_resident_memory_bytes` & co.
+//! `/metrics` renders; the process collector (`process_metrics`) adds
+//! `process_resident_memory_bytes` & co.
 
 use obs_kafka::ErrorCounter;
 use prometheus::{
@@ -38,7 +39,7 @@ pub(crate) struct HttpMetrics {
 }
 
 impl Metrics {
-    /// A registry with the process collector (memory, CPU, open fds), the HTTP metrics
+    /// A registry with the process collector (CPU, memory, open fds, threads), the HTTP metrics
     /// every service serves and its `errors_total`.
     pub fn new() -> Metrics {
         let registry = Registry::new();
@@ -69,7 +70,7 @@ impl Metrics {
             .unwrap_or_else(|_| unreachable!("valid counter, registered once"));
         #[cfg(target_os = "linux")]
         {
-            let process = prometheus::process_collector::ProcessCollector::for_self();
+            let process = crate::process_metrics::ProcessMetrics::for_self();
             let _ = registry.register(Box::new(process));
         }
         Metrics {

@@ -168,7 +168,6 @@ func checkRendered(name string, objects []*object, cfg *config) []error {
 	return errs
 }
 
-
 // jsonUnmarshalStrict: unknown and duplicate fields are errors.
 func jsonUnmarshalStrict(data []byte, v interface{}) error {
 	strict, err := sigsjson.UnmarshalStrict(data, v)

@@ -61,7 +61,7 @@ install_kustomize() {
 # Always built: Go's build cache makes it a no-op when nothing changed.
 build_validator() {
   VALIDATE="$TOOLS_DIR/bin/k8s-validate"
-  (cd "$VALIDATE_DIR" && go build -o "$VALIDATE" .) || die "building k8s-validate failed"
+  (cd "$VALIDATE_DIR" && go build -buildvcs=false -o "$VALIDATE" .) || die "building k8s-validate failed"
 }
 
 # The directory of a Go module, downloaded when missing, whose sum must be the pinned one.

@@ -407,6 +407,19 @@ func (r *rendered) checkScaling(kafkaMetadata map[string]bool) {
 					r.fail("%s: trigger %d: %q is no metadata of KEDA's kafka scaler", o, i, key)
 				}
 			}
+			servers, _ := metadata["bootstrapServers"].(string)
+			for _, server := range strings.Split(servers, ",") {
+				kafka, listener := r.bootstrapListener(o.namespace, server)
+				if listener == nil {
+					r.fail("%s: trigger %d: %q is no bootstrap address of a rendered Kafka listener", o, i, server)
+					continue
+				}
+				tls, _ := listener["tls"].(bool)
+				auth, _ := valueAt(listener, "authentication", "type").(string)
+				if (metadata["tls"] == "enable") != tls || (metadata["sasl"] == "scram_sha512") != (auth == "scram-sha-512") {
+					r.fail("%s: trigger %d: tls %v and sasl %v do not match listener %v of Kafka %s", o, i, metadata["tls"], metadata["sasl"], listener["name"], kafka.name)
+				}
+			}
 			topic, _ := metadata["topic"].(string)
 			kt := r.find("KafkaTopic", o.namespace, topic)
 			if kt == nil {

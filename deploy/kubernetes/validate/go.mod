@@ -3,6 +3,7 @@ module github.com/connector-observability/deploy/kubernetes/validate
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	gopkg.in/evanphx/json-patch.v4 v4.13.0
 	k8s.io/api v0.37.2
 	k8s.io/apiextensions-apiserver v0.37.2

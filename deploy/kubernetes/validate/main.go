@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -28,6 +29,8 @@ type config struct {
 	topics          map[string]topicSpec
 	kafkaMetadata   map[string]bool
 	externalSecrets map[string]bool
+	// configKeys: the keys the README documents, which the services' files may use.
+	configKeys []*regexp.Regexp
 }
 
 func main() {
@@ -126,13 +129,17 @@ func loadConfig(repo string, crdDirs []string, scaler, external string) (*config
 	if err != nil {
 		return nil, err
 	}
+	keys, err := configKeys(filepath.Join(repo, "README.md"))
+	if err != nil {
+		return nil, err
+	}
 	secrets := map[string]bool{}
 	for _, name := range strings.Split(external, ",") {
 		if name != "" {
 			secrets[name] = true
 		}
 	}
-	return &config{crds: crds, sources: s, topics: topics, kafkaMetadata: kafkaMetadata, externalSecrets: secrets}, nil
+	return &config{crds: crds, sources: s, topics: topics, kafkaMetadata: kafkaMetadata, externalSecrets: secrets, configKeys: keys}, nil
 }
 
 // checkRendered checks one rendered overlay and returns every problem found.
@@ -157,6 +164,7 @@ func checkRendered(name string, objects []*object, cfg *config) []error {
 	}
 	r.checkWorkloads(cfg.externalSecrets)
 	r.checkSelectors()
+	r.checkServiceConfigs(cfg.configKeys)
 	r.checkTopics(cfg.topics)
 	r.checkScaling(cfg.kafkaMetadata)
 	r.checkRules(cfg.sources)

@@ -36,12 +36,21 @@ test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; inst
 	$(CARGO) test --workspace --locked
 	scripts/fuzz-api.sh
 	scripts/ops-test.sh
+	scripts/k8s-check.sh
 
 ## --- development -------------------------------------------------------------
 
 .PHONY: fuzz-api
 fuzz-api: kafka-up ## Fuzz each service's API from its /openapi.json with Schemathesis (installed pinned under target/): no 5xx, every answer as documented (FUZZ_MAX_EXAMPLES per operation, default 50)
 	scripts/fuzz-api.sh
+
+.PHONY: k8s-check
+k8s-check: ## Check the Kubernetes manifests offline: render every overlay (kustomize), decode every object strictly (k8s.io/api), validate the Strimzi, KEDA and Prometheus Operator resources against their CRDs, rules and dashboards equal to their files (tools pinned, under target/k8s-tools)
+	scripts/k8s-check.sh
+
+.PHONY: k8s-generate
+k8s-generate: ## Rewrite the Kubernetes PrometheusRules and dashboard ConfigMaps (deploy/kubernetes/base/monitoring/generated) from prometheus/rules and grafana/dashboards
+	scripts/k8s-check.sh generate
 
 .PHONY: check
 check: ## Formatting and lints (cargo fmt --check, clippy -D warnings)

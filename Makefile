@@ -31,12 +31,13 @@ demo: env ## Run the stack on the sample data, print what it reports and the con
 	scripts/demo.sh
 
 .PHONY: test
-test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; installs Chromium for the console's browser test), then the API fuzzing (Schemathesis) and the ops test (real Prometheus and Alertmanager)
+test: kafka-up ## Run every test (starts a real Kafka broker with kafka-up; installs Chromium for the console's browser test), then the API fuzzing (Schemathesis), the ops test (real Prometheus and Alertmanager), the Kubernetes manifests' offline check and a 50,000-record chaos run on a broker of its own
 	scripts/install-browser.sh >/dev/null
 	$(CARGO) test --workspace --locked
 	scripts/fuzz-api.sh
 	scripts/ops-test.sh
 	scripts/k8s-check.sh
+	CHAOS_RECORDS=50000 CHAOS_RATE=500 CHAOS_PROFILE=debug scripts/chaos.sh
 
 ## --- development -------------------------------------------------------------
 

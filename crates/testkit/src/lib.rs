@@ -11,7 +11,7 @@ mod routes;
 
 pub use contract::{check_document, documented_operations, documented_scope, served_document};
 pub use keys::{auth, auth_env, bearer, TEST_TOKEN};
-pub use router::call_router;
+pub use router::{call_router, metrics_text};
 pub use routes::{
     check_burst_is_429, check_routes, scoped_auth, scoped_token, slow_scoped_auth, Route,
 };

@@ -24,6 +24,17 @@ pub async fn call_router(
     )
 }
 
+/// The text of `router`'s `/metrics` (open: no key).
+pub async fn metrics_text(router: &Router) -> String {
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET /metrics");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 /// The routes every service serves besides its own.
 pub(crate) const SHARED_ROUTES: [&str; 5] = [
     "/health",

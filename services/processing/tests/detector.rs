@@ -236,15 +236,8 @@ async fn a_late_run_is_flagged_scored_by_the_rules_and_counted() {
     let router = processing::router(state.clone());
     let mut late_lines = String::new();
     for _ in 0..100 {
-        let metrics = router
-            .clone()
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        late_lines = obs_testkit::metrics_text(&router)
             .await
-            .unwrap();
-        let metrics = axum::body::to_bytes(metrics.into_body(), 1 << 22)
-            .await
-            .unwrap();
-        late_lines = String::from_utf8_lossy(&metrics)
             .lines()
             .filter(|l| l.starts_with("processing_late_runs_total"))
             .collect();

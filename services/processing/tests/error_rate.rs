@@ -168,19 +168,7 @@ async fn a_burst_of_errors_after_a_calm_period_raises_an_alert() {
         .filter(|w| w.window.window_start != at(60, 0))
         .all(|w| w.alert_id.is_none()));
 
-    let response = processing::router(state.clone())
-        .oneshot(
-            Request::get("/metrics")
-                .header("authorization", obs_testkit::bearer())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let metrics = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
+    let metrics = obs_testkit::metrics_text(&processing::router(state.clone())).await;
     for line in [
         "processing_app_log_events_windowed_total 620",
         "processing_app_log_windows_total 61",

@@ -183,17 +183,10 @@ async fn processings_dead_letters_are_replayed_to_its_input_and_processed_once()
     let (_, again) = replay(&router, token, json!({"kinds": ["fixed"]})).await;
     assert_eq!(again["replayed"], 0, "{again}");
     assert_eq!(again["already_replayed"], 2, "{again}");
-    let metrics = Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), metrics)
-        .await
-        .unwrap();
-    let text = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
     assert!(
-        String::from_utf8_lossy(&text).contains("processing_dead_letters_replayed_total 2"),
+        obs_testkit::metrics_text(&router)
+            .await
+            .contains("processing_dead_letters_replayed_total 2"),
         "counted once"
     );
     tokio::task::spawn_blocking(move || state.stop())

@@ -321,19 +321,7 @@ async fn the_bound_evicts_the_record_seen_first() {
         );
     }
     let router = processing::router(processing.clone());
-    let response = router
-        .oneshot(
-            Request::get("/metrics")
-                .header("authorization", obs_testkit::bearer())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    let metrics = String::from_utf8(bytes.to_vec()).unwrap();
+    let metrics = obs_testkit::metrics_text(&router).await;
     for line in [
         "processing_trace_index_records 3",
         "processing_trace_records_evicted_total 2",

@@ -227,17 +227,10 @@ async fn fixed_dead_letters_are_replayed_once_and_standardized_once() {
     assert_eq!(counts(&forged), [1, 0, 0, 0], "{forged}");
     assert_eq!(forged["unreplayable"], 1, "{forged}");
     assert!(read(&config, &t.processed_metrics.name, 0).is_empty());
-    let metrics = Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), metrics)
-        .await
-        .unwrap();
-    let text = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
     assert!(
-        String::from_utf8_lossy(&text).contains("standardization_dead_letters_replayed_total 4"),
+        obs_testkit::metrics_text(&router)
+            .await
+            .contains("standardization_dead_letters_replayed_total 4"),
         "3 fixed and 1 still broken"
     );
     tokio::task::spawn_blocking(move || state.stop_stage())

@@ -72,6 +72,24 @@ if [[ ! -f "$data/meta.properties" ]]; then
     --cluster-id "$("$bin/kafka-storage.sh" random-uuid)" "${scram[@]}"
 fi
 
+# --- The topics of ./topics: NAME PARTITIONS RETENTION_MS CLEANUP_POLICY [SEGMENT_BYTES]
+topic_names=()
+declare -A topic_args=()
+number=0
+while IFS= read -r line || [[ -n "$line" ]]; do
+  number=$((number + 1))
+  line="${line%%#*}"
+  read -r name partitions retention policy segment rest <<<"$line" || true
+  [[ -n "${name:-}" ]] || continue
+  [[ "$partitions" =~ ^[0-9]+$ && "$retention" =~ ^-?[0-9]+$ && "$policy" =~ ^[a-z,]+$ &&
+    "${segment:-0}" =~ ^[0-9]+$ && -z "${rest:-}" ]] \
+    || die "$topics:$number: NAME PARTITIONS RETENTION_MS CLEANUP_POLICY [SEGMENT_BYTES] expected"
+  args=(--partitions "$partitions" --config "retention.ms=$retention" --config "cleanup.policy=$policy")
+  [[ -z "${segment:-}" ]] || args+=(--config "segment.bytes=$segment")
+  topic_names+=("$name")
+  topic_args[$name]="$(printf '%q ' "${args[@]}")"
+done <"$topics"
+
 # --- The grants of ./acls, as the broker lists them: principal|TYPE|PATTERN|name|OPERATION|ALLOW|*
 declare -A want=()     # grant -> the acls line (number) that grants it
 declare -A line_args=() # line number -> kafka-acls.sh arguments adding that line's grants
@@ -127,11 +145,16 @@ while IFS= read -r line || [[ -n "$line" ]]; do
 done <"$acls"
 ((${#want[@]} > 0)) || die "$acls grants nothing"
 
+# A Kafka tool as the administrator; its own small heap (KAFKA_HEAP_OPTS is the broker's).
+tool() { # script args...
+  KAFKA_HEAP_OPTS="-Xmx256m" "$bin/$1" --bootstrap-server "$admin" "${@:2}" </dev/null
+}
+
 # The broker's ACLs, one grant a line, from `kafka-acls.sh --list`.
 declare -A have=()
 read_acls() {
   local out line type="" name="" kind=""
-  out="$("$bin/kafka-acls.sh" --bootstrap-server "$admin" --list </dev/null)" || return 1
+  out="$(tool kafka-acls.sh --list)" || return 1
   have=()
   while IFS= read -r line; do
     if [[ "$line" =~ resourceType=([A-Z_]+),\ name=(.*),\ patternType=([A-Z]+)\) ]]; then
@@ -159,16 +182,16 @@ apply_acls() {
       CLUSTER) flag=(--cluster) ;;
       *) say "leaving an ACL on a $type alone: $grant"; continue ;;
     esac
-    say "removing an ACL ./acls does not grant: $grant"
-    "$bin/kafka-acls.sh" --bootstrap-server "$admin" --remove --force \
+    say "removing an ACL $acls does not grant: $grant"
+    tool kafka-acls.sh --remove --force \
       "--${permission,,}-principal" "$principal" "--${permission,,}-host" "$host" \
-      --operation "$op" --resource-pattern-type "${kind,,}" "${flag[@]}" </dev/null >/dev/null || return 1
+      --operation "$op" --resource-pattern-type "${kind,,}" "${flag[@]}" >/dev/null || return 1
   done
   for ((line = 1; line <= number; line++)); do
     [[ -n "${lines[$line]:-}" ]] || continue
     say "adding the grants of $acls:$line"
     eval "args=(${line_args[$line]})"
-    "$bin/kafka-acls.sh" --bootstrap-server "$admin" --add "${args[@]}" </dev/null >/dev/null || return 1
+    tool kafka-acls.sh --add "${args[@]}" >/dev/null || return 1
   done
   [[ ${#lines[@]} -gt 0 ]] || return 0
   # Changed: the broker must now hold exactly the file's grants.
@@ -182,23 +205,18 @@ apply_acls() {
 }
 
 create_topics() {
-  local existing line name partitions retention policy segment
+  local existing name
   local -A exists=()
-  existing="$("$bin/kafka-topics.sh" --bootstrap-server "$admin" --list </dev/null)" || return 1
+  existing="$(tool kafka-topics.sh --list)" || return 1
   while IFS= read -r name; do
     [[ -z "$name" ]] || exists[$name]=1
   done <<<"$existing"
-  while IFS= read -r line || [[ -n "$line" ]]; do
-    line="${line%%#*}"
-    read -r name partitions retention policy segment <<<"$line" || true
-    [[ -n "${name:-}" && -z "${exists[$name]:-}" ]] || continue
-    [[ -n "${policy:-}" ]] || { say "$topics: '$line' lacks a field"; return 2; }
-    local args=(--create --if-not-exists --topic "$name" --partitions "$partitions"
-      --config "retention.ms=$retention" --config "cleanup.policy=$policy")
-    [[ -z "${segment:-}" ]] || args+=(--config "segment.bytes=$segment")
+  for name in "${topic_names[@]}"; do
+    [[ -z "${exists[$name]:-}" ]] || continue
     say "creating topic $name"
-    "$bin/kafka-topics.sh" --bootstrap-server "$admin" "${args[@]}" </dev/null >/dev/null || return 1
-  done <"$topics"
+    eval "args=(${topic_args[$name]})"
+    tool kafka-topics.sh --create --if-not-exists --topic "$name" "${args[@]}" >/dev/null || return 1
+  done
 }
 
 rm -f "$ready"
@@ -208,9 +226,8 @@ trap 'kill -TERM "$broker" 2>/dev/null || true' TERM INT EXIT
 
 deadline=$((SECONDS + setup_timeout))
 until create_topics && apply_acls; do
-  status=$?
   kill -0 "$broker" 2>/dev/null || break
-  if ((status == 2 || SECONDS >= deadline)); then
+  if ((SECONDS >= deadline)); then
     say "topics and ACLs are not in place: stopping the broker"
     kill -TERM "$broker"
     wait "$broker" || true

@@ -4,9 +4,9 @@
 #      (scripts/ops-tools.sh: apt-get as root, Compose built from its Go module);
 #   2. checks the configuration: promtool check config/rules, promtool test rules (every
 #      alert firing and not firing), amtool check-config, docker-compose config, the
-#      Grafana dashboards; the compose broker's SASL/SCRAM set-up on a real Kafka
-#      (scripts/kafka-sasl-test.sh, with an ingestion built with librdkafka's OpenSSL logging
-#      in as its SCRAM user, unless --static-only);
+#      Grafana dashboards; the compose broker's SASL/SCRAM and ACL set-up on a real Kafka
+#      (scripts/kafka-sasl-test.sh, with the three services built with librdkafka's OpenSSL
+#      running the pipeline as their SCRAM users, unless --static-only);
 #   3. unless --static-only: builds the three services, runs them against the real broker
 #      with a real Prometheus, Alertmanager and node exporter on loopback ports (the node
 #      exporter's chosen by the OS), ingests sample-data/logs.json and checks every rule and
@@ -28,16 +28,20 @@ eval "$tools"
 export PROMETHEUS PROMTOOL ALERTMANAGER AMTOOL NODE_EXPORTER COMPOSE
 
 if [[ "${1:-}" != --static-only ]]; then
-  # An ingestion with librdkafka's OpenSSL (SCRAM needs it) for the SASL test, kept aside:
+  # The services with librdkafka's OpenSSL (SCRAM needs it) for the SASL test, kept aside:
   # the plain build below puts the usual binaries back in place.
-  "${CARGO:-cargo}" build --locked -p ingestion --features obs-kafka/tls
-  SASL_TEST_INGESTION_BIN="$(mktemp -d)/ingestion-tls"
-  cp "${CARGO_TARGET_DIR:-target}/debug/ingestion" "$SASL_TEST_INGESTION_BIN"
-  export SASL_TEST_INGESTION_BIN
-  trap 'rm -rf "$(dirname "$SASL_TEST_INGESTION_BIN")"' EXIT
+  "${CARGO:-cargo}" build --locked -p ingestion -p standardization -p processing --features obs-kafka/tls
+  sasl_bins="$(mktemp -d)"
+  trap 'rm -rf "$sasl_bins"' EXIT
+  for service in ingestion standardization processing; do
+    cp "${CARGO_TARGET_DIR:-target}/debug/$service" "$sasl_bins/$service-tls"
+  done
+  export SASL_TEST_INGESTION_BIN="$sasl_bins/ingestion-tls"
+  export SASL_TEST_STANDARDIZATION_BIN="$sasl_bins/standardization-tls"
+  export SASL_TEST_PROCESSING_BIN="$sasl_bins/processing-tls"
   if [[ -z "${OPS_BIN_DIR:-}" ]]; then
-    # As `cargo test` builds them (see scripts/fuzz-api.sh): relinks ingestion, compiles
-    # nothing else after make test's cargo test.
+    # As `cargo test` builds them (see scripts/fuzz-api.sh): relinks the three services,
+    # compiles nothing else after make test's cargo test.
     "${CARGO:-cargo}" test --workspace --locked --no-run --quiet
   fi
 fi

@@ -27,6 +27,8 @@ type config struct {
 	crds            crdSet
 	sources         *sources
 	topics          map[string]topicSpec
+	composeACLs     map[string]map[grant]bool
+	composeTopics   map[string]topicSpec
 	kafkaMetadata   map[string]bool
 	externalSecrets map[string]bool
 	// configKeys: the keys the README documents, which the services' files may use.
@@ -125,6 +127,14 @@ func loadConfig(repo string, crdDirs []string, scaler, external string) (*config
 	if err != nil {
 		return nil, err
 	}
+	acls, err := composeACLs(filepath.Join(repo, composeACLsFile))
+	if err != nil {
+		return nil, err
+	}
+	brokerTopics, err := composeTopics(filepath.Join(repo, composeTopicsFile))
+	if err != nil {
+		return nil, err
+	}
 	kafkaMetadata, err := kafkaScalerMetadata(scaler)
 	if err != nil {
 		return nil, err
@@ -139,7 +149,8 @@ func loadConfig(repo string, crdDirs []string, scaler, external string) (*config
 			secrets[name] = true
 		}
 	}
-	return &config{crds: crds, sources: s, topics: topics, kafkaMetadata: kafkaMetadata, externalSecrets: secrets, configKeys: keys}, nil
+	return &config{crds: crds, sources: s, topics: topics, composeACLs: acls, composeTopics: brokerTopics,
+		kafkaMetadata: kafkaMetadata, externalSecrets: secrets, configKeys: keys}, nil
 }
 
 // checkRendered checks one rendered overlay and returns every problem found.
@@ -166,6 +177,8 @@ func checkRendered(name string, objects []*object, cfg *config) []error {
 	r.checkSelectors()
 	r.checkServiceConfigs(cfg.configKeys)
 	r.checkTopics(cfg.topics)
+	r.checkComposeACLs(cfg.composeACLs)
+	r.checkComposeTopics(cfg.composeTopics, cfg.topics)
 	r.checkScaling(cfg.kafkaMetadata)
 	r.checkRules(cfg.sources)
 	r.checkDashboards(cfg.sources)

@@ -179,3 +179,79 @@ func TestTopicsAreReadFromTopicsRs(t *testing.T) {
 		t.Errorf("read %d topics, want 13", len(topics))
 	}
 }
+
+// The compose broker's files against the KafkaUsers and topics.rs: a difference either
+// way is reported.
+func TestComposeBrokerDifferencesAreRejected(t *testing.T) {
+	cfg, rendered := testConfig(t)
+	objects, err := parseObjects("dev.yaml", bytes.NewReader(rendered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		change func(c *config)
+		want   string
+	}{
+		{"a compose user without KafkaUser", func(c *config) {
+			c.composeACLs["reporting"] = map[grant]bool{{"topic", "literal", "alerts", "Read"}: true}
+		}, "deploy/kafka/compose/acls grants reporting, which has no KafkaUser"},
+		{"a topic with other partitions", func(c *config) {
+			spec := c.composeTopics["alerts"]
+			spec.partitions = 3
+			c.composeTopics["alerts"] = spec
+		}, "deploy/kafka/compose/topics: alerts has partitions 3"},
+		{"a topic missing", func(c *config) { delete(c.composeTopics, "incidents") },
+			"deploy/kafka/compose/topics lacks the stack's topic incidents"},
+		{"a topic too many", func(c *config) { c.composeTopics["extra"] = topicSpec{partitions: 1} },
+			"deploy/kafka/compose/topics: extra is no topic of the stack"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			broken := *cfg
+			broken.composeACLs = map[string]map[grant]bool{}
+			for user, grants := range cfg.composeACLs {
+				broken.composeACLs[user] = grants
+			}
+			broken.composeTopics = map[string]topicSpec{}
+			for name, spec := range cfg.composeTopics {
+				broken.composeTopics[name] = spec
+			}
+			c.change(&broken)
+			var all []string
+			for _, e := range checkRendered("dev.yaml", objects, &broken) {
+				all = append(all, e.Error())
+			}
+			if !strings.Contains(strings.Join(all, "\n"), c.want) {
+				t.Errorf("no problem says %q; the problems:\n%s", c.want, strings.Join(all, "\n"))
+			}
+		})
+	}
+}
+
+func TestComposeFilesAreRead(t *testing.T) {
+	repo := os.Getenv("K8S_CHECK_REPO")
+	if repo == "" {
+		t.Fatal("K8S_CHECK_REPO is not set: run the tests through scripts/k8s-check.sh")
+	}
+	acls, err := composeACLs(filepath.Join(repo, composeACLsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]grant{
+		"ingestion":       {"topic", "literal", "raw-logs", "Write"},
+		"standardization": {"transactionalId", "prefix", "standardization-", "Write"},
+		"processing":      {"group", "prefix", "processing", "Read"},
+		"kafka-ui":        {"cluster", "literal", "kafka-cluster", "DescribeConfigs"},
+	} {
+		if !acls[user][want] {
+			t.Errorf("%s: %s not read", user, want)
+		}
+	}
+	topics, err := composeTopics(filepath.Join(repo, composeTopicsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := topics["detector-state"], (topicSpec{3, 30 * 24 * 3600 * 1000, "compact,delete", 16 << 20}); got != want {
+		t.Errorf("detector-state: read %+v, want %+v", got, want)
+	}
+}

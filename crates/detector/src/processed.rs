@@ -16,7 +16,7 @@ pub const PROCESSED_SCHEMA_VERSION: &str = "processed-v1";
 pub const ALERT_SCHEMA_VERSION: &str = "alert-v1";
 
 /// The standardized record with its scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcessedRecord {
     #[serde(flatten)]
     pub record: StandardizedRecord,
@@ -27,6 +27,7 @@ pub struct ProcessedRecord {
     /// What the streaming detectors said of the run compared with its series' history
     /// (`None` when they were not asked, or refused the point: see `detector_error`).
     #[serde(default)]
+    #[schema(required = true)]
     pub detector: Option<Verdict>,
     /// Why the detectors refused the point (out of order, non-finite...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,14 +53,14 @@ pub struct ProcessedRecord {
 }
 
 /// Why a valid run was left out by the detectors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Late {
     pub reason: LateReason,
     /// Start (RFC 3339) of the latest run of the series the detectors had learned.
     pub series_latest: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LateReason {
     /// It started before the latest run of its series the detectors had learned: scoring
@@ -318,7 +319,7 @@ impl ProcessedRecord {
 }
 
 /// One alert: which run, what was wrong, how urgent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Stable: the same run and detector always give the same id, so a repeat can be
     /// de-duplicated downstream.
@@ -340,6 +341,7 @@ pub struct Alert {
     pub cause: Option<AlertReason>,
     /// One sentence: the value, its usual range for this object, and since when.
     #[serde(default)]
+    #[schema(required = true)]
     pub why: String,
     pub metrics: AlertMetrics,
     #[serde(
@@ -355,7 +357,7 @@ pub struct Alert {
 }
 
 /// The run's figures, as the alert shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertMetrics {
     pub duration_seconds: f64,
     pub memory_used_bytes: i64,

@@ -27,18 +27,20 @@ pub struct ProcessedRecord {
     /// What the streaming detectors said of the run compared with its series' history
     /// (`None` when they were not asked, or refused the point: see `detector_error`).
     #[serde(default)]
-    #[schema(required = true)]
     pub detector: Option<Verdict>,
     /// Why the detectors refused the point (out of order, non-finite...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detector_error: Option<String>,
     /// Set when the run came after a later run of its series: the detectors, which learn
     /// each series in time order, left it out, and the rules alone scored it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub late: Option<Late>,
     /// What the object's own history says of the run: whether it pages someone, and why
     /// (`None` when the run was scored by the rules alone, which then alert as they hit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub judgement: Option<Judgement>,
     /// A rule broke, or the detectors reached their warning level (whether or not it
     /// pages: see `judgement`).
@@ -338,6 +340,7 @@ pub struct Alert {
     pub reasons: Vec<String>,
     /// What the alert is about (absent from alerts written before it was added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub cause: Option<AlertReason>,
     /// One sentence: the value, its usual range for this object, and since when.
     #[serde(default)]

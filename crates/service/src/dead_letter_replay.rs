@@ -14,9 +14,9 @@ use obs_kafka::KafkaConfig;
 use prometheus::IntCounter;
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// What a client waits before asking again when the broker failed the replay.
 const RETRY_AFTER: Duration = Duration::from_secs(5);

@@ -46,6 +46,7 @@ pub struct HealthCheck {
     pub probe: Probe,
     /// Why the check fails.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<String>,
 }
 
@@ -191,7 +192,10 @@ mod tests {
     #[test]
     fn live_ready_and_reasons() {
         let ready = HealthReport::new("s", kafka(true)).with_check("loop", true);
-        assert_eq!((ready.status, ready.live, ready.ready), (HealthStatus::Ok, true, true));
+        assert_eq!(
+            (ready.status, ready.live, ready.ready),
+            (HealthStatus::Ok, true, true)
+        );
         assert!(ready.reasons.is_empty());
 
         let joining = HealthReport::new("s", kafka(true))
@@ -212,7 +216,10 @@ mod tests {
         );
 
         let dead = HealthReport::new("s", kafka(true)).with_check("loop", false);
-        assert_eq!((dead.status, dead.live, dead.ready), (HealthStatus::Down, false, false));
+        assert_eq!(
+            (dead.status, dead.live, dead.ready),
+            (HealthStatus::Down, false, false)
+        );
         assert_eq!(dead.reasons, ["loop: not running"]);
     }
 

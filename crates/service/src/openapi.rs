@@ -16,6 +16,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use utoipa::openapi::path::{Operation, OperationBuilder, PathItem, Paths};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -89,7 +91,14 @@ impl<S: Clone + Send + Sync + 'static> RequireScope for OpenApiRouter<S> {
 /// not data).
 pub fn finish(service: &str, routes: Router, mut document: OpenApi, metrics: &Metrics) -> Router {
     complete(service, &mut document);
-    let json = serde_json::to_string(&document).unwrap_or_default();
+    let mut json = serde_json::to_value(&document).unwrap_or_default();
+    require_nullable_properties(&mut json);
+    if let Some(schema) =
+        json.pointer_mut("/paths/~1openapi.json/get/responses/200/content/application~1json/schema")
+    {
+        *schema = document_schema();
+    }
+    let json = json.to_string();
     let routes = routes.route(
         "/openapi.json",
         get(move || {
@@ -243,6 +252,157 @@ pub fn complete(service: &str, document: &mut OpenApi) {
                 .build(),
         ),
     );
+}
+
+/// What `/openapi.json` answers: an OpenAPI 3.1 document, its top level described
+/// (written into the JSON: utoipa's types would not carry the free-form parts).
+fn document_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["openapi", "info", "paths", "components"],
+        "properties": {
+            "openapi": {"type": "string", "enum": ["3.1.0"]},
+            "info": {
+                "type": "object",
+                "required": ["title", "version"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "version": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+            "paths": {
+                "type": "object",
+                "description": "each path with its operations, by method",
+                "additionalProperties": {"type": "object", "additionalProperties": {}},
+            },
+            "components": {
+                "type": "object",
+                "required": ["schemas", "securitySchemes"],
+                "properties": {
+                    "schemas": {"type": "object", "additionalProperties": {}},
+                    "securitySchemes": {"type": "object", "additionalProperties": {}},
+                },
+            },
+        },
+    })
+}
+
+/// Adds to `required` every property that may be `null`, in the schemas of the answers
+/// (those a request body alone uses are left alone: there `null` means "not given").
+/// The stack writes `null` for an empty `Option` (the fields it leaves out instead say
+/// `nullable = false`), where utoipa counts every `Option` as optional.
+fn require_nullable_properties(document: &mut Value) {
+    let mut reached = BTreeSet::new();
+    let mut pending = Vec::new();
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut() {
+                let answers = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut);
+                for answer in answers.into_iter().flat_map(|a| a.values_mut()) {
+                    let contents = answer.get_mut("content").and_then(Value::as_object_mut);
+                    for content in contents.into_iter().flat_map(|c| c.values_mut()) {
+                        if let Some(schema) = content.get_mut("schema") {
+                            require_nullable(schema);
+                            references(schema, &mut pending);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    while let Some(name) = pending.pop() {
+        if reached.insert(name.clone()) {
+            if let Some(schema) = schemas.get(&name) {
+                references(schema, &mut pending);
+            }
+        }
+    }
+    for name in reached {
+        if let Some(schema) = schemas.get_mut(&name) {
+            require_nullable(schema);
+        }
+    }
+}
+
+/// The component names `schema` refers to, anywhere within it.
+fn references(schema: &Value, names: &mut Vec<String>) {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(name) = fields
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                names.push(name.to_owned());
+            }
+            fields.values().for_each(|v| references(v, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, names)),
+        _ => {}
+    }
+}
+
+/// [`require_nullable_properties`] on one schema and the schemas within it.
+fn require_nullable(schema: &mut Value) {
+    let Some(fields) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(properties) = fields.get("properties").and_then(Value::as_object) {
+        let nullable: Vec<Value> = properties
+            .iter()
+            .filter(|(_, property)| may_be_null(property))
+            .map(|(name, _)| Value::from(name.as_str()))
+            .collect();
+        if !nullable.is_empty() {
+            let required = fields
+                .entry("required")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(required) = required.as_array_mut() {
+                for name in nullable {
+                    if !required.contains(&name) {
+                        required.push(name);
+                    }
+                }
+            }
+        }
+    }
+    for (key, child) in fields.iter_mut() {
+        match (key.as_str(), child) {
+            ("properties", Value::Object(properties)) => {
+                properties.values_mut().for_each(require_nullable);
+            }
+            ("allOf" | "oneOf" | "anyOf", Value::Array(schemas)) => {
+                schemas.iter_mut().for_each(require_nullable);
+            }
+            ("items" | "additionalProperties", child) => require_nullable(child),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a property's schema admits `null`.
+fn may_be_null(schema: &Value) -> bool {
+    let is_null = |s: &Value| s.get("type").and_then(Value::as_str) == Some("null");
+    let listed = schema
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.iter().any(|t| t == "null"));
+    let alternative = ["oneOf", "anyOf"].iter().any(|key| {
+        schema
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|schemas| schemas.iter().any(is_null))
+    });
+    listed || alternative
 }
 
 fn json_content(schema: RefOr<Schema>) -> utoipa::openapi::Content {

@@ -2,8 +2,10 @@
 //! `/openapi.json` without a key, names every route the service's source declares outside
 //! its documented table (and the shared ones), every operation it lists is served (a real
 //! request is neither the router's `not_found` fallback nor a 405), each protected one names
-//! its scope, and every error answer is the `ApiError` shape.
+//! its scope, every error answer is the `ApiError` shape, and every success answer's schema
+//! describes its fields ([`answer_schema_problems`]).
 
+use crate::answer_schemas::answer_schema_problems;
 use crate::keys::bearer;
 use crate::router::{call_router, declared_routes, SHARED_ROUTES};
 use axum::body::Body;
@@ -54,6 +56,12 @@ pub async fn check_document(router: &Router, sources: &[&str]) {
     assert_eq!(
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+    let problems = answer_schema_problems(&document);
+    assert!(
+        problems.is_empty(),
+        "success answers whose schema does not describe them:\n{}",
+        problems.join("\n")
     );
     let operations = documented_operations(&document);
     let paths: BTreeSet<&str> = operations.iter().map(|(_, p, _)| p.as_str()).collect();

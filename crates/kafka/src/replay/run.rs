@@ -46,6 +46,7 @@ impl ReplayTopics {
 
 /// One dead letter of the answer.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ListedDeadLetter)]
 pub struct Listed {
     #[serde(flatten)]
     pub dead_letter: DeadLetterInfo,

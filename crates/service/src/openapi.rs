@@ -93,6 +93,7 @@ pub fn finish(service: &str, routes: Router, mut document: OpenApi, metrics: &Me
     complete(service, &mut document);
     let mut json = serde_json::to_value(&document).unwrap_or_default();
     require_nullable_properties(&mut json);
+    name_link_fields(&mut json);
     if let Some(schema) =
         json.pointer_mut("/paths/~1openapi.json/get/responses/200/content/application~1json/schema")
     {
@@ -329,6 +330,39 @@ fn require_nullable_properties(document: &mut Value) {
     for name in reached {
         if let Some(schema) = schemas.get_mut(&name) {
             require_nullable(schema);
+        }
+    }
+}
+
+/// Writes the fields of the answers' links as OpenAPI names them (`operationId`...):
+/// utoipa 5.5 serializes its `Link` with the Rust names (`operation_id`), which clients
+/// (Schemathesis) refuse.
+fn name_link_fields(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let answers = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|answers| answers.values_mut());
+    for answer in answers {
+        let links = answer.get_mut("links").and_then(Value::as_object_mut);
+        for link in links.into_iter().flat_map(|l| l.values_mut()) {
+            let Some(link) = link.as_object_mut() else {
+                continue;
+            };
+            for (rust, openapi) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(rust) {
+                    link.insert(openapi.to_owned(), value);
+                }
+            }
         }
     }
 }

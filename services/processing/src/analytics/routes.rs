@@ -83,7 +83,9 @@ async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesRep
     ),
     responses(
         (status = 200, description = "the newest processed runs, newest first", body = ViewAnswer<RecentRecords>,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(("trace" = (operation_id = "trace", parameters(("record_id" = "$response.body#/records/0/record_id")),
+                description = "where the newest run listed has been")))),
     )
 )]
 async fn recent(
@@ -102,7 +104,9 @@ async fn recent(
     ),
     responses(
         (status = 200, description = "the newest alerts, newest first", body = ViewAnswer<Anomalies>,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(("trace" = (operation_id = "trace", parameters(("record_id" = "$response.body#/anomalies/0/record_id")),
+                description = "where the run of the newest alert has been")))),
     )
 )]
 async fn anomalies(

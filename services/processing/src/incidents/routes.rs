@@ -214,7 +214,13 @@ struct Accepted {
     ),
     responses(
         (status = 200, description = "the matching incidents (without their evidence) and how many matched", body = ViewAnswer<Listing>,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(
+                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/incidents/0/id")),
+                    description = "the first incident listed, with its evidence")),
+                ("acknowledge" = (operation_id = "acknowledge", parameters(("id" = "$response.body#/incidents/0/id")))),
+                ("resolve" = (operation_id = "resolve", parameters(("id" = "$response.body#/incidents/0/id")))),
+            )),
     )
 )]
 async fn list(
@@ -249,7 +255,11 @@ fn unknown(id: &str) -> ApiError {
     params(("id" = String, Path, description = "the incident's id")),
     responses(
         (status = 200, description = "the incident with its timeline and evidence", body = ViewAnswer<Shown>,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(
+                ("acknowledge" = (operation_id = "acknowledge", parameters(("id" = "$request.path.id")))),
+                ("resolve" = (operation_id = "resolve", parameters(("id" = "$request.path.id")))),
+            )),
         (status = 404, description = "no such incident", body = ErrorBody),
     )
 )]

@@ -325,7 +325,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (routes, document) = OpenApiRouter::new()
         .merge(
             OpenApiRouter::new()
-                .routes(routes!(status::status))
+                .routes(routes!(status))
                 .require_scope(keys, auth::Scope::Read),
         )
         .merge(
@@ -401,6 +401,56 @@ fn health(state: &AppState) -> HealthReport {
         )
     } else {
         report
+    }
+}
+
+/// `GET /status`: the loop (partitions, lag, counts), the detectors, the analytics view and
+/// the incidents and their notifier (`null` when not configured), each consumer with its
+/// last error.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "the loops, readers and views of the service", body = status::Status))
+)]
+async fn status(State(state): State<Arc<AppState>>) -> Json<status::Status> {
+    Json(status_report(&state))
+}
+
+impl console::LocalStatus for AppState {
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(status_report(self)).unwrap_or_default()
+    }
+}
+
+fn status_report(state: &AppState) -> status::Status {
+    let topics = &state.config.topics;
+    status::Status {
+        service: SERVICE,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        kafka: status::KafkaStatus {
+            bootstrap_servers: state.config.kafka.bootstrap_servers.clone(),
+            broker: state.probe.status(),
+            input: topics.standardized_logs.name.clone(),
+            outputs: vec![
+                topics.processed_metrics.name.clone(),
+                topics.alerts.name.clone(),
+            ],
+        },
+        stage: state.stage.map(StageHandle::status),
+        detector: lock(&state.detectors).snapshot(),
+        retrain: state.retrainer.status(),
+        analytics: status::AnalyticsStatus {
+            reader: state.reader.map(FollowerHandle::status),
+            view: state.view.stats(),
+        },
+        logs: state.logs.status(),
+        incident_notifier: state.notifier.map(alertmanager::NotifierHandle::status),
+        incidents: status::IncidentsStatus {
+            stage: state.incident_stage.map(StageHandle::status),
+            reader: state.incident_reader.map(FollowerHandle::status),
+            view: state.incidents.view.counts().report(),
+        },
+        trace: state.trace.status(state.reader.map(FollowerHandle::status)),
     }
 }
 

@@ -231,7 +231,7 @@ fn stop(stage: &Running<StageHandle>) -> anyhow::Result<()> {
 pub fn router(state: Arc<AppState>) -> Router {
     let (routes, document) = OpenApiRouter::new()
         .routes(routes!(standardize_single))
-        .routes(routes!(status::status))
+        .routes(routes!(status))
         .require_scope(&state.auth, Scope::Read)
         .merge(dead_letter_replay::router(
             state.replay.clone(),
@@ -277,6 +277,59 @@ fn health(state: &AppState) -> HealthReport {
             "app_logs_partitions",
             stage_readiness(state.log_stage.map(StageHandle::status)),
         )
+}
+
+/// `GET /status`: each loop's partitions, lag and counts, and the de-duplication's memory.
+#[utoipa::path(
+    get, path = "/status", tag = "status",
+    responses((status = 200, description = "each loop's partitions, lag and counts, and the de-duplication's memory", body = status::Status))
+)]
+async fn status(State(state): State<Arc<AppState>>) -> Json<status::Status> {
+    let (consumed, standardized, dead_lettered, duplicates_dropped) = state.stage_totals();
+    let (events_in, events_standardized, events_dead) = state.log_stage_totals();
+    let config = &state.config;
+    let topics = &config.topics;
+    Json(status::Status {
+        service: SERVICE,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        time_zone: config.standardize.time_zone.clone(),
+        kafka: status::KafkaStatus {
+            bootstrap_servers: config.kafka.bootstrap_servers.clone(),
+            broker: state.probe.status(),
+            input: topics.raw_logs.name.clone(),
+            outputs: vec![
+                topics.standardized_logs.name.clone(),
+                topics.dead_letters.name.clone(),
+                topics.standardized_ids.name.clone(),
+            ],
+            log_events_input: topics.app_logs.name.clone(),
+            log_events_outputs: vec![
+                topics.standardized_app_logs.name.clone(),
+                topics.dead_letters.name.clone(),
+            ],
+        },
+        stage: state.stage_status(),
+        records: status::RecordCounts {
+            consumed,
+            standardized,
+            dead_lettered,
+            duplicates_dropped,
+        },
+        dedup: status::DedupStatus {
+            horizon_seconds: config.dedup.horizon_ms(topics) / 1000,
+            remembered_ids: state.dedup_metrics.remembered.get(),
+            max_ids: config.dedup.max_ids,
+            evicted_ids: state.dedup_metrics.evicted.get(),
+            ids_topic: topics.standardized_ids.name.clone(),
+        },
+        log_events_stage: state.log_stage_status(),
+        log_events: status::EventCounts {
+            consumed: events_in,
+            standardized: events_standardized,
+            dead_lettered: events_dead,
+        },
+    })
 }
 
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits

@@ -1,14 +1,10 @@
-//! `GET /status`: each loop's partitions, lag and counts (`in = standardized + dead +
-//! duplicates` for runs, `in = standardized + dead` for log events) and the
-//! de-duplication's memory.
+//! The answer of `GET /status`: each loop's partitions, lag and counts (for runs
+//! `in = standardized + dead + duplicates`, for log events `in = standardized + dead`) and
+//! the de-duplication's memory.
 
-use crate::{AppState, SERVICE};
-use axum::extract::State;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use obs_kafka::{BrokerStatus, StageStatus};
 use serde::Serialize;
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The answer of `GET /status`.
@@ -71,56 +67,4 @@ pub struct DedupStatus {
     pub max_ids: usize,
     pub evicted_ids: u64,
     pub ids_topic: String,
-}
-
-#[utoipa::path(
-    get, path = "/status", tag = "status",
-    responses((status = 200, description = "each loop's partitions, lag and counts, and the de-duplication's memory", body = Status))
-)]
-pub async fn status(State(state): State<Arc<AppState>>) -> Json<Status> {
-    let (consumed, standardized, dead_lettered, duplicates_dropped) = state.stage_totals();
-    let (events_in, events_standardized, events_dead) = state.log_stage_totals();
-    let config = &state.config;
-    let topics = &config.topics;
-    Json(Status {
-        service: SERVICE,
-        version: env!("CARGO_PKG_VERSION"),
-        started_at: state.started_at,
-        time_zone: config.standardize.time_zone.clone(),
-        kafka: KafkaStatus {
-            bootstrap_servers: config.kafka.bootstrap_servers.clone(),
-            broker: state.probe.status(),
-            input: topics.raw_logs.name.clone(),
-            outputs: vec![
-                topics.standardized_logs.name.clone(),
-                topics.dead_letters.name.clone(),
-                topics.standardized_ids.name.clone(),
-            ],
-            log_events_input: topics.app_logs.name.clone(),
-            log_events_outputs: vec![
-                topics.standardized_app_logs.name.clone(),
-                topics.dead_letters.name.clone(),
-            ],
-        },
-        stage: state.stage_status(),
-        records: RecordCounts {
-            consumed,
-            standardized,
-            dead_lettered,
-            duplicates_dropped,
-        },
-        dedup: DedupStatus {
-            horizon_seconds: config.dedup.horizon_ms(topics) / 1000,
-            remembered_ids: state.dedup_metrics.remembered.get(),
-            max_ids: config.dedup.max_ids,
-            evicted_ids: state.dedup_metrics.evicted.get(),
-            ids_topic: topics.standardized_ids.name.clone(),
-        },
-        log_events_stage: state.log_stage_status(),
-        log_events: EventCounts {
-            consumed: events_in,
-            standardized: events_standardized,
-            dead_lettered: events_dead,
-        },
-    })
 }

@@ -492,3 +492,60 @@ fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> 
     .into_iter()
     .flatten()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn document() -> Value {
+        json!({
+            "paths": {"/x": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Body"}}}},
+                "responses": {"200": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}},
+                    "links": {"next": {"operation_id": "y", "request_body": 1, "parameters": {"id": "$response.body#/id"}}},
+                }},
+            }}},
+            "components": {"schemas": {
+                "Answer": {"type": "object", "required": ["id"], "properties": {
+                    "id": {"type": "string"},
+                    "note": {"type": ["string", "null"]},
+                    "inner": {"$ref": "#/components/schemas/Inner"},
+                    "skipped": {"type": "string"},
+                }},
+                "Inner": {"allOf": [{"type": "object", "properties": {
+                    "mark": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Body"}]},
+                }}]},
+                "Body": {"type": "object", "properties": {"by": {"type": ["string", "null"]}}},
+            }},
+        })
+    }
+
+    #[test]
+    fn nullable_fields_of_answers_are_required_and_request_bodies_are_left_alone() {
+        let mut document = document();
+        // `Body` is reached from the answer too: make a request-only copy to compare.
+        document["components"]["schemas"]["Request"] =
+            document["components"]["schemas"]["Body"].clone();
+        document["paths"]["/x"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"] = json!("#/components/schemas/Request");
+        require_nullable_properties(&mut document);
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["Answer"]["required"], json!(["id", "note"]));
+        assert_eq!(schemas["Inner"]["allOf"][0]["required"], json!(["mark"]));
+        assert_eq!(schemas["Body"]["required"], json!(["by"]));
+        assert!(schemas["Request"].get("required").is_none());
+    }
+
+    #[test]
+    fn links_are_written_with_the_openapi_names() {
+        let mut document = document();
+        name_link_fields(&mut document);
+        let link = &document["paths"]["/x"]["post"]["responses"]["200"]["links"]["next"];
+        assert_eq!(
+            *link,
+            json!({"operationId": "y", "requestBody": 1, "parameters": {"id": "$response.body#/id"}})
+        );
+    }
+}

@@ -3,24 +3,32 @@
 
 Each service runs from its binary ($FUZZ_BIN_DIR) against the real broker
 ($KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092) on topics unique to the run, on a free
-loopback port, with one API key of every scope. Schemathesis reads the service's own
-`/openapi.json` and sends `$FUZZ_MAX_EXAMPLES` cases per operation (positive and negative)
-with that key; the run fails on any 5xx, an answer outside its documented schema, status
-code, content type or headers, or invalid data accepted. Schemathesis comes from $ST (see
-scripts/fuzz-api.sh). Standard library only; the processes it started are stopped and the
-run's topics deleted at the end.
+loopback port, with one API key of every scope. First a slice of the field sample (failed
+runs among it, hence alerts and incidents) and log events about its failures go through
+ingestion and the pipeline, so that the answers have something to show. Then Schemathesis
+reads each service's own `/openapi.json` and sends `$FUZZ_MAX_EXAMPLES` cases per operation
+(positive and negative) with that key, and follows the document's links (an incident listed
+to its detail and commands, a run to its trace) with the ids the answers give; the run fails
+on any 5xx, an answer outside its documented schema, status code, content type or headers,
+or invalid data accepted. Schemathesis comes from $ST (see scripts/fuzz-api.sh). Standard
+library only; the processes it started are stopped, the run's topics deleted and its
+temporary directory removed at the end (kept, with the services' logs, when a service
+fails).
 """
 
 import hashlib
+import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -48,6 +56,88 @@ def live(url):
             return answer.status == 200
     except OSError:
         return False
+
+
+# Runs of the field sample sent before the fuzzing: enough for failures, hence alerts and
+# incidents, in several sources.
+SEED_RUNS = 300
+SEED_TIMEOUT_SECONDS = 180
+
+
+def call(method, url, token, body=None, content_type="application/json"):
+    """The JSON answer of one request with the run's key, asked again while the service
+    answers 503 (Kafka not reachable yet, topics being created); raises on another non-2xx."""
+    deadline = time.monotonic() + 60
+    while True:
+        request = urllib.request.Request(url, data=body, method=method, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline:
+                sys.exit(f"fuzz-api: {method} {url} answered {error.code}: {error.read()[:500]!r}")
+        time.sleep(1)
+
+
+def seed(urls, token):
+    """Sends SEED_RUNS runs of the field sample and one log event per failed run (same
+    company, source, object and time, so incidents have log evidence) through ingestion,
+    and waits until processing shows them all and has opened an incident. Returns ids the
+    answers gave: `incident_ids`, `record_ids`."""
+    lines = (ROOT / "sample-data/logs.json").read_text().splitlines()[:SEED_RUNS]
+    report = call("POST", f"{urls['ingestion']}/ingest/batch", token, "\n".join(lines).encode(),
+                  "application/x-ndjson")
+    if report["accepted"] != SEED_RUNS:
+        sys.exit(f"fuzz-api: ingestion refused seed runs: {report}")
+    events = []
+    for run in map(json.loads, lines):
+        if run["Etat"] != "SUCCESS":
+            day, month, rest = run["Debut"].split("-", 2)
+            year, clock = rest.split(" ")
+            events.append({"service": run["Source"], "level": "error",
+                           "message": f"run of {run['Objet']} failed: {run['Description'][:200]}",
+                           "timestamp": f"{year}-{month}-{day}T{clock[:8]}Z",
+                           "attributes": {"company": run["Entreprise"], "source": run["Source"],
+                                          "object_id": str(run["Objet_Id"]), "attempt": 1}})
+    events.append({"service": "sync-worker", "message": "connection reset by peer, retrying"})
+    call("POST", f"{urls['ingestion']}/log", token, json.dumps(events).encode())
+    processing = urls["processing"]
+    started = time.monotonic()
+    deadline = started + SEED_TIMEOUT_SECONDS
+    while True:
+        summary = call("GET", f"{processing}/analytics/summary", token)
+        logs = call("GET", f"{processing}/logs?limit=1", token)
+        incidents = call("GET", f"{processing}/incidents?limit=1", token)
+        if (summary["total_logs_processed"] >= SEED_RUNS and logs["total_matched"] >= len(events)
+                and incidents["total_matched"] > 0):
+            print(f"fuzz-api: seeded {SEED_RUNS} runs, {len(events)} log events, "
+                  f"{incidents['total_matched']} incidents in {time.monotonic() - started:.0f} s",
+                  flush=True)
+            listed = call("GET", f"{processing}/incidents?limit=5", token)["incidents"]
+            recent = call("GET", f"{processing}/analytics/recent?limit=5", token)["records"]
+            return {"incident_ids": [i["id"] for i in listed],
+                    "record_ids": [r["record_id"] for r in recent]}
+        if time.monotonic() > deadline:
+            sys.exit(f"fuzz-api: the seed did not go through the pipeline in {SEED_TIMEOUT_SECONDS} s: "
+                     f"{summary['total_logs_processed']} runs processed, {logs['total_matched']} log "
+                     f"events, {incidents['total_matched']} incidents")
+        time.sleep(1)
+
+
+def run_config(tmp, ids):
+    """tests/api/schemathesis.toml, plus the seeded ids as dictionaries that half of the
+    generated `id` and `record_id` path parameters take their value from: real incidents and
+    runs reach their detail answers in every run, not only when a random id hits one."""
+    # Top-level keys before the file's tables, which would take them in.
+    lines = ["parameters = { " + ", ".join(
+        f'"path.{name}" = {{ dictionary = "{name}s", probability = 0.5 }}' for name in ("id", "record_id")
+    ) + " }", (Path(__file__).with_name("schemathesis.toml")).read_text()]
+    for name, key in (("ids", "incident_ids"), ("record_ids", "record_ids")):
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(ids[key])}"]
+    config = tmp / "schemathesis.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
 
 
 def delete_topics(bootstrap, run_id):
@@ -97,14 +187,15 @@ def main():
                     print((tmp / f"{name}.log").read_text(errors="replace")[-3000:])
                     sys.exit(f"fuzz-api: {name} did not start")
                 time.sleep(0.3)
+        config = run_config(tmp, seed(urls, token))
         for name in SERVICES:
             print(f"\n== {name}: schemathesis on {urls[name]}/openapi.json, {examples} examples per operation",
                   flush=True)
             result = subprocess.run([
-                st, "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
+                st, "--config-file", str(config), "run",
                 f"{urls[name]}/openapi.json", "--header", f"Authorization: Bearer {token}",
                 "--checks", CHECKS, "--max-examples", examples, "--workers", "2",
-                "--phases", "examples,coverage,fuzzing", "--request-timeout", "30",
+                "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "30",
                 "--suppress-health-check", "too_slow,filter_too_much", "--output-sanitize", "true",
                 "--report", "junit", "--report-dir", str(tmp / f"report-{name}"),
                 "--seed", os.environ.get("FUZZ_SEED", str(secrets.randbelow(2**31))),
@@ -126,6 +217,7 @@ def main():
     if failed:
         print(f"fuzz-api: failing: {', '.join(failed)}; the services' logs are in {tmp}")
         sys.exit(1)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ pub const PROCESSED_SCHEMA_VERSION: &str = "processed-v1";
 pub const ALERT_SCHEMA_VERSION: &str = "alert-v1";
 
 /// The standardized record with its scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcessedRecord {
     #[serde(flatten)]
     pub record: StandardizedRecord,
@@ -30,14 +30,17 @@ pub struct ProcessedRecord {
     pub detector: Option<Verdict>,
     /// Why the detectors refused the point (out of order, non-finite...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detector_error: Option<String>,
     /// Set when the run came after a later run of its series: the detectors, which learn
     /// each series in time order, left it out, and the rules alone scored it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub late: Option<Late>,
     /// What the object's own history says of the run: whether it pages someone, and why
     /// (`None` when the run was scored by the rules alone, which then alert as they hit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub judgement: Option<Judgement>,
     /// A rule broke, or the detectors reached their warning level (whether or not it
     /// pages: see `judgement`).
@@ -52,14 +55,14 @@ pub struct ProcessedRecord {
 }
 
 /// Why a valid run was left out by the detectors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Late {
     pub reason: LateReason,
     /// Start (RFC 3339) of the latest run of the series the detectors had learned.
     pub series_latest: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LateReason {
     /// It started before the latest run of its series the detectors had learned: scoring
@@ -318,7 +321,7 @@ impl ProcessedRecord {
 }
 
 /// One alert: which run, what was wrong, how urgent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Stable: the same run and detector always give the same id, so a repeat can be
     /// de-duplicated downstream.
@@ -337,9 +340,11 @@ pub struct Alert {
     pub reasons: Vec<String>,
     /// What the alert is about (absent from alerts written before it was added).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub cause: Option<AlertReason>,
     /// One sentence: the value, its usual range for this object, and since when.
     #[serde(default)]
+    #[schema(required = true)]
     pub why: String,
     pub metrics: AlertMetrics,
     #[serde(
@@ -355,7 +360,7 @@ pub struct Alert {
 }
 
 /// The run's figures, as the alert shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertMetrics {
     pub duration_seconds: f64,
     pub memory_used_bytes: i64,

@@ -15,7 +15,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How urgent an anomaly is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Warning,
@@ -51,7 +63,19 @@ impl std::str::FromStr for Severity {
 }
 
 /// Which rule a record broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     Failure,
@@ -116,7 +140,7 @@ impl Default for RulesConfig {
 }
 
 /// The derived metrics of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunMetrics {
     /// 0–100, higher is better.
     pub efficiency_score: f64,
@@ -127,7 +151,7 @@ pub struct RunMetrics {
 }
 
 /// One broken rule, with a readable reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleHit {
     pub rule: RuleKind,
     pub reason: String,

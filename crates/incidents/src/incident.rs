@@ -19,7 +19,7 @@ pub fn incident_id(alert_id: &str) -> String {
 }
 
 /// Where an incident stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Open,
@@ -55,7 +55,7 @@ impl fmt::Display for IncidentStatus {
 }
 
 /// One series (object), or a whole source of a company.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeKind {
     Series,
@@ -63,7 +63,7 @@ pub enum ScopeKind {
 }
 
 /// What an incident is about; the series fields are set for a series incident only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scope {
     pub kind: ScopeKind,
     pub company: String,
@@ -81,7 +81,7 @@ impl Scope {
 }
 
 /// Who acknowledged, when, and what they said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Mark {
     pub by: String,
     pub note: Option<String>,
@@ -93,7 +93,7 @@ pub struct Mark {
 }
 
 /// Why and when an incident was resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Resolution {
     #[serde(flatten)]
     pub reason: ResolveReason,
@@ -115,7 +115,7 @@ pub struct Resolution {
 }
 
 /// Why an incident was resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum ResolveReason {
     /// An operator resolved it.
@@ -140,7 +140,7 @@ impl ResolveReason {
 }
 
 /// One line of an incident's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Wall clock of the signal that caused it.
     #[serde(
@@ -153,7 +153,7 @@ pub struct TimelineEntry {
 }
 
 /// What happened to an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum TimelineEvent {
     Opened {
@@ -193,7 +193,7 @@ pub enum TimelineEvent {
 
 /// How one object of an incident is doing: what the recovery and the source-wide
 /// grouping need, kept in the incident so that restoring it is enough.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeriesProgress {
     pub object_id: i64,
     pub series_key: String,
@@ -208,7 +208,7 @@ pub struct SeriesProgress {
 }
 
 /// Alerts of one series or one source grouped into one thing an operator handles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incident {
     /// `inc-` and 16 hex digits of the hash of the first alert's id (see [`incident_id`]).
     pub id: String,

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub const FAILURES_BEFORE_UNREACHABLE: u32 = 3;
 
 /// The last known state of the brokers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BrokerStatus {
     pub reachable: bool,
     pub brokers: usize,

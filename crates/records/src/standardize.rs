@@ -69,7 +69,7 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, UnknownTimeZone> {
 
 /// Class of a run failure, recognised from its error text; a bounded label for metrics
 /// and alert rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     Timeout,
@@ -229,7 +229,7 @@ fn is_quoted_identifier(text: &str) -> bool {
 
 /// A data-quality problem: the record is kept and processed, but its numbers are not
 /// to be trusted blindly. Serialized in snake_case (`negative_memory`...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QualityFlag {
     /// `memory_used (bytes)` is below zero: seen in the field, meaningless as an amount.
@@ -268,7 +268,7 @@ impl fmt::Display for QualityFlag {
 /// One run of one object, standardized. What `standardized-logs` carries, as JSON.
 ///
 /// `Parametres` is not carried: the connectors only ever write a placeholder there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StandardizedRecord {
     /// `{company}:{sequence_id}:{object_id}`: this run, for de-duplication and tracing.
     pub record_id: String,
@@ -318,6 +318,7 @@ pub struct StandardizedRecord {
     /// (and allocation-free) for a clean record. A list rather than one bool per flag so
     /// a new flag is a new value, not a new field every reader must know.
     #[serde(default)]
+    #[schema(required = true)]
     pub quality: Vec<QualityFlag>,
 }
 

@@ -12,9 +12,11 @@ use axum::Json;
 use obs_kafka::replay::{replay, ReplayReport, ReplayTopics, Selection};
 use obs_kafka::KafkaConfig;
 use prometheus::IntCounter;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// What a client waits before asking again when the broker failed the replay.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -83,7 +85,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         description = "which dead letters: at least one of `kinds`, `stages`, `since`, `until` (RFC 3339, on `dead-letter-failed-at`), `ids` (`{topic}/{partition}/{offset}`), with `limit` and `dry_run`",
         example = json!({"kinds": ["invalid_timestamp"], "since": "2025-09-05T00:00:00Z", "dry_run": true})),
     responses(
-        (status = 200, description = "selected, replayed, already replayed, unreplayable and left, with a `message` and the dead letters", body = Object),
+        (status = 200, description = "selected, replayed, already replayed, unreplayable and left, with a `message` and the dead letters", body = ReplayAnswer),
         (status = 422, description = "the selection is not valid; `details` names the field", body = ErrorBody),
         (status = 503, description = "the broker failed the replay; nothing was committed", body = ErrorBody),
     )
@@ -92,7 +94,7 @@ async fn replay_dead_letters(
     State(api): State<Arc<ReplayApi>>,
     _: ContentType<ApplicationJson>,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayAnswer>, ApiError> {
     let bytes = read_body(body, api.max_body_bytes).await?;
     let (selection, dry_run) = request(&bytes, api.stages)?;
     let _one_at_a_time = api.lock.lock().await;
@@ -113,14 +115,19 @@ async fn replay_dead_letters(
         already_replayed = report.tally.already_replayed,
         "dead letters replayed"
     );
-    Ok(Json(answer(&report)))
+    Ok(Json(ReplayAnswer {
+        message: report.summary(),
+        report,
+    }))
 }
 
-/// The report with a sentence saying what happened.
-fn answer(report: &ReplayReport) -> Value {
-    let mut value = json!(report);
-    value["message"] = json!(report.summary());
-    value
+/// The answer: the report, with a sentence saying what happened.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayAnswer {
+    #[serde(flatten)]
+    report: ReplayReport,
+    /// What happened, in a sentence.
+    message: String,
 }
 
 /// The selection and `dry_run` of a request body, restricted to the service's `own` stages.

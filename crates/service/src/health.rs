@@ -26,6 +26,18 @@ pub enum Probe {
     Ready,
 }
 
+/// The verdict of a health report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Ready (and live).
+    Ok,
+    /// Live, not ready yet.
+    NotReady,
+    /// Not live.
+    Down,
+}
+
 /// One check of a service beyond Kafka connectivity.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthCheck {
@@ -34,20 +46,19 @@ pub struct HealthCheck {
     pub probe: Probe,
     /// Why the check fails.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reason: Option<String>,
 }
 
 /// The health of a service: the body of all three endpoints.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
-    /// `ok` (ready), `not_ready` (live, not ready yet) or `down` (not live).
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub live: bool,
     pub ready: bool,
     pub service: &'static str,
     pub version: &'static str,
     /// The broker as the last checks saw it.
-    #[schema(value_type = Object)]
     pub kafka: BrokerStatus,
     pub checks: Vec<HealthCheck>,
     /// Why the service is not ready; empty when it is.
@@ -57,7 +68,7 @@ pub struct HealthReport {
 impl HealthReport {
     pub fn new(service: &'static str, kafka: BrokerStatus) -> Self {
         let mut report = HealthReport {
-            status: "",
+            status: HealthStatus::Ok,
             live: true,
             ready: true,
             service,
@@ -113,9 +124,9 @@ impl HealthReport {
         self.ready = reasons.is_empty();
         self.reasons = reasons;
         self.status = match (self.live, self.ready) {
-            (_, true) => "ok",
-            (true, false) => "not_ready",
-            (false, false) => "down",
+            (_, true) => HealthStatus::Ok,
+            (true, false) => HealthStatus::NotReady,
+            (false, false) => HealthStatus::Down,
         };
     }
 
@@ -181,7 +192,10 @@ mod tests {
     #[test]
     fn live_ready_and_reasons() {
         let ready = HealthReport::new("s", kafka(true)).with_check("loop", true);
-        assert_eq!((ready.status, ready.live, ready.ready), ("ok", true, true));
+        assert_eq!(
+            (ready.status, ready.live, ready.ready),
+            (HealthStatus::Ok, true, true)
+        );
         assert!(ready.reasons.is_empty());
 
         let joining = HealthReport::new("s", kafka(true))
@@ -189,7 +203,7 @@ mod tests {
             .with_readiness("partitions", Err("no partitions assigned yet".into()));
         assert_eq!(
             (joining.status, joining.live, joining.ready),
-            ("not_ready", true, false)
+            (HealthStatus::NotReady, true, false)
         );
         assert_eq!(joining.reasons, ["partitions: no partitions assigned yet"]);
 
@@ -202,7 +216,10 @@ mod tests {
         );
 
         let dead = HealthReport::new("s", kafka(true)).with_check("loop", false);
-        assert_eq!((dead.status, dead.live, dead.ready), ("down", false, false));
+        assert_eq!(
+            (dead.status, dead.live, dead.ready),
+            (HealthStatus::Down, false, false)
+        );
         assert_eq!(dead.reasons, ["loop: not running"]);
     }
 

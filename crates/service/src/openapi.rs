@@ -16,6 +16,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use utoipa::openapi::path::{Operation, OperationBuilder, PathItem, Paths};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -89,7 +91,15 @@ impl<S: Clone + Send + Sync + 'static> RequireScope for OpenApiRouter<S> {
 /// not data).
 pub fn finish(service: &str, routes: Router, mut document: OpenApi, metrics: &Metrics) -> Router {
     complete(service, &mut document);
-    let json = serde_json::to_string(&document).unwrap_or_default();
+    let mut json = serde_json::to_value(&document).unwrap_or_default();
+    require_nullable_properties(&mut json);
+    name_link_fields(&mut json);
+    if let Some(schema) =
+        json.pointer_mut("/paths/~1openapi.json/get/responses/200/content/application~1json/schema")
+    {
+        *schema = document_schema();
+    }
+    let json = json.to_string();
     let routes = routes.route(
         "/openapi.json",
         get(move || {
@@ -245,6 +255,190 @@ pub fn complete(service: &str, document: &mut OpenApi) {
     );
 }
 
+/// What `/openapi.json` answers: an OpenAPI 3.1 document, its top level described
+/// (written into the JSON: utoipa's types would not carry the free-form parts).
+fn document_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "required": ["openapi", "info", "paths", "components"],
+        "properties": {
+            "openapi": {"type": "string", "enum": ["3.1.0"]},
+            "info": {
+                "type": "object",
+                "required": ["title", "version"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "version": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+            "paths": {
+                "type": "object",
+                "description": "each path with its operations, by method",
+                "additionalProperties": {"type": "object", "additionalProperties": {}},
+            },
+            "components": {
+                "type": "object",
+                "required": ["schemas", "securitySchemes"],
+                "properties": {
+                    "schemas": {"type": "object", "additionalProperties": {}},
+                    "securitySchemes": {"type": "object", "additionalProperties": {}},
+                },
+            },
+        },
+    })
+}
+
+/// Adds to `required` every property that may be `null`, in the schemas of the answers
+/// (those a request body alone uses are left alone: there `null` means "not given").
+/// The stack writes `null` for an empty `Option` (the fields it leaves out instead say
+/// `nullable = false`), where utoipa counts every `Option` as optional.
+fn require_nullable_properties(document: &mut Value) {
+    let mut reached = BTreeSet::new();
+    let mut pending = Vec::new();
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in item.values_mut() {
+                let answers = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut);
+                for answer in answers.into_iter().flat_map(|a| a.values_mut()) {
+                    let contents = answer.get_mut("content").and_then(Value::as_object_mut);
+                    for content in contents.into_iter().flat_map(|c| c.values_mut()) {
+                        if let Some(schema) = content.get_mut("schema") {
+                            require_nullable(schema);
+                            references(schema, &mut pending);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    while let Some(name) = pending.pop() {
+        if reached.insert(name.clone()) {
+            if let Some(schema) = schemas.get(&name) {
+                references(schema, &mut pending);
+            }
+        }
+    }
+    for name in reached {
+        if let Some(schema) = schemas.get_mut(&name) {
+            require_nullable(schema);
+        }
+    }
+}
+
+/// Writes the fields of the answers' links as OpenAPI names them (`operationId`...):
+/// utoipa 5.5 serializes its `Link` with the Rust names (`operation_id`), which clients
+/// (Schemathesis) refuse.
+fn name_link_fields(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let answers = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|answers| answers.values_mut());
+    for answer in answers {
+        let links = answer.get_mut("links").and_then(Value::as_object_mut);
+        for link in links.into_iter().flat_map(|l| l.values_mut()) {
+            let Some(link) = link.as_object_mut() else {
+                continue;
+            };
+            for (rust, openapi) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(rust) {
+                    link.insert(openapi.to_owned(), value);
+                }
+            }
+        }
+    }
+}
+
+/// The component names `schema` refers to, anywhere within it.
+fn references(schema: &Value, names: &mut Vec<String>) {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(name) = fields
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                names.push(name.to_owned());
+            }
+            fields.values().for_each(|v| references(v, names));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, names)),
+        _ => {}
+    }
+}
+
+/// [`require_nullable_properties`] on one schema and the schemas within it.
+fn require_nullable(schema: &mut Value) {
+    let Some(fields) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(properties) = fields.get("properties").and_then(Value::as_object) {
+        let nullable: Vec<Value> = properties
+            .iter()
+            .filter(|(_, property)| may_be_null(property))
+            .map(|(name, _)| Value::from(name.as_str()))
+            .collect();
+        if !nullable.is_empty() {
+            let required = fields
+                .entry("required")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(required) = required.as_array_mut() {
+                for name in nullable {
+                    if !required.contains(&name) {
+                        required.push(name);
+                    }
+                }
+            }
+        }
+    }
+    for (key, child) in fields.iter_mut() {
+        match (key.as_str(), child) {
+            ("properties", Value::Object(properties)) => {
+                properties.values_mut().for_each(require_nullable);
+            }
+            ("allOf" | "oneOf" | "anyOf", Value::Array(schemas)) => {
+                schemas.iter_mut().for_each(require_nullable);
+            }
+            ("items" | "additionalProperties", child) => require_nullable(child),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a property's schema admits `null`.
+fn may_be_null(schema: &Value) -> bool {
+    let is_null = |s: &Value| s.get("type").and_then(Value::as_str) == Some("null");
+    let listed = schema
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|types| types.iter().any(|t| t == "null"));
+    let alternative = ["oneOf", "anyOf"].iter().any(|key| {
+        schema
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|schemas| schemas.iter().any(is_null))
+    });
+    listed || alternative
+}
+
 fn json_content(schema: RefOr<Schema>) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema)).build()
 }
@@ -297,4 +491,61 @@ fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> 
     ]
     .into_iter()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn document() -> Value {
+        json!({
+            "paths": {"/x": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Body"}}}},
+                "responses": {"200": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}},
+                    "links": {"next": {"operation_id": "y", "request_body": 1, "parameters": {"id": "$response.body#/id"}}},
+                }},
+            }}},
+            "components": {"schemas": {
+                "Answer": {"type": "object", "required": ["id"], "properties": {
+                    "id": {"type": "string"},
+                    "note": {"type": ["string", "null"]},
+                    "inner": {"$ref": "#/components/schemas/Inner"},
+                    "skipped": {"type": "string"},
+                }},
+                "Inner": {"allOf": [{"type": "object", "properties": {
+                    "mark": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Body"}]},
+                }}]},
+                "Body": {"type": "object", "properties": {"by": {"type": ["string", "null"]}}},
+            }},
+        })
+    }
+
+    #[test]
+    fn nullable_fields_of_answers_are_required_and_request_bodies_are_left_alone() {
+        let mut document = document();
+        // `Body` is reached from the answer too: make a request-only copy to compare.
+        document["components"]["schemas"]["Request"] =
+            document["components"]["schemas"]["Body"].clone();
+        document["paths"]["/x"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"] = json!("#/components/schemas/Request");
+        require_nullable_properties(&mut document);
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(schemas["Answer"]["required"], json!(["id", "note"]));
+        assert_eq!(schemas["Inner"]["allOf"][0]["required"], json!(["mark"]));
+        assert_eq!(schemas["Body"]["required"], json!(["by"]));
+        assert!(schemas["Request"].get("required").is_none());
+    }
+
+    #[test]
+    fn links_are_written_with_the_openapi_names() {
+        let mut document = document();
+        name_link_fields(&mut document);
+        let link = &document["paths"]["/x"]["post"]["responses"]["200"]["links"]["next"];
+        assert_eq!(
+            *link,
+            json!({"operationId": "y", "requestBody": 1, "parameters": {"id": "$response.body#/id"}})
+        );
+    }
 }

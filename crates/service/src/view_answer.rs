@@ -11,11 +11,14 @@ use serde::Serialize;
 /// The header that says whether an answer of a view is complete.
 pub const VIEW_CAUGHT_UP: &str = "x-view-caught-up";
 
-/// An answer of a view, with whether the view had caught up when it was given.
-#[derive(Serialize)]
+/// An answer of a view, with whether the view had caught up when it was given: the
+/// answer's fields and `view_caught_up`.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ViewAnswer<T> {
     #[serde(flatten)]
     answer: T,
+    /// `false` while the view is still reading what was published before start: the
+    /// answer is partial.
     view_caught_up: bool,
 }
 

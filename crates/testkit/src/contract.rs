@@ -2,8 +2,11 @@
 //! `/openapi.json` without a key, names every route the service's source declares outside
 //! its documented table (and the shared ones), every operation it lists is served (a real
 //! request is neither the router's `not_found` fallback nor a 405), each protected one names
-//! its scope, and every error answer is the `ApiError` shape.
+//! its scope, every error answer is the `ApiError` shape, every success answer's schema
+//! describes its fields ([`answer_schema_problems`]), and every link an answer gives names
+//! an operation of the document and parameters it takes.
 
+use crate::answer_schemas::answer_schema_problems;
 use crate::keys::bearer;
 use crate::router::{call_router, declared_routes, SHARED_ROUTES};
 use axum::body::Body;
@@ -55,7 +58,14 @@ pub async fn check_document(router: &Router, sources: &[&str]) {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    let problems = answer_schema_problems(&document);
+    assert!(
+        problems.is_empty(),
+        "success answers whose schema does not describe them:\n{}",
+        problems.join("\n")
+    );
     let operations = documented_operations(&document);
+    check_links(&operations);
     let paths: BTreeSet<&str> = operations.iter().map(|(_, p, _)| p.as_str()).collect();
     let declared: BTreeSet<String> = sources
         .iter()
@@ -108,6 +118,43 @@ pub async fn check_document(router: &Router, sources: &[&str]) {
                     operation["responses"].get(code).is_some(),
                     "{what} needs scope {scope} but documents no {code}"
                 );
+            }
+        }
+    }
+}
+
+/// Each link of each answer names a documented operation by `operationId` (as OpenAPI
+/// spells it) and only parameters that operation takes.
+fn check_links(operations: &[(String, String, &Value)]) {
+    for (method, path, operation) in operations {
+        for (code, answer) in operation["responses"].as_object().expect("responses") {
+            for (name, link) in answer["links"].as_object().into_iter().flatten() {
+                let what = format!("{method} {path} {code} link {name}");
+                let target = link["operationId"].as_str().unwrap_or_else(|| {
+                    panic!("{what} names no operationId: {link}");
+                });
+                let (_, _, target) = operations
+                    .iter()
+                    .find(|(_, _, o)| o["operationId"] == target)
+                    .unwrap_or_else(|| panic!("{what}: no operation {target}"));
+                let taken: Vec<&Value> = target["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| &p["name"])
+                    .collect();
+                for parameter in link["parameters"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(p, _)| p)
+                {
+                    assert!(
+                        taken.iter().any(|t| *t == parameter),
+                        "{what}: {target} takes no parameter {parameter}",
+                        target = target["operationId"]
+                    );
+                }
             }
         }
     }

@@ -4,11 +4,13 @@
 //! (`make kafka-up`). Each test gets its own topics, so tests run in parallel and a broker
 //! reused across runs never mixes their records; the topics are deleted when the test ends.
 
+mod answer_schemas;
 mod contract;
 mod keys;
 mod router;
 mod routes;
 
+pub use answer_schemas::answer_schema_problems;
 pub use contract::{check_document, documented_operations, documented_scope, served_document};
 pub use keys::{auth, auth_env, bearer, TEST_TOKEN};
 pub use router::{call_router, metrics_text};

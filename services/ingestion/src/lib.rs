@@ -17,6 +17,7 @@ mod metrics;
 mod pipeline;
 mod routes;
 mod state;
+mod status;
 
 use anyhow::Context;
 use axum::Router;
@@ -39,7 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .routes(routes!(log_events::ingest_log))
         .require_scope(&state.auth, Scope::Ingest);
     let read = OpenApiRouter::new()
-        .routes(routes!(routes::status))
+        .routes(routes!(status::status))
         .require_scope(&state.auth, Scope::Read);
     let (routes, document) = ingest.merge(read).split_for_parts();
     let routes = routes

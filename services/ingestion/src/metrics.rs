@@ -45,7 +45,7 @@ pub struct KindCounters {
 }
 
 /// The counts of one kind in `/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecordCounts {
     pub received: u64,
     pub published: u64,

@@ -26,8 +26,10 @@ pub enum Positions {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rejection {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub index: Option<usize>,
     pub errors: Vec<String>,
 }

@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod logs;
 mod recovery;
 mod retrain;
+mod status;
 pub mod trace;
 mod transform;
 mod views;
@@ -44,7 +45,6 @@ use obs_service::{
 };
 use recovery::RecoveryTracker;
 use retrain::{Retrainer, Scope};
-use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -409,50 +409,49 @@ fn health(state: &AppState) -> HealthReport {
 /// last error.
 #[utoipa::path(
     get, path = "/status", tag = "status",
-    responses((status = 200, description = "the loops, readers and views of the service", body = Object))
+    responses((status = 200, description = "the loops, readers and views of the service", body = status::Status))
 )]
-async fn status(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+async fn status(State(state): State<Arc<AppState>>) -> Json<status::Status> {
     Json(status_report(&state))
 }
 
 impl console::LocalStatus for AppState {
     fn status(&self) -> serde_json::Value {
-        status_report(self)
+        serde_json::to_value(status_report(self)).unwrap_or_default()
     }
 }
 
-fn status_report(state: &AppState) -> serde_json::Value {
-    json!({
-        "service": SERVICE,
-        "version": env!("CARGO_PKG_VERSION"),
-        "started_at": state.started_at,
-        "kafka": {
-            "bootstrap_servers": state.config.kafka.bootstrap_servers,
-            "broker": state.probe.status(),
-            "input": state.config.topics.standardized_logs.name,
-            "outputs": [
-                state.config.topics.processed_metrics.name,
-                state.config.topics.alerts.name,
+fn status_report(state: &AppState) -> status::Status {
+    let topics = &state.config.topics;
+    status::Status {
+        service: SERVICE,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        kafka: status::KafkaStatus {
+            bootstrap_servers: state.config.kafka.bootstrap_servers.clone(),
+            broker: state.probe.status(),
+            input: topics.standardized_logs.name.clone(),
+            outputs: vec![
+                topics.processed_metrics.name.clone(),
+                topics.alerts.name.clone(),
             ],
         },
-        "stage": state.stage.map(StageHandle::status),
-        "detector": lock(&state.detectors).snapshot(),
-        "retrain": state.retrainer.status(),
-        "analytics": {
-            "reader": state.reader.map(FollowerHandle::status),
-            "view": state.view.stats(),
+        stage: state.stage.map(StageHandle::status),
+        detector: lock(&state.detectors).snapshot(),
+        retrain: state.retrainer.status(),
+        analytics: status::AnalyticsStatus {
+            reader: state.reader.map(FollowerHandle::status),
+            view: state.view.stats(),
         },
-        "logs": state.logs.status(),
-        "incident_notifier": state
-            .notifier
-            .map(alertmanager::NotifierHandle::status),
-        "incidents": {
-            "stage": state.incident_stage.map(StageHandle::status),
-            "reader": state.incident_reader.map(FollowerHandle::status),
-            "view": state.incidents.view.counts().report(),
+        logs: state.logs.status(),
+        incident_notifier: state.notifier.map(alertmanager::NotifierHandle::status),
+        incidents: status::IncidentsStatus {
+            stage: state.incident_stage.map(StageHandle::status),
+            reader: state.incident_reader.map(FollowerHandle::status),
+            view: state.incidents.view.counts().report(),
         },
-        "trace": state.trace.status(state.reader.map(FollowerHandle::status)),
-    })
+        trace: state.trace.status(state.reader.map(FollowerHandle::status)),
+    }
 }
 
 /// `?series=KEY` of `/detector/retrain`.
@@ -478,14 +477,14 @@ impl FromQuery for RetrainQuery {
     post, path = "/detector/retrain", tag = "detector",
     params(("series" = Option<String>, Query, description = "the series to retrain (every series when absent)")),
     responses(
-        (status = 202, description = "the retraining is scheduled (folded into one already waiting if there is one)", body = Object),
+        (status = 202, description = "the retraining is scheduled (folded into one already waiting if there is one)", body = Retraining),
         (status = 404, description = "the bank has no state for this series", body = ErrorBody),
     )
 )]
 async fn retrain(
     State(state): State<Arc<AppState>>,
     StrictQuery(query): StrictQuery<RetrainQuery>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<Retraining>), ApiError> {
     let scope = match &query.series {
         Some(key) if !lock(&state.detectors).contains(key) => {
             return Err(ApiError::new(
@@ -498,14 +497,39 @@ async fn retrain(
         None => Scope::All,
     };
     let coalesced = state.retrainer.schedule(scope);
+    let scheduled = if query.series.is_some() {
+        Scheduled::Series
+    } else {
+        Scheduled::All
+    };
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "scheduled": if query.series.is_some() { "series" } else { "all" },
-            "series": query.series,
-            "coalesced": coalesced,
-        })),
+        Json(Retraining {
+            scheduled,
+            series: query.series,
+            coalesced,
+        }),
     ))
+}
+
+/// The answer of `POST /detector/retrain`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Retraining {
+    scheduled: Scheduled,
+    /// The series asked for; `null` for every series.
+    series: Option<String>,
+    /// Folded into a retraining already waiting.
+    coalesced: bool,
+}
+
+/// What a retraining covers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Scheduled {
+    /// One series.
+    Series,
+    /// Every series.
+    All,
 }
 
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits

@@ -22,7 +22,7 @@ pub enum Scope {
 }
 
 /// What the retrainer has done and has yet to do, for `/status` and the tests.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RetrainStatus {
     /// A pass over every series is waiting.
     pub all_pending: bool,

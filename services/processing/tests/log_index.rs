@@ -114,7 +114,7 @@ async fn wait_for_held(logs: &Logs, held: u64) -> Value {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "timed out waiting for {held} events: {}",
-            logs.status()
+            serde_json::json!(logs.status())
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -185,7 +185,10 @@ async fn the_index_reads_every_partition_and_answers_each_filter() {
     );
     assert_eq!(all["total_matched"], 5);
     assert_eq!(all["index"]["oldest"], "2026-03-02T09:00:00Z");
-    assert_eq!(logs.status()["reader"]["parse_errors"], 1);
+    assert_eq!(
+        serde_json::json!(logs.status())["reader"]["parse_errors"],
+        1
+    );
 
     for (query, expected) in [
         (

@@ -24,4 +24,13 @@ async fn the_document_lists_exactly_the_routes_served() {
         "#/components/schemas/Command"
     );
     assert!(document["paths"]["/console/"]["get"]["security"].is_null());
+    // The detail answers are reached from the lists by links (Schemathesis follows them).
+    let listed = &document["paths"]["/incidents"]["get"]["responses"]["200"];
+    assert_eq!(listed["links"]["show"]["operationId"], "show");
+    assert_eq!(
+        listed["links"]["show"]["parameters"]["id"],
+        "$response.body#/incidents/0/id"
+    );
+    let recent = &document["paths"]["/analytics/recent"]["get"]["responses"]["200"];
+    assert_eq!(recent["links"]["trace"]["operationId"], "trace");
 }

@@ -13,12 +13,12 @@
 pub mod config;
 mod dedup;
 mod log_events;
+mod status;
 mod transform;
 
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Json, Router};
 pub use config::StandardizationConfig;
 use dedup::Dedup;
@@ -36,7 +36,6 @@ use obs_service::{
     Running,
 };
 use obs_severity::SeverityModel;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 pub use transform::{StandardizationMetrics, StandardizeTransform, STAGE};
@@ -252,7 +251,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     request_body(content = Object, content_type = "application/json",
         description = "one job-execution record, as ingestion takes it", example = obs_service::openapi::job_record_example),
     responses(
-        (status = 200, description = "the record as standardization would publish it", body = Object),
+        (status = 200, description = "the record as standardization would publish it", body = StandardizedRecord),
         (status = 422, description = "the record is invalid; `details` lists every error", body = ErrorBody),
     )
 )]
@@ -280,61 +279,57 @@ fn health(state: &AppState) -> HealthReport {
         )
 }
 
-/// `GET /status`: each loop's partitions, lag and counts (`in = standardized + dead +
-/// duplicates` for runs, `in = standardized + dead` for log events) and the
-/// de-duplication's memory.
+/// `GET /status`: each loop's partitions, lag and counts, and the de-duplication's memory.
 #[utoipa::path(
     get, path = "/status", tag = "status",
-    responses((status = 200, description = "each loop's partitions, lag and counts, and the de-duplication's memory", body = Object))
+    responses((status = 200, description = "each loop's partitions, lag and counts, and the de-duplication's memory", body = status::Status))
 )]
-async fn status(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
-    let (total, standardized, dead, duplicates) = state.stage_totals();
-    let dedup = &state.dedup_metrics;
+async fn status(State(state): State<Arc<AppState>>) -> Json<status::Status> {
+    let (consumed, standardized, dead_lettered, duplicates_dropped) = state.stage_totals();
     let (events_in, events_standardized, events_dead) = state.log_stage_totals();
-    (
-        StatusCode::OK,
-        Json(json!({
-            "service": SERVICE,
-            "version": env!("CARGO_PKG_VERSION"),
-            "started_at": state.started_at,
-            "time_zone": state.config.standardize.time_zone,
-            "kafka": {
-                "bootstrap_servers": state.config.kafka.bootstrap_servers,
-                "broker": state.probe.status(),
-                "input": state.config.topics.raw_logs.name,
-                "outputs": [
-                    state.config.topics.standardized_logs.name,
-                    state.config.topics.dead_letters.name,
-                    state.config.topics.standardized_ids.name,
-                ],
-                "log_events_input": state.config.topics.app_logs.name,
-                "log_events_outputs": [
-                    state.config.topics.standardized_app_logs.name,
-                    state.config.topics.dead_letters.name,
-                ],
-            },
-            "stage": state.stage_status(),
-            "records": {
-                "in": total,
-                "standardized": standardized,
-                "dead_lettered": dead,
-                "duplicates_dropped": duplicates,
-            },
-            "dedup": {
-                "horizon_seconds": state.config.dedup.horizon_ms(&state.config.topics) / 1000,
-                "remembered_ids": dedup.remembered.get(),
-                "max_ids": state.config.dedup.max_ids,
-                "evicted_ids": dedup.evicted.get(),
-                "ids_topic": state.config.topics.standardized_ids.name,
-            },
-            "log_events_stage": state.log_stage_status(),
-            "log_events": {
-                "in": events_in,
-                "standardized": events_standardized,
-                "dead_lettered": events_dead,
-            },
-        })),
-    )
+    let config = &state.config;
+    let topics = &config.topics;
+    Json(status::Status {
+        service: SERVICE,
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        time_zone: config.standardize.time_zone.clone(),
+        kafka: status::KafkaStatus {
+            bootstrap_servers: config.kafka.bootstrap_servers.clone(),
+            broker: state.probe.status(),
+            input: topics.raw_logs.name.clone(),
+            outputs: vec![
+                topics.standardized_logs.name.clone(),
+                topics.dead_letters.name.clone(),
+                topics.standardized_ids.name.clone(),
+            ],
+            log_events_input: topics.app_logs.name.clone(),
+            log_events_outputs: vec![
+                topics.standardized_app_logs.name.clone(),
+                topics.dead_letters.name.clone(),
+            ],
+        },
+        stage: state.stage_status(),
+        records: status::RecordCounts {
+            consumed,
+            standardized,
+            dead_lettered,
+            duplicates_dropped,
+        },
+        dedup: status::DedupStatus {
+            horizon_seconds: config.dedup.horizon_ms(topics) / 1000,
+            remembered_ids: state.dedup_metrics.remembered.get(),
+            max_ids: config.dedup.max_ids,
+            evicted_ids: state.dedup_metrics.evicted.get(),
+            ids_topic: topics.standardized_ids.name.clone(),
+        },
+        log_events_stage: state.log_stage_status(),
+        log_events: status::EventCounts {
+            consumed: events_in,
+            standardized: events_standardized,
+            dead_lettered: events_dead,
+        },
+    })
 }
 
 /// Runs the service until SIGTERM: topics, the loops, HTTP; at shutdown the loop commits

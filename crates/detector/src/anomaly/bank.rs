@@ -106,7 +106,7 @@ fn fingerprint(config: &DetectorConfig) -> u64 {
 }
 
 /// Status of a bank, for a status endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BankSnapshot {
     /// Series held now.
     pub series: usize,

@@ -66,7 +66,19 @@ impl HabitsConfig {
 }
 
 /// What an alert is about: the kind of trouble it reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertReason {
     /// The run FAILED.
@@ -103,14 +115,14 @@ impl AlertReason {
 
 /// Why a run alerts: what about, and one sentence with the value, the usual range and
 /// since when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertCause {
     pub reason: AlertReason,
     pub why: String,
 }
 
 /// What the object's history says of one run: `alert` is `None` when it pages no one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Judgement {
     pub alert: Option<AlertCause>,
 }

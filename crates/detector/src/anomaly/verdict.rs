@@ -4,7 +4,7 @@ use crate::rules::Severity;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of [`DetectorBank::observe`](super::DetectorBank::observe).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Verdict {
     /// The series is too young to judge: `seen` points before this one, `required` needed.
@@ -33,7 +33,7 @@ impl Verdict {
 }
 
 /// The scores of one point and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assessment {
     /// Combined anomaly score in [0, 1]: `surprise / levels.max_surprise`, capped.
     pub score: f64,
@@ -57,7 +57,7 @@ pub struct Assessment {
 
 /// Each detector's score in [0, 1], on the same scale as the combined one (its metrics
 /// together); `None` for a detector that is turned off or not trained yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectorScores {
     /// Rolling z-score of the values.
     pub zscore: Option<f64>,
@@ -72,7 +72,7 @@ pub struct DetectorScores {
 }
 
 /// One of the streaming detectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorKind {
     ZScore,
@@ -86,7 +86,7 @@ pub enum DetectorKind {
 /// The most surprising single finding behind a score. For the forest, which judges the
 /// metrics together, the metric named is the one whose value is furthest from its rolling
 /// baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Explanation {
     pub detector: DetectorKind,
     pub metric: String,

@@ -139,7 +139,7 @@ pub struct FollowerSettings {
 }
 
 /// Progress of one partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PartitionProgress {
     pub topic: String,
     pub partition: i32,
@@ -162,7 +162,7 @@ impl PartitionProgress {
 }
 
 /// A snapshot of a follower, for `/status`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FollowerStatus {
     /// Phase (see [`phase`]), running, errors and the last one (a missing topic while
     /// waiting; cleared once caught up).

@@ -45,17 +45,18 @@ impl ReplayTopics {
 }
 
 /// One dead letter of the answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ListedDeadLetter)]
 pub struct Listed {
     #[serde(flatten)]
     pub dead_letter: DeadLetterInfo,
     /// `replay`, `already_replayed`, `unreplayable` (no source topic, or one the replay
     /// may not write to) or `left` (past the limit).
-    pub outcome: &'static str,
+    pub outcome: Decision,
 }
 
 /// What a replay did (or, in a dry run, would do).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReplayReport {
     pub dry_run: bool,
     #[serde(flatten)]
@@ -133,19 +134,13 @@ pub fn replay(
             .as_ref()
             .is_some_and(|t| topics.targets.is_empty() || topics.targets.contains(t));
         let decision = tally.decide(already, replayable, limit);
-        let outcome = match decision {
-            Decision::Replay => "replay",
-            Decision::AlreadyReplayed => "already_replayed",
-            Decision::Unreplayable => "unreplayable",
-            Decision::Left => "left",
-        };
         if decision == Decision::Replay && !dry_run {
             chosen.push(Replayed::of(message, &info));
         }
         if tally.list(limit) {
             listed.push(Listed {
                 dead_letter: info,
-                outcome,
+                outcome: decision,
             });
         }
     })?;

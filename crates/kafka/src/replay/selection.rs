@@ -44,7 +44,7 @@ impl FromStr for DeadLetterId {
 }
 
 /// What a replay needs to know of one dead letter, read from its `dead-letter-*` headers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DeadLetterInfo {
     pub id: String,
     pub stage: Option<String>,
@@ -138,8 +138,9 @@ impl Selection {
     }
 }
 
-/// What to do with one selected dead letter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What to do with one selected dead letter; also its `outcome` in the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Re-publish it (and list it).
     Replay,
@@ -152,7 +153,7 @@ pub enum Decision {
 }
 
 /// The counts of a replay, as the selected dead letters are met in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     pub selected: u64,
     /// Re-published by this replay (or, in a dry run, that it would re-publish).

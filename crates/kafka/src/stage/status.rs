@@ -23,7 +23,7 @@ pub struct StageProgress {
 }
 
 /// A snapshot of the loop.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StageStatus {
     /// Phase, assignment, rebalances and the last error of the loop's consumer.
     #[serde(flatten)]
@@ -33,7 +33,9 @@ pub struct StageStatus {
     pub transactional_id: String,
     /// The input topic's partitions assigned to this instance.
     pub assigned_partitions: Vec<i32>,
-    /// Records behind the last stable offset, by assigned partition.
+    /// Records behind the last stable offset, by assigned partition (JSON keys are the
+    /// partition numbers as text).
+    #[schema(value_type = BTreeMap<String, i64>)]
     pub lag: BTreeMap<i32, i64>,
     pub records_consumed: u64,
     pub records_produced: u64,

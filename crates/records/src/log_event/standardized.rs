@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 pub const STANDARDIZED_LOG_EVENT_SCHEMA_VERSION: &str = "standardized-app-log-v1";
 
 /// Where an event's `timestamp` comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimestampSource {
     /// The client's `timestamp`.
@@ -19,7 +19,7 @@ pub enum TimestampSource {
 }
 
 /// One application log event, standardized.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StandardizedLogEvent {
     /// [`event_id`](super::event_id) of the bytes the client sent.
     pub event_id: String,
@@ -49,5 +49,6 @@ pub struct StandardizedLogEvent {
     /// The event's `trace_id`, else its `trace_id` attribute.
     pub trace_id: Option<String>,
     /// The attributes beyond the understood ones, as sent.
+    #[schema(value_type = HashMap<String, Value>)]
     pub attributes: Map<String, Value>,
 }

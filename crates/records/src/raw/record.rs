@@ -13,7 +13,9 @@ pub const RAW_SCHEMA_VERSION: &str = "raw-v1";
 
 /// Outcome of one run. Only the statuses seen from the connectors are known; anything
 /// else is refused rather than guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Success,

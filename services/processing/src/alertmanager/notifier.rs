@@ -31,7 +31,7 @@ const TICK: Duration = Duration::from_secs(1);
 const FIRING_RESENDS: i32 = 4;
 
 /// What the notifier did, for `/status`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NotifierStatus {
     pub running: bool,
     /// Incidents Alertmanager accepted, counting repeats.

@@ -1,14 +1,16 @@
 //! The answers of the `/analytics/*` endpoints, as they are serialized.
 
 use chrono::{DateTime, Utc};
-use obs_detector::Alert;
+use obs_detector::{Alert, ProcessedRecord};
 use obs_records::{FailureKind, Status};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 /// `GET /analytics/summary`. Rates are fractions in [0, 1]; rates and averages are `null`
 /// before the first record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = AnalyticsSummary)]
 pub struct Summary {
     pub total_logs_processed: u64,
     pub success_count: u64,
@@ -30,7 +32,7 @@ pub struct Summary {
 
 /// One source on `GET /analytics/sources`. Quantiles are estimates within
 /// `quantile_relative_accuracy` of a value observed at that rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SourceSummary {
     pub source: String,
     pub total_runs: u64,
@@ -72,7 +74,7 @@ pub struct ObjectSummary {
 }
 
 /// `GET /analytics/sources`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SourcesReport {
     /// Sorted by source name.
     pub sources: Vec<SourceSummary>,
@@ -82,15 +84,16 @@ pub struct SourcesReport {
 }
 
 /// `GET /analytics/recent`: newest `processed_at` first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecentRecords {
     pub count: usize,
     /// Processed records as the stage wrote them.
+    #[schema(value_type = Vec<ProcessedRecord>)]
     pub records: Vec<Box<RawValue>>,
 }
 
 /// `GET /analytics/anomalies`: newest `raised_at` first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Anomalies {
     pub count: usize,
     pub anomalies: Vec<Alert>,

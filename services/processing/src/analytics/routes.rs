@@ -53,7 +53,7 @@ fn answer<T: Serialize>(
 #[utoipa::path(
     get, path = "/analytics/summary", tag = "analytics",
     responses(
-        (status = 200, description = "totals, success rate and alert counts of every run read", body = Object,
+        (status = 200, description = "totals, success rate and alert counts of every run read", body = ViewAnswer<Summary>,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
         (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
@@ -65,7 +65,7 @@ async fn summary(State(view): View, _: StrictQuery<()>) -> ViewAnswer<Summary> {
 #[utoipa::path(
     get, path = "/analytics/sources", tag = "analytics",
     responses(
-        (status = 200, description = "each source with its runs, failures and alerts", body = Object,
+        (status = 200, description = "each source with its runs, failures and alerts", body = ViewAnswer<SourcesReport>,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
         (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
@@ -82,8 +82,10 @@ async fn sources(State(view): View, _: StrictQuery<()>) -> ViewAnswer<SourcesRep
         ("status" = Option<String>, Query, description = "only runs of this status (`SUCCESS` or `FAILED`, any case)"),
     ),
     responses(
-        (status = 200, description = "the newest processed runs, newest first", body = Object,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 200, description = "the newest processed runs, newest first", body = ViewAnswer<RecentRecords>,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(("trace" = (operation_id = "trace", parameters(("record_id" = "$response.body#/records/0/record_id")),
+                description = "where the newest run listed has been")))),
     )
 )]
 async fn recent(
@@ -101,8 +103,10 @@ async fn recent(
         ("source" = Option<String>, Query, description = "only this source", min_length = 1),
     ),
     responses(
-        (status = 200, description = "the newest alerts, newest first", body = Object,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 200, description = "the newest alerts, newest first", body = ViewAnswer<Anomalies>,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(("trace" = (operation_id = "trace", parameters(("record_id" = "$response.body#/anomalies/0/record_id")),
+                description = "where the run of the newest alert has been")))),
     )
 )]
 async fn anomalies(

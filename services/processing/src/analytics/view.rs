@@ -146,7 +146,8 @@ pub struct AnomalyQuery {
 }
 
 /// What the view holds, for `/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AnalyticsViewStats)]
 pub struct ViewStats {
     pub records_applied: u64,
     pub records_kept: usize,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// How an object or a source is doing, from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     Ok,
@@ -38,7 +38,7 @@ pub struct FleetQuery {
     pub tiles: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FleetReport {
     /// The newest run start of the fleet, from which freshness is measured.
     pub newest_run_at: Option<DateTime<Utc>>,
@@ -52,7 +52,7 @@ pub struct FleetReport {
 }
 
 /// One source of one company.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SourceTile {
     pub company: String,
     pub source: String,
@@ -74,7 +74,7 @@ pub struct SourceTile {
     pub objects_not_shown: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ObjectTile {
     pub object_id: i64,
     pub object_type: String,
@@ -92,7 +92,7 @@ pub struct ObjectTile {
 }
 
 /// An active incident, as a tile links to it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IncidentRef {
     pub id: String,
     pub severity: Severity,

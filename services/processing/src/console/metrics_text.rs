@@ -79,7 +79,7 @@ pub fn total(samples: &[Sample], name: &str, select: impl Fn(&Sample) -> bool) -
 }
 
 /// How long something took, from a histogram of seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Timing {
     /// What was timed, in words.
     pub measure: &'static str,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One service as the pipeline page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceReport {
     pub service: &'static str,
     /// Where it was asked (`None` for this process).
@@ -19,7 +19,7 @@ pub struct ServiceReport {
 }
 
 /// One loop of a service (its runs, its log events...).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LoopReport {
     /// `runs`, `log events`, `incident signals`.
     pub name: &'static str,
@@ -35,7 +35,8 @@ pub struct LoopReport {
     /// Records behind, over the loop's partitions.
     pub lag: Option<i64>,
     pub errors: u64,
-    /// `{message, at}`.
+    /// The consumer's latest error, as its service's `/status` gives it.
+    #[schema(value_type = Option<obs_kafka::consumer::LastError>)]
     pub last_error: Option<Value>,
     pub timing: Option<Timing>,
 }

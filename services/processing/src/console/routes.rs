@@ -90,7 +90,7 @@ impl FromQuery for FleetQuery {
         ("tiles" = Option<u32>, Query, description = "source tiles (default 100)", minimum = 1, maximum = 1000),
     ),
     responses(
-        (status = 200, description = "every company's sources with their objects, worst first", body = Object,
+        (status = 200, description = "every company's sources with their objects, worst first", body = ViewAnswer<FleetReport>,
             headers(("x-view-caught-up" = String, description = "`false` while a view is still reading what was published before start: the answer is partial"))),
     )
 )]
@@ -107,7 +107,8 @@ async fn fleet_answer(
     ViewAnswer::new(caught_up, report)
 }
 
-#[derive(Serialize)]
+/// `GET /console/api/pipeline`: ingestion, standardization and processing, in this order.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Pipeline {
     services: Vec<ServiceReport>,
 }
@@ -118,7 +119,7 @@ struct Pipeline {
 #[utoipa::path(
     get, path = "/console/api/pipeline", tag = "console",
     responses(
-        (status = 200, description = "each service's status and figures (a service that does not answer is shown unreachable)", body = Object),
+        (status = 200, description = "each service's status and figures (a service that does not answer is shown unreachable)", body = Pipeline),
         (status = 400, description = "a query parameter: this endpoint takes none", body = ErrorBody),
     )
 )]

@@ -29,7 +29,7 @@ impl Default for EvidenceConfig {
 }
 
 /// An incident's evidence.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub alerts: Vec<Alert>,
     pub runs: Vec<RunSummary>,
@@ -38,7 +38,7 @@ pub struct Evidence {
 }
 
 /// The window the log events were taken from (event time).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogWindow {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -29,4 +29,4 @@ pub use metrics::IncidentMetrics;
 pub use reader::spawn_incident_reader;
 pub use routes::{router, IncidentsApi, INCIDENTS_DEFAULT_LIMIT, INCIDENTS_MAX_LIMIT};
 pub use stage::{IncidentTransform, INCIDENT_STAGE};
-pub use view::{Counts, IncidentQuery, IncidentView};
+pub use view::{BySeverity, ByStatus, Counts, IncidentCounts, IncidentQuery, IncidentView};

@@ -6,7 +6,7 @@
 //! order with the alerts; the answer waits (a few seconds at most) until the view shows the
 //! change, so the caller and every other viewer see the same state.
 
-use super::evidence::{evidence, EvidenceConfig};
+use super::evidence::{evidence, Evidence, EvidenceConfig};
 use super::view::{IncidentQuery, IncidentView};
 use crate::logs::LogView;
 use axum::body::Body;
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use obs_detector::Severity;
 use obs_incidents::{
     check_command, scope_key, Action, Command, Incident, IncidentError, IncidentStatus, Mark,
-    Resolution, Scope, Signal, SIGNAL_SCHEMA_VERSION,
+    Resolution, Scope, Signal, TimelineEntry, SIGNAL_SCHEMA_VERSION,
 };
 use obs_kafka::{AckedProducer, KafkaError, OutgoingRecord, RecordHeaders, TraceParent};
 use obs_service::auth::{Auth, Scope as KeyScope};
@@ -30,9 +30,10 @@ use obs_service::{
 };
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// `limit` of `GET /incidents` when none is given.
 pub const INCIDENTS_DEFAULT_LIMIT: usize = 50;
@@ -96,21 +97,11 @@ impl FromQuery for IncidentQuery {
     }
 }
 
-/// The parts of an incident a list shows (its evidence is in `GET /incidents/{id}`).
-const HEAVY_FIELDS: [&str; 5] = ["alerts", "runs", "timeline", "series", "command_ids"];
-
-fn without_heavy_fields(mut value: Value) -> Value {
-    if let Some(object) = value.as_object_mut() {
-        for field in HEAVY_FIELDS {
-            object.remove(field);
-        }
-    }
-    value
-}
-
-/// An incident as a list shows it: every field but [`HEAVY_FIELDS`], borrowed, so that a
+/// An incident as a list shows it: every field but its alerts, runs, timeline, series and
+/// command ids (its evidence is in `GET /incidents/{id}`), borrowed, so that a
 /// list neither copies nor serializes the evidence it leaves out.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = IncidentSummary)]
 struct Listed<'a> {
     id: &'a str,
     schema_version: &'a str,
@@ -167,10 +158,49 @@ impl<'a> From<&'a Incident> for Listed<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// `GET /incidents`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = IncidentList)]
 struct Listing {
+    /// Each without its evidence, timeline and series (in `GET /incidents/{id}`).
+    #[schema(value_type = Vec<Listed>)]
     incidents: Vec<Box<RawValue>>,
+    /// Every incident matching, beyond `limit` too.
     total_matched: usize,
+}
+
+/// `GET /incidents/{id}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = IncidentAnswer)]
+struct Shown<'a> {
+    incident: Detailed<'a>,
+}
+
+/// An incident as `GET /incidents/{id}` shows it: as in a list, with its timeline and its
+/// evidence.
+#[derive(Serialize, ToSchema)]
+#[schema(as = IncidentDetail)]
+struct Detailed<'a> {
+    #[serde(flatten)]
+    listed: Listed<'a>,
+    timeline: &'a [TimelineEntry],
+    evidence: Evidence,
+}
+
+/// A command applied: the incident as it is now (as in a list), and the command's id.
+#[derive(Serialize, ToSchema)]
+struct Applied<'a> {
+    incident: Listed<'a>,
+    command_id: String,
+}
+
+/// A command published but not applied yet.
+#[derive(Serialize, ToSchema)]
+struct Accepted {
+    command_id: String,
+    incident_id: String,
+    action: Action,
+    message: &'static str,
 }
 
 #[utoipa::path(
@@ -183,8 +213,14 @@ struct Listing {
         ("limit" = Option<u32>, Query, description = "how many incidents (default 50)", minimum = 1, maximum = 500),
     ),
     responses(
-        (status = 200, description = "the matching incidents (without their evidence) and how many matched", body = Object,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 200, description = "the matching incidents (without their evidence) and how many matched", body = ViewAnswer<Listing>,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(
+                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/incidents/0/id")),
+                    description = "the first incident listed, with its evidence")),
+                ("acknowledge" = (operation_id = "acknowledge", parameters(("id" = "$response.body#/incidents/0/id")))),
+                ("resolve" = (operation_id = "resolve", parameters(("id" = "$response.body#/incidents/0/id")))),
+            )),
     )
 )]
 async fn list(
@@ -218,8 +254,12 @@ fn unknown(id: &str) -> ApiError {
     get, path = "/incidents/{id}", tag = "incidents",
     params(("id" = String, Path, description = "the incident's id")),
     responses(
-        (status = 200, description = "the incident with its timeline and evidence", body = Object,
-            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
+        (status = 200, description = "the incident with its timeline and evidence", body = ViewAnswer<Shown>,
+            headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial")),
+            links(
+                ("acknowledge" = (operation_id = "acknowledge", parameters(("id" = "$request.path.id")))),
+                ("resolve" = (operation_id = "resolve", parameters(("id" = "$request.path.id")))),
+            )),
         (status = 404, description = "no such incident", body = ErrorBody),
     )
 )]
@@ -227,24 +267,19 @@ async fn show(
     State(api): Api,
     PathParams(id): PathParams<String>,
     _: StrictQuery<()>,
-) -> Result<ViewAnswer<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let caught_up = api.view.caught_up();
     let incident = api.view.get(&id).ok_or_else(|| unknown(&id))?;
     let evidence = evidence(&incident, &api.logs, &api.evidence);
-    let mut value = serde_json::to_value(&incident).unwrap_or(Value::Null);
-    let timeline = value
-        .get_mut("timeline")
-        .map(Value::take)
-        .unwrap_or_default();
-    let mut answer = without_heavy_fields(value);
-    if let Some(object) = answer.as_object_mut() {
-        object.insert("timeline".into(), timeline);
-        object.insert(
-            "evidence".into(),
-            serde_json::to_value(evidence).unwrap_or(Value::Null),
-        );
-    }
-    Ok(ViewAnswer::new(caught_up, json!({ "incident": answer })))
+    let answer = Shown {
+        incident: Detailed {
+            listed: Listed::from(&incident),
+            timeline: &incident.timeline,
+            evidence,
+        },
+    };
+    // The answer borrows from the incident: it is serialized here.
+    Ok(ViewAnswer::new(caught_up, answer).into_response())
 }
 
 #[utoipa::path(
@@ -252,8 +287,8 @@ async fn show(
     params(("id" = String, Path, description = "the incident's id")),
     request_body(content = CommandBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Object),
-        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Object),
+        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Applied),
+        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Accepted),
         (status = 404, description = "no such incident", body = ErrorBody),
         (status = 409, description = "the incident's status does not allow it", body = ErrorBody),
         (status = 422, description = "the body is not a command; `details` names the field", body = ErrorBody),
@@ -273,8 +308,8 @@ async fn acknowledge(
     params(("id" = String, Path, description = "the incident's id")),
     request_body(content = CommandBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Object),
-        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Object),
+        (status = 200, description = "the command was applied: the incident as it is now, and the command's id", body = Applied),
+        (status = 202, description = "the command was published but not applied yet; GET the incident to see it", body = Accepted),
         (status = 404, description = "no such incident", body = ErrorBody),
         (status = 409, description = "the incident's status does not allow it", body = ErrorBody),
         (status = 422, description = "the body is not a command; `details` names the field", body = ErrorBody),
@@ -392,25 +427,22 @@ async fn command(
     while waiting.elapsed() < COMMAND_WAIT {
         if let Some(now) = api.view.get(&id) {
             if now.command_ids.contains(&command.command_id) {
-                let value = without_heavy_fields(serde_json::to_value(now).unwrap_or(Value::Null));
-                return Ok((
-                    StatusCode::OK,
-                    Json(json!({ "incident": value, "command_id": command.command_id })),
-                )
-                    .into_response());
+                let applied = Applied {
+                    incident: Listed::from(&now),
+                    command_id: command.command_id,
+                };
+                return Ok((StatusCode::OK, Json(applied)).into_response());
             }
         }
         tokio::time::sleep(COMMAND_POLL).await;
     }
-    let mut accepted = Map::new();
-    accepted.insert("command_id".into(), command.command_id.into());
-    accepted.insert("incident_id".into(), id.into());
-    accepted.insert("action".into(), action.as_str().into());
-    accepted.insert(
-        "message".into(),
-        "accepted: the incident stage has not applied it yet; GET the incident to see it".into(),
-    );
-    Ok((StatusCode::ACCEPTED, Json(Value::Object(accepted))).into_response())
+    let accepted = Accepted {
+        command_id: command.command_id,
+        incident_id: id,
+        action,
+        message: "accepted: the incident stage has not applied it yet; GET the incident to see it",
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
 fn conflict(error: &IncidentError, status: IncidentStatus) -> ApiError {
@@ -436,6 +468,18 @@ fn unavailable(producer: &AckedProducer, error: &KafkaError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parts of an incident a list leaves out.
+    const HEAVY_FIELDS: [&str; 5] = ["alerts", "runs", "timeline", "series", "command_ids"];
+
+    fn without_heavy_fields(mut value: Value) -> Value {
+        if let Some(object) = value.as_object_mut() {
+            for field in HEAVY_FIELDS {
+                object.remove(field);
+            }
+        }
+        value
+    }
 
     /// A listed incident is the incident without its heavy fields, whatever fields it has.
     #[test]

@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 use obs_detector::Severity;
 use obs_incidents::{Incident, IncidentStatus};
 use obs_kafka::sync::{read, write};
+use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
+use utoipa::ToSchema;
 
 /// What `GET /incidents` filters on.
 #[derive(Debug, Clone, Default)]
@@ -153,20 +155,57 @@ pub struct Counts {
     pub by_status: [u64; IncidentStatus::ALL.len()],
 }
 
+/// The view's counts as `/status` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct IncidentCounts {
+    /// Open and acknowledged incidents, by severity.
+    pub active_by_severity: BySeverity,
+    pub held_by_status: ByStatus,
+}
+
+/// A count per [`Severity`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct BySeverity {
+    pub warning: u64,
+    pub critical: u64,
+}
+
+/// A count per [`IncidentStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ByStatus {
+    pub open: u64,
+    pub acknowledged: u64,
+    pub resolved: u64,
+}
+
 impl Counts {
-    /// For `/status`: `{"active_by_severity": {...}, "by_status": {...}}`.
-    pub fn report(&self) -> serde_json::Value {
-        let by_severity: serde_json::Map<String, serde_json::Value> = Severity::ALL
-            .iter()
-            .zip(self.active_by_severity)
-            .map(|(s, n)| (s.as_str().to_owned(), n.into()))
-            .collect();
-        let by_status: serde_json::Map<String, serde_json::Value> = IncidentStatus::ALL
-            .iter()
-            .zip(self.by_status)
-            .map(|(s, n)| (s.as_str().to_owned(), n.into()))
-            .collect();
-        serde_json::json!({ "active_by_severity": by_severity, "held_by_status": by_status })
+    /// For `/status`.
+    pub fn report(&self) -> IncidentCounts {
+        let severity = |wanted: Severity| {
+            Severity::ALL
+                .iter()
+                .zip(self.active_by_severity)
+                .find_map(|(s, n)| (*s == wanted).then_some(n))
+                .unwrap_or_default()
+        };
+        let status = |wanted: IncidentStatus| {
+            IncidentStatus::ALL
+                .iter()
+                .zip(self.by_status)
+                .find_map(|(s, n)| (*s == wanted).then_some(n))
+                .unwrap_or_default()
+        };
+        IncidentCounts {
+            active_by_severity: BySeverity {
+                warning: severity(Severity::Warning),
+                critical: severity(Severity::Critical),
+            },
+            held_by_status: ByStatus {
+                open: status(IncidentStatus::Open),
+                acknowledged: status(IncidentStatus::Acknowledged),
+                resolved: status(IncidentStatus::Resolved),
+            },
+        }
     }
 
     /// Adds (`sign` 1) or removes (-1) one incident.

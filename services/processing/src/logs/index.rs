@@ -55,7 +55,8 @@ pub struct LogIndex {
 }
 
 /// The index's bounds and contents, for answers and `/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = LogIndexStats)]
 pub struct IndexStats {
     pub capacity: usize,
     pub held: usize,

@@ -59,14 +59,18 @@ pub use windows::{ClosedBy, ClosedWindow};
 
 use anyhow::Context;
 use metrics::{ErrorRateMetrics, IndexMetrics};
+use obs_detector::anomaly::BankSnapshot;
 use obs_detector::{DetectorBank, DetectorConfig};
+use obs_kafka::consumer::follower::FollowerStatus;
 use obs_kafka::sync::lock;
+use obs_kafka::StageStatus;
 use obs_kafka::{spawn_stage, KafkaConfig, StageConfig, StageHandle, StageMetrics, TopicsConfig};
 use obs_service::{stage_readiness, HealthReport, Metrics, Running};
 use reader::{spawn_log_reader, LogReaderSettings};
-use serde_json::json;
+use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use utoipa::ToSchema;
 use windows::ErrorRateWindows;
 
 /// The log index and its reader, and the error-rate stage, as the service holds them.
@@ -190,12 +194,23 @@ impl Logs {
     }
 
     /// The reader and the index, the error-rate stage and its detectors, for `/status`.
-    pub fn status(&self) -> serde_json::Value {
-        json!({
-            "reader": self.reader.map(LogReaderHandle::status),
-            "index": self.view.stats(),
-            "error_rate_stage": self.stage.map(StageHandle::status),
-            "error_rate_detector": lock(&self.detectors).snapshot(),
-        })
+    pub fn status(&self) -> LogsStatus {
+        LogsStatus {
+            reader: self.reader.map(LogReaderHandle::status),
+            index: self.view.stats(),
+            error_rate_stage: self.stage.map(StageHandle::status),
+            error_rate_detector: lock(&self.detectors).snapshot(),
+        }
     }
+}
+
+/// The log index and the error-rate stage, as `/status` shows them.
+#[derive(Serialize, ToSchema)]
+pub struct LogsStatus {
+    /// The log index's reader; `null` until it started.
+    pub reader: Option<FollowerStatus>,
+    pub index: IndexStats,
+    /// `null` until it started.
+    pub error_rate_stage: Option<StageStatus>,
+    pub error_rate_detector: BankSnapshot,
 }

@@ -36,17 +36,22 @@ pub fn router(view: Arc<LogView>) -> OpenApiRouter {
 }
 
 /// The answer: the events, how many matched, and the index they were found in.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = LogsAnswer)]
 struct LogsAnswer {
     #[serde(flatten)]
     matches: LogMatches,
     index: IndexAnswer,
 }
 
-#[derive(Serialize)]
+/// The index searched: its bounds and contents, and whether it has caught up.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = LogIndex)]
 struct IndexAnswer {
     #[serde(flatten)]
     stats: IndexStats,
+    /// `false` while the index's reader is still reading what was published before
+    /// start: the answer is partial.
     view_caught_up: bool,
 }
 
@@ -69,7 +74,7 @@ impl IntoResponse for LogsAnswer {
         ("limit" = Option<u32>, Query, description = "how many events (default 100)", minimum = 1, maximum = 1000),
     ),
     responses(
-        (status = 200, description = "the newest matching events, how many matched, and the index searched", body = Object,
+        (status = 200, description = "the newest matching events, how many matched, and the index searched", body = LogsAnswer,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
     )
 )]

@@ -25,7 +25,7 @@ pub struct LogQuery {
 }
 
 /// The answer to a [`LogQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LogMatches {
     /// The newest `limit` matching events, newest first.
     pub events: Vec<StandardizedLogEvent>,

@@ -103,7 +103,7 @@ pub struct RecordTrace {
 
 /// Milliseconds between the stages (`None` when one of the two is missing). Times of
 /// different hosts: a clock skew can make one negative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Durations {
     pub ingested_to_standardized: Option<i64>,
     pub standardized_to_processed: Option<i64>,
@@ -176,7 +176,7 @@ struct Entry {
 }
 
 /// What the index holds, for `/status` and the 404 of an unknown record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TraceStats {
     pub capacity: usize,
     pub held: usize,

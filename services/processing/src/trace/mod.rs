@@ -50,15 +50,17 @@ pub use reader::TraceSink;
 
 use crate::writers::Writers;
 use anyhow::Context;
+use index::TraceStats;
 use metrics::TraceMetrics;
 use obs_kafka::consumer::follower::FollowerStatus;
 use obs_kafka::TopicsConfig;
 use obs_service::Metrics;
 use routes::TraceApi;
-use serde_json::json;
+use serde::Serialize;
 use sighting::TraceTopics;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
 use view::TraceView;
 
 /// The trace index and its endpoint, as the service holds them; the views' follower
@@ -113,11 +115,21 @@ impl Traces {
     }
 
     /// The index, with `reader` (the views' follower), for `/status`.
-    pub fn status(&self, reader: Option<FollowerStatus>) -> serde_json::Value {
-        json!({
-            "reader": reader,
-            "index": self.api.view.stats(),
-            "memory_bytes": self.api.view.memory_bytes(),
-        })
+    pub fn status(&self, reader: Option<FollowerStatus>) -> TraceStatus {
+        TraceStatus {
+            reader,
+            index: self.api.view.stats(),
+            memory_bytes: self.api.view.memory_bytes(),
+        }
     }
+}
+
+/// The trace index, as `/status` shows it.
+#[derive(Serialize, ToSchema)]
+pub struct TraceStatus {
+    /// The views' follower, which feeds the index; `null` until it started.
+    pub reader: Option<FollowerStatus>,
+    pub index: TraceStats,
+    /// The ring and the map as allocated, plus the dead letters held.
+    pub memory_bytes: usize,
 }

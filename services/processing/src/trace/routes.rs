@@ -20,6 +20,7 @@ use obs_service::{ApiError, PathParams, StrictQuery, ViewAnswer};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// What the endpoint reads.
 pub struct TraceApi {
@@ -32,80 +33,87 @@ pub fn router(api: Arc<TraceApi>) -> OpenApiRouter {
     OpenApiRouter::new().routes(routes!(trace)).with_state(api)
 }
 
-#[derive(Serialize)]
+/// `GET /trace/{record_id}`.
+#[derive(Serialize, ToSchema)]
 struct TraceAnswer<'a> {
     record_id: String,
+    /// In the pipeline's order.
     stages: Vec<StageAnswer<'a>>,
     durations_ms: Durations,
+    /// The record went as far as it will: processed or dead-lettered.
     complete: bool,
 }
 
-/// One stage that saw the record.
-#[derive(Serialize)]
-struct StageAnswer<'a> {
-    stage: &'static str,
-    /// `ingested`: the `ingested-at` header; the others: the Kafka record's timestamp.
-    at: Option<DateTime<Utc>>,
-    topic: &'a str,
-    partition: i32,
-    offset: i64,
-    #[serde(flatten)]
-    details: Option<Details<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Details<'a> {
+/// One stage that saw the record, named by `stage`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+enum StageAnswer<'a> {
+    Ingested(Seen<'a>),
+    Standardized(Seen<'a>),
     DeadLettered {
+        #[serde(flatten)]
+        seen: Seen<'a>,
+        /// The stage that refused it: `standardization` or `processing`.
         stage_of_failure: &'a str,
         reason: &'a str,
         error_type: &'a str,
     },
     Processed {
+        #[serde(flatten)]
+        seen: Seen<'a>,
         anomalous: bool,
+        /// Of the rules.
         severity: Option<Severity>,
         efficiency_score: f64,
         rule_hits: Vec<RuleKind>,
         /// The detectors' score; `null` when they did not score the run.
         detector: Option<f64>,
+        /// Alerts the run raised.
         alerts: u8,
     },
 }
 
-impl<'a> StageAnswer<'a> {
-    fn new(stage: &'static str, hop: &Hop, topic: &'a str) -> Self {
-        StageAnswer {
-            stage,
+/// Where and when a stage saw the record.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TraceHop)]
+struct Seen<'a> {
+    /// `ingested`: the `ingested-at` header; the others: the Kafka record's timestamp.
+    at: Option<DateTime<Utc>>,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+impl<'a> Seen<'a> {
+    fn new(hop: &Hop, topic: &'a str) -> Self {
+        Seen {
             at: hop.at(),
             topic,
             partition: hop.partition,
             offset: hop.offset,
-            details: None,
         }
     }
+}
 
+impl<'a> StageAnswer<'a> {
     fn dead_lettered(hop: &Hop, refusal: &'a Refusal, topic: &'a str) -> Self {
-        StageAnswer {
-            details: Some(Details::DeadLettered {
-                stage_of_failure: &refusal.stage_of_failure,
-                reason: &refusal.reason,
-                error_type: &refusal.error_type,
-            }),
-            ..StageAnswer::new("dead_lettered", hop, topic)
+        StageAnswer::DeadLettered {
+            seen: Seen::new(hop, topic),
+            stage_of_failure: &refusal.stage_of_failure,
+            reason: &refusal.reason,
+            error_type: &refusal.error_type,
         }
     }
 
     fn processed(hop: &Hop, scores: &Scores, topic: &'a str) -> Self {
-        StageAnswer {
-            details: Some(Details::Processed {
-                anomalous: scores.anomalous,
-                severity: scores.severity,
-                efficiency_score: scores.efficiency_score,
-                rule_hits: scores.rule_hits.rules().collect(),
-                detector: scores.detector_score,
-                alerts: scores.alerts,
-            }),
-            ..StageAnswer::new("processed", hop, topic)
+        StageAnswer::Processed {
+            seen: Seen::new(hop, topic),
+            anomalous: scores.anomalous,
+            severity: scores.severity,
+            efficiency_score: scores.efficiency_score,
+            rule_hits: scores.rule_hits.rules().collect(),
+            detector: scores.detector_score,
+            alerts: scores.alerts,
         }
     }
 }
@@ -113,14 +121,13 @@ impl<'a> StageAnswer<'a> {
 fn stages<'a>(trace: &'a RecordTrace, topics: &'a TraceTopics) -> Vec<StageAnswer<'a>> {
     let mut stages = Vec::with_capacity(4);
     if let Some(hop) = &trace.ingested {
-        stages.push(StageAnswer::new("ingested", hop, &topics.raw_logs));
+        stages.push(StageAnswer::Ingested(Seen::new(hop, &topics.raw_logs)));
     }
     if let Some(hop) = &trace.standardized {
-        stages.push(StageAnswer::new(
-            "standardized",
+        stages.push(StageAnswer::Standardized(Seen::new(
             hop,
             &topics.standardized_logs,
-        ));
+        )));
     }
     if let Some((hop, refusal)) = trace.dead_lettered.as_deref() {
         stages.push(StageAnswer::dead_lettered(
@@ -144,7 +151,7 @@ fn stages<'a>(trace: &'a RecordTrace, topics: &'a TraceTopics) -> Vec<StageAnswe
     params(("record_id" = String, Path, description = "the record's id (its `record_id` header)",
         min_length = 1, max_length = 256)),
     responses(
-        (status = 200, description = "each stage the record went through, with the times between them", body = Object,
+        (status = 200, description = "each stage the record went through, with the times between them", body = ViewAnswer<TraceAnswer>,
             headers(("x-view-caught-up" = String, description = "`false` while the view is still reading what was published before start: the answer is partial"))),
         (status = 404, description = "the trace index holds no such record", body = ErrorBody),
     )

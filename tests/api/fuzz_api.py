@@ -191,10 +191,13 @@ def main():
         for name in SERVICES:
             print(f"\n== {name}: schemathesis on {urls[name]}/openapi.json, {examples} examples per operation",
                   flush=True)
+            # One worker: with two threads, CPython 3.11's AST constructor failed now and
+            # then inside Hypothesis ("AST constructor recursion depth mismatch",
+            # python/cpython#106905, seen threaded only), failing the run at random.
             result = subprocess.run([
                 st, "--config-file", str(config), "run",
                 f"{urls[name]}/openapi.json", "--header", f"Authorization: Bearer {token}",
-                "--checks", CHECKS, "--max-examples", examples, "--workers", "2",
+                "--checks", CHECKS, "--max-examples", examples, "--workers", "1",
                 "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "30",
                 "--suppress-health-check", "too_slow,filter_too_much", "--output-sanitize", "true",
                 "--report", "junit", "--report-dir", str(tmp / f"report-{name}"),

@@ -394,6 +394,8 @@ class Stack:
         self.tmp = Path(tmp)
         self.processes = {}
         self.commands = {}
+        # The run's topic prefix, once the services were given their topics.
+        self.topics_prefix = None
 
     def start(self, name, cmd, env=None):
         self.commands[name] = (cmd, env)
@@ -498,6 +500,19 @@ def live(tmp, bin_dir):
             print(f"      --- {name}.log (tail)\n{stack.log_tail(name)}")
     finally:
         stack.stop()
+        if stack.topics_prefix:
+            delete_topics(bootstrap, stack.topics_prefix)
+
+
+def delete_topics(bootstrap, prefix):
+    """The run's topics off the shared broker (scripts/kafka.sh's TopicCommand), so that runs
+    do not pile up there; a failure is said, not a test failure."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    result = subprocess.run([str(ROOT / "scripts/kafka.sh"), "topics", "--delete", "--topic", f"{prefix}-.*"],
+                            env={**os.environ, "KAFKA_HOST": host, "KAFKA_PORT": port},
+                            capture_output=True, text=True, timeout=120)
+    said = "deleted" if result.returncode == 0 else f"not deleted: {result.stderr.strip()[-200:]}"
+    print(f"  info  the run's topics ({prefix}-*) {said}", flush=True)
 
 
 def run_live(stack, tmp, bin_dir, ports, bootstrap):
@@ -525,6 +540,7 @@ def run_live(stack, tmp, bin_dir, ports, bootstrap):
     # de-duplication would then drop the sample as already standardized).
     fields = re.findall(r"^ *pub ([a-z_]+): TopicSpec,$", (ROOT / "crates/kafka/src/topics.rs").read_text(), re.M)
     topics = {key: f"{run_id}-{key.replace('_', '-')}" for key in fields}
+    stack.topics_prefix = run_id
     common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "RUST_LOG": "info", "OBS_TOPICS__REPLICATION_FACTOR": "1",
               **API_KEY_ENV,
               **{f"OBS_TOPICS__{key.upper()}__NAME": name for key, name in topics.items()}}

@@ -296,21 +296,12 @@ fn document_schema() -> Value {
 fn require_nullable_properties(document: &mut Value) {
     let mut reached = BTreeSet::new();
     let mut pending = Vec::new();
-    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut().filter_map(Value::as_object_mut) {
-            for operation in item.values_mut() {
-                let answers = operation
-                    .get_mut("responses")
-                    .and_then(Value::as_object_mut);
-                for answer in answers.into_iter().flat_map(|a| a.values_mut()) {
-                    let contents = answer.get_mut("content").and_then(Value::as_object_mut);
-                    for content in contents.into_iter().flat_map(|c| c.values_mut()) {
-                        if let Some(schema) = content.get_mut("schema") {
-                            require_nullable(schema);
-                            references(schema, &mut pending);
-                        }
-                    }
-                }
+    for answer in answers_mut(document) {
+        let contents = answer.get_mut("content").and_then(Value::as_object_mut);
+        for content in contents.into_iter().flat_map(|c| c.values_mut()) {
+            if let Some(schema) = content.get_mut("schema") {
+                require_nullable(schema);
+                references(schema, &mut pending);
             }
         }
     }
@@ -338,17 +329,7 @@ fn require_nullable_properties(document: &mut Value) {
 /// utoipa 5.5 serializes its `Link` with the Rust names (`operation_id`), which clients
 /// (Schemathesis) refuse.
 fn name_link_fields(document: &mut Value) {
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let answers = paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-        .filter_map(|operation| operation.get_mut("responses"))
-        .filter_map(Value::as_object_mut)
-        .flat_map(|answers| answers.values_mut());
-    for answer in answers {
+    for answer in answers_mut(document) {
         let links = answer.get_mut("links").and_then(Value::as_object_mut);
         for link in links.into_iter().flat_map(|l| l.values_mut()) {
             let Some(link) = link.as_object_mut() else {
@@ -365,6 +346,20 @@ fn name_link_fields(document: &mut Value) {
             }
         }
     }
+}
+
+/// Every answer of every operation of `document`'s paths.
+fn answers_mut(document: &mut Value) -> impl Iterator<Item = &mut Value> {
+    document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|answers| answers.values_mut())
 }
 
 /// The component names `schema` refers to, anywhere within it.

@@ -21,6 +21,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub(crate) struct ProcessMetrics {
     inner: ProcessCollector,
     cpu: Counter,
+    /// Held while the counter is brought up to `/proc`'s figure, so that two scrapes at
+    /// once do not both add the same delta.
+    catching_up: std::sync::Mutex<()>,
 }
 
 impl ProcessMetrics {
@@ -33,6 +36,7 @@ impl ProcessMetrics {
         ProcessMetrics {
             inner: ProcessCollector::for_self(),
             cpu,
+            catching_up: std::sync::Mutex::new(()),
         }
     }
 }
@@ -57,7 +61,10 @@ impl Collector for ProcessMetrics {
             .filter(|f| f.name() != CPU_SECONDS)
             .collect();
         if let Some(seconds) = cpu_seconds() {
-            // A counter only goes up: two scrapes at once must not count a delta twice.
+            let _one_at_a_time = self
+                .catching_up
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let delta = seconds - self.cpu.get();
             if delta > 0.0 {
                 self.cpu.inc_by(delta);

@@ -143,15 +143,14 @@ impl AppState {
         let replay = ReplayApi::new(
             SERVICE,
             &config.kafka,
-            ReplayTopics {
-                dead_letters: t.dead_letters.name.clone(),
-                replays: t.dead_letter_replays.name.clone(),
-                targets: vec![
-                    t.standardized_logs.name.clone(),
-                    t.standardized_app_logs.name.clone(),
-                    t.incident_signals.name.clone(),
+            ReplayTopics::new(
+                t,
+                &[
+                    &t.standardized_logs,
+                    &t.standardized_app_logs,
+                    &t.incident_signals,
                 ],
-            },
+            ),
             &[STAGE, logs::ERROR_RATE_STAGE, INCIDENT_STAGE],
             config.http.max_body_bytes,
             &registry,

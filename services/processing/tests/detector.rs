@@ -5,12 +5,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{Duration as Span, TimeZone, Utc};
-use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
+use obs_kafka::{KafkaConfig, TopicsConfig};
 use obs_records::standardize::StandardizedRecord;
-use obs_records::Status;
 use obs_testkit::{produce, read_topic};
-use processing::{AppState, ProcessingConfig};
+use processing::AppState;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::Message;
 use serde_json::Value;
@@ -18,31 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
+mod support;
+
+/// Run `i` of the one series these tests feed (object 7, hourly).
 fn run(i: i64, duration: f64, memory: i64) -> StandardizedRecord {
-    let start = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap() + Span::hours(i);
-    StandardizedRecord {
-        record_id: format!("acme:{i}:7"),
-        series_key: "acme:powerbi:7".into(),
-        schema_version: "standardized-v1".into(),
-        sequence_id: i.to_string(),
-        sequence_time: start,
-        company: "acme".into(),
-        zone: "1-Raw".into(),
-        source: "powerbi".into(),
-        object_id: 7,
-        object_type: "datasets".into(),
-        transformation: "PowerBI_API_get_data".into(),
-        status: Status::Success,
-        start_time: start,
-        end_time: start + Span::milliseconds((duration * 1000.0) as i64),
-        duration_seconds: duration,
-        cpu_time_seconds: duration / 10.0,
-        memory_used_bytes: memory,
-        description: "Tout roule, pas de stress!".into(),
-        error_message: None,
-        error_kind: None,
-        quality: Vec::new(),
-    }
+    support::run(7, i, duration, memory)
 }
 
 /// `records` on the topics' `standardized-logs`, and a processing instance started on them.
@@ -62,18 +40,7 @@ fn process(
         })
         .collect();
     produce(kafka, &topics.standardized_logs.name, messages);
-    let group = format!("processing-{}", topics.raw_logs.name);
-    let state = AppState::new(ProcessingConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        stage: StageConfig {
-            transactional_id: group.clone(),
-            ..StageConfig::for_group(&group)
-        },
-        auth: obs_testkit::auth(),
-        ..ProcessingConfig::default()
-    })
-    .unwrap();
+    let state = AppState::new(support::config(kafka, topics)).unwrap();
     state.start().unwrap();
     state
 }

@@ -3,47 +3,17 @@
 //! dead letters of standardization's stages are not processing's to replay; keys.
 
 use axum::http::{header, Request, StatusCode};
-use chrono::{TimeZone, Utc};
 use obs_kafka::dead_letter;
 use obs_kafka::headers::RECORD_ID;
 use obs_kafka::replay::REPLAYED_FROM;
-use obs_kafka::StageConfig;
-use obs_records::standardize::StandardizedRecord;
-use obs_records::Status;
 use obs_testkit::{call_router, produce, read_topic, TestMessage};
-use processing::{AppState, ProcessingConfig};
+use processing::AppState;
 use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A run of object `i` as standardization writes it.
-fn run(i: i64) -> StandardizedRecord {
-    let start = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(i);
-    StandardizedRecord {
-        record_id: format!("acme:{i}:{i}"),
-        series_key: format!("acme:powerbi:{i}"),
-        schema_version: "standardized-v1".into(),
-        sequence_id: i.to_string(),
-        sequence_time: start,
-        company: "acme".into(),
-        zone: "1-Raw".into(),
-        source: "powerbi".into(),
-        object_id: i,
-        object_type: "datasets".into(),
-        transformation: "PowerBI_API_get_data".into(),
-        status: Status::Success,
-        start_time: start,
-        end_time: start + chrono::Duration::seconds(2),
-        duration_seconds: 2.0,
-        cpu_time_seconds: 0.2,
-        memory_used_bytes: 5_000_000,
-        description: "Tout roule, pas de stress!".into(),
-        error_message: None,
-        error_kind: None,
-        quality: Vec::new(),
-    }
-}
+mod support;
 
 /// `bytes` (of `record_id`) as a dead letter of `stage`, read from `source_topic` and refused
 /// for `kind`, with the record's headers as the stage keeps them.
@@ -94,22 +64,15 @@ async fn replay(router: &axum::Router, token: Option<&str>, body: Value) -> (Sta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processings_dead_letters_are_replayed_to_its_input_and_processed_once() {
     let topics = obs_testkit::unique_topics();
-    let group = format!("processing-{}", topics.raw_logs.name);
-    let config = ProcessingConfig {
-        kafka: obs_testkit::kafka(),
-        topics: topics.clone(),
-        stage: StageConfig {
-            transactional_id: group.clone(),
-            ..StageConfig::for_group(&group)
-        },
-        auth: obs_testkit::auth(),
-        ..ProcessingConfig::default()
-    };
+    let config = support::config(&obs_testkit::kafka(), &topics);
     let (kafka, t) = (&config.kafka, &config.topics);
     obs_kafka::topics::ensure_topics(kafka, "processing-test", t)
         .await
         .unwrap();
-    let fixed = [run(1), run(2)];
+    let fixed = [
+        support::run(1, 1, 2.0, 5_000_000),
+        support::run(2, 2, 2.0, 5_000_000),
+    ];
     let mut letters: Vec<TestMessage> = fixed
         .iter()
         .map(|r| {

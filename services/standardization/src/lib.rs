@@ -83,11 +83,7 @@ impl AppState {
         let replay = ReplayApi::new(
             SERVICE,
             &config.kafka,
-            ReplayTopics {
-                dead_letters: t.dead_letters.name.clone(),
-                replays: t.dead_letter_replays.name.clone(),
-                targets: vec![t.raw_logs.name.clone(), t.app_logs.name.clone()],
-            },
+            ReplayTopics::new(t, &[&t.raw_logs, &t.app_logs]),
             &[STAGE, LOG_EVENTS_STAGE],
             config.http.max_body_bytes,
             &registry,

@@ -32,11 +32,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     };
     let config: ReplayConfig = obs_service::load_config(CLIENT)?;
     obs_kafka::topics::ensure_topics(&config.kafka, CLIENT, &config.topics).await?;
-    let topics = ReplayTopics {
-        dead_letters: config.topics.dead_letters.name.clone(),
-        replays: config.topics.dead_letter_replays.name.clone(),
-        targets: Vec::new(),
-    };
+    let topics = ReplayTopics::new(&config.topics, &[]);
     let report = tokio::task::spawn_blocking(move || {
         replay(&config.kafka, CLIENT, &topics, &selection, dry_run)
     })

@@ -7,7 +7,7 @@ use crate::consumer::ConsumerSettings;
 use crate::dead_letter;
 use crate::error::KafkaError;
 use crate::headers::{Position, POSITION};
-use crate::topics::partitions_of;
+use crate::topics::{partitions_of, TopicSpec, TopicsConfig};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -36,6 +36,16 @@ pub struct ReplayTopics {
 }
 
 impl ReplayTopics {
+    /// The dead letters and markers of `topics`, re-published only to the topics named by
+    /// `targets` (empty: to any source topic).
+    pub fn new(topics: &TopicsConfig, targets: &[&TopicSpec]) -> Self {
+        ReplayTopics {
+            dead_letters: topics.dead_letters.name.clone(),
+            replays: topics.dead_letter_replays.name.clone(),
+            targets: targets.iter().map(|t| t.name.clone()).collect(),
+        }
+    }
+
     /// The transactional id of every replay of these dead letters, whoever runs it (the
     /// command or a service's endpoint): a second replay fences the first, so two replays
     /// at once never both commit.

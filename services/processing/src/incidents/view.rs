@@ -179,31 +179,29 @@ pub struct ByStatus {
 }
 
 impl Counts {
-    /// For `/status`.
+    /// For `/status`. The arrays are in the order of `Severity::ALL` and
+    /// `IncidentStatus::ALL`, which the assertions below pin.
     pub fn report(&self) -> IncidentCounts {
-        let severity = |wanted: Severity| {
-            Severity::ALL
-                .iter()
-                .zip(self.active_by_severity)
-                .find_map(|(s, n)| (*s == wanted).then_some(n))
-                .unwrap_or_default()
-        };
-        let status = |wanted: IncidentStatus| {
-            IncidentStatus::ALL
-                .iter()
-                .zip(self.by_status)
-                .find_map(|(s, n)| (*s == wanted).then_some(n))
-                .unwrap_or_default()
-        };
+        const _: () = assert!(matches!(
+            Severity::ALL,
+            [Severity::Warning, Severity::Critical]
+        ));
+        const _: () = assert!(matches!(
+            IncidentStatus::ALL,
+            [
+                IncidentStatus::Open,
+                IncidentStatus::Acknowledged,
+                IncidentStatus::Resolved
+            ]
+        ));
+        let [warning, critical] = self.active_by_severity;
+        let [open, acknowledged, resolved] = self.by_status;
         IncidentCounts {
-            active_by_severity: BySeverity {
-                warning: severity(Severity::Warning),
-                critical: severity(Severity::Critical),
-            },
+            active_by_severity: BySeverity { warning, critical },
             held_by_status: ByStatus {
-                open: status(IncidentStatus::Open),
-                acknowledged: status(IncidentStatus::Acknowledged),
-                resolved: status(IncidentStatus::Resolved),
+                open,
+                acknowledged,
+                resolved,
             },
         }
     }

@@ -5,7 +5,8 @@
 #     threshold (--sweep), and on the two halves of the files (docs/detection.md);
 #   * ROC-AUC of the Isolation Forest on the ODDS sets shuttle and mammography
 #     (tests/fixtures/odds), trained in batch as in the paper (100 trees, 256-point
-#     subsamples), over 5 seeds;
+#     subsamples), over 5 seeds, and again with the streaming forest's trees and
+#     subsample (the configuration in effect);
 #   * precision and recall of the alerts on the sample generator's labelled data;
 #   * accuracy and per-severity precision/recall/F1 of the log-event severity classifier
 #     on the held-out part of its corpus (crates/severity/corpus), and its training time.
@@ -87,6 +88,13 @@ fi
 
 echo "== Isolation Forest ROC-AUC on ODDS (batch, 100 trees, ψ = 256)"
 "$BACKTEST" --odds "$ODDS/shuttle.csv" --odds "$ODDS/mammography.csv" --repeat 5
+
+read -r trees subsample < <("$BACKTEST" --print-config "$@" |
+  python3 -c 'import json, sys; f = json.load(sys.stdin)["forest"]; print(f["trees"], f["subsample"])')
+echo
+echo "== the same with the streaming forest's settings ($trees trees, ψ = $subsample)"
+"$BACKTEST" --odds "$ODDS/shuttle.csv" --odds "$ODDS/mammography.csv" --repeat 5 \
+  --trees "$trees" --subsample "$subsample"
 
 echo
 echo "== Alerts against the sample generator's labels (rules, detectors, any; 400 hours)"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: backtest --input PATH --output DIR [--config FILE.json] [--explain]
        backtest --print-config [--config FILE.json]
-       backtest --odds FILE [--odds FILE]... [--seed N] [--repeat K]
+       backtest --odds FILE [--odds FILE]... [--seed N] [--repeat K] [--trees T] [--subsample S]
        backtest --labelled [--hours H] [--seed N] [--config FILE.json]
 
 Runs the streaming detector of the processing service, one series per file, over a
@@ -18,8 +18,9 @@ the outage probability and the predictive alert. The output is what nab_score.py
 --config takes a JSON DetectorConfig (fields left out keep their defaults);
 --print-config prints the configuration in effect.
 
---odds batch-trains an Isolation Forest (100 trees, 256-point subsamples) on an ODDS data
-set, as Liu et al. do, and prints its ROC-AUC; --repeat K runs K seeds from --seed.
+--odds batch-trains an Isolation Forest (T trees, S-point subsamples; the paper's 100 and
+256 by default) on an ODDS data set, as Liu et al. do, and prints its ROC-AUC; --repeat K
+runs K seeds from --seed.
 
 --labelled generates H hours (default 400) of labelled records with the sample
 generator (seed N, default the generator's), scores each one with the rules and the
@@ -41,6 +42,8 @@ pub enum Command {
         files: Vec<PathBuf>,
         seed: Option<u64>,
         repeat: u64,
+        trees: usize,
+        subsample: usize,
     },
     Labelled {
         hours: usize,
@@ -55,6 +58,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     let (mut input, mut output, mut config, mut explain) = (None, None, None, false);
     let mut print_config = false;
     let (mut odds, mut seed, mut repeat) = (Vec::new(), None, 1);
+    let (mut trees, mut subsample) = (None, None);
     let (mut labelled, mut hours) = (false, None);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -75,6 +79,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
                     bail!("--repeat needs at least 1");
                 }
             }
+            "--trees" => trees = Some(positive(&flag, &value()?)?),
+            "--subsample" => subsample = Some(positive(&flag, &value()?)?),
             "--labelled" => labelled = true,
             "--hours" => {
                 let h: usize = value()?.parse().context("--hours needs an integer")?;
@@ -86,6 +92,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             "-h" | "--help" => return Ok(Command::Help),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
+    }
+    if odds.is_empty() && (trees.is_some() || subsample.is_some()) {
+        bail!("--trees and --subsample go with --odds\n\n{USAGE}");
     }
     if labelled {
         if input.is_some() || output.is_some() || !odds.is_empty() || print_config || explain {
@@ -114,6 +123,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             files: odds,
             seed,
             repeat,
+            trees: trees.unwrap_or(crate::odds::PAPER_TREES),
+            subsample: subsample.unwrap_or(crate::odds::PAPER_SUBSAMPLE),
         });
     }
     match (input, output) {
@@ -124,5 +135,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
             explain,
         }),
         _ => bail!("--input and --output are required\n\n{USAGE}"),
+    }
+}
+
+/// `value` of `flag` as an integer of at least 1.
+fn positive(flag: &str, value: &str) -> Result<usize> {
+    match value.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("{flag} needs an integer of at least 1"),
     }
 }

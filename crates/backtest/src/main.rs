@@ -36,7 +36,9 @@ fn try_main() -> Result<()> {
             files,
             seed,
             repeat,
-        } => odds::run(&files, seed, repeat)?,
+            trees,
+            subsample,
+        } => odds::run(&files, seed, repeat, trees, subsample)?,
         args::Command::Labelled {
             hours,
             seed,

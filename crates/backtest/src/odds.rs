@@ -1,14 +1,24 @@
-//! ROC-AUC of the Isolation Forest on ODDS data sets, trained in batch as in the paper.
+//! ROC-AUC of the Isolation Forest on ODDS data sets, trained in batch as in the paper, by
+//! default with the paper's settings (the streaming forest's defaults are its own).
 
 use anyhow::{Context, Result};
 use obs_detector::anomaly::{roc_auc, DetectorConfig, IsolationForest, LabelledPoints};
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub fn run(files: &[PathBuf], seed: Option<u64>, repeat: u64) -> Result<()> {
-    let defaults = DetectorConfig::default();
-    let (trees, subsample) = (defaults.forest.trees, defaults.forest.subsample);
-    let first_seed = seed.unwrap_or(defaults.seed);
+/// Trees of the paper's forest (Liu, Ting & Zhou 2008).
+pub const PAPER_TREES: usize = 100;
+/// Points per tree of the paper's forest.
+pub const PAPER_SUBSAMPLE: usize = 256;
+
+pub fn run(
+    files: &[PathBuf],
+    seed: Option<u64>,
+    repeat: u64,
+    trees: usize,
+    subsample: usize,
+) -> Result<()> {
+    let first_seed = seed.unwrap_or(DetectorConfig::default().seed);
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;

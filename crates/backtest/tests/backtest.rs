@@ -238,4 +238,17 @@ fn odds_mode_prints_the_roc_auc() {
     );
     assert!(stdout.contains("ROC-AUC 1.0000"), "{stdout}");
     assert!(stdout.contains("over 2 seeds"), "{stdout}");
+    assert!(
+        stdout.contains("100 trees, ψ = 256"),
+        "the paper's: {stdout}"
+    );
+
+    let run = backtest(&["--odds", path(&file), "--trees", "7", "--subsample", "16"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("7 trees, ψ = 16"), "{stdout}");
+    let run = backtest(&["--odds", path(&file), "--trees", "0"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--trees needs an integer of at least 1"));
+    let run = backtest(&["--labelled", "--subsample", "16"]);
+    assert!(!run.status.success(), "--subsample goes with --odds only");
 }

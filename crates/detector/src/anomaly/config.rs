@@ -200,8 +200,8 @@ impl Default for ForestConfig {
         ForestConfig {
             enabled: true,
             min_metrics: 2,
-            trees: 100,
-            subsample: 256,
+            trees: 50,
+            subsample: 128,
             window: 512,
             retrain_every: 512,
             deltas: true,
@@ -380,7 +380,7 @@ mod tests {
                 partial.forest.trees,
                 partial.forest.subsample
             ),
-            (5, 10, 256)
+            (5, 10, 128)
         );
     }
 

@@ -32,8 +32,8 @@ use std::sync::Arc;
 /// but in bursts: series that started together retrain together. In a simulation of the
 /// service's fleet (170 series, batches of 1,250 records, two open) a pool of 16 served 99 %
 /// of the retrainings after warm-up, one of 8 only 87 %. A pooled forest keeps only the
-/// buffers its trees used (about 180 KB with the defaults, 400 KB at worst), so the pool
-/// holds 3 to 6.5 MB when full. Beyond it a forest given back is freed.
+/// buffers its trees used, at most [`OnlineForest::model_bytes`], so the pool holds at most
+/// 16 of those. Beyond it a forest given back is freed.
 pub(crate) const POOL_CAPACITY: usize = 16;
 
 /// Forests whose trees are no longer used by anything, kept with their buffers so that a

@@ -187,7 +187,7 @@ impl AppState {
             &c.checkpoint,
             &c.kafka,
             &c.topics,
-            (&c.detector, &c.rules, transform::read_run),
+            checkpoint::RunState::new(&c.detector, &c.rules, transform::read_run),
             &self.registry,
         )?;
         let transform = ProcessTransform::new(
@@ -275,7 +275,7 @@ impl AppState {
             self.registry.errors(),
         )?;
         self.logs
-            .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
+            .start(&c.kafka, &c.topics, &c.stage, &c.checkpoint, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);

@@ -115,7 +115,8 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
-        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?;
+        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?
+            .with_checkpoints(config.checkpoint.clone());
         config
             .incidents
             .rules
@@ -275,7 +276,7 @@ impl AppState {
             self.registry.errors(),
         )?;
         self.logs
-            .start(&c.kafka, &c.topics, &c.stage, &c.checkpoint, &self.registry)?;
+            .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);

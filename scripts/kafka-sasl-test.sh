@@ -157,7 +157,7 @@ for line in open(sys.argv[1]):
 sys.exit(1 if bad else 0)
 PY
 mapfile -t topic_names <"$WORK/topic-names"
-((${#topic_names[@]} == 13)) || die "deploy/kafka/compose/topics lists ${#topic_names[@]} topics, the stack has 13"
+((${#topic_names[@]} == 14)) || die "deploy/kafka/compose/topics lists ${#topic_names[@]} topics, the stack has 14"
 log "ok: start.sh created the ${#topic_names[@]} topics with their partitions, retention, cleanup policy and segment size"
 
 # --- Logins.
@@ -183,7 +183,7 @@ for user in ingestion standardization processing kafka-ui; do
     grep -qx "$name" "$WORK/list.out" || { cat "$WORK/list.out" >&2; die "$user does not see topic $name"; }
   done
 done
-log "ok: ingestion, standardization, processing and kafka-ui are let in with their passwords and see the 13 topics"
+log "ok: ingestion, standardization, processing and kafka-ui are let in with their passwords and see the 14 topics"
 
 client_config "$WORK/wrong.properties" ingestion "not-its-password"
 if list_topics "$WORK/wrong.properties"; then die "a wrong password was let in"; fi

@@ -97,6 +97,11 @@ pub struct TopicsConfig {
     /// key; compacted; as many partitions as `standardized_logs`, so that a series' state
     /// lies in the partition number of its runs.
     pub detector_state: TopicSpec,
+    /// Processing's error-rate checkpoints: each service's latest saved open window and
+    /// detector series; key = service; compacted; as many partitions as
+    /// `standardized_app_logs`, so that a service's state lies in the partition number of
+    /// its events.
+    pub app_log_rate_state: TopicSpec,
     /// The record ids standardization has standardized, each batch's as 64-bit hashes in
     /// one record per input partition, written in the batch's transaction to the partition
     /// numbered as its `raw_logs` partition (as many partitions); its retention is the
@@ -126,6 +131,9 @@ impl Default for TopicsConfig {
             detector_state: TopicSpec::new("detector-state", 3, 30)
                 .compacted()
                 .segment_bytes(16 << 20),
+            app_log_rate_state: TopicSpec::new("app-log-rate-state", 3, 30)
+                .compacted()
+                .segment_bytes(16 << 20),
             standardized_ids: TopicSpec::new("standardized-ids", 3, 7),
             dead_letter_replays: TopicSpec::new("dead-letter-replays", 1, 30).compacted(),
             replication_factor: -1,
@@ -134,7 +142,7 @@ impl Default for TopicsConfig {
 }
 
 impl TopicsConfig {
-    pub fn all(&self) -> [&TopicSpec; 13] {
+    pub fn all(&self) -> [&TopicSpec; 14] {
         [
             &self.raw_logs,
             &self.standardized_logs,
@@ -147,13 +155,14 @@ impl TopicsConfig {
             &self.incidents,
             &self.app_log_rates,
             &self.detector_state,
+            &self.app_log_rate_state,
             &self.standardized_ids,
             &self.dead_letter_replays,
         ]
     }
 
     /// [`TopicsConfig::all`], to change them (tests give every topic a name of its own).
-    pub fn all_mut(&mut self) -> [&mut TopicSpec; 13] {
+    pub fn all_mut(&mut self) -> [&mut TopicSpec; 14] {
         [
             &mut self.raw_logs,
             &mut self.standardized_logs,
@@ -166,6 +175,7 @@ impl TopicsConfig {
             &mut self.incidents,
             &mut self.app_log_rates,
             &mut self.detector_state,
+            &mut self.app_log_rate_state,
             &mut self.standardized_ids,
             &mut self.dead_letter_replays,
         ]
@@ -410,6 +420,7 @@ mod tests {
                 ("incidents", 3, 30, "compact,delete"),
                 ("app-log-rates", 3, 7, "delete"),
                 ("detector-state", 3, 30, "compact,delete"),
+                ("app-log-rate-state", 3, 30, "compact,delete"),
                 ("standardized-ids", 3, 7, "delete"),
                 ("dead-letter-replays", 1, 30, "compact,delete"),
             ]
@@ -417,6 +428,10 @@ mod tests {
         assert_eq!(
             topics.detector_state.partitions, topics.standardized_logs.partitions,
             "a series' state lies in the partition number of its runs"
+        );
+        assert_eq!(
+            topics.app_log_rate_state.partitions, topics.standardized_app_logs.partitions,
+            "a service's state lies in the partition number of its events"
         );
         assert_eq!(
             topics.standardized_ids.partitions, topics.raw_logs.partitions,

@@ -169,14 +169,15 @@ func TestTopicsAreReadFromTopicsRs(t *testing.T) {
 		"alerts":              {partitions: 1, retentionMs: day, policy: "delete"},
 		"incidents":           {partitions: 3, retentionMs: 30 * day, policy: "compact,delete"},
 		"detector-state":      {partitions: 3, retentionMs: 30 * day, policy: "compact,delete", segmentBytes: 16 << 20},
+		"app-log-rate-state":  {partitions: 3, retentionMs: 30 * day, policy: "compact,delete", segmentBytes: 16 << 20},
 		"dead-letter-replays": {partitions: 1, retentionMs: 30 * day, policy: "compact,delete"},
 	} {
 		if got := topics[name]; got != want {
 			t.Errorf("%s: read %+v, want %+v", name, got, want)
 		}
 	}
-	if len(topics) != 13 {
-		t.Errorf("read %d topics, want 13", len(topics))
+	if len(topics) != 14 {
+		t.Errorf("read %d topics, want 14", len(topics))
 	}
 }
 

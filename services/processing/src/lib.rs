@@ -115,7 +115,8 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
-        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?;
+        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?
+            .with_checkpoints(config.checkpoint.clone());
         config
             .incidents
             .rules
@@ -187,7 +188,7 @@ impl AppState {
             &c.checkpoint,
             &c.kafka,
             &c.topics,
-            (&c.detector, &c.rules, transform::read_run),
+            checkpoint::RunState::new(&c.detector, &c.rules, transform::read_run),
             &self.registry,
         )?;
         let transform = ProcessTransform::new(

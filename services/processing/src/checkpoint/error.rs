@@ -8,8 +8,8 @@ pub enum CheckpointError {
     #[error(transparent)]
     Kafka(#[from] KafkaError),
     #[error(
-        "{state_topic} has {state} partitions and {input_topic} {input}: a series' saved \
-         state must lie in the partition number of its runs; give both topics the same \
+        "{state_topic} has {state} partitions and {input_topic} {input}: a saved state \
+         must lie in the partition number of its key's records; give both topics the same \
          partition count"
     )]
     PartitionsDiffer {
@@ -20,8 +20,8 @@ pub enum CheckpointError {
     },
     #[error("unreadable checkpoint record: {0}")]
     UnreadableRecord(&'static str),
-    #[error("the detector bank of a restore: {0}")]
-    Detector(String),
+    #[error("the state of a restore: {0}")]
+    State(String),
     #[error("registering the checkpoint metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }

@@ -1,6 +1,16 @@
-//! Detector checkpoints: the run stage's detector state survives restarts (SIGKILL
-//! included) and rebalances, and the verdicts that follow are those of an uninterrupted
-//! stage, bit for bit.
+//! Checkpoints: a stage's state survives restarts (SIGKILL included) and rebalances, and
+//! the outputs that follow are those of an uninterrupted stage, bit for bit. One building
+//! block ([`Checkpoints`]: the schedule, the records, the restore and its replay) serves
+//! two stages, each saying what its state is ([`Checkpointed`]):
+//!
+//! * the run stage ([`RunState`]): each series' detector state, key = series key, on
+//!   `detector-state`, restored from it and `standardized-logs`, as described below;
+//! * the error-rate stage (`crate::logs`): each service's open window and its detector
+//!   series `app:{service}`, key = the service (slug), on `app-log-rate-state`, restored
+//!   from it and `standardized-app-logs` the same way (a window's partial counts come
+//!   back with it: the saved window, then the events since replayed into it).
+//!
+//! Described for the run stage:
 //!
 //! * Each series' state is saved, whole, to the compacted `detector-state` topic (key =
 //!   series key, the partition number of the series' runs) in the transaction of the run
@@ -20,11 +30,15 @@
 //!   the stage's, in the open batch (an abort forgets it and the partition is restored
 //!   again).
 //!
-//! Continuity holds while the bank holds every series of the stage's partitions
-//! (`detector.max_series`): which series the bank forgets depends on every partition's
-//! runs, so it differs between replicas; a forgotten series is written as such (an empty
-//! payload) when it is next due. A forest retrained by `POST /detector/retrain` since its
-//! series' last save is not retrained by a restore's replay.
+//! Continuity holds while the stage holds every key of its partitions
+//! (`detector.max_series`; for the error-rate stage `logs.error_rate_max_services` too):
+//! which keys a bounded stage forgets depends on every partition's records, so it differs
+//! between replicas; a forgotten key is written as such (an empty payload) when it is next
+//! due. A forest retrained by `POST /detector/retrain` since its series' last save is not
+//! retrained by a restore's replay. A key must live in one input partition: the
+//! error-rate stage's key is the service's slug, and its input is keyed by the service's
+//! name as sent, so two spellings of one service (`Billing`, `billing`) on two partitions
+//! share a window whose checkpoint follows whichever partition is due.
 
 mod config;
 mod error;
@@ -32,8 +46,12 @@ mod keeper;
 mod metrics;
 mod partitions;
 mod record;
+mod runs;
 mod schedule;
+mod state;
 
 pub use config::CheckpointConfig;
 pub use error::CheckpointError;
-pub use keeper::{CheckpointBatch, Checkpoints, ReadRun};
+pub use keeper::{CheckpointBatch, Checkpoints};
+pub use runs::{ReadRun, RunState};
+pub use state::{CheckpointNames, Checkpointed};

@@ -1,6 +1,7 @@
-//! A record of the `detector-state` topic: key = series key; the payload says where in
-//! `standardized-logs` the state was saved, then holds the state as the detector bank
-//! saved it. An empty payload (or a tombstone) says the series was forgotten.
+//! A record of a checkpoint topic (`detector-state`, `app-log-rate-state`): key = the
+//! state's key (series, service); the payload says where in the stage's input the state
+//! was saved, then holds the state as the stage saved it. An empty payload (or a
+//! tombstone) says the key was forgotten.
 
 use super::error::CheckpointError;
 
@@ -11,17 +12,17 @@ const HEADER: usize = 4 + 4 + 8 + 8;
 /// A series' saved state and where it was saved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedState {
-    /// The `standardized-logs` partition of the series' runs.
+    /// The input partition of the key's records.
     pub partition: i32,
-    /// The state holds every run of that partition before this offset, and none after.
+    /// The state holds every record of that partition before this offset, and none after.
     pub offset: i64,
     /// When it was saved, in milliseconds since the Unix epoch.
     pub saved_at_ms: i64,
-    /// What [`obs_detector::DetectorBank::save_series`] wrote.
+    /// What the stage saved ([`super::Checkpointed::save`]).
     pub state: Vec<u8>,
 }
 
-/// Starts a record's payload in `out` (cleared first): the bank appends the state.
+/// Starts a record's payload in `out` (cleared first): the stage appends the state.
 pub fn start_payload(out: &mut Vec<u8>, partition: i32, offset: i64, saved_at_ms: i64) {
     out.clear();
     out.extend_from_slice(&MAGIC.to_le_bytes());
@@ -30,7 +31,7 @@ pub fn start_payload(out: &mut Vec<u8>, partition: i32, offset: i64, saved_at_ms
     out.extend_from_slice(&saved_at_ms.to_le_bytes());
 }
 
-/// Reads a payload: `None` for a series forgotten (an empty or null payload).
+/// Reads a payload: `None` for a key forgotten (an empty or null payload).
 pub fn read_payload(payload: Option<&[u8]>) -> Result<Option<SavedState>, CheckpointError> {
     let payload = match payload {
         None | Some([]) => return Ok(None),

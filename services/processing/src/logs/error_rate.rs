@@ -5,14 +5,18 @@
 //! Each closed window's error rate is one point of the series `app:{service}` in a
 //! [`DetectorBank`] of this stage's own, so a burst of errors is an anomaly like a slow
 //! run. What a batch changed (the windows, the bank) is taken back when its transaction
-//! does not commit, since its events will be consumed again.
+//! does not commit, since its events will be consumed again. With checkpoints on, each
+//! service's window and series are saved to `app-log-rate-state` in the stage's
+//! transactions and restored when a partition is assigned ([`super::checkpoint`]).
 
+use super::checkpoint::{ErrorRateState, RateLive};
 use super::metrics::ErrorRateMetrics;
-use super::windows::{ClosedWindow, ErrorRateWindows, WindowsUndo};
+use super::windows::{service_key, ClosedWindow, ErrorRateWindows, WindowsUndo};
+use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use chrono::{SecondsFormat, Utc};
 use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{AlertMetrics, ALERT_SCHEMA_VERSION};
-use obs_detector::{Alert, DetectorBank, Severity, Verdict};
+use obs_detector::{Alert, DetectorBank, DetectorError, Severity, Verdict};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::headers::{CONTENT_TYPE, RECORD_ID, SCHEMA_VERSION};
 use obs_kafka::sync::lock;
@@ -60,6 +64,8 @@ pub struct RateBatch {
     windows: u64,
     alerts: Vec<Severity>,
     dead_letters: DeadLetterTally,
+    /// What the batch saved to `app-log-rate-state` and which partitions it restored.
+    checkpoints: CheckpointBatch,
 }
 
 pub struct ErrorRateTransform {
@@ -71,6 +77,34 @@ pub struct ErrorRateTransform {
     dead_letter_topic: Arc<str>,
     metrics: ErrorRateMetrics,
     errors: ErrorCounter,
+    /// `None` with checkpoints off.
+    checkpoints: Option<Checkpoints<ErrorRateState>>,
+}
+
+/// An event as the stage reads it from its payload; a restore reads the events it replays
+/// so.
+pub(super) fn read_event(payload: Option<&[u8]>) -> Result<StandardizedLogEvent, String> {
+    payload
+        .ok_or_else(|| "empty payload: no bytes to read".to_owned())
+        .and_then(|p| serde_json::from_slice::<StandardizedLogEvent>(p).map_err(|e| e.to_string()))
+}
+
+/// The detector series of `service`'s error rate.
+pub(super) fn series_key(service: &str) -> String {
+    format!("app:{service}")
+}
+
+/// A closed window's error rate, one point of its service's series: how the stage, and a
+/// restore's replay, teach it to the detectors.
+pub(super) fn observe_window(
+    bank: &mut DetectorBank,
+    window: &ClosedWindow,
+) -> Result<Verdict, DetectorError> {
+    bank.observe(
+        &series_key(&window.service),
+        window.window_start,
+        &[(ERROR_RATE, window.error_rate())],
+    )
 }
 
 impl ErrorRateTransform {
@@ -80,6 +114,7 @@ impl ErrorRateTransform {
         topics: &TopicsConfig,
         metrics: ErrorRateMetrics,
         errors: ErrorCounter,
+        checkpoints: Option<Checkpoints<ErrorRateState>>,
     ) -> Self {
         ErrorRateTransform {
             windows,
@@ -89,13 +124,14 @@ impl ErrorRateTransform {
             dead_letter_topic: topics.dead_letters.name.as_str().into(),
             metrics,
             errors,
+            checkpoints,
         }
     }
 
     /// Scores the window's error rate and writes its record, and its alert when the
     /// detectors flag it.
     fn close(&mut self, window: ClosedWindow, batch: &mut RateBatch, out: &mut Outputs) {
-        let series_key = format!("app:{}", window.service);
+        let series_key = series_key(&window.service);
         // The window's id: the same when its events are consumed again.
         let window_id = format!(
             "{series_key}@{}",
@@ -109,11 +145,7 @@ impl ErrorRateTransform {
             if batch.bank_batch.is_none() {
                 batch.bank_batch = Some(bank.begin_batch());
             }
-            bank.observe(
-                &series_key,
-                window.window_start,
-                &[(ERROR_RATE, error_rate)],
-            )
+            observe_window(&mut bank, &window)
         };
         let (verdict, detector_error) = match observed {
             Ok(verdict) => (Some(verdict), None),
@@ -225,13 +257,19 @@ impl Transform for ErrorRateTransform {
     type Batch = RateBatch;
 
     fn transform(&mut self, input: &InputRecord<'_>, batch: &mut RateBatch, out: &mut Outputs) {
-        let parsed = input
-            .payload
-            .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-            .and_then(|p| {
-                serde_json::from_slice::<StandardizedLogEvent>(p).map_err(|e| e.to_string())
-            });
-        let event = match parsed {
+        if let Some(checkpoints) = &mut self.checkpoints {
+            if batch.bank_batch.is_none() {
+                // Begun first: a restore's series are recorded in this batch.
+                batch.bank_batch = Some(lock(&self.detectors).begin_batch());
+            }
+            let live = RateLive {
+                windows: &mut self.windows,
+                undo: &mut batch.undo,
+                bank: &self.detectors,
+            };
+            checkpoints.before_run(input, live, &mut batch.checkpoints, out);
+        }
+        let event = match read_event(input.payload) {
             Ok(event) => event,
             Err(reason) => {
                 batch.dead_letters.write(
@@ -246,6 +284,9 @@ impl Transform for ErrorRateTransform {
             }
         };
         let placed = self.windows.add(&event, &mut batch.undo);
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.seen(input.partition, &service_key(&event.service), input.offset);
+        }
         if placed.late {
             batch.late += 1;
         } else {
@@ -260,12 +301,29 @@ impl Transform for ErrorRateTransform {
     /// them twice.
     fn discarded(&mut self, batches: Vec<RateBatch>) {
         let mut open = Vec::new();
+        let mut checkpoints = Vec::new();
         for batch in batches.into_iter().rev() {
             self.windows.undo(batch.undo);
             open.extend(batch.bank_batch);
+            checkpoints.push(batch.checkpoints);
         }
         if !open.is_empty() {
             lock(&self.detectors).rollback_batches(open);
+        }
+        if let Some(kept) = &mut self.checkpoints {
+            kept.discarded(&mut checkpoints);
+        }
+    }
+
+    /// With checkpoints, the windows and the bank are rebuilt for the new assignment,
+    /// partition by partition; without, they are kept as they are.
+    fn rebalanced(&mut self) {
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.rebalanced(RateLive {
+                windows: &mut self.windows,
+                undo: &mut WindowsUndo::default(),
+                bank: &self.detectors,
+            });
         }
     }
 
@@ -276,6 +334,9 @@ impl Transform for ErrorRateTransform {
                 self.errors
                     .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
             }
+        }
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.committed(batch.checkpoints);
         }
         batch.dead_letters.commit(&self.errors);
         let m = &self.metrics;
@@ -307,6 +368,7 @@ mod tests {
             &TopicsConfig::default(),
             ErrorRateMetrics::register(&obs_service::Metrics::new()).unwrap(),
             ErrorCounter::unregistered(),
+            None,
         )
     }
 

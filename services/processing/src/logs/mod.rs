@@ -29,11 +29,29 @@
 //! critical events over all) is a point of the series `app:{service}` in a detector bank
 //! of the stage's own; each window is a record on `app-log-rates`, and a window the
 //! detectors flag is an alert (detector `error_rate`) on `alerts`, in the same
-//! transaction. At most `logs.error_rate_max_services` windows are open. Like the
-//! detectors' state, they are kept in memory only: after a restart or a rebalance, the
-//! services of the partitions concerned start with no open window (the events of a
-//! window left open then are not counted) and their series warm up again.
+//! transaction. At most `logs.error_rate_max_services` windows are open.
+//!
+//! # Checkpoints
+//!
+//! With `checkpoint.enabled` (the default) the stage's state survives restarts (SIGKILL
+//! included) and rebalances, with the run stage's building block ([`crate::checkpoint`]):
+//! each service's open window (start, counts, company, late events) and its series
+//! `app:{service}` are saved together, key = the service, to the compacted
+//! `app-log-rate-state` in the stage's transaction, every half to seven eighths of
+//! `checkpoint.error_rate_interval_records` offsets of its partition (or
+//! `checkpoint.max_age_seconds`); after an assignment, each partition is rebuilt before its
+//! first event is counted: the saved states, then the events since replayed into the
+//! windows and the detectors, without outputs ([`checkpoint::ErrorRateState`]). The
+//! windows that close after a restart or a rebalance carry the same counts and verdicts,
+//! bit for bit, as an uninterrupted stage's, while the stage holds every service of its
+//! partitions (`logs.error_rate_max_services`, `detector.max_series`: an eviction depends
+//! on the other partitions' events, which differ between replicas) and each service's
+//! events come under one name (the input's key is the name as sent, the state's the
+//! slug). Off, they live in memory only: after a restart or a rebalance, the services of
+//! the partitions concerned start with no open window (the events of a window left open
+//! then are not counted) and their series warm up again.
 
+mod checkpoint;
 mod config;
 mod error_rate;
 mod index;
@@ -46,6 +64,7 @@ mod testing;
 mod view;
 mod windows;
 
+pub use checkpoint::ErrorRateState;
 pub use config::{error_rate_stage, LogsConfig};
 pub use error_rate::{
     ErrorRateRecord, ErrorRateTransform, APP_LOG_RATE_SCHEMA_VERSION, ERROR_RATE, ERROR_RATE_STAGE,
@@ -57,6 +76,7 @@ pub use search::{Correlation, LogMatches, LogQuery};
 pub use view::LogView;
 pub use windows::{ClosedBy, ClosedWindow};
 
+use crate::checkpoint::{CheckpointConfig, Checkpoints};
 use anyhow::Context;
 use metrics::{ErrorRateMetrics, IndexMetrics};
 use obs_detector::anomaly::BankSnapshot;
@@ -76,6 +96,10 @@ use windows::ErrorRateWindows;
 /// The log index and its reader, and the error-rate stage, as the service holds them.
 pub struct Logs {
     config: LogsConfig,
+    /// The error-rate stage's detectors' configuration, for its checkpoints' restores.
+    detector: DetectorConfig,
+    /// The error-rate stage's checkpoints; off unless [`Logs::with_checkpoints`] says.
+    checkpoint: CheckpointConfig,
     view: Arc<LogView>,
     index_metrics: IndexMetrics,
     reader: Running<LogReaderHandle>,
@@ -102,8 +126,14 @@ impl Logs {
         let stage_metrics =
             StageMetrics::register(registry.registry(), registry.errors(), "log_events")
                 .context("registering the error-rate stage's metrics")?;
-        let detectors = DetectorBank::new(detector).context("invalid configuration of detector")?;
+        let detectors =
+            DetectorBank::new(detector.clone()).context("invalid configuration of detector")?;
         Ok(Logs {
+            detector,
+            checkpoint: CheckpointConfig {
+                enabled: false,
+                ..CheckpointConfig::default()
+            },
             view: Arc::new(LogView::new(config.index_capacity, config.index_max_bytes)),
             config,
             index_metrics,
@@ -113,6 +143,13 @@ impl Logs {
             stage_metrics,
             stage: Running::default(),
         })
+    }
+
+    /// The error-rate stage checkpointed as `checkpoint` says (validated with the topics
+    /// by the caller, as the run stage's).
+    pub fn with_checkpoints(mut self, checkpoint: CheckpointConfig) -> Logs {
+        self.checkpoint = checkpoint;
+        self
     }
 
     /// Starts the reader of `topics.standardized_app_logs` and the error-rate stage, whose
@@ -126,12 +163,25 @@ impl Logs {
         registry: &Metrics,
     ) -> anyhow::Result<()> {
         let c = &self.config;
+        let checkpoints = Checkpoints::start(
+            &self.checkpoint,
+            kafka,
+            topics,
+            ErrorRateState::new(
+                &self.detector,
+                c.error_rate_window_seconds,
+                c.error_rate_max_services,
+            ),
+            registry,
+        )
+        .context("starting the error-rate stage's checkpoints")?;
         let transform = ErrorRateTransform::new(
             ErrorRateWindows::new(c.error_rate_window_seconds, c.error_rate_max_services),
             self.detectors.clone(),
             topics,
             self.rate_metrics.clone(),
             registry.errors().clone(),
+            checkpoints,
         );
         let stage = spawn_stage(
             kafka,

@@ -7,6 +7,11 @@
 //! (windows without events are never opened); an event before the window's start is late:
 //! its window closed already, so it is counted in no window, only in the open window's
 //! `late_events`, which its record carries.
+//!
+//! A service's open window is checkpointed with its detector series
+//! ([`super::checkpoint`]): [`ErrorRateWindows::save`] writes it, [`ErrorRateWindows::restore`]
+//! reads it back into the windows a restore rebuilds, which [`ErrorRateWindows::absorb`]
+//! then moves into the stage's.
 
 use chrono::{DateTime, Duration, Utc};
 use obs_records::{source_slug, LogSeverity, StandardizedLogEvent};
@@ -33,7 +38,7 @@ struct OpenWindow {
     last_seen: u64,
 }
 
-/// The company the events of a window name.
+/// The company the events of a window name (its tag in a saved window).
 #[derive(Debug, Clone, PartialEq)]
 enum Company {
     Unnamed,
@@ -179,6 +184,100 @@ impl ErrorRateWindows {
         self.open.len()
     }
 
+    /// Appends `service`'s open window to `out`: the window length (a window is taken back
+    /// only under the same), then its start, counts and company; false, nothing written,
+    /// when the service has none. When it was last seen is not saved: a restored window is
+    /// seen as its restore's.
+    pub fn save(&self, service: &str, out: &mut Vec<u8>) -> bool {
+        let Some(window) = self.open.get(service) else {
+            return false;
+        };
+        out.extend_from_slice(&self.length.num_seconds().to_le_bytes());
+        out.extend_from_slice(&window.start.timestamp().to_le_bytes());
+        for count in [window.events, window.errors, window.late_events] {
+            out.extend_from_slice(&count.to_le_bytes());
+        }
+        match &window.company {
+            Company::Unnamed => out.push(0),
+            Company::One(company) => {
+                out.push(1);
+                out.extend_from_slice(&(company.len() as u32).to_le_bytes());
+                out.extend_from_slice(company.as_bytes());
+            }
+            Company::Several => out.push(2),
+        }
+        true
+    }
+
+    /// Opens `service`'s window as [`save`](Self::save) wrote it at the front of `saved`;
+    /// returns the bytes after it. Refused, nothing changed: a window of another length,
+    /// bytes that do not read back, a service that has a window.
+    pub fn restore<'a>(&mut self, service: &str, saved: &'a [u8]) -> Result<&'a [u8], String> {
+        let mut from = Bytes(saved);
+        let length = from.i64()?;
+        if length != self.length.num_seconds() {
+            return Err(format!(
+                "a window of {length} s, saved under another logs.error_rate_window_seconds"
+            ));
+        }
+        let start =
+            DateTime::from_timestamp(from.i64()?, 0).ok_or("a window start out of range")?;
+        let (events, errors, late_events) = (from.u64()?, from.u64()?, from.u64()?);
+        let company = match from.take(1)? {
+            [0] => Company::Unnamed,
+            [1] => {
+                let mut len = [0; 4];
+                len.copy_from_slice(from.take(4)?);
+                let name = from.take(u32::from_le_bytes(len) as usize)?;
+                Company::One(String::from_utf8(name.to_vec()).map_err(|e| e.to_string())?)
+            }
+            [2] => Company::Several,
+            _ => return Err("an unknown company tag".into()),
+        };
+        if self.open.contains_key(service) {
+            return Err(format!("{service} has an open window"));
+        }
+        self.arrivals += 1;
+        self.open.insert(
+            service.to_owned(),
+            OpenWindow {
+                start,
+                events,
+                errors,
+                company,
+                late_events,
+                last_seen: self.arrivals,
+            },
+        );
+        Ok(from.0)
+    }
+
+    /// Moves the windows of `other` (rebuilt apart, of the same length) in, recorded in
+    /// `undo` like windows opened here, in the order they were last seen there; a service
+    /// with a window here keeps its own. Returns how many were moved.
+    pub fn absorb(&mut self, other: ErrorRateWindows, undo: &mut WindowsUndo) -> usize {
+        let mut windows: Vec<(String, OpenWindow)> = other.open.into_iter().collect();
+        windows.sort_by_key(|(_, window)| window.last_seen);
+        let mut moved = 0;
+        for (service, mut window) in windows {
+            if self.open.contains_key(&service) {
+                continue;
+            }
+            undo.save(&service, None);
+            self.arrivals += 1;
+            window.last_seen = self.arrivals;
+            self.open.insert(service, window);
+            moved += 1;
+        }
+        moved
+    }
+
+    /// Forgets every window (a new assignment: each partition's come back from its
+    /// checkpoints).
+    pub fn clear(&mut self) {
+        self.open.clear();
+    }
+
     fn window_start(&self, timestamp: DateTime<Utc>) -> DateTime<Utc> {
         let length = self.length.num_seconds();
         let seconds = timestamp.timestamp();
@@ -240,10 +339,34 @@ impl OpenWindow {
     }
 }
 
+/// A saved window being read.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let (head, rest) = self
+            .0
+            .split_at_checked(n)
+            .ok_or("a saved window cut short")?;
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(bytes))
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        self.u64().map(|n| n as i64)
+    }
+}
+
 /// The service's slug, as runs' sources are written, so that an error-rate alert names
 /// the source an incident's evidence looks for; its name as given if it has no letter or
 /// digit.
-fn service_key(service: &str) -> String {
+pub fn service_key(service: &str) -> String {
     let slug = source_slug(service);
     if slug.is_empty() {
         service.to_owned()
@@ -386,6 +509,69 @@ mod tests {
             ("b", ClosedBy::Evicted)
         );
         assert_eq!(windows.services(), 2);
+    }
+
+    #[test]
+    fn a_saved_window_restores_whole_and_is_absorbed_once() {
+        let mut windows = ErrorRateWindows::new(60, 10);
+        let mut undo = WindowsUndo::default();
+        let mut named = logged("billing", 4, 0, LogSeverity::Error);
+        named.company = Some("acmé".into());
+        windows.add(&named, &mut undo);
+        windows.add(&logged("billing", 4, 30, LogSeverity::Info), &mut undo);
+        windows.add(&logged("billing", 3, 0, LogSeverity::Info), &mut undo);
+        windows.add(&logged("several", 2, 0, LogSeverity::Info), &mut undo);
+        let mut saved = Vec::new();
+        assert!(windows.save("billing", &mut saved));
+        saved.extend_from_slice(b"rest");
+        assert!(!windows.save("unknown", &mut Vec::new()));
+
+        let mut apart = ErrorRateWindows::new(60, 10);
+        assert_eq!(apart.restore("billing", &saved), Ok(&b"rest"[..]));
+        assert_eq!(
+            apart.open["billing"],
+            OpenWindow {
+                last_seen: 1,
+                ..windows.open["billing"].clone()
+            }
+        );
+        assert!(apart.restore("billing", &saved).is_err(), "held already");
+        assert!(ErrorRateWindows::new(300, 10)
+            .restore("billing", &saved)
+            .is_err());
+        for cut in 0..saved.len() - 4 {
+            assert!(
+                ErrorRateWindows::new(60, 10)
+                    .restore("billing", &saved[..cut])
+                    .is_err(),
+                "{cut} bytes"
+            );
+        }
+
+        // Absorbed like a window opened by the batch: its undo takes it back.
+        let mut live = ErrorRateWindows::new(60, 10);
+        live.add(
+            &logged("several", 9, 0, LogSeverity::Info),
+            &mut WindowsUndo::default(),
+        );
+        let mut batch = WindowsUndo::default();
+        apart.add(
+            &logged("several", 2, 0, LogSeverity::Info),
+            &mut WindowsUndo::default(),
+        );
+        assert_eq!(live.absorb(apart, &mut batch), 1, "several is held here");
+        assert_eq!(
+            (
+                live.open["billing"].events,
+                live.open["billing"].late_events
+            ),
+            (2, 1)
+        );
+        assert_eq!(live.open["several"].start, at(9));
+        live.undo(batch);
+        assert!(!live.open.contains_key("billing"));
+        live.clear();
+        assert_eq!(live.services(), 0);
     }
 
     #[test]

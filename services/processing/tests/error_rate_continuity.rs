@@ -1,0 +1,477 @@
+//! Error-rate continuity on the real broker: a stream of log events of a few services, with
+//! error bursts, split by a SIGKILL of the processing binary at a random point, or by a
+//! second replica joining at a random point (a rebalance), gives the same `app-log-rates`
+//! records (window counts, rates, verdicts, alert ids), bit for bit, as the same stream
+//! processed without interruption: the open windows' partial counts and the detector
+//! series survive.
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{Duration as Span, TimeZone, Utc};
+use obs_kafka::{KafkaConfig, RecordHeaders, StageConfig, TraceParent};
+use obs_records::{
+    LogSeverity, SeveritySource, StandardizedLogEvent, TimestampSource,
+    STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
+};
+use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
+use processing::checkpoint::CheckpointConfig;
+use processing::{AppState, ProcessingConfig};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasher, RandomState};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+/// Two services per partition of three (librdkafka's CRC32 of the key): each partition, so
+/// each replica of the rebalance, has services to restore.
+const SERVICES: [&str; 6] = [
+    "billing", "shipping", "search", "mailer", "ledger", "reports",
+];
+const MINUTES: usize = 150;
+const PER_MINUTE: usize = 8;
+const TOTAL: usize = SERVICES.len() * MINUTES * PER_MINUTE;
+/// Every minute of every service but its last closes.
+const WINDOWS: usize = SERVICES.len() * (MINUTES - 1);
+const MIN_HISTORY: usize = 20;
+const INTERVAL: i64 = 300;
+const SMALL_FETCH: (&str, &str) = ("max.partition.fetch.bytes", "16384");
+
+/// How many of the minute's events of service `s` are errors: a noisy few, and bursts.
+fn errors(s: usize, minute: usize) -> usize {
+    if minute == 40 + 17 * s || minute == 100 + 7 * s {
+        return PER_MINUTE - 1;
+    }
+    let mut x = (s * 7_919 + minute * 104_729) as u64;
+    x ^= x >> 13;
+    x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    [0, 0, 0, 1, 1, 2][(x >> 40) as usize % 6]
+}
+
+/// Event `n` of the stream: minute by minute, each minute's events spread over it, the
+/// services interleaved; keyed by service.
+fn event(n: usize) -> TestMessage {
+    let s = n % SERVICES.len();
+    let i = (n / SERVICES.len()) % PER_MINUTE;
+    let minute = n / (SERVICES.len() * PER_MINUTE);
+    let severity = if i < errors(s, minute) {
+        LogSeverity::Error
+    } else {
+        LogSeverity::Info
+    };
+    let service = SERVICES[s];
+    let event = StandardizedLogEvent {
+        event_id: format!("{service}-{minute}-{i}"),
+        schema_version: STANDARDIZED_LOG_EVENT_SCHEMA_VERSION.into(),
+        service: service.into(),
+        message: format!("{service} step {minute}.{i}"),
+        level: Some(severity.as_str().into()),
+        severity,
+        severity_source: SeveritySource::Given,
+        severity_confidence: 1.0,
+        timestamp: Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap()
+            + Span::minutes(minute as i64)
+            + Span::seconds(i as i64 * 7),
+        timestamp_source: TimestampSource::Given,
+        company: Some("acme".into()),
+        source: None,
+        object_id: None,
+        record_id: None,
+        trace_id: None,
+        attributes: serde_json::Map::new(),
+    };
+    let headers = RecordHeaders {
+        record_id: event.event_id.clone(),
+        schema_version: STANDARDIZED_LOG_EVENT_SCHEMA_VERSION.into(),
+        content_type: "application/json".into(),
+        ingested_at: Utc::now(),
+        traceparent: TraceParent::new_root(),
+    };
+    (
+        Some(service.as_bytes().to_vec()),
+        serde_json::to_vec(&event).unwrap(),
+        headers.to_kafka(),
+    )
+}
+
+fn events(range: std::ops::Range<usize>) -> Vec<TestMessage> {
+    range.map(event).collect()
+}
+
+/// Windows the first `n` events close: each service's minutes begun, but its last.
+fn closed_by(n: usize) -> usize {
+    (0..SERVICES.len())
+        .map(|s| {
+            let seen = (n + SERVICES.len() - 1 - s) / SERVICES.len();
+            seen.div_ceil(PER_MINUTE).saturating_sub(1)
+        })
+        .sum()
+}
+
+/// A number in `range`, different at every run of the test (printed, to replay a failure).
+fn random_in(range: std::ops::Range<usize>) -> usize {
+    let n = range.start + (RandomState::new().hash_one(0u8) as usize) % range.len();
+    println!("random point: {n}");
+    n
+}
+
+/// Detectors that score within the stream, and checkpoints saved often, so that restores
+/// read saved states and replay events.
+fn config(
+    kafka: &KafkaConfig,
+    topics: &TestTopics,
+    group: &str,
+    instance: &str,
+) -> ProcessingConfig {
+    let mut config = ProcessingConfig {
+        kafka: kafka.clone(),
+        topics: (*topics).clone(),
+        stage: StageConfig {
+            batch_max_records: 100,
+            batch_max_ms: 20,
+            transaction_timeout_ms: 10_000,
+            transactional_id: format!("{group}-{instance}"),
+            ..StageConfig::for_group(group)
+        },
+        checkpoint: CheckpointConfig {
+            error_rate_interval_records: INTERVAL,
+            ..CheckpointConfig::default()
+        },
+        auth: obs_testkit::auth(),
+        ..ProcessingConfig::default()
+    };
+    // Small fetches: the stage interleaves the partitions, so that a kill finds each of
+    // them part-way.
+    config
+        .kafka
+        .properties
+        .insert(SMALL_FETCH.0.into(), SMALL_FETCH.1.into());
+    config.detector.min_history = MIN_HISTORY;
+    config
+}
+
+/// The environment that gives the processing binary `config` (what [`config`] sets);
+/// `file` is where its `kafka.properties` are written (a config file's only).
+fn binary_env(
+    config: &ProcessingConfig,
+    port: u16,
+    file: &std::path::Path,
+) -> Vec<(String, String)> {
+    std::fs::write(
+        file,
+        format!(
+            "[kafka.properties]\n\"{}\" = \"{}\"\n",
+            SMALL_FETCH.0, SMALL_FETCH.1
+        ),
+    )
+    .unwrap();
+    let s = &config.stage;
+    let mut env = obs_testkit::topic_env(&config.topics);
+    for (key, value) in [
+        (
+            "KAFKA_BOOTSTRAP_SERVERS",
+            config.kafka.bootstrap_servers.clone(),
+        ),
+        ("OBS_HTTP__LISTEN", format!("127.0.0.1:{port}")),
+        ("OBS_TOPICS__REPLICATION_FACTOR", "1".into()),
+        ("OBS_STAGE__GROUP_ID", s.group_id.clone()),
+        ("OBS_STAGE__TRANSACTIONAL_ID", s.transactional_id.clone()),
+        (
+            "OBS_STAGE__BATCH_MAX_RECORDS",
+            s.batch_max_records.to_string(),
+        ),
+        ("OBS_STAGE__BATCH_MAX_MS", s.batch_max_ms.to_string()),
+        (
+            "OBS_STAGE__TRANSACTION_TIMEOUT_MS",
+            s.transaction_timeout_ms.to_string(),
+        ),
+        (
+            "OBS_DETECTOR__MIN_HISTORY",
+            config.detector.min_history.to_string(),
+        ),
+        (
+            "OBS_CHECKPOINT__ERROR_RATE_INTERVAL_RECORDS",
+            config.checkpoint.error_rate_interval_records.to_string(),
+        ),
+        ("OBS_CONFIG_FILE", file.display().to_string()),
+        ("RUST_LOG", "warn".into()),
+    ] {
+        env.push((key.to_owned(), value));
+    }
+    env
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, passing or not.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `topic` holds at least `count` committed records.
+fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("group.id", format!("continuity-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "{seen} of {count} records on {topic}"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            message.unwrap();
+            seen += 1;
+        }
+    }
+}
+
+/// `{series}@{window start}` → the `app-log-rates` record as processing wrote it, for
+/// every window the stream closes; each written once, the services spread over the three
+/// partitions.
+fn windows(kafka: &KafkaConfig, topics: &TestTopics) -> BTreeMap<String, String> {
+    let messages = read_topic(
+        kafka,
+        &topics.app_log_rates.name,
+        WINDOWS,
+        Duration::from_secs(3),
+        Duration::from_secs(300),
+    );
+    let mut windows = BTreeMap::new();
+    let mut partitions = BTreeSet::new();
+    for message in &messages {
+        let payload = std::str::from_utf8(message.payload().unwrap()).unwrap();
+        let record: Value = serde_json::from_str(payload).unwrap();
+        let id = format!(
+            "{}@{}",
+            record["series_key"].as_str().unwrap(),
+            record["window_start"].as_str().unwrap()
+        );
+        assert!(
+            windows.insert(id.clone(), payload.to_owned()).is_none(),
+            "{id} twice"
+        );
+        partitions.insert(message.partition());
+    }
+    assert_eq!(windows.len(), WINDOWS);
+    assert_eq!(partitions.len(), 3, "services on {partitions:?}");
+    windows
+}
+
+fn assert_same_windows(got: &BTreeMap<String, String>, expected: &BTreeMap<String, String>) {
+    let differ: Vec<&String> = expected
+        .iter()
+        .filter(|(id, record)| got.get(*id) != Some(record))
+        .map(|(id, _)| id)
+        .collect();
+    if let Some(first) = differ.first() {
+        panic!(
+            "{} of {} windows differ; first {first}:\n got      {:?}\n expected {}",
+            differ.len(),
+            expected.len(),
+            got.get(*first),
+            expected[*first]
+        );
+    }
+    let scored = expected
+        .values()
+        .filter(|r| r.contains("\"scored\""))
+        .count();
+    let alerted = expected
+        .values()
+        .filter(|r| !r.contains("\"alert_id\":null"))
+        .count();
+    assert!(
+        scored > WINDOWS / 2 && alerted > 0,
+        "{scored} scored, {alerted} alerting"
+    );
+}
+
+async fn get(state: &Arc<AppState>, uri: &str) -> String {
+    let response = processing::router(state.clone())
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The partitions of `standardized-app-logs` the instance's error-rate stage holds.
+async fn assigned(state: &Arc<AppState>) -> Vec<Value> {
+    let status: Value = serde_json::from_str(&get(state, "/status").await).unwrap();
+    status["logs"]["error_rate_stage"]["assigned_partitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A figure of the instance's `/metrics`.
+async fn metric(state: &Arc<AppState>, name: &str) -> f64 {
+    get(state, "/metrics")
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn stop(state: Arc<AppState>) {
+    tokio::task::spawn_blocking(move || state.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// The stream processed by one instance from start to end, on topics of its own.
+async fn uninterrupted(kafka: &KafkaConfig) -> BTreeMap<String, String> {
+    let topics = obs_testkit::unique_topics();
+    obs_kafka::topics::ensure_topics(kafka, "continuity-test", &topics)
+        .await
+        .unwrap();
+    produce(kafka, &topics.standardized_app_logs.name, events(0..TOTAL));
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let state = AppState::new(config(kafka, &topics, &group, "a")).unwrap();
+    state.start().unwrap();
+    let windows = windows(kafka, &topics);
+    stop(state).await;
+    windows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_at_a_random_point_changes_no_window() {
+    let kafka = obs_testkit::kafka();
+    let expected = uninterrupted(&kafka).await;
+
+    let topics = obs_testkit::unique_topics();
+    obs_kafka::topics::ensure_topics(&kafka, "continuity-test", &topics)
+        .await
+        .unwrap();
+    // The stream in two parts, the second sent after the kill: every partition then has
+    // events left, so the restarted instance restores each one before counting them.
+    let split = random_in(TOTAL / 2..TOTAL * 9 / 10);
+    produce(&kafka, &topics.standardized_app_logs.name, events(0..split));
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let config = config(&kafka, &topics, &group, "a");
+    let kill_after = random_in(WINDOWS / 5..closed_by(split));
+    let file = std::env::temp_dir().join(format!("{}.toml", topics.raw_logs.name));
+    let child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_processing"))
+            .envs(binary_env(&config, free_port(), &file))
+            .spawn()
+            .expect("starting the processing binary"),
+    );
+    wait_for_records(&kafka, &topics.app_log_rates.name, kill_after);
+    // Saved states to restore from: an early kill can precede every save of a partition.
+    wait_for_records(&kafka, &topics.app_log_rate_state.name, 4);
+    drop(child); // SIGKILL, mid-batch or not
+    produce(
+        &kafka,
+        &topics.standardized_app_logs.name,
+        events(split..TOTAL),
+    );
+    // The same instance again: it takes its partitions back at once (static membership)
+    // and aborts the transaction its predecessor left open.
+    let restarted = AppState::new(config).unwrap();
+    restarted.start().unwrap();
+    let got = windows(&kafka, &topics);
+    let restores = metric(&restarted, "processing_app_log_rate_restores_total").await;
+    let restored = metric(
+        &restarted,
+        "processing_app_log_rate_restored_services_total",
+    )
+    .await;
+    let replayed = metric(&restarted, "processing_app_log_rate_replayed_events_total").await;
+    stop(restarted).await;
+    let _ = std::fs::remove_file(&file);
+    println!("{restores} partitions restored: {restored} saved states, {replayed} events replayed");
+    assert_same_windows(&got, &expected);
+    assert!(
+        restores >= 3.0 && restored >= 1.0,
+        "the restart read saved states"
+    );
+    assert!(
+        replayed < (TOTAL - 1) as f64,
+        "the restart did not replay the whole stream: {replayed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_between_two_replicas_changes_no_window() {
+    let kafka = obs_testkit::kafka();
+    let expected = uninterrupted(&kafka).await;
+
+    let topics = obs_testkit::unique_topics();
+    obs_kafka::topics::ensure_topics(&kafka, "continuity-test", &topics)
+        .await
+        .unwrap();
+    let split = random_in(TOTAL / 5..TOTAL * 4 / 5);
+    produce(&kafka, &topics.standardized_app_logs.name, events(0..split));
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let first = AppState::new(config(&kafka, &topics, &group, "a")).unwrap();
+    first.start().unwrap();
+    wait_for_records(&kafka, &topics.app_log_rates.name, closed_by(split));
+    // The second replica joins: every partition is revoked, then shared out; each replica
+    // restores the partitions it gets from what the first one saved.
+    let second = AppState::new(config(&kafka, &topics, &group, "b")).unwrap();
+    second.start().unwrap();
+    let joined = Instant::now();
+    loop {
+        let (a, b) = (assigned(&first).await, assigned(&second).await);
+        if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3 {
+            println!("partitions {a:?} and {b:?}");
+            break;
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(90),
+            "no rebalance: {a:?} {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    produce(
+        &kafka,
+        &topics.standardized_app_logs.name,
+        events(split..TOTAL),
+    );
+    let got = windows(&kafka, &topics);
+    let mut carried = Vec::new();
+    for replica in [&first, &second] {
+        let restored = metric(replica, "processing_app_log_rate_restored_services_total").await;
+        let replayed = metric(replica, "processing_app_log_rate_replayed_events_total").await;
+        carried.push(restored + replayed);
+        println!("{restored} saved states restored, {replayed} events replayed");
+    }
+    stop(first).await;
+    stop(second).await;
+    assert_same_windows(&got, &expected);
+    assert!(
+        carried.iter().all(|c| *c > 0.0),
+        "each replica restored its partitions' windows and series: {carried:?}"
+    );
+}

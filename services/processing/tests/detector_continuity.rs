@@ -3,8 +3,6 @@
 //! (a rebalance), gives the same `detector` verdicts, bit for bit, as the same stream
 //! processed without interruption.
 
-use axum::body::Body;
-use axum::http::Request;
 use chrono::{Duration as Span, TimeZone, Utc};
 use obs_kafka::{KafkaConfig, StageConfig};
 use obs_records::standardize::StandardizedRecord;
@@ -12,16 +10,15 @@ use obs_records::Status;
 use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
 use processing::{AppState, ProcessingConfig};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, RandomState};
-use std::process::{Child, Command};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
+
+mod continuity;
+use continuity::{assigned, free_port, metric, random_in, stop, wait_for_records, KillOnDrop};
 
 const SERIES: usize = 9;
 const POINTS: usize = 300;
@@ -78,13 +75,6 @@ fn messages(range: std::ops::Range<usize>) -> Vec<TestMessage> {
             )
         })
         .collect()
-}
-
-/// A number in `range`, different at every run of the test (printed, to replay a failure).
-fn random_in(range: std::ops::Range<usize>) -> usize {
-    let n = range.start + (RandomState::new().hash_one(0u8) as usize) % range.len();
-    println!("random point: {n}");
-    n
 }
 
 /// A detector whose forests train and retrain within the stream, and checkpoints saved
@@ -191,49 +181,6 @@ fn binary_env(
     env
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, passing or not.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until `topic` holds at least `count` committed records.
-fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("group.id", format!("continuity-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let started = Instant::now();
-    let mut seen = 0;
-    while seen < count {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "{seen} of {count} records on {topic}"
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            message.unwrap();
-            seen += 1;
-        }
-    }
-}
-
 /// Record id → the `detector` field as processing wrote it, for every run of the stream;
 /// each run processed once.
 fn verdicts(kafka: &KafkaConfig, topics: &TestTopics) -> BTreeMap<String, String> {
@@ -287,47 +234,6 @@ fn assert_same_verdicts(got: &BTreeMap<String, String>, expected: &BTreeMap<Stri
         scored > TOTAL / 2 && alerted > 0,
         "{scored} scored, {alerted} alerting"
     );
-}
-
-async fn get(state: &Arc<AppState>, uri: &str) -> String {
-    let response = processing::router(state.clone())
-        .oneshot(
-            Request::get(uri)
-                .header("authorization", obs_testkit::bearer())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// The partitions of `standardized-logs` the instance's run stage holds.
-async fn assigned(state: &Arc<AppState>) -> Vec<Value> {
-    let status: Value = serde_json::from_str(&get(state, "/status").await).unwrap();
-    status["stage"]["assigned_partitions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// A figure of the instance's `/metrics`.
-async fn metric(state: &Arc<AppState>, name: &str) -> f64 {
-    get(state, "/metrics")
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-async fn stop(state: Arc<AppState>) {
-    tokio::task::spawn_blocking(move || state.stop())
-        .await
-        .unwrap()
-        .unwrap();
 }
 
 /// The stream processed by one instance from start to end, on topics of its own.
@@ -421,7 +327,10 @@ async fn a_rebalance_between_two_replicas_changes_no_verdict() {
     second.start().unwrap();
     let joined = Instant::now();
     loop {
-        let (a, b) = (assigned(&first).await, assigned(&second).await);
+        let (a, b) = (
+            assigned(&first, "/stage/assigned_partitions").await,
+            assigned(&second, "/stage/assigned_partitions").await,
+        );
         if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3 {
             println!("partitions {a:?} and {b:?}");
             break;

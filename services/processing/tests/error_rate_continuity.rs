@@ -5,8 +5,6 @@
 //! processed without interruption: the open windows' partial counts and the detector
 //! series survive.
 
-use axum::body::Body;
-use axum::http::Request;
 use chrono::{Duration as Span, TimeZone, Utc};
 use obs_kafka::{KafkaConfig, RecordHeaders, StageConfig, TraceParent};
 use obs_records::{
@@ -16,15 +14,14 @@ use obs_records::{
 use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
 use processing::{AppState, ProcessingConfig};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{BuildHasher, RandomState};
-use std::process::{Child, Command};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
+
+mod continuity;
+use continuity::{assigned, free_port, metric, random_in, stop, wait_for_records, KillOnDrop};
 
 /// Two services per partition of three (librdkafka's CRC32 of the key): each partition, so
 /// each replica of the rebalance, has services to restore.
@@ -109,13 +106,6 @@ fn closed_by(n: usize) -> usize {
             seen.div_ceil(PER_MINUTE).saturating_sub(1)
         })
         .sum()
-}
-
-/// A number in `range`, different at every run of the test (printed, to replay a failure).
-fn random_in(range: std::ops::Range<usize>) -> usize {
-    let n = range.start + (RandomState::new().hash_one(0u8) as usize) % range.len();
-    println!("random point: {n}");
-    n
 }
 
 /// Detectors that score within the stream, and checkpoints saved often, so that restores
@@ -204,49 +194,6 @@ fn binary_env(
     env
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when the test ends, passing or not.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until `topic` holds at least `count` committed records.
-fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("group.id", format!("continuity-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let started = Instant::now();
-    let mut seen = 0;
-    while seen < count {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "{seen} of {count} records on {topic}"
-        );
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            message.unwrap();
-            seen += 1;
-        }
-    }
-}
-
 /// `{series}@{window start}` → the `app-log-rates` record as processing wrote it, for
 /// every window the stream closes; each written once, the services spread over the three
 /// partitions.
@@ -306,47 +253,6 @@ fn assert_same_windows(got: &BTreeMap<String, String>, expected: &BTreeMap<Strin
         scored > WINDOWS / 2 && alerted > 0,
         "{scored} scored, {alerted} alerting"
     );
-}
-
-async fn get(state: &Arc<AppState>, uri: &str) -> String {
-    let response = processing::router(state.clone())
-        .oneshot(
-            Request::get(uri)
-                .header("authorization", obs_testkit::bearer())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-/// The partitions of `standardized-app-logs` the instance's error-rate stage holds.
-async fn assigned(state: &Arc<AppState>) -> Vec<Value> {
-    let status: Value = serde_json::from_str(&get(state, "/status").await).unwrap();
-    status["logs"]["error_rate_stage"]["assigned_partitions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// A figure of the instance's `/metrics`.
-async fn metric(state: &Arc<AppState>, name: &str) -> f64 {
-    get(state, "/metrics")
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-async fn stop(state: Arc<AppState>) {
-    tokio::task::spawn_blocking(move || state.stop())
-        .await
-        .unwrap()
-        .unwrap();
 }
 
 /// The stream processed by one instance from start to end, on topics of its own.
@@ -443,7 +349,10 @@ async fn a_rebalance_between_two_replicas_changes_no_window() {
     second.start().unwrap();
     let joined = Instant::now();
     loop {
-        let (a, b) = (assigned(&first).await, assigned(&second).await);
+        let (a, b) = (
+            assigned(&first, "/logs/error_rate_stage/assigned_partitions").await,
+            assigned(&second, "/logs/error_rate_stage/assigned_partitions").await,
+        );
         if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3 {
             println!("partitions {a:?} and {b:?}");
             break;

@@ -1,0 +1,112 @@
+//! What the continuity tests of both detector stages share: a random split point, the
+//! processing binary as a child process, a wait for committed records, and an instance's
+//! `/status` and `/metrics` read through its router.
+
+use axum::body::Body;
+use axum::http::Request;
+use obs_kafka::KafkaConfig;
+use processing::AppState;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use serde_json::Value;
+use std::hash::{BuildHasher, RandomState};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+/// A point of `range` drawn afresh by every run, printed so that a failure can be replayed.
+pub fn random_in(range: std::ops::Range<usize>) -> usize {
+    let n = range.start + (RandomState::new().hash_one(0u8) as usize) % range.len();
+    println!("random point: {n}");
+    n
+}
+
+/// A loopback port the OS has just handed out.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when the test ends, passing or not.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `topic` holds at least `count` committed records.
+pub fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("group.id", format!("continuity-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "{seen} of {count} records on {topic}"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            message.unwrap();
+            seen += 1;
+        }
+    }
+}
+
+/// The body of `GET uri` on the instance, with a key of every scope.
+pub async fn get(state: &Arc<AppState>, uri: &str) -> String {
+    let response = processing::router(state.clone())
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", obs_testkit::bearer())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The partitions a stage of the instance holds: `/status` at `pointer` (a JSON pointer to
+/// the stage's `assigned_partitions`).
+pub async fn assigned(state: &Arc<AppState>, pointer: &str) -> Vec<Value> {
+    let status: Value = serde_json::from_str(&get(state, "/status").await).unwrap();
+    status
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A figure of the instance's `/metrics`.
+pub async fn metric(state: &Arc<AppState>, name: &str) -> f64 {
+    get(state, "/metrics")
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Stops the instance and waits until it has.
+pub async fn stop(state: Arc<AppState>) {
+    tokio::task::spawn_blocking(move || state.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}

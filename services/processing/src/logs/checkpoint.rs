@@ -6,7 +6,7 @@
 //! A state is `ert1`, a byte of flags (window, series), then the window as
 //! [`ErrorRateWindows::save`] writes it, then the series as the detector bank saves it.
 
-use super::error_rate::{observe_window, read_event, series_key};
+use super::rate_series::{observe_window, read_event, series_key};
 use super::windows::{service_key, ErrorRateWindows, WindowsUndo};
 use crate::checkpoint::{CheckpointConfig, CheckpointError, CheckpointNames, Checkpointed};
 use obs_detector::{DetectorBank, DetectorConfig};

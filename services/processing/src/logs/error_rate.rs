@@ -11,24 +11,22 @@
 
 use super::checkpoint::{ErrorRateState, RateLive};
 use super::metrics::ErrorRateMetrics;
+use super::rate_series::{observe_window, read_event, series_key, ERROR_RATE};
 use super::windows::{service_key, ClosedWindow, ErrorRateWindows, WindowsUndo};
 use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use chrono::{SecondsFormat, Utc};
 use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{AlertMetrics, ALERT_SCHEMA_VERSION};
-use obs_detector::{Alert, DetectorBank, DetectorError, Severity, Verdict};
+use obs_detector::{Alert, DetectorBank, Severity, Verdict};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::headers::{CONTENT_TYPE, RECORD_ID, SCHEMA_VERSION};
 use obs_kafka::sync::lock;
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, TopicsConfig, Transform};
-use obs_records::StandardizedLogEvent;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
 /// The stage's name: its client id, and the `stage` of its dead letters.
 pub const ERROR_RATE_STAGE: &str = "processing-app-logs";
-/// The metric of the series, and the `detector` of its alerts.
-pub const ERROR_RATE: &str = "error_rate";
 /// `object_type` of an error-rate alert.
 pub const APP_LOGS_OBJECT_TYPE: &str = "app-logs";
 /// `schema_version` of a window record and its `schema-version` header.
@@ -79,32 +77,6 @@ pub struct ErrorRateTransform {
     errors: ErrorCounter,
     /// `None` with checkpoints off.
     checkpoints: Option<Checkpoints<ErrorRateState>>,
-}
-
-/// An event as the stage reads it from its payload; a restore reads the events it replays
-/// so.
-pub(super) fn read_event(payload: Option<&[u8]>) -> Result<StandardizedLogEvent, String> {
-    payload
-        .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-        .and_then(|p| serde_json::from_slice::<StandardizedLogEvent>(p).map_err(|e| e.to_string()))
-}
-
-/// The detector series of `service`'s error rate.
-pub(super) fn series_key(service: &str) -> String {
-    format!("app:{service}")
-}
-
-/// A closed window's error rate, one point of its service's series: how the stage, and a
-/// restore's replay, teach it to the detectors.
-pub(super) fn observe_window(
-    bank: &mut DetectorBank,
-    window: &ClosedWindow,
-) -> Result<Verdict, DetectorError> {
-    bank.observe(
-        &series_key(&window.service),
-        window.window_start,
-        &[(ERROR_RATE, window.error_rate())],
-    )
 }
 
 impl ErrorRateTransform {

@@ -56,6 +56,7 @@ mod config;
 mod error_rate;
 mod index;
 mod metrics;
+mod rate_series;
 mod reader;
 mod routes;
 mod search;
@@ -67,9 +68,10 @@ mod windows;
 pub use checkpoint::ErrorRateState;
 pub use config::{error_rate_stage, LogsConfig};
 pub use error_rate::{
-    ErrorRateRecord, ErrorRateTransform, APP_LOG_RATE_SCHEMA_VERSION, ERROR_RATE, ERROR_RATE_STAGE,
+    ErrorRateRecord, ErrorRateTransform, APP_LOG_RATE_SCHEMA_VERSION, ERROR_RATE_STAGE,
 };
 pub use index::{estimated_bytes, IndexStats, LogIndex};
+pub use rate_series::ERROR_RATE;
 pub use reader::LogReaderHandle;
 pub use routes::{router, LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT};
 pub use search::{Correlation, LogMatches, LogQuery};

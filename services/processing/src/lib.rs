@@ -115,8 +115,7 @@ impl AppState {
         ));
         let retrainer =
             Retrainer::start(detectors.clone()).context("starting the retraining thread")?;
-        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?
-            .with_checkpoints(config.checkpoint.clone());
+        let logs = logs::Logs::new(config.logs.clone(), config.detector.clone(), &registry)?;
         config
             .incidents
             .rules
@@ -276,7 +275,7 @@ impl AppState {
             self.registry.errors(),
         )?;
         self.logs
-            .start(&c.kafka, &c.topics, &c.stage, &self.registry)?;
+            .start(&c.kafka, &c.topics, &c.stage, &c.checkpoint, &self.registry)?;
         self.stage.set(stage);
         self.reader.set(reader);
         self.incident_stage.set(incident_stage);

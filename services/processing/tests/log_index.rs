@@ -11,6 +11,7 @@ use obs_records::{
     LogSeverity, SeveritySource, StandardizedLogEvent, TimestampSource,
     STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
 };
+use processing::checkpoint::CheckpointConfig;
 use processing::logs::{Logs, LogsConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
 use rdkafka::client::DefaultClientContext;
@@ -170,7 +171,13 @@ async fn the_index_reads_every_partition_and_answers_each_filter() {
         transactional_id: format!("{group}-a"),
         ..StageConfig::for_group(&group)
     };
-    logs.start(&kafka, &topics, &stage, &registry).unwrap();
+    // The error-rate stage's checkpoints are tested in error_rate_continuity.rs.
+    let checkpoint = CheckpointConfig {
+        enabled: false,
+        ..CheckpointConfig::default()
+    };
+    logs.start(&kafka, &topics, &stage, &checkpoint, &registry)
+        .unwrap();
     let all = wait_for_held(&logs, 5).await;
     assert_eq!(
         messages(&all),

@@ -100,8 +100,6 @@ pub struct Logs {
     config: LogsConfig,
     /// The error-rate stage's detectors' configuration, for its checkpoints' restores.
     detector: DetectorConfig,
-    /// The error-rate stage's checkpoints; off unless [`Logs::with_checkpoints`] says.
-    checkpoint: CheckpointConfig,
     view: Arc<LogView>,
     index_metrics: IndexMetrics,
     reader: Running<LogReaderHandle>,
@@ -132,10 +130,6 @@ impl Logs {
             DetectorBank::new(detector.clone()).context("invalid configuration of detector")?;
         Ok(Logs {
             detector,
-            checkpoint: CheckpointConfig {
-                enabled: false,
-                ..CheckpointConfig::default()
-            },
             view: Arc::new(LogView::new(config.index_capacity, config.index_max_bytes)),
             config,
             index_metrics,
@@ -147,26 +141,21 @@ impl Logs {
         })
     }
 
-    /// The error-rate stage checkpointed as `checkpoint` says (validated with the topics
-    /// by the caller, as the run stage's).
-    pub fn with_checkpoints(mut self, checkpoint: CheckpointConfig) -> Logs {
-        self.checkpoint = checkpoint;
-        self
-    }
-
     /// Starts the reader of `topics.standardized_app_logs` and the error-rate stage, whose
     /// group and transactional id derive from the run stage's `runs`
-    /// ([`error_rate_stage`]).
+    /// ([`error_rate_stage`]), with its checkpoints as `checkpoint` says (validated with the
+    /// topics by the caller, as the run stage's).
     pub fn start(
         &self,
         kafka: &KafkaConfig,
         topics: &TopicsConfig,
         runs: &StageConfig,
+        checkpoint: &CheckpointConfig,
         registry: &Metrics,
     ) -> anyhow::Result<()> {
         let c = &self.config;
         let checkpoints = Checkpoints::start(
-            &self.checkpoint,
+            checkpoint,
             kafka,
             topics,
             ErrorRateState::new(

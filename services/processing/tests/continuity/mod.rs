@@ -1,6 +1,6 @@
 //! What the continuity tests of both detector stages share: a random split point, the
 //! processing binary as a child process, a wait for committed records, and an instance's
-//! `/status` and `/metrics` read through its router.
+//! `/status` and `/metrics` read through its router (testkit's `call_router`).
 
 use axum::body::Body;
 use axum::http::Request;
@@ -13,7 +13,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
 /// A point of `range` drawn afresh by every run, printed so that a failure can be replayed.
 pub fn random_in(range: std::ops::Range<usize>) -> usize {
@@ -66,27 +65,15 @@ pub fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
     }
 }
 
-/// The body of `GET uri` on the instance, with a key of every scope.
-pub async fn get(state: &Arc<AppState>, uri: &str) -> String {
-    let response = processing::router(state.clone())
-        .oneshot(
-            Request::get(uri)
-                .header("authorization", obs_testkit::bearer())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&body).into_owned()
-}
-
 /// The partitions a stage of the instance holds: `/status` at `pointer` (a JSON pointer to
 /// the stage's `assigned_partitions`).
 pub async fn assigned(state: &Arc<AppState>, pointer: &str) -> Vec<Value> {
-    let status: Value = serde_json::from_str(&get(state, "/status").await).unwrap();
+    let request = Request::get("/status")
+        .header("authorization", obs_testkit::bearer())
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, status) =
+        obs_testkit::call_router(&processing::router(state.clone()), request).await;
     status
         .pointer(pointer)
         .and_then(Value::as_array)
@@ -96,7 +83,7 @@ pub async fn assigned(state: &Arc<AppState>, pointer: &str) -> Vec<Value> {
 
 /// A figure of the instance's `/metrics`.
 pub async fn metric(state: &Arc<AppState>, name: &str) -> f64 {
-    get(state, "/metrics")
+    obs_testkit::metrics_text(&processing::router(state.clone()))
         .await
         .lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())

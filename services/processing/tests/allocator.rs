@@ -17,11 +17,16 @@ fn processing_runs_on_jemalloc_with_its_built_in_options() {
     assert!(
         stderr.contains(
             "malloc_conf #2 (string pointed to by the global variable malloc_conf): \
-             \"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0\""
+             \"narenas:1,dirty_decay_ms:250,muzzy_decay_ms:0,background_thread:true\""
         ),
         "jemalloc reads processing's options: {stderr}"
     );
-    for option in ["narenas:1", "dirty_decay_ms:0", "muzzy_decay_ms:0"] {
+    for option in [
+        "narenas:1",
+        "dirty_decay_ms:250",
+        "muzzy_decay_ms:0",
+        "background_thread:true",
+    ] {
         assert!(
             stderr.contains(&format!("-- Set conf value: {option}")),
             "{option} applied: {stderr}"

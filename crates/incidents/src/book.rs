@@ -18,6 +18,9 @@ type TimeIndex = BTreeSet<(DateTime<Utc>, String)>;
 /// Incident ids by [`scope_key`].
 type ScopeIndex = BTreeMap<String, BTreeSet<String>>;
 
+/// Incident ids by [`scope_key`], each scope's ordered by a time.
+type ScopeTimeIndex = BTreeMap<String, TimeIndex>;
+
 /// The incidents of the scopes a processing stage serves. Everything but `incidents` is an
 /// index rebuilt from them, so [`IncidentBook::restore`] of every incident is enough to
 /// continue.
@@ -28,8 +31,10 @@ pub struct IncidentBook {
     /// Ids of the open and acknowledged incidents of each [`scope_key`]: what every
     /// signal looks up.
     active_by_scope: ScopeIndex,
-    /// Ids of the resolved incidents of each [`scope_key`]: what opening one looks up.
-    resolved_by_scope: ScopeIndex,
+    /// Ids of the resolved incidents of each [`scope_key`] by their last moment, the
+    /// later of their resolution and their latest alert: what opening one looks up, from
+    /// the start of the windows it asks about instead of over every resolved incident.
+    resolved_by_scope: ScopeTimeIndex,
     /// Resolved incidents by resolution (stream time): the first are forgotten first.
     resolved_by_time: TimeIndex,
     /// Per [`scope_key`], the latest run end time among the signals that changed one of
@@ -45,7 +50,7 @@ impl IncidentBook {
             config,
             incidents: BTreeMap::new(),
             active_by_scope: ScopeIndex::new(),
-            resolved_by_scope: ScopeIndex::new(),
+            resolved_by_scope: ScopeTimeIndex::new(),
             resolved_by_time: TimeIndex::new(),
             stream_time: BTreeMap::new(),
         }
@@ -243,7 +248,7 @@ impl IncidentBook {
         now: DateTime<Utc>,
     ) -> Option<String> {
         let within = self.config.reopen_within();
-        self.in_scope(&self.resolved_by_scope, scope)
+        self.resolved_since(scope, since(now, within))
             .filter(|incident| {
                 incident.scope.kind == kind && incident.scope.series_key.as_deref() == series_key
             })
@@ -265,7 +270,7 @@ impl IncidentBook {
         let mut objects = BTreeSet::from([run.object_id]);
         let incidents = self
             .active_in(scope)
-            .chain(self.in_scope(&self.resolved_by_scope, scope));
+            .chain(self.resolved_since(scope, since(run.end_time, window)));
         for incident in incidents {
             if recent(incident.last_alert_at) {
                 objects.extend(
@@ -428,19 +433,25 @@ impl IncidentBook {
 
     /// The open and acknowledged incidents of `scope`.
     fn active_in<'a>(&'a self, scope: &str) -> impl Iterator<Item = &'a Incident> + 'a {
-        self.in_scope(&self.active_by_scope, scope)
-    }
-
-    fn in_scope<'a>(
-        &'a self,
-        index: &'a ScopeIndex,
-        scope: &str,
-    ) -> impl Iterator<Item = &'a Incident> + 'a {
-        index
+        self.active_by_scope
             .get(scope)
             .into_iter()
             .flatten()
             .filter_map(|id| self.incidents.get(id))
+    }
+
+    /// The resolved incidents of `scope` resolved or alerted at `since` or later (a
+    /// superset of those resolved, and of those alerted, since then).
+    fn resolved_since<'a>(
+        &'a self,
+        scope: &str,
+        since: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Incident> + 'a {
+        self.resolved_by_scope
+            .get(scope)
+            .into_iter()
+            .flat_map(move |ids| ids.range((since, String::new())..))
+            .filter_map(|(_, id)| self.incidents.get(id))
     }
 
     /// Changes one incident, keeping the indexes right.
@@ -458,55 +469,65 @@ impl IncidentBook {
     fn take(&mut self, id: &str) -> Option<Incident> {
         let incident = self.incidents.remove(id)?;
         let scope = incident.scope.key();
-        let (by_scope, by_time) = self.indexes_of(&incident);
-        if let Some(ids) = by_scope.get_mut(&scope) {
-            ids.remove(id);
-            if ids.is_empty() {
-                by_scope.remove(&scope);
+        match resolution_times(&incident) {
+            None => remove_from(&mut self.active_by_scope, &scope, id),
+            Some((resolved_at, last_moment)) => {
+                let id = id.to_owned();
+                self.resolved_by_time.remove(&(resolved_at, id.clone()));
+                remove_from(&mut self.resolved_by_scope, &scope, &(last_moment, id));
             }
-        }
-        if let Some((by_time, key)) = by_time {
-            by_time.remove(&key);
         }
         Some(incident)
     }
 
     fn put(&mut self, incident: Incident) {
-        let (by_scope, by_time) = self.indexes_of(&incident);
-        by_scope
-            .entry(incident.scope.key())
-            .or_default()
-            .insert(incident.id.clone());
-        if let Some((by_time, key)) = by_time {
-            by_time.insert(key);
+        let scope = incident.scope.key();
+        let id = incident.id.clone();
+        match resolution_times(&incident) {
+            None => {
+                self.active_by_scope.entry(scope).or_default().insert(id);
+            }
+            Some((resolved_at, last_moment)) => {
+                self.resolved_by_time.insert((resolved_at, id.clone()));
+                self.resolved_by_scope
+                    .entry(scope)
+                    .or_default()
+                    .insert((last_moment, id));
+            }
         }
         self.incidents.insert(incident.id.clone(), incident);
     }
+}
 
-    /// The indexes `incident` belongs in: by scope, and for a resolved one by resolution
-    /// time (with its key there).
-    #[allow(clippy::type_complexity)]
-    fn indexes_of(
-        &mut self,
-        incident: &Incident,
-    ) -> (
-        &mut ScopeIndex,
-        Option<(&mut TimeIndex, (DateTime<Utc>, String))>,
-    ) {
-        if incident.status.is_active() {
-            (&mut self.active_by_scope, None)
-        } else {
-            let resolved_at = incident
-                .resolved
-                .as_ref()
-                .map_or(incident.stream_time, |r| r.stream_time);
-            (
-                &mut self.resolved_by_scope,
-                Some((
-                    &mut self.resolved_by_time,
-                    (resolved_at, incident.id.clone()),
-                )),
-            )
+/// For a resolved incident, its keys in the resolved indexes: when it was resolved
+/// (stream time), and its last moment, the later of that and its latest alert.
+fn resolution_times(incident: &Incident) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if incident.status.is_active() {
+        return None;
+    }
+    let resolved_at = incident
+        .resolved
+        .as_ref()
+        .map_or(incident.stream_time, |r| r.stream_time);
+    Some((resolved_at, resolved_at.max(incident.last_alert_at)))
+}
+
+/// Removes `key` from `scope`'s set in `index`, and the set once empty.
+fn remove_from<K, Q>(index: &mut BTreeMap<String, BTreeSet<Q>>, scope: &str, key: &K)
+where
+    K: Ord + ?Sized,
+    Q: Ord + std::borrow::Borrow<K>,
+{
+    if let Some(keys) = index.get_mut(scope) {
+        keys.remove(key);
+        if keys.is_empty() {
+            index.remove(scope);
         }
     }
+}
+
+/// `within` before `time`, or the earliest time there is.
+fn since(time: DateTime<Utc>, within: chrono::Duration) -> DateTime<Utc> {
+    time.checked_sub_signed(within)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

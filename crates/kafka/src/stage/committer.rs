@@ -13,7 +13,7 @@ use crate::config::KafkaConfig;
 use crate::error::KafkaError;
 use crate::sync::lock;
 use rdkafka::consumer::ConsumerGroupMetadata;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use rdkafka::TopicPartitionList;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -175,7 +175,7 @@ fn run(job: Job, stage: &str) -> Outcome {
             // A fenced or broken producer cannot abort; a new one aborts the open
             // transaction when it initializes with the same transactional id.
             rebuild_producer = true;
-        } else if let Err(abort_error) = producer.abort_transaction(TXN_TIMEOUT) {
+        } else if let Err(abort_error) = abort(&producer) {
             tracing::warn!(%abort_error, "abort failed; rebuilding the producer");
             rebuild_producer = true;
         }
@@ -225,7 +225,21 @@ fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
     Ok(())
 }
 
-/// Waits until every message of the transaction is acknowledged. rdkafka's own `flush`
+/// Aborts the open transaction. librdkafka's abort purges the records not yet
+/// acknowledged, then waits until their failure reports have been served, which only a
+/// poll of the producer does; this thread is the only one polling it, so the abort alone
+/// waited out its whole timeout whenever records were outstanding (after a broker outage:
+/// half a minute without output, then a new producer). The records are purged and their
+/// reports drained first.
+fn abort(producer: &StageProducer) -> Result<(), KafkaError> {
+    producer.purge(PurgeConfig::default().queue().inflight());
+    flush(producer)?;
+    producer.abort_transaction(TXN_TIMEOUT)?;
+    Ok(())
+}
+
+/// Waits until every message of the transaction is acknowledged (or, purged, reported
+/// failed). rdkafka's own `flush`
 /// (which `commit_transaction` calls) polls in 100 ms slices that always run to their end,
 /// adding up to 100 ms to every transaction, and `BaseProducer::poll` with a timeout spins
 /// through its last sub-millisecond (it rounds the remaining time down to 0 ms); so this
@@ -270,5 +284,55 @@ impl TransactionGate {
                 .wait(running)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records still queued (a long linger holds them) when a transaction aborts: the
+    /// abort succeeds, instead of timing out on reports nobody served, and the producer
+    /// goes on with its next transaction.
+    /// The same value as this crate's type: the test kit's types are those of the other
+    /// copy of this crate that it links.
+    fn ours<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> U {
+        serde_json::from_value(serde_json::to_value(value).unwrap()).unwrap()
+    }
+
+    /// Records still queued (a long linger holds them) when a transaction aborts: the
+    /// abort succeeds, instead of timing out on reports nobody served, and the producer
+    /// goes on with its next transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abort_with_records_outstanding_succeeds_and_the_producer_goes_on() {
+        let mut kafka: KafkaConfig = ours(&obs_testkit::kafka());
+        let topics = obs_testkit::unique_topics();
+        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
+        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
+            .await
+            .unwrap();
+        kafka
+            .properties
+            .insert("linger.ms".to_owned(), "3000".to_owned());
+        let topic = topics.raw_logs.name.clone();
+        let producer = transactional_producer(&kafka, "committer-test", &topic, 60_000).unwrap();
+
+        producer.begin_transaction().unwrap();
+        for i in 0..100 {
+            let payload = i.to_string();
+            producer
+                .send(BaseRecord::<(), _>::to(&topic).payload(&payload))
+                .unwrap();
+        }
+        assert!(producer.in_flight_count() > 0, "records outstanding");
+        abort(&producer).unwrap();
+        assert_eq!(producer.in_flight_count(), 0);
+
+        producer.begin_transaction().unwrap();
+        producer
+            .send(BaseRecord::<(), _>::to(&topic).payload("after"))
+            .unwrap();
+        flush(&producer).unwrap();
+        producer.commit_transaction(TXN_TIMEOUT).unwrap();
     }
 }

@@ -64,7 +64,9 @@ struct RunFacts<'a> {
 struct RecentRecord {
     source: String,
     status: Status,
-    json: String,
+    /// The record's bytes as read; UTF-8 is checked when a request serves it, not for
+    /// every record kept (the stage writes them with `serde_json`).
+    json: Vec<u8>,
 }
 
 /// Run counters: the whole stack's, and each source's.
@@ -205,8 +207,6 @@ impl AnalyticsView {
     /// its source's statistics and the recent records; an error when it does not parse.
     pub fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
         let r: RunFacts<'_> = serde_json::from_slice(json)?;
-        // The parse checked the JSON, but not the UTF-8 of the strings it skipped.
-        let text = std::str::from_utf8(json).map_err(serde::de::Error::custom)?;
         let mut state = write(&self.records);
         // A record older than every kept one at capacity is simply not kept.
         state.recent.insert_with(r.processed_at, |recycled| {
@@ -214,7 +214,7 @@ impl AnalyticsView {
                 Box::new(RecentRecord {
                     source: String::new(),
                     status: r.status,
-                    json: String::new(),
+                    json: Vec::new(),
                 })
             });
             // Exact sizes: the amortized doubling of a growing buffer would keep up to
@@ -224,8 +224,8 @@ impl AnalyticsView {
             kept.source.push_str(&r.source);
             kept.status = r.status;
             kept.json.clear();
-            kept.json.reserve_exact(text.len());
-            kept.json.push_str(text);
+            kept.json.reserve_exact(json.len());
+            kept.json.extend_from_slice(json);
             kept
         });
         state.totals.add(&r);
@@ -351,12 +351,16 @@ impl AnalyticsView {
             .filter(|p| source_matches(query.source.as_deref(), &p.source))
             .filter(|p| query.status.is_none_or(|s| s == p.status))
             .take(query.limit)
-            .filter_map(|p| match RawValue::from_string(p.json.clone()) {
-                Ok(json) => Some(json),
-                // Cannot happen: the record parsed when it was read.
-                Err(error) => {
-                    tracing::error!(%error, "a kept processed record is not JSON");
-                    None
+            .filter_map(|p| {
+                let json = String::from_utf8(p.json.clone()).map_err(|e| e.to_string());
+                match json.and_then(|json| RawValue::from_string(json).map_err(|e| e.to_string())) {
+                    Ok(json) => Some(json),
+                    // The record parsed when it was read, and the stage writes UTF-8: a
+                    // string it skipped there would have to hold invalid bytes.
+                    Err(error) => {
+                        tracing::error!(%error, "a kept processed record is not UTF-8 JSON");
+                        None
+                    }
                 }
             })
             .collect();

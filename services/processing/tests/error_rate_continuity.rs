@@ -17,11 +17,12 @@ use processing::{AppState, ProcessingConfig};
 use rdkafka::Message;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod continuity;
-use continuity::{assigned, free_port, metric, random_in, stop, wait_for_records, KillOnDrop};
+use continuity::{
+    free_port, metric, random_in, spawn_processing, stop, wait_for_rebalance, wait_for_records,
+};
 
 /// Two services per partition of three (librdkafka's CRC32 of the key): each partition, so
 /// each replica of the rebalance, has services to restore.
@@ -227,20 +228,7 @@ fn windows(kafka: &KafkaConfig, topics: &TestTopics) -> BTreeMap<String, String>
 }
 
 fn assert_same_windows(got: &BTreeMap<String, String>, expected: &BTreeMap<String, String>) {
-    let differ: Vec<&String> = expected
-        .iter()
-        .filter(|(id, record)| got.get(*id) != Some(record))
-        .map(|(id, _)| id)
-        .collect();
-    if let Some(first) = differ.first() {
-        panic!(
-            "{} of {} windows differ; first {first}:\n got      {:?}\n expected {}",
-            differ.len(),
-            expected.len(),
-            got.get(*first),
-            expected[*first]
-        );
-    }
+    continuity::assert_same(got, expected, "windows");
     let scored = expected
         .values()
         .filter(|r| r.contains("\"scored\""))
@@ -257,10 +245,7 @@ fn assert_same_windows(got: &BTreeMap<String, String>, expected: &BTreeMap<Strin
 
 /// The stream processed by one instance from start to end, on topics of its own.
 async fn uninterrupted(kafka: &KafkaConfig) -> BTreeMap<String, String> {
-    let topics = obs_testkit::unique_topics();
-    obs_kafka::topics::ensure_topics(kafka, "continuity-test", &topics)
-        .await
-        .unwrap();
+    let topics = continuity::topics(kafka).await;
     produce(kafka, &topics.standardized_app_logs.name, events(0..TOTAL));
     let group = format!("processing-{}", topics.raw_logs.name);
     let state = AppState::new(config(kafka, &topics, &group, "a")).unwrap();
@@ -275,10 +260,7 @@ async fn a_sigkill_at_a_random_point_changes_no_window() {
     let kafka = obs_testkit::kafka();
     let expected = uninterrupted(&kafka).await;
 
-    let topics = obs_testkit::unique_topics();
-    obs_kafka::topics::ensure_topics(&kafka, "continuity-test", &topics)
-        .await
-        .unwrap();
+    let topics = continuity::topics(&kafka).await;
     // The stream in two parts, the second sent after the kill: every partition then has
     // events left, so the restarted instance restores each one before counting them.
     let split = random_in(TOTAL / 2..TOTAL * 9 / 10);
@@ -287,12 +269,7 @@ async fn a_sigkill_at_a_random_point_changes_no_window() {
     let config = config(&kafka, &topics, &group, "a");
     let kill_after = random_in(WINDOWS / 5..closed_by(split));
     let file = std::env::temp_dir().join(format!("{}.toml", topics.raw_logs.name));
-    let child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_processing"))
-            .envs(binary_env(&config, free_port(), &file))
-            .spawn()
-            .expect("starting the processing binary"),
-    );
+    let child = spawn_processing(binary_env(&config, free_port(), &file));
     wait_for_records(&kafka, &topics.app_log_rates.name, kill_after);
     // Saved states to restore from: an early kill can precede every save of a partition.
     wait_for_records(&kafka, &topics.app_log_rate_state.name, 4);
@@ -333,10 +310,7 @@ async fn a_rebalance_between_two_replicas_changes_no_window() {
     let kafka = obs_testkit::kafka();
     let expected = uninterrupted(&kafka).await;
 
-    let topics = obs_testkit::unique_topics();
-    obs_kafka::topics::ensure_topics(&kafka, "continuity-test", &topics)
-        .await
-        .unwrap();
+    let topics = continuity::topics(&kafka).await;
     let split = random_in(TOTAL / 5..TOTAL * 4 / 5);
     produce(&kafka, &topics.standardized_app_logs.name, events(0..split));
     let group = format!("processing-{}", topics.raw_logs.name);
@@ -347,22 +321,12 @@ async fn a_rebalance_between_two_replicas_changes_no_window() {
     // restores the partitions it gets from what the first one saved.
     let second = AppState::new(config(&kafka, &topics, &group, "b")).unwrap();
     second.start().unwrap();
-    let joined = Instant::now();
-    loop {
-        let (a, b) = (
-            assigned(&first, "/logs/error_rate_stage/assigned_partitions").await,
-            assigned(&second, "/logs/error_rate_stage/assigned_partitions").await,
-        );
-        if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3 {
-            println!("partitions {a:?} and {b:?}");
-            break;
-        }
-        assert!(
-            joined.elapsed() < Duration::from_secs(90),
-            "no rebalance: {a:?} {b:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_rebalance(
+        &first,
+        &second,
+        "/logs/error_rate_stage/assigned_partitions",
+    )
+    .await;
     produce(
         &kafka,
         &topics.standardized_app_logs.name,

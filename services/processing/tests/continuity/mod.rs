@@ -1,18 +1,30 @@
-//! What the continuity tests of both detector stages share: a random split point, the
-//! processing binary as a child process, a wait for committed records, and an instance's
-//! `/status` and `/metrics` read through its router (testkit's `call_router`).
+//! What the continuity tests of both detector stages share: topics of a run, a random
+//! split point, the processing binary as a child process, a wait for committed records,
+//! the wait for a rebalance, an instance's `/status` and `/metrics` read through its router
+//! (testkit's `call_router`), and the comparison of two runs' outputs.
 
 use axum::body::Body;
 use axum::http::Request;
 use obs_kafka::KafkaConfig;
+use obs_testkit::TestTopics;
 use processing::AppState;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
-use std::process::Child;
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Topics of their own for one run of a test, created.
+pub async fn topics(kafka: &KafkaConfig) -> TestTopics {
+    let topics = obs_testkit::unique_topics();
+    obs_kafka::topics::ensure_topics(kafka, "continuity-test", &topics)
+        .await
+        .unwrap();
+    topics
+}
 
 /// A point of `range` drawn afresh by every run, printed so that a failure can be replayed.
 pub fn random_in(range: std::ops::Range<usize>) -> usize {
@@ -38,6 +50,16 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The processing binary with `env`, killed (SIGKILL) when dropped.
+pub fn spawn_processing(env: Vec<(String, String)>) -> KillOnDrop {
+    KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_processing"))
+            .envs(env)
+            .spawn()
+            .expect("starting the processing binary"),
+    )
 }
 
 /// Waits until `topic` holds at least `count` committed records.
@@ -79,6 +101,50 @@ pub async fn assigned(state: &Arc<AppState>, pointer: &str) -> Vec<Value> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()
+}
+
+/// Waits until the two replicas share the stage's 3 partitions (`pointer` as in
+/// [`assigned`]).
+pub async fn wait_for_rebalance(first: &Arc<AppState>, second: &Arc<AppState>, pointer: &str) {
+    let joined = Instant::now();
+    loop {
+        let (a, b) = (
+            assigned(first, pointer).await,
+            assigned(second, pointer).await,
+        );
+        if !a.is_empty() && !b.is_empty() && a.len() + b.len() == 3 {
+            println!("partitions {a:?} and {b:?}");
+            return;
+        }
+        assert!(
+            joined.elapsed() < Duration::from_secs(90),
+            "no rebalance: {a:?} {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every output of the uninterrupted run (by id) is the same in `got`; on a difference,
+/// how many `what` differ and the first.
+pub fn assert_same(
+    got: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, String>,
+    what: &str,
+) {
+    let differ: Vec<&String> = expected
+        .iter()
+        .filter(|(id, output)| got.get(*id) != Some(output))
+        .map(|(id, _)| id)
+        .collect();
+    if let Some(first) = differ.first() {
+        panic!(
+            "{} of {} {what} differ; first {first}:\n got      {:?}\n expected {}",
+            differ.len(),
+            expected.len(),
+            got.get(*first),
+            expected[*first]
+        );
+    }
 }
 
 /// A figure of the instance's `/metrics`.

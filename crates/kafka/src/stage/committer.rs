@@ -239,12 +239,12 @@ fn abort(producer: &StageProducer) -> Result<(), KafkaError> {
 }
 
 /// Waits until every message of the transaction is acknowledged (or, purged, reported
-/// failed). rdkafka's own `flush`
-/// (which `commit_transaction` calls) polls in 100 ms slices that always run to their end,
-/// adding up to 100 ms to every transaction, and `BaseProducer::poll` with a timeout spins
-/// through its last sub-millisecond (it rounds the remaining time down to 0 ms); so this
-/// sleeps in short slices and only drains the event queue, which holds nothing but failed
-/// deliveries (`delivery.report.only.error`: a failure also fails the commit).
+/// failed). rdkafka's own `flush` (which `commit_transaction` calls) polls in 100 ms
+/// slices that always run to their end, adding up to 100 ms to every transaction, and
+/// `BaseProducer::poll` with a timeout spins through its last sub-millisecond (it rounds
+/// the remaining time down to 0 ms); so this sleeps in short slices and only drains the
+/// event queue, which holds nothing but failed deliveries (`delivery.report.only.error`:
+/// a failure also fails the commit).
 fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
     let deadline = Instant::now() + TXN_TIMEOUT;
     while producer.in_flight_count() > 0 {
@@ -291,9 +291,6 @@ impl TransactionGate {
 mod tests {
     use super::*;
 
-    /// Records still queued (a long linger holds them) when a transaction aborts: the
-    /// abort succeeds, instead of timing out on reports nobody served, and the producer
-    /// goes on with its next transaction.
     /// The same value as this crate's type: the test kit's types are those of the other
     /// copy of this crate that it links.
     fn ours<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> U {

@@ -351,16 +351,13 @@ impl AnalyticsView {
             .filter(|p| source_matches(query.source.as_deref(), &p.source))
             .filter(|p| query.status.is_none_or(|s| s == p.status))
             .take(query.limit)
-            .filter_map(|p| {
-                let json = String::from_utf8(p.json.clone()).map_err(|e| e.to_string());
-                match json.and_then(|json| RawValue::from_string(json).map_err(|e| e.to_string())) {
-                    Ok(json) => Some(json),
-                    // The record parsed when it was read, and the stage writes UTF-8: a
-                    // string it skipped there would have to hold invalid bytes.
-                    Err(error) => {
-                        tracing::error!(%error, "a kept processed record is not UTF-8 JSON");
-                        None
-                    }
+            .filter_map(|p| match serde_json::from_slice::<Box<RawValue>>(&p.json) {
+                Ok(json) => Some(json),
+                // The record parsed when it was read, and the stage writes UTF-8: a
+                // string it skipped there would have to hold invalid bytes.
+                Err(error) => {
+                    tracing::error!(%error, "a kept processed record is not UTF-8 JSON");
+                    None
                 }
             })
             .collect();

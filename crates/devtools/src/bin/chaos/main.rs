@@ -12,6 +12,7 @@
 //! seed, the same schedule), `CHAOS_KILLS_PER_STAGE`, `CHAOS_BIN_DIR` (the services'
 //! binaries), `CHAOS_LOG_DIR`, `CHAOS_KAFKA_SCRIPT`, `KAFKA_BOOTSTRAP_SERVERS`.
 
+mod diagnosis;
 mod services;
 mod watch;
 
@@ -163,6 +164,8 @@ async fn run(
     };
 
     let mut recoveries = Vec::new();
+    // Each blow not recovered from: its line and its diagnosis.
+    let mut unrecovered: Vec<(String, Vec<String>)> = Vec::new();
     for (k, planned) in plan.iter().enumerate() {
         while sent.load(Ordering::Relaxed) < due(planned) {
             supervise(stages)?;
@@ -174,7 +177,7 @@ async fn run(
             next.max(due(planned) + s.rate).min(s.records),
             Ordering::Relaxed,
         );
-        let recovery = blow(s, planned, topics, stages, &watch).await?;
+        let (recovery, diagnosis) = blow(s, planned, topics, stages, &watch, &http, token).await?;
         match (recovery.recovered_in, recovery.broker_down_for) {
             (Some(t), down) => println!(
                 "chaos: {} at {:.1} %: output again {:.2} s after{}",
@@ -186,11 +189,19 @@ async fn run(
                     d.as_secs_f64()
                 ))
             ),
-            (None, _) => println!(
-                "chaos: {}: no output within {} s",
-                planned.event,
-                RECOVERY_WAIT.as_secs()
-            ),
+            (None, _) => {
+                let line = format!(
+                    "chaos: {} at {:.1} %: no output within {} s",
+                    planned.event,
+                    planned.at_fraction * 100.0,
+                    RECOVERY_WAIT.as_secs()
+                );
+                println!("{line}");
+                for d in &diagnosis {
+                    println!("  {d}");
+                }
+                unrecovered.push((line, diagnosis));
+            }
         }
         recoveries.push(recovery);
     }
@@ -265,6 +276,13 @@ async fn run(
             secs(r.recovered_in)
         );
     }
+    // Again here, beside the verdict, where the tail of a CI log shows it.
+    if let Some((line, diagnosis)) = unrecovered.first() {
+        println!("{line} (the first of {}):", unrecovered.len());
+        for d in diagnosis {
+            println!("  {d}");
+        }
+    }
     let analytics_ok = matches!(analytics, Ok(n) if n == s.records);
     let ok = verdict.lost == 0
         && verdict.duplicated == 0
@@ -293,18 +311,29 @@ fn supervise(stages: &mut [Stage; 2]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One blow and the time until its stage's output came back.
+/// One blow and the time until its stage's output came back; when it did not, what the
+/// stage says of itself then.
 async fn blow(
     s: &Settings,
     planned: &Planned,
     topics: &TopicsConfig,
     stages: &mut [Stage; 2],
     watch: &Watch,
-) -> anyhow::Result<Recovery> {
+    http: &reqwest::Client,
+    token: &str,
+) -> anyhow::Result<(Recovery, Vec<String>)> {
     let output = |target: Target| match target {
         Target::Standardization => topics.standardized_logs.name.clone(),
         Target::Processing => topics.processed_metrics.name.clone(),
     };
+    let watched = match planned.event {
+        Event::Kill(target) => target,
+        Event::BrokerTerm | Event::BrokerKill => Target::Processing,
+    };
+    let log_from = stages
+        .iter()
+        .find(|st| st.target == watched)
+        .map_or(0, Stage::log_len);
     let (wait, from, broker_down_for) = match planned.event {
         Event::Kill(target) => {
             let stage = stages
@@ -346,12 +375,20 @@ async fn blow(
         supervise(stages)?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    Ok(Recovery {
+    let mut diagnosis = Vec::new();
+    if recovered_in.is_none() {
+        if let Some(stage) = stages.iter().find(|st| st.target == watched) {
+            diagnosis =
+                diagnosis::diagnose(http, stage, token, log_from, watch, &output(watched)).await;
+        }
+    }
+    let recovery = Recovery {
         event: planned.event,
         at_fraction: planned.at_fraction,
         recovered_in,
         broker_down_for,
-    })
+    };
+    Ok((recovery, diagnosis))
 }
 
 /// Sends `records` generated records to `topic` at `rate` per second, never past

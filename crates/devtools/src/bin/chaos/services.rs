@@ -3,10 +3,14 @@
 use anyhow::{bail, Context};
 use obs_devtools::chaos::Target;
 use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The most of a stage's log a diagnosis reads.
+const LOG_TAIL: u64 = 8 << 20;
 
 /// One stage's process, restarted with the same port, environment and identity (so its
 /// transactional id and static group membership are its predecessor's).
@@ -57,6 +61,24 @@ impl Stage {
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.child = spawn(&self.binary, &self.env, &self.log)?;
         Ok(())
+    }
+
+    /// How long its log is now: where a later [`Stage::log_since`] starts.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    /// Its log from byte `from` on (at most the last `LOG_TAIL` bytes of it).
+    pub fn log_since(&self, from: u64) -> String {
+        let Ok(mut file) = std::fs::File::open(&self.log) else {
+            return String::new();
+        };
+        let start = from.max(self.log_len().saturating_sub(LOG_TAIL));
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+            return String::new();
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Has the process exited by itself?

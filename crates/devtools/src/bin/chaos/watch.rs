@@ -8,6 +8,7 @@ use obs_kafka::KafkaConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -26,10 +27,14 @@ struct State {
     unique: u64,
     waits: Vec<Wait>,
     error: Option<String>,
+    /// Topic → partition → the offset after the last record read.
+    positions: BTreeMap<String, BTreeMap<i32, i64>>,
 }
 
 /// The reader's thread and what it found so far.
 pub struct Watch {
+    /// Asks the broker for watermarks (the reader's own consumer is on its thread).
+    probe: BaseConsumer,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -64,7 +69,11 @@ impl Watch {
                 .name("chaos-reader".into())
                 .spawn(move || read(&consumer, &state, &stop, &processed))?
         };
+        let probe = ConsumerSettings::assigned("chaos-probe")
+            .client_config(kafka)
+            .create()?;
         Ok(Watch {
+            probe,
             state,
             stop,
             thread: Some(thread),
@@ -106,6 +115,39 @@ impl Watch {
         self.lock().error.clone()
     }
 
+    /// Per partition of `topic`: the offset after the last record read `read_committed`,
+    /// and the broker's high watermark (records not read below it are in a transaction
+    /// not ended yet, or not fetched yet).
+    pub fn positions(&self, topic: &str) -> Vec<(i32, Option<i64>, anyhow::Result<i64>)> {
+        let read = self
+            .lock()
+            .positions
+            .get(topic)
+            .cloned()
+            .unwrap_or_default();
+        let partitions = self
+            .probe
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map(|m| {
+                m.topics()
+                    .iter()
+                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_else(|_| read.keys().copied().collect());
+        partitions
+            .into_iter()
+            .map(|partition| {
+                let high = self
+                    .probe
+                    .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                    .map(|(_, high)| high)
+                    .map_err(anyhow::Error::from);
+                (partition, read.get(&partition).copied(), high)
+            })
+            .collect()
+    }
+
     pub fn verdict(&self) -> Verdict {
         self.lock().ledger.verdict()
     }
@@ -140,6 +182,18 @@ fn read(consumer: &BaseConsumer, state: &Mutex<State>, stop: &AtomicBool, proces
             if wait.seen_at.is_none() && wait.topic == message.topic() && written_ms > wait.after_ms
             {
                 wait.seen_at = Some(now);
+            }
+        }
+        let (partition, next) = (message.partition(), message.offset() + 1);
+        match state.positions.get_mut(message.topic()) {
+            Some(partitions) => {
+                partitions.insert(partition, next);
+            }
+            None => {
+                let partitions = BTreeMap::from([(partition, next)]);
+                state
+                    .positions
+                    .insert(message.topic().to_owned(), partitions);
             }
         }
         if message.topic() == processed {

@@ -226,7 +226,9 @@ pub async fn watch_loops<S: StageLoops>(state: Arc<S>, started: Arc<AtomicBool>)
 /// Runs a stage service: serves `router` at once (health says the loops are not running
 /// yet) while the topics are prepared, retrying while Kafka is away, then starts the
 /// loops; after SIGTERM stopped the server, they stop on the blocking pool. A loop that
-/// stops by itself stops the server too, and the service ends with an error naming it.
+/// stops by itself, or loops that cannot start (a broker that answered the topics'
+/// preparation and then not), stop the server too: the service ends with an error naming
+/// why, so that its supervisor starts it again, rather than serving without its loops.
 pub async fn serve_stage<S: StageLoops>(
     service: &'static str,
     state: Arc<S>,
@@ -237,11 +239,14 @@ pub async fn serve_stage<S: StageLoops>(
 ) -> anyhow::Result<()> {
     let started = Arc::new(AtomicBool::new(false));
     let starting = (state.clone(), started.clone());
+    let (start_failed, start_failure) = tokio::sync::oneshot::channel::<String>();
     tokio::spawn(async move {
         obs_kafka::topics::ensure_topics_when_reachable(&kafka, service, &topics).await;
         match starting.0.start_loops() {
             Ok(()) => starting.1.store(true, Ordering::Release),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "cannot start the loops"),
+            Err(error) => {
+                let _ = start_failed.send(format!("{error:#}"));
+            }
         }
     });
     let listener = TcpListener::bind(http.listen).await?;
@@ -252,7 +257,14 @@ pub async fn serve_stage<S: StageLoops>(
             () = shutdown_signal() => {}
             stopped = watched => {
                 tracing::error!(loops = %stopped, "a loop stopped by itself; stopping the service");
-                dead = Some(stopped);
+                dead = Some(format!(
+                    "{stopped} stopped by itself (see the errors before)"
+                ));
+            }
+            // A sender dropped without a word (the loops started) disables this branch.
+            Ok(error) = start_failure => {
+                tracing::error!(%error, "cannot start the loops; stopping the service");
+                dead = Some(format!("the loops could not start: {error}"));
             }
         }
     })
@@ -263,8 +275,8 @@ pub async fn serve_stage<S: StageLoops>(
         .await
         .map_err(|e| anyhow::anyhow!("joining the loops: {e}"))?;
     match dead {
-        Some(loops) => Err(anyhow::anyhow!(
-            "{loops} stopped by itself (see the errors before): the service ends so that its supervisor starts it again"
+        Some(why) => Err(anyhow::anyhow!(
+            "{why}: the service ends so that its supervisor starts it again"
         )),
         None => stopped,
     }

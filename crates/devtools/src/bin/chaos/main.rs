@@ -8,9 +8,12 @@
 //! The records go straight into `raw-logs` with the bench tools' bulk producer (keys and
 //! headers as ingestion writes them), paced at `CHAOS_RATE` per second, and never more
 //! than the next blow's share before that blow: so a blow never finds the records all
-//! sent, and the records sent after a kill can only come out of the restarted stage. Environment: `CHAOS_RECORDS`, `CHAOS_RATE`, `CHAOS_SEED` (printed; the same
-//! seed, the same schedule), `CHAOS_KILLS_PER_STAGE`, `CHAOS_BIN_DIR` (the services'
-//! binaries), `CHAOS_LOG_DIR`, `CHAOS_KAFKA_SCRIPT`, `KAFKA_BOOTSTRAP_SERVERS`.
+//! sent, and the records sent after a kill can only come out of the restarted stage.
+//!
+//! Environment: `CHAOS_RECORDS`, `CHAOS_RATE`, `CHAOS_SEED` (printed; the same seed, the
+//! same schedule), `CHAOS_KILLS_PER_STAGE`, `CHAOS_BIN_DIR` (the services' binaries),
+//! `CHAOS_LOG_DIR`, `CHAOS_RUST_LOG` (the stages' log filter, `warn`),
+//! `CHAOS_KAFKA_SCRIPT`, `KAFKA_BOOTSTRAP_SERVERS`.
 
 mod diagnosis;
 mod services;
@@ -112,7 +115,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             s.kafka.bootstrap_servers.clone(),
         ),
         ("OBS_AUTH__READ_KEY_HASHES".into(), digest),
-        ("RUST_LOG".into(), "warn".into()),
+        (
+            "RUST_LOG".into(),
+            std::env::var("CHAOS_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ),
     ];
     let mut stages = [
         Stage::start(Target::Standardization, &s.bin_dir, &s.log_dir, &env)?,

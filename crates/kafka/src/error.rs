@@ -57,6 +57,10 @@ pub enum KafkaError {
     /// A transaction's records were not all acknowledged in time.
     #[error("{count} records still undelivered after {after:?}")]
     Undelivered { count: i32, after: Duration },
+    /// A stage producer's queue stayed full: a transaction's records could not all be
+    /// queued in time.
+    #[error("the producer's queue stayed full for {after:?}")]
+    QueueStayedFull { after: Duration },
     /// A topic was not read to its end in time (a replay reads its topics whole).
     #[error("{topic} not read to its end within {after:?}")]
     NotReadToEnd { topic: String, after: Duration },

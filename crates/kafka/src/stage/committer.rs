@@ -72,7 +72,7 @@ pub(super) struct Job {
 /// How a transaction ended.
 pub(super) struct Outcome {
     pub(super) result: Result<(), KafkaError>,
-    /// The producer cannot go on (fenced, broken, or its abort failed): build a new one.
+    /// The transaction failed: the next one is on a new producer (see [`run`]).
     pub(super) rebuild_producer: bool,
     /// From `begin_transaction` to the end of the commit or abort.
     pub(super) duration: Duration,
@@ -168,21 +168,24 @@ fn run(job: Job, stage: &str) -> Outcome {
     let Job {
         producer, outputs, ..
     } = job;
-    let mut rebuild_producer = false;
     if let Err(error) = &result {
+        // A fenced or broken producer cannot abort; the new one below aborts the open
+        // transaction when it initializes with the same transactional id.
         let fatal = matches!(error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
-        if fatal {
-            // A fenced or broken producer cannot abort; a new one aborts the open
-            // transaction when it initializes with the same transactional id.
-            rebuild_producer = true;
-        } else if let Err(abort_error) = abort(&producer) {
-            tracing::warn!(%abort_error, "abort failed; rebuilding the producer");
-            rebuild_producer = true;
+        if !fatal {
+            if let Err(abort_error) = abort(&producer) {
+                tracing::warn!(%abort_error, "abort failed");
+            }
         }
     }
     Outcome {
+        // After any failure, a new producer: its initialization bumps the transactional
+        // id's epoch, which fences whatever request of this one is still on its way to a
+        // broker (the abort purged them unanswered: they may still land, and only a newer
+        // epoch keeps them out of a later transaction), and it starts from clean
+        // sequence numbers rather than this one's state after the purge.
+        rebuild_producer: result.is_err(),
         result,
-        rebuild_producer,
         duration: started.elapsed(),
         outputs,
     }
@@ -191,6 +194,8 @@ fn run(job: Job, stage: &str) -> Outcome {
 fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
     let producer = &*job.producer;
     producer.begin_transaction()?;
+    // Every step of a transaction is bounded, the wait for room in the queue too.
+    let deadline = Instant::now() + TXN_TIMEOUT;
     for output in job.outputs.iter() {
         let mut record = BaseRecord::to(output.topic)
             .payload(output.payload)
@@ -211,6 +216,9 @@ fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
                     back,
                 )) => {
                     // Room comes back as the brokers acknowledge.
+                    if Instant::now() >= deadline {
+                        return Err(KafkaError::QueueStayedFull { after: TXN_TIMEOUT });
+                    }
                     record = back;
                     producer.poll(Duration::ZERO);
                     std::thread::sleep(FLUSH_SLICE);
@@ -295,6 +303,107 @@ mod tests {
     /// copy of this crate that it links.
     fn ours<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> U {
         serde_json::from_value(serde_json::to_value(value).unwrap()).unwrap()
+    }
+
+    /// A transaction that fails (a record for a partition the topic does not have) is
+    /// aborted and the next one goes on a new producer, whose initialization bumps the
+    /// transactional id's epoch: the old producer is fenced, so nothing it purged
+    /// unanswered can land in a later transaction; the new one commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_transaction_goes_on_with_a_new_producer_that_fences_the_old_one() {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let kafka: KafkaConfig = ours(&obs_testkit::kafka());
+        let topics = obs_testkit::unique_topics();
+        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
+        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
+            .await
+            .unwrap();
+        let topic: Arc<str> = topics.raw_logs.name.as_str().into();
+        let transactional_id = format!("{topic}-txn");
+        let producer = Arc::new(
+            transactional_producer(&kafka, "committer-test", &transactional_id, 60_000).unwrap(),
+        );
+        let consumer: BaseConsumer = kafka
+            .client_config("committer-test")
+            .set("group.id", format!("{topic}-group"))
+            .create()
+            .unwrap();
+        let mut outputs = Outputs::default();
+        outputs
+            .record(&topic, None)
+            .partition(999)
+            .payload(b"nowhere");
+        let job = Job {
+            producer: producer.clone(),
+            outputs,
+            offsets: TopicPartitionList::new(),
+            group: consumer.group_metadata().unwrap(),
+        };
+        let outcome = run(job, "committer-test");
+        assert!(outcome.result.is_err(), "partition 999 does not exist");
+        assert!(outcome.rebuild_producer, "a new producer after a failure");
+
+        let next =
+            transactional_producer(&kafka, "committer-test", &transactional_id, 60_000).unwrap();
+        let fenced = producer.begin_transaction().and_then(|()| {
+            producer
+                .send(BaseRecord::<(), _>::to(&topic).payload("zombie"))
+                .map_err(|(e, _)| e)?;
+            producer.commit_transaction(TXN_TIMEOUT)
+        });
+        assert!(fenced.is_err(), "the old producer is fenced");
+        next.begin_transaction().unwrap();
+        next.send(BaseRecord::<(), _>::to(&topic).payload("after"))
+            .unwrap();
+        flush(&next).unwrap();
+        next.commit_transaction(TXN_TIMEOUT).unwrap();
+    }
+
+    /// A queue that stays full (room for one record, held by a long linger) fails the
+    /// transaction after the transactional calls' timeout instead of waiting for room
+    /// for ever; the abort then purges it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queue_that_stays_full_fails_the_transaction_in_bounded_time() {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let mut kafka: KafkaConfig = ours(&obs_testkit::kafka());
+        let topics = obs_testkit::unique_topics();
+        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
+        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
+            .await
+            .unwrap();
+        for (key, value) in [
+            ("linger.ms", "50000"),
+            ("queue.buffering.max.messages", "1"),
+        ] {
+            kafka.properties.insert(key.to_owned(), value.to_owned());
+        }
+        let topic: Arc<str> = topics.raw_logs.name.as_str().into();
+        let producer = Arc::new(
+            transactional_producer(&kafka, "committer-test", &format!("{topic}-txn"), 60_000)
+                .unwrap(),
+        );
+        let consumer: BaseConsumer = kafka
+            .client_config("committer-test")
+            .set("group.id", format!("{topic}-group"))
+            .create()
+            .unwrap();
+        let mut outputs = Outputs::default();
+        for payload in [b"first", b"other"] {
+            outputs.record(&topic, None).payload(payload);
+        }
+        let job = Job {
+            producer,
+            outputs,
+            offsets: TopicPartitionList::new(),
+            group: consumer.group_metadata().unwrap(),
+        };
+        let outcome = run(job, "committer-test");
+        assert!(
+            matches!(outcome.result, Err(KafkaError::QueueStayedFull { .. })),
+            "{:?}",
+            outcome.result
+        );
+        assert!(outcome.rebuild_producer);
     }
 
     /// Records still queued (a long linger holds them) when a transaction aborts: the

@@ -1,6 +1,8 @@
-//! What the report says of a stage whose output did not come back in time: its own
-//! account (its loop's status, its health's reasons), where the harness's reader stands
-//! against the broker's high watermarks, and the warnings of its log since the blow.
+//! What the report says of each stage when a blow's output did not come back in time
+//! (processing's output waits on standardization's, so both are shown): its own account
+//! (its loop's status, its health's reasons), where the harness's reader stands in its
+//! output against the broker's high watermarks, and the warnings of its log since the
+//! blow.
 
 use crate::services::Stage;
 use crate::watch::Watch;
@@ -21,10 +23,10 @@ const STAGE_FIELDS: &[&str] = &[
 ];
 
 /// Distinct warnings of the log shown.
-const WARNINGS: usize = 5;
+const WARNINGS: usize = 3;
 
-/// The lines on `stage`, whose output `output` did not come back; its log from byte
-/// `log_from` (where it stood at the blow).
+/// The lines on `stage`, whose output is `output`; its log from byte `log_from` (where it
+/// stood at the blow).
 pub async fn diagnose(
     http: &reqwest::Client,
     stage: &Stage,

@@ -317,8 +317,8 @@ fn supervise(stages: &mut [Stage; 2]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One blow and the time until its stage's output came back; when it did not, what the
-/// stage says of itself then.
+/// One blow and the time until its stage's output came back; when it did not, what both
+/// stages say of themselves then.
 async fn blow(
     s: &Settings,
     planned: &Planned,
@@ -332,14 +332,7 @@ async fn blow(
         Target::Standardization => topics.standardized_logs.name.clone(),
         Target::Processing => topics.processed_metrics.name.clone(),
     };
-    let watched = match planned.event {
-        Event::Kill(target) => target,
-        Event::BrokerTerm | Event::BrokerKill => Target::Processing,
-    };
-    let log_from = stages
-        .iter()
-        .find(|st| st.target == watched)
-        .map_or(0, Stage::log_len);
+    let log_from: Vec<u64> = stages.iter().map(Stage::log_len).collect();
     let (wait, from, broker_down_for) = match planned.event {
         Event::Kill(target) => {
             let stage = stages
@@ -381,11 +374,12 @@ async fn blow(
         supervise(stages)?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // Both stages: processing's output also waits on standardization's, which feeds it.
     let mut diagnosis = Vec::new();
     if recovered_in.is_none() {
-        if let Some(stage) = stages.iter().find(|st| st.target == watched) {
-            diagnosis =
-                diagnosis::diagnose(http, stage, token, log_from, watch, &output(watched)).await;
+        for (stage, from) in stages.iter().zip(log_from) {
+            let output = output(stage.target);
+            diagnosis.extend(diagnosis::diagnose(http, stage, token, from, watch, &output).await);
         }
     }
     let recovery = Recovery {

@@ -104,6 +104,27 @@ echo "=== GET /analytics/sources"
 curl -sS -H "$READ_KEY" "$PROCESSING/analytics/sources" | pretty
 echo "=== GET /analytics/anomalies?limit=10&severity=critical"
 curl -sS -H "$READ_KEY" "$PROCESSING/analytics/anomalies?limit=10&severity=critical" | pretty
+
+# The incident stage takes the alerts in from incident-signals behind the run stage, and
+# the incident view reads what it commits: the incidents are read once the stage has
+# consumed every signal committed so far and the view has applied every incident change.
+echo "=== waiting for the incident stage and its view to take in the alerts"
+incidents_pending() {
+  local applied
+  applied=$(curl -fsS -H "$READ_KEY" "$PROCESSING/status" | sed -n 's/.*"applied":{"incidents":\([0-9]*\)}.*/\1/p')
+  curl -fsS "$PROCESSING/metrics" | awk -v applied="${applied:-0}" '
+    /^stage_records_produced_total\{.*topic="[^"]*incident-signals"/ { sent += $2 }
+    /^stage_records_consumed_total\{input="incident_signals"\}/ { taken += $2 }
+    /^stage_records_produced_total\{input="incident_signals",topic="[^"]*incidents"/ { changes += $2 }
+    END { print (sent > 0 && taken >= sent && applied >= changes) ? 0 : 1 }'
+}
+incidents_in=0
+for _ in $(seq 1 120); do
+  if [[ "$(incidents_pending)" == 0 ]]; then incidents_in=1; break; fi
+  sleep 0.5
+done
+[[ "$incidents_in" == 1 ]] ||
+  echo "demo: the incident stage has not taken every alert in after 60 s: the figures below are partial"
 echo "=== bookkeeping"
 curl -sS "$INGESTION/metrics" | grep -E '^ingestion_records_(received|published)_total|^errors_total'
 curl -sS "$STANDARDIZATION/metrics" | grep -E '^standardization_records_standardized_total|^errors_total'
@@ -111,6 +132,28 @@ curl -sS "$PROCESSING/metrics" | grep -E '^stage_records_consumed_total'
 alerted=$(curl -fsS "$PROCESSING/metrics" | awk '/^processing_alerts_total/ { n += $2 } END { print n + 0 }')
 echo "=== alerts (what pages someone): $alerted of $total runs ($(awk -v a="$alerted" -v t="$total" 'BEGIN { printf "%.1f", 100 * a / t }') %), by cause:"
 curl -sS "$PROCESSING/metrics" | grep -E '^processing_alerts_total' || true
+
+echo "=== GET /incidents?limit=500: the alerts above as incidents (what an operator works on)"
+curl -sS -H "$READ_KEY" "$PROCESSING/incidents?limit=500" >"$STATE/incidents.json"
+if command -v python3 >/dev/null; then
+  python3 - "$STATE/incidents.json" <<'PY'
+import collections, json, sys
+answer = json.load(open(sys.argv[1]))
+incidents = answer.get("incidents", [])
+by = collections.Counter((i["status"], i["severity"]) for i in incidents)
+source_wide = sum(1 for i in incidents if i["scope"]["kind"] == "source")
+caught_up = "yes" if answer.get("view_caught_up") else "no (partial)"
+print(f"{answer.get('total_matched')} incidents ({source_wide} source-wide), "
+      f"view caught up: {caught_up}")
+for (status, severity), n in sorted(by.items()):
+    print(f"  {status:<12} {severity:<9} {n}")
+print("the worst five:")
+for i in incidents[:5]:
+    print(f"  {i['id']}  {i['status']:<12} {i['severity']:<9} {i['title']}")
+PY
+else
+  cat "$STATE/incidents.json"; echo
+fi
 echo
 echo "demo: logs are in $STATE/"
 echo "=== operator console: $PROCESSING/console/ (paste OBS_READ_TOKEN, or OBS_OPERATE_TOKEN to act on incidents, from .env in its key form)"

@@ -298,11 +298,70 @@ impl TransactionGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
 
     /// The same value as this crate's type: the test kit's types are those of the other
     /// copy of this crate that it links.
     fn ours<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> U {
         serde_json::from_value(serde_json::to_value(value).unwrap()).unwrap()
+    }
+
+    /// A topic of its own on the test broker, and producers of one transactional id with
+    /// `properties` added to their configuration.
+    struct Setup {
+        kafka: KafkaConfig,
+        topic: Arc<str>,
+        transactional_id: String,
+        _topics: obs_testkit::TestTopics,
+    }
+
+    impl Setup {
+        async fn new(properties: &[(&str, &str)]) -> Setup {
+            let mut kafka: KafkaConfig = ours(&obs_testkit::kafka());
+            let topics = obs_testkit::unique_topics();
+            let topics_config: crate::topics::TopicsConfig = ours(&*topics);
+            crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
+                .await
+                .unwrap();
+            for (key, value) in properties {
+                kafka
+                    .properties
+                    .insert((*key).to_owned(), (*value).to_owned());
+            }
+            let topic: Arc<str> = topics.raw_logs.name.as_str().into();
+            Setup {
+                kafka,
+                transactional_id: format!("{topic}-txn"),
+                topic,
+                _topics: topics,
+            }
+        }
+
+        fn producer(&self) -> StageProducer {
+            transactional_producer(
+                &self.kafka,
+                "committer-test",
+                &self.transactional_id,
+                60_000,
+            )
+            .unwrap()
+        }
+
+        /// A job of `outputs` with no offsets, for a group of the topic's name.
+        fn job(&self, producer: Arc<StageProducer>, outputs: Outputs) -> Job {
+            let consumer: BaseConsumer = self
+                .kafka
+                .client_config("committer-test")
+                .set("group.id", format!("{}-group", self.topic))
+                .create()
+                .unwrap();
+            Job {
+                producer,
+                outputs,
+                offsets: TopicPartitionList::new(),
+                group: consumer.group_metadata().unwrap(),
+            }
+        }
     }
 
     /// A transaction that fails (a record for a partition the topic does not have) is
@@ -311,49 +370,28 @@ mod tests {
     /// unanswered can land in a later transaction; the new one commits.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_transaction_goes_on_with_a_new_producer_that_fences_the_old_one() {
-        use rdkafka::consumer::{BaseConsumer, Consumer};
-        let kafka: KafkaConfig = ours(&obs_testkit::kafka());
-        let topics = obs_testkit::unique_topics();
-        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
-        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
-            .await
-            .unwrap();
-        let topic: Arc<str> = topics.raw_logs.name.as_str().into();
-        let transactional_id = format!("{topic}-txn");
-        let producer = Arc::new(
-            transactional_producer(&kafka, "committer-test", &transactional_id, 60_000).unwrap(),
-        );
-        let consumer: BaseConsumer = kafka
-            .client_config("committer-test")
-            .set("group.id", format!("{topic}-group"))
-            .create()
-            .unwrap();
+        let setup = Setup::new(&[]).await;
+        let topic = &setup.topic;
+        let producer = Arc::new(setup.producer());
         let mut outputs = Outputs::default();
         outputs
-            .record(&topic, None)
+            .record(topic, None)
             .partition(999)
             .payload(b"nowhere");
-        let job = Job {
-            producer: producer.clone(),
-            outputs,
-            offsets: TopicPartitionList::new(),
-            group: consumer.group_metadata().unwrap(),
-        };
-        let outcome = run(job, "committer-test");
+        let outcome = run(setup.job(producer.clone(), outputs), "committer-test");
         assert!(outcome.result.is_err(), "partition 999 does not exist");
         assert!(outcome.rebuild_producer, "a new producer after a failure");
 
-        let next =
-            transactional_producer(&kafka, "committer-test", &transactional_id, 60_000).unwrap();
+        let next = setup.producer();
         let fenced = producer.begin_transaction().and_then(|()| {
             producer
-                .send(BaseRecord::<(), _>::to(&topic).payload("zombie"))
+                .send(BaseRecord::<(), _>::to(topic).payload("zombie"))
                 .map_err(|(e, _)| e)?;
             producer.commit_transaction(TXN_TIMEOUT)
         });
         assert!(fenced.is_err(), "the old producer is fenced");
         next.begin_transaction().unwrap();
-        next.send(BaseRecord::<(), _>::to(&topic).payload("after"))
+        next.send(BaseRecord::<(), _>::to(topic).payload("after"))
             .unwrap();
         flush(&next).unwrap();
         next.commit_transaction(TXN_TIMEOUT).unwrap();
@@ -364,40 +402,19 @@ mod tests {
     /// for ever; the abort then purges it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_queue_that_stays_full_fails_the_transaction_in_bounded_time() {
-        use rdkafka::consumer::{BaseConsumer, Consumer};
-        let mut kafka: KafkaConfig = ours(&obs_testkit::kafka());
-        let topics = obs_testkit::unique_topics();
-        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
-        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
-            .await
-            .unwrap();
-        for (key, value) in [
+        let setup = Setup::new(&[
             ("linger.ms", "50000"),
             ("queue.buffering.max.messages", "1"),
-        ] {
-            kafka.properties.insert(key.to_owned(), value.to_owned());
-        }
-        let topic: Arc<str> = topics.raw_logs.name.as_str().into();
-        let producer = Arc::new(
-            transactional_producer(&kafka, "committer-test", &format!("{topic}-txn"), 60_000)
-                .unwrap(),
-        );
-        let consumer: BaseConsumer = kafka
-            .client_config("committer-test")
-            .set("group.id", format!("{topic}-group"))
-            .create()
-            .unwrap();
+        ])
+        .await;
         let mut outputs = Outputs::default();
         for payload in [b"first", b"other"] {
-            outputs.record(&topic, None).payload(payload);
+            outputs.record(&setup.topic, None).payload(payload);
         }
-        let job = Job {
-            producer,
-            outputs,
-            offsets: TopicPartitionList::new(),
-            group: consumer.group_metadata().unwrap(),
-        };
-        let outcome = run(job, "committer-test");
+        let outcome = run(
+            setup.job(Arc::new(setup.producer()), outputs),
+            "committer-test",
+        );
         assert!(
             matches!(outcome.result, Err(KafkaError::QueueStayedFull { .. })),
             "{:?}",
@@ -411,23 +428,15 @@ mod tests {
     /// goes on with its next transaction.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_abort_with_records_outstanding_succeeds_and_the_producer_goes_on() {
-        let mut kafka: KafkaConfig = ours(&obs_testkit::kafka());
-        let topics = obs_testkit::unique_topics();
-        let topics_config: crate::topics::TopicsConfig = ours(&*topics);
-        crate::topics::ensure_topics(&kafka, "committer-test", &topics_config)
-            .await
-            .unwrap();
-        kafka
-            .properties
-            .insert("linger.ms".to_owned(), "3000".to_owned());
-        let topic = topics.raw_logs.name.clone();
-        let producer = transactional_producer(&kafka, "committer-test", &topic, 60_000).unwrap();
+        let setup = Setup::new(&[("linger.ms", "3000")]).await;
+        let topic = &setup.topic;
+        let producer = setup.producer();
 
         producer.begin_transaction().unwrap();
         for i in 0..100 {
             let payload = i.to_string();
             producer
-                .send(BaseRecord::<(), _>::to(&topic).payload(&payload))
+                .send(BaseRecord::<(), _>::to(topic).payload(&payload))
                 .unwrap();
         }
         assert!(producer.in_flight_count() > 0, "records outstanding");
@@ -436,7 +445,7 @@ mod tests {
 
         producer.begin_transaction().unwrap();
         producer
-            .send(BaseRecord::<(), _>::to(&topic).payload("after"))
+            .send(BaseRecord::<(), _>::to(topic).payload("after"))
             .unwrap();
         flush(&producer).unwrap();
         producer.commit_transaction(TXN_TIMEOUT).unwrap();

@@ -72,14 +72,7 @@ async fn loop_status(
     stage: &Stage,
     token: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let status: serde_json::Value = http
-        .get(stage.url("/status"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let status = stage.read(http, "/status", token).await?;
     let picked: serde_json::Map<String, serde_json::Value> = STAGE_FIELDS
         .iter()
         .filter_map(|field| {

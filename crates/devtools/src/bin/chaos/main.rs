@@ -463,14 +463,7 @@ async fn analytics_total(
 ) -> anyhow::Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let answer: serde_json::Value = http
-            .get(processing.url("/analytics/summary"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let answer = processing.read(http, "/analytics/summary", token).await?;
         let total = answer["total_logs_processed"]
             .as_u64()
             .context("no total_logs_processed in the summary")?;

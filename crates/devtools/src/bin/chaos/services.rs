@@ -50,6 +50,23 @@ impl Stage {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET path` with the harness's read key: the JSON answer, or why there is none.
+    pub async fn read(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        token: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        Ok(http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// SIGKILL, waited for.
     pub fn kill(&mut self) -> anyhow::Result<()> {
         self.child.kill().context("SIGKILL")?;

@@ -61,6 +61,9 @@ pub enum KafkaError {
     /// queued in time.
     #[error("the producer's queue stayed full for {after:?}")]
     QueueStayedFull { after: Duration },
+    /// A transactional call of librdkafka ignored its timeout: the producer is stuck in it.
+    #[error("librdkafka's {call} has not returned after {after:?}, past its timeout")]
+    CallStalled { call: &'static str, after: Duration },
     /// A topic was not read to its end in time (a replay reads its topics whole).
     #[error("{topic} not read to its end within {after:?}")]
     NotReadToEnd { topic: String, after: Duration },

@@ -15,7 +15,7 @@ use crate::sync::lock;
 use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use rdkafka::TopicPartitionList;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -24,6 +24,13 @@ use std::time::{Duration, Instant};
 const FLUSH_SLICE: Duration = Duration::from_micros(500);
 /// Longest wait for each transactional call.
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+/// A transactional call still running after this has ignored its timeout: librdkafka's
+/// `send_offsets_to_transaction` can wait for ever for a group coordinator that went away
+/// (librdkafka issues 5456 and 5511; seen here after a restart: the stage stood still,
+/// alive, until killed). The stage then ends, so that its supervisor starts it afresh.
+const CALL_STALL: Duration = Duration::from_secs(60);
+/// How often a wait for the commit thread looks for a stalled call.
+const STALL_CHECK: Duration = Duration::from_millis(500);
 
 /// The stage producer's tuning (`kafka.properties` overrides it).
 const PRODUCER_TUNING: &[(&str, &str)] = &[
@@ -85,6 +92,8 @@ pub(super) struct Committer {
     outcomes: Receiver<Outcome>,
     thread: Option<JoinHandle<()>>,
     gate: Arc<TransactionGate>,
+    /// A call of the commit thread stalled: the thread is stuck in it for good.
+    stalled: Option<(&'static str, Duration)>,
 }
 
 impl Committer {
@@ -98,7 +107,7 @@ impl Committer {
             .name(format!("{stage}-commit"))
             .spawn(move || {
                 for job in job_queue {
-                    let outcome = run(job, &producer_name);
+                    let outcome = run(job, &producer_name, &thread_gate);
                     thread_gate.set(false);
                     if outcome_sender.send(outcome).is_err() {
                         break;
@@ -114,6 +123,7 @@ impl Committer {
             outcomes,
             thread: Some(thread),
             gate,
+            stalled: None,
         })
     }
 
@@ -132,22 +142,46 @@ impl Committer {
 
     /// The outcome of the submitted transaction: waits for it when `wait`, otherwise
     /// `None` while it runs. Only called with a transaction submitted and not collected.
+    /// A wait ends too when a call of the commit thread has stalled (see [`CALL_STALL`]):
+    /// the outcome is then that error, and [`stalled`](Self::stalled) says it for good.
     pub(super) fn collect(&mut self, wait: bool) -> Option<Outcome> {
-        let outcome = if wait {
-            self.outcomes.recv().map_err(|_| ())
-        } else {
-            match self.outcomes.try_recv() {
-                Ok(outcome) => Ok(outcome),
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => Err(()),
+        let outcome = loop {
+            let received = if wait {
+                self.outcomes.recv_timeout(STALL_CHECK)
+            } else {
+                self.outcomes.try_recv().map_err(|e| match e {
+                    TryRecvError::Empty => RecvTimeoutError::Timeout,
+                    TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+                })
+            };
+            match received {
+                Ok(outcome) => break Ok(outcome),
+                Err(RecvTimeoutError::Disconnected) => {
+                    break Err(KafkaError::Stopped("the commit thread"))
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some((call, after)) = self.gate.stalled() {
+                        self.stalled = Some((call, after));
+                        break Err(KafkaError::CallStalled { call, after });
+                    }
+                    if !wait {
+                        return None;
+                    }
+                }
             }
         };
-        Some(outcome.unwrap_or_else(|()| Outcome {
-            result: Err(KafkaError::Stopped("the commit thread")),
+        Some(outcome.unwrap_or_else(|error| Outcome {
+            result: Err(error),
             rebuild_producer: true,
             duration: Duration::ZERO,
             outputs: Outputs::default(),
         }))
+    }
+
+    /// The stalled call that ended this commit thread's use, if one did.
+    pub(super) fn stalled(&self) -> Option<KafkaError> {
+        self.stalled
+            .map(|(call, after)| KafkaError::CallStalled { call, after })
     }
 }
 
@@ -155,16 +189,19 @@ impl Drop for Committer {
     fn drop(&mut self) {
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
-            // A panic there already failed its transaction; nothing more to report.
-            let _ = thread.join();
+            // A thread stuck in a stalled call is left behind: the process is ending.
+            if self.stalled.is_none() {
+                // A panic there already failed its transaction; nothing more to report.
+                let _ = thread.join();
+            }
         }
     }
 }
 
-/// Commits the job, or aborts it.
-fn run(job: Job, stage: &str) -> Outcome {
+/// Commits the job, or aborts it; `gate` times each transactional call.
+fn run(job: Job, stage: &str, gate: &TransactionGate) -> Outcome {
     let started = Instant::now();
-    let result = transact(&job, stage);
+    let result = transact(&job, stage, gate);
     let Job {
         producer, outputs, ..
     } = job;
@@ -173,7 +210,7 @@ fn run(job: Job, stage: &str) -> Outcome {
         // transaction when it initializes with the same transactional id.
         let fatal = matches!(error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
         if !fatal {
-            if let Err(abort_error) = abort(&producer) {
+            if let Err(abort_error) = abort(&producer, gate) {
                 tracing::warn!(%abort_error, "abort failed");
             }
         }
@@ -191,9 +228,9 @@ fn run(job: Job, stage: &str) -> Outcome {
     }
 }
 
-fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
+fn transact(job: &Job, stage: &str, gate: &TransactionGate) -> Result<(), KafkaError> {
     let producer = &*job.producer;
-    producer.begin_transaction()?;
+    gate.time("begin_transaction", || producer.begin_transaction())?;
     // Every step of a transaction is bounded, the wait for room in the queue too.
     let deadline = Instant::now() + TXN_TIMEOUT;
     for output in job.outputs.iter() {
@@ -227,9 +264,13 @@ fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
             }
         }
     }
-    producer.send_offsets_to_transaction(&job.offsets, &job.group, TXN_TIMEOUT)?;
+    gate.time("send_offsets_to_transaction", || {
+        producer.send_offsets_to_transaction(&job.offsets, &job.group, TXN_TIMEOUT)
+    })?;
     flush(producer)?;
-    producer.commit_transaction(TXN_TIMEOUT)?;
+    gate.time("commit_transaction", || {
+        producer.commit_transaction(TXN_TIMEOUT)
+    })?;
     Ok(())
 }
 
@@ -239,10 +280,12 @@ fn transact(job: &Job, stage: &str) -> Result<(), KafkaError> {
 /// waited out its whole timeout whenever records were outstanding (after a broker outage:
 /// half a minute without output, then a new producer). The records are purged and their
 /// reports drained first.
-fn abort(producer: &StageProducer) -> Result<(), KafkaError> {
+fn abort(producer: &StageProducer, gate: &TransactionGate) -> Result<(), KafkaError> {
     producer.purge(PurgeConfig::default().queue().inflight());
     flush(producer)?;
-    producer.abort_transaction(TXN_TIMEOUT)?;
+    gate.time("abort_transaction", || {
+        producer.abort_transaction(TXN_TIMEOUT)
+    })?;
     Ok(())
 }
 
@@ -268,14 +311,33 @@ fn flush(producer: &StageProducer) -> Result<(), KafkaError> {
     Ok(())
 }
 
-/// Whether a transaction is running, for the consumer's rebalance callback.
-#[derive(Debug, Default)]
+/// Whether a transaction is running, for the consumer's rebalance callback, and which
+/// transactional call the commit thread is in since when, to tell a stalled one.
+#[derive(Debug)]
 pub(super) struct TransactionGate {
     running: Mutex<bool>,
     ended: Condvar,
+    call: Mutex<Option<(&'static str, Instant)>>,
+    stall_after: Duration,
+}
+
+impl Default for TransactionGate {
+    fn default() -> Self {
+        TransactionGate::stalling_after(CALL_STALL)
+    }
 }
 
 impl TransactionGate {
+    /// A gate that calls a call stalled once it has run for `stall_after`.
+    fn stalling_after(stall_after: Duration) -> Self {
+        TransactionGate {
+            running: Mutex::new(false),
+            ended: Condvar::new(),
+            call: Mutex::new(None),
+            stall_after,
+        }
+    }
+
     fn set(&self, running: bool) {
         *lock(&self.running) = running;
         if !running {
@@ -283,14 +345,31 @@ impl TransactionGate {
         }
     }
 
-    /// Returns once no transaction is running.
+    /// Runs `call`, named `name`, noting when it began.
+    fn time<T>(&self, name: &'static str, call: impl FnOnce() -> T) -> T {
+        *lock(&self.call) = Some((name, Instant::now()));
+        let result = call();
+        *lock(&self.call) = None;
+        result
+    }
+
+    /// The call running for longer than it may, and for how long.
+    fn stalled(&self) -> Option<(&'static str, Duration)> {
+        let (name, since) = (*lock(&self.call))?;
+        let running_for = since.elapsed();
+        (running_for >= self.stall_after).then_some((name, running_for))
+    }
+
+    /// Returns once no transaction is running, or once the one running has stalled (the
+    /// loop then ends at its next look at the commit thread).
     pub(super) fn wait_until_idle(&self) {
         let mut running = lock(&self.running);
-        while *running {
+        while *running && self.stalled().is_none() {
             running = self
                 .ended
-                .wait(running)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(running, STALL_CHECK)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -364,6 +443,37 @@ mod tests {
         }
     }
 
+    /// A call still running past the gate's bound is stalled, and a rebalance waiting for
+    /// the transaction stops waiting then; once the call returns, nothing is stalled.
+    #[test]
+    fn a_call_past_its_bound_is_stalled_and_frees_the_rebalance() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let gate = Arc::new(TransactionGate::stalling_after(Duration::from_millis(200)));
+        gate.set(true);
+        let release = Arc::new(AtomicBool::new(false));
+        let calling = {
+            let (gate, release) = (gate.clone(), release.clone());
+            std::thread::spawn(move || {
+                gate.time("send_offsets_to_transaction", || {
+                    while !release.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                });
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(gate.stalled(), None, "running, within its bound");
+        let waiting = Instant::now();
+        gate.wait_until_idle();
+        assert!(waiting.elapsed() < Duration::from_secs(2), "the wait ends");
+        let (call, after) = gate.stalled().expect("stalled by now");
+        assert_eq!(call, "send_offsets_to_transaction");
+        assert!(after >= Duration::from_millis(200));
+        release.store(true, Ordering::SeqCst);
+        calling.join().unwrap();
+        assert_eq!(gate.stalled(), None, "the call returned");
+    }
+
     /// A transaction that fails (a record for a partition the topic does not have) is
     /// aborted and the next one goes on a new producer, whose initialization bumps the
     /// transactional id's epoch: the old producer is fenced, so nothing it purged
@@ -378,7 +488,11 @@ mod tests {
             .record(topic, None)
             .partition(999)
             .payload(b"nowhere");
-        let outcome = run(setup.job(producer.clone(), outputs), "committer-test");
+        let outcome = run(
+            setup.job(producer.clone(), outputs),
+            "committer-test",
+            &TransactionGate::default(),
+        );
         assert!(outcome.result.is_err(), "partition 999 does not exist");
         assert!(outcome.rebuild_producer, "a new producer after a failure");
 
@@ -414,6 +528,7 @@ mod tests {
         let outcome = run(
             setup.job(Arc::new(setup.producer()), outputs),
             "committer-test",
+            &TransactionGate::default(),
         );
         assert!(
             matches!(outcome.result, Err(KafkaError::QueueStayedFull { .. })),
@@ -440,7 +555,7 @@ mod tests {
                 .unwrap();
         }
         assert!(producer.in_flight_count() > 0, "records outstanding");
-        abort(&producer).unwrap();
+        abort(&producer, &TransactionGate::default()).unwrap();
         assert_eq!(producer.in_flight_count(), 0);
 
         producer.begin_transaction().unwrap();

@@ -167,6 +167,12 @@ impl<T: Transform> Worker<T> {
         let consumer = self.consumer.clone();
         let state = control.state();
         while !control.stopping() {
+            // A commit thread stuck in a call that ignored its timeout cannot be replaced
+            // in place (librdkafka holds it): the loop ends, and the service with it, so
+            // that its supervisor starts it afresh.
+            if let Some(error) = self.committer.stalled() {
+                return Err(error);
+            }
             if self.producer.is_none() {
                 // Dropped only once its transaction ended: nothing is in flight.
                 state.set_phase("initializing_transactions");

@@ -159,13 +159,12 @@ impl Committer {
                 Err(RecvTimeoutError::Disconnected) => {
                     break Err(KafkaError::Stopped("the commit thread"))
                 }
+                // A look between two polls: a stall is found by the next wait.
+                Err(RecvTimeoutError::Timeout) if !wait => return None,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some((call, after)) = self.gate.stalled() {
                         self.stalled = Some((call, after));
                         break Err(KafkaError::CallStalled { call, after });
-                    }
-                    if !wait {
-                        return None;
                     }
                 }
             }

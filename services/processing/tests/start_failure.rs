@@ -5,7 +5,6 @@
 //! refuse: the same path as a broker that answers the topics' preparation and then
 //! fails the checkpoints' check.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,29 +33,16 @@ async fn processing_ends_when_its_loops_cannot_start() {
         .spawn()
         .expect("starting the processing binary");
     let deadline = Instant::now() + EXIT_WITHIN;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for processing") {
-            break status;
-        }
+    while child.try_wait().expect("waiting for processing").is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("processing still runs {EXIT_WITHIN:?} after its loops could not start");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let mut output = String::new();
-    for stream in [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let mut stream = stream;
-        stream
-            .read_to_string(&mut output)
-            .expect("reading its output");
     }
+    let exited = child.wait_with_output().expect("reading its output");
+    let status = exited.status;
+    let output = String::from_utf8_lossy(&[exited.stdout, exited.stderr].concat()).into_owned();
     assert!(!status.success(), "ends with an error: {status}\n{output}");
     assert!(
         output.contains("the loops could not start")

@@ -79,8 +79,6 @@ pub(super) struct Job {
 /// How a transaction ended.
 pub(super) struct Outcome {
     pub(super) result: Result<(), KafkaError>,
-    /// The transaction failed: the next one is on a new producer (see [`run`]).
-    pub(super) rebuild_producer: bool,
     /// From `begin_transaction` to the end of the commit or abort.
     pub(super) duration: Duration,
     /// The job's outputs, for the loop to reuse their buffers.
@@ -94,6 +92,17 @@ pub(super) struct Committer {
     gate: Arc<TransactionGate>,
     /// A call of the commit thread stalled: the thread is stuck in it for good.
     stalled: Option<(&'static str, Duration)>,
+}
+
+impl Outcome {
+    /// The next transaction goes on a new producer after any failure: its initialization
+    /// bumps the transactional id's epoch, which fences whatever request of this one is
+    /// still on its way to a broker (the abort purged them unanswered: they may still land,
+    /// and only a newer epoch keeps them out of a later transaction), and it starts from
+    /// clean sequence numbers rather than this one's state after the purge.
+    pub(super) fn rebuild_producer(&self) -> bool {
+        self.result.is_err()
+    }
 }
 
 impl Committer {
@@ -142,39 +151,41 @@ impl Committer {
 
     /// The outcome of the submitted transaction: waits for it when `wait`, otherwise
     /// `None` while it runs. Only called with a transaction submitted and not collected.
-    /// A wait ends too when a call of the commit thread has stalled (see [`CALL_STALL`]):
-    /// the outcome is then that error, and [`stalled`](Self::stalled) says it for good.
     pub(super) fn collect(&mut self, wait: bool) -> Option<Outcome> {
-        let outcome = loop {
-            let received = if wait {
-                self.outcomes.recv_timeout(STALL_CHECK)
-            } else {
-                self.outcomes.try_recv().map_err(|e| match e {
-                    TryRecvError::Empty => RecvTimeoutError::Timeout,
-                    TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-                })
-            };
-            match received {
-                Ok(outcome) => break Ok(outcome),
-                Err(RecvTimeoutError::Disconnected) => {
-                    break Err(KafkaError::Stopped("the commit thread"))
-                }
-                // A look between two polls: a stall is found by the next wait.
-                Err(RecvTimeoutError::Timeout) if !wait => return None,
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some((call, after)) = self.gate.stalled() {
-                        self.stalled = Some((call, after));
-                        break Err(KafkaError::CallStalled { call, after });
-                    }
-                }
+        let received = if wait {
+            self.wait_for_outcome()
+        } else {
+            match self.outcomes.try_recv() {
+                Ok(outcome) => Ok(outcome),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => Err(KafkaError::Stopped("the commit thread")),
             }
         };
-        Some(outcome.unwrap_or_else(|error| Outcome {
+        Some(received.unwrap_or_else(|error| Outcome {
             result: Err(error),
-            rebuild_producer: true,
             duration: Duration::ZERO,
             outputs: Outputs::default(),
         }))
+    }
+
+    /// Waits for the outcome, looking every [`STALL_CHECK`] for a call of the commit thread
+    /// that has stalled (see [`CALL_STALL`]): that ends the wait with its error, and
+    /// [`stalled`](Self::stalled) says it for good.
+    fn wait_for_outcome(&mut self) -> Result<Outcome, KafkaError> {
+        loop {
+            match self.outcomes.recv_timeout(STALL_CHECK) {
+                Ok(outcome) => return Ok(outcome),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(KafkaError::Stopped("the commit thread"))
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some((call, after)) = self.gate.stalled() {
+                        self.stalled = Some((call, after));
+                        return Err(KafkaError::CallStalled { call, after });
+                    }
+                }
+            }
+        }
     }
 
     /// The stalled call that ended this commit thread's use, if one did.
@@ -205,8 +216,9 @@ fn run(job: Job, stage: &str, gate: &TransactionGate) -> Outcome {
         producer, outputs, ..
     } = job;
     if let Err(error) = &result {
-        // A fenced or broken producer cannot abort; the new one below aborts the open
-        // transaction when it initializes with the same transactional id.
+        // A fenced or broken producer cannot abort; the next one (see
+        // `Outcome::rebuild_producer`) aborts the open transaction when it initializes
+        // with the same transactional id.
         let fatal = matches!(error, KafkaError::Client(rdkafka::error::KafkaError::Transaction(e)) if e.is_fatal());
         if !fatal {
             if let Err(abort_error) = abort(&producer, gate) {
@@ -215,12 +227,6 @@ fn run(job: Job, stage: &str, gate: &TransactionGate) -> Outcome {
         }
     }
     Outcome {
-        // After any failure, a new producer: its initialization bumps the transactional
-        // id's epoch, which fences whatever request of this one is still on its way to a
-        // broker (the abort purged them unanswered: they may still land, and only a newer
-        // epoch keeps them out of a later transaction), and it starts from clean
-        // sequence numbers rather than this one's state after the purge.
-        rebuild_producer: result.is_err(),
         result,
         duration: started.elapsed(),
         outputs,
@@ -493,7 +499,7 @@ mod tests {
             &TransactionGate::default(),
         );
         assert!(outcome.result.is_err(), "partition 999 does not exist");
-        assert!(outcome.rebuild_producer, "a new producer after a failure");
+        assert!(outcome.rebuild_producer(), "a new producer after a failure");
 
         let next = setup.producer();
         let fenced = producer.begin_transaction().and_then(|()| {
@@ -534,7 +540,7 @@ mod tests {
             "{:?}",
             outcome.result
         );
-        assert!(outcome.rebuild_producer);
+        assert!(outcome.rebuild_producer());
     }
 
     /// Records still queued (a long linger holds them) when a transaction aborts: the

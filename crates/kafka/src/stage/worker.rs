@@ -357,12 +357,13 @@ impl<T: Transform> Worker<T> {
         let Some(batch) = self.in_flight.take() else {
             return;
         };
+        let rebuild_producer = outcome.rebuild_producer();
         let mut outputs = outcome.outputs;
         outputs.clear();
         self.spare_outputs = outputs;
         match outcome.result {
             Ok(()) => self.committed(batch, outcome.duration),
-            Err(error) => self.failed(error, outcome.rebuild_producer, batch),
+            Err(error) => self.failed(error, rebuild_producer, batch),
         }
     }
 

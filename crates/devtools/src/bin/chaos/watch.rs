@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Longest wait for the broker's answer to a diagnosis's question.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Waiting for the first record of `topic` written after `after_ms` (epoch ms).
 struct Wait {
     topic: String,
@@ -125,22 +128,16 @@ impl Watch {
             .get(topic)
             .cloned()
             .unwrap_or_default();
-        let partitions = self
-            .probe
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .map(|m| {
-                m.topics()
-                    .iter()
-                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_else(|_| read.keys().copied().collect());
+        let partitions = obs_kafka::topics::partitions_of(&self.probe, topic, PROBE_TIMEOUT)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| read.keys().copied().collect());
         partitions
             .into_iter()
             .map(|partition| {
                 let high = self
                     .probe
-                    .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                    .fetch_watermarks(topic, partition, PROBE_TIMEOUT)
                     .map(|(_, high)| high)
                     .map_err(anyhow::Error::from);
                 (partition, read.get(&partition).copied(), high)

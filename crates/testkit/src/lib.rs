@@ -171,8 +171,15 @@ pub fn read_topic(
         .set("isolation.level", "read_committed")
         .create()
         .expect("creating the test consumer");
-    consumer.subscribe(&[topic]).expect("subscribing");
     let started = Instant::now();
+    // A topic just created may not be in the broker's metadata yet (creation propagates
+    // asynchronously, slower on a loaded machine): wait until it is, or reading an empty
+    // topic would prove nothing.
+    while !topic_is_known(&consumer, topic) {
+        assert!(started.elapsed() < timeout, "{topic} never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    consumer.subscribe(&[topic]).expect("subscribing");
     let mut last_message = Instant::now();
     let mut messages = Vec::new();
     while started.elapsed() < timeout {
@@ -181,15 +188,27 @@ pub fn read_topic(
                 messages.push(message.detach());
                 last_message = Instant::now();
             }
-            Some(Err(error)) => panic!("reading {topic}: {error}"),
             None => {
                 if messages.len() >= expected && last_message.elapsed() >= settle {
                     break;
                 }
             }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
         }
     }
     messages
+}
+
+/// Whether the broker's metadata lists `topic` with its partitions.
+fn topic_is_known(consumer: &BaseConsumer, topic: &str) -> bool {
+    consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .is_ok_and(|metadata| {
+            metadata
+                .topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        })
 }
 
 /// The key of a message as text.

@@ -1,10 +1,11 @@
 //! Throughput of the streaming detectors and cost of training a forest.
 //!
 //! `cargo bench -p obs-detector --bench anomaly`; the figures go in the report. Points are
-//! seasonal random series with occasional spikes, fixed by a seed.
+//! seasonal random series with occasional spikes, fixed by a seed (`support/fleet.rs`).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fleet::{fleet, stream, SERIES};
 use obs_detector::anomaly::{DetectorBank, DetectorConfig, IsolationForest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -12,43 +13,10 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::Duration;
 
-const METRICS: [&str; 4] = [
-    "duration_seconds",
-    "memory_bytes",
-    "cpu_seconds",
-    "cpu_ratio",
-];
-const POINTS: usize = 17_000;
-/// Series of the fleet case, each with its forest, interleaved as the processing service
-/// sees them.
-const SERIES: usize = 170;
+#[path = "support/fleet.rs"]
+mod fleet;
 
-/// `points` points of a daily season shifted by `phase` (radians), with noise and
-/// spikes drawn from `seed`.
-fn stream(metrics: usize, points: usize, seed: u64, phase: f64) -> Vec<Vec<(&'static str, f64)>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..points)
-        .map(|i| {
-            let season = (i as f64 / 24.0 * std::f64::consts::TAU + phase).sin();
-            METRICS[..metrics]
-                .iter()
-                .enumerate()
-                .map(|(m, name)| {
-                    let spike = if rng.random_range(0..500) == 0 {
-                        10.0
-                    } else {
-                        1.0
-                    };
-                    let base = 10f64.powi(m as i32 + 1);
-                    (
-                        *name,
-                        base * (2.0 + season + rng.random_range(-0.3..0.3)) * spike,
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
+const POINTS: usize = 17_000;
 
 /// Feeds the stream to one series over and over, timestamps moving on.
 fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
@@ -87,10 +55,7 @@ fn bench_fleet(
     /// About 50 ms of the service's input.
     const BATCH: usize = 1_250;
     let per_series = POINTS / SERIES;
-    let streams: Vec<_> = (0..SERIES)
-        .map(|s| stream(metrics, per_series, 42 + s as u64, s as f64))
-        .collect();
-    let names: Vec<String> = (0..SERIES).map(|s| format!("job-{s}")).collect();
+    let (names, streams) = fleet(metrics, per_series);
     let mut bank = DetectorBank::new(config).unwrap();
     let mut bank_open = VecDeque::new();
     let mut time = DateTime::<Utc>::UNIX_EPOCH;

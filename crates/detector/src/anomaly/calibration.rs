@@ -38,25 +38,34 @@ pub(crate) struct Tail {
     pub(crate) extreme: bool,
 }
 
+/// `[mass, moment]` of one bin's suffix: side by side, because a push adds to both over the
+/// same bins and a query reads both of the tail's bin.
+const MASS: usize = 0;
+const MOMENT: usize = 1;
+
+/// Laid out for the cache, as the calibrators of a fleet's series rarely are in it: the
+/// fields every query and push reads first share a cache line with the first bins, where
+/// most values fall.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub(crate) struct TailCalibrator {
-    width: f64,
-    /// `mass[i]`: weight of the values in bins `i..`; `mass[BINS]` is 0. Non-increasing:
-    /// rounding is monotone, so adding a weight to a prefix keeps the order.
-    mass: [f64; BINS + 1],
-    /// `moment[i]`: Σ over bins `b ≥ i` of weight × (b + ½), the excess of the tail in bins.
-    moment: [f64; BINS + 1],
     /// The last bin whose suffix holds the tail mass, `TAIL × mass[0]`: the `1 − TAIL`
     /// quantile lies in it (0 with no history). Kept by every change to `mass`, so that a
-    /// query need not search a kilobyte of bins, which are rarely in cache.
+    /// query need not search a kilobyte of bins.
     tail_bin: usize,
     /// Weight of the next value: it grows instead of the old weights shrinking, which is the
     /// same forgetting without touching every bin.
     weight: f64,
     growth: f64,
+    width: f64,
     /// The batch whose journal holds all the bins as they were before its first push to
     /// them (0: none), so that its later pushes need not save anything.
     saved_in: u64,
+    /// `bins[i][MASS]`: weight of the values in bins `i..`; `bins[BINS][MASS]` is 0.
+    /// Non-increasing: rounding is monotone, so adding a weight to a prefix keeps the order.
+    /// `bins[i][MOMENT]`: Σ over bins `b ≥ i` of weight × (b + ½), the excess of the tail
+    /// in bins.
+    bins: [[f64; 2]; BINS + 1],
 }
 
 impl TailCalibrator {
@@ -64,14 +73,17 @@ impl TailCalibrator {
     /// forgetting with the given half-life in points.
     pub(crate) fn new(width: f64, half_life: f64) -> Self {
         TailCalibrator {
-            width,
-            mass: [0.0; BINS + 1],
-            moment: [0.0; BINS + 1],
             tail_bin: 0,
             weight: 1.0,
             growth: (1.0 / half_life).exp2(),
+            width,
             saved_in: 0,
+            bins: [[0.0; 2]; BINS + 1],
         }
+    }
+
+    fn mass(&self, bin: usize) -> f64 {
+        self.bins[bin][MASS]
     }
 
     fn bin(&self, value: f64) -> usize {
@@ -81,19 +93,19 @@ impl TailCalibrator {
     /// [`tail_bin`](Self::tail_bin) for the bins as they are, walking from `from`: a change
     /// moves it by a bin or so, where a binary search would miss the cache at every step.
     fn find_tail_bin(&self, from: usize) -> usize {
-        if self.mass[0] <= 0.0 {
+        if self.mass(0) <= 0.0 {
             return 0;
         }
-        let target = TAIL * self.mass[0];
+        let target = TAIL * self.mass(0);
         let mut at = from.min(BINS - 1);
         // `mass[0] ≥ target`, and `mass[BINS] = 0 < target` bounds the walk up.
-        while at > 0 && self.mass[at] < target {
+        while at > 0 && self.mass(at) < target {
             at -= 1;
         }
-        while at + 1 < BINS && self.mass[at + 1] >= target {
+        while at + 1 < BINS && self.mass(at + 1) >= target {
             at += 1;
         }
-        debug_assert_eq!(at + 1, self.mass.partition_point(|m| *m >= target));
+        debug_assert_eq!(at + 1, self.bins.partition_point(|b| b[MASS] >= target));
         at
     }
 
@@ -101,7 +113,7 @@ impl TailCalibrator {
     /// value lies in the extreme tail (beyond the `1 − TAIL` quantile). The current value
     /// counts as one more observation, so that the empirical part never reaches 0.
     pub(crate) fn surprise(&self, value: f64) -> Tail {
-        let total = self.mass[0];
+        let total = self.mass(0);
         if total <= 0.0 {
             return Tail {
                 surprise: 0.0,
@@ -111,21 +123,21 @@ impl TailCalibrator {
         let target = TAIL * total;
         // The threshold u lies in this bin.
         let at = self.tail_bin;
-        let in_bin = (self.mass[at] - self.mass[at + 1]).max(f64::MIN_POSITIVE);
+        let in_bin = (self.mass(at) - self.mass(at + 1)).max(f64::MIN_POSITIVE);
         let upper = (at + 1) as f64 * self.width;
-        let threshold = upper - self.width * ((target - self.mass[at + 1]) / in_bin).min(1.0);
+        let threshold = upper - self.width * ((target - self.mass(at + 1)) / in_bin).min(1.0);
         let extreme = value > threshold;
         let log_p = if !extreme {
             let b = self.bin(value);
-            let inside = (self.mass[b] - self.mass[b + 1]).max(0.0);
-            let above = self.mass[b + 1]
+            let inside = (self.mass(b) - self.mass(b + 1)).max(0.0);
+            let above = self.mass(b + 1)
                 + inside * (((b + 1) as f64 * self.width - value) / self.width).clamp(0.0, 1.0);
             ((above + self.weight) / (total + self.weight)).ln()
         } else {
             // Mean excess over the threshold: whole bins above it at their middle, and the
             // part of the threshold's own bin above it at the middle of that part.
-            let partial = target - self.mass[at + 1];
-            let sum = self.moment[at + 1] * self.width + partial * (threshold + upper) / 2.0;
+            let partial = target - self.mass(at + 1);
+            let sum = self.bins[at + 1][MOMENT] * self.width + partial * (threshold + upper) / 2.0;
             let excess = (sum / target - threshold).max(self.width / 4.0);
             ((target + self.weight) / (total + self.weight)).ln() - (value - threshold) / excess
         };
@@ -143,15 +155,17 @@ impl TailCalibrator {
             self.save(b, journal);
         }
         let moment = self.weight * (b as f64 + 0.5);
-        for (mass, sum) in self.mass[..=b].iter_mut().zip(&mut self.moment[..=b]) {
-            *mass += self.weight;
-            *sum += moment;
+        for bin in &mut self.bins[..=b] {
+            bin[MASS] += self.weight;
+            bin[MOMENT] += moment;
         }
         self.weight *= self.growth;
         if self.weight > RESCALE_AT {
             let scale = 1.0 / self.weight;
-            self.mass.iter_mut().for_each(|m| *m *= scale);
-            self.moment.iter_mut().for_each(|m| *m *= scale);
+            self.bins
+                .as_flattened_mut()
+                .iter_mut()
+                .for_each(|m| *m *= scale);
             self.weight = 1.0;
         }
         self.tail_bin = self.find_tail_bin(self.tail_bin);
@@ -167,24 +181,22 @@ impl TailCalibrator {
         }
         let mut bins = b + 1;
         if self.weight * self.growth > RESCALE_AT || bins > SAVED_PREFIX {
-            bins = self.mass.len();
+            bins = self.bins.len();
             self.saved_in = journal.batch();
         }
-        journal.extend_f64(&self.mass[..bins]);
-        journal.extend_f64(&self.moment[..bins]);
+        journal.extend_f64(self.bins[..bins].as_flattened());
         journal.push_f64(self.weight);
         journal.push_usize(bins);
     }
 
     /// Takes back the last [`push`](Self::push) recorded in `journal`.
     pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        let bins = journal.pop_usize().min(self.mass.len());
+        let bins = journal.pop_usize().min(self.bins.len());
         if bins == 0 {
             return;
         }
         self.weight = journal.pop_f64();
-        journal.pop_into_f64(&mut self.moment[..bins]);
-        journal.pop_into_f64(&mut self.mass[..bins]);
+        journal.pop_into_f64(self.bins[..bins].as_flattened_mut());
         self.tail_bin = self.find_tail_bin(self.tail_bin);
     }
 }
@@ -194,13 +206,12 @@ impl TailCalibrator {
 impl Saved for TailCalibrator {
     fn save(&self, out: &mut Writer<'_>) {
         let used = self
-            .mass
+            .bins
             .iter()
-            .zip(&self.moment)
-            .rposition(|(mass, moment)| *mass != 0.0 || *moment != 0.0)
+            .rposition(|bin| bin[MASS] != 0.0 || bin[MOMENT] != 0.0)
             .map_or(0, |last| last + 1);
-        out.f64s(self.mass[..used].iter());
-        out.f64s(self.moment[..used].iter());
+        out.f64s(self.bins[..used].iter().map(|bin| &bin[MASS]));
+        out.f64s(self.bins[..used].iter().map(|bin| &bin[MOMENT]));
         out.usize(self.tail_bin);
         out.f64(self.weight);
     }
@@ -212,8 +223,9 @@ impl Saved for TailCalibrator {
         if from.f64s_into(&mut moment, BINS)? != used {
             return Err(Unreadable("a calibration's sums differ in length"));
         }
-        self.mass[..used].copy_from_slice(&mass);
-        self.moment[..used].copy_from_slice(&moment);
+        for (bin, (mass, moment)) in self.bins.iter_mut().zip(mass.into_iter().zip(moment)) {
+            *bin = [mass, moment];
+        }
         self.tail_bin = from.usize()?;
         if self.tail_bin >= BINS {
             return Err(Unreadable("a calibration's tail lies beyond its bins"));
@@ -362,7 +374,7 @@ mod tests {
         for i in 0..5000 {
             calibrator.push(f64::from(i % 3), None);
         }
-        assert!(calibrator.mass.iter().all(|m| m.is_finite()));
+        assert!(calibrator.bins.as_flattened().iter().all(|m| m.is_finite()));
         assert!(calibrator.surprise(1.0).surprise.is_finite());
     }
 }

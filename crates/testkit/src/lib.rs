@@ -172,13 +172,7 @@ pub fn read_topic(
         .create()
         .expect("creating the test consumer");
     let started = Instant::now();
-    // A topic just created may not be in the broker's metadata yet (creation propagates
-    // asynchronously, slower on a loaded machine): wait until it is, or reading an empty
-    // topic would prove nothing.
-    while !topic_is_known(&consumer, topic) {
-        assert!(started.elapsed() < timeout, "{topic} never appeared");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_known(&consumer, topic, timeout);
     consumer.subscribe(&[topic]).expect("subscribing");
     let mut last_message = Instant::now();
     let mut messages = Vec::new();
@@ -199,16 +193,27 @@ pub fn read_topic(
     messages
 }
 
-/// Whether the broker's metadata lists `topic` with its partitions.
-fn topic_is_known(consumer: &BaseConsumer, topic: &str) -> bool {
-    consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .is_ok_and(|metadata| {
-            metadata
-                .topics()
-                .iter()
-                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-        })
+/// Waits until the broker's metadata lists `topic` with its partitions, at most `timeout`.
+/// A topic just created may not be there yet (creation propagates asynchronously, slower on
+/// a loaded machine): a consumer subscribed before then is told `UnknownTopicOrPartition`,
+/// and reading an empty topic would prove nothing.
+pub fn wait_until_known(consumer: &BaseConsumer, topic: &str, timeout: Duration) {
+    let started = Instant::now();
+    loop {
+        let known = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .is_ok_and(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            });
+        if known {
+            return;
+        }
+        assert!(started.elapsed() < timeout, "{topic} never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The key of a message as text.

@@ -72,12 +72,14 @@ pub fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
         .set("isolation.level", "read_committed")
         .create()
         .unwrap();
+    let timeout = Duration::from_secs(180);
+    obs_testkit::wait_until_known(&consumer, topic, timeout);
     consumer.subscribe(&[topic]).unwrap();
     let started = Instant::now();
     let mut seen = 0;
     while seen < count {
         assert!(
-            started.elapsed() < Duration::from_secs(180),
+            started.elapsed() < timeout,
             "{seen} of {count} records on {topic}"
         );
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {

@@ -182,12 +182,12 @@ pub fn read_topic(
                 messages.push(message.detach());
                 last_message = Instant::now();
             }
+            Some(Err(error)) => panic!("reading {topic}: {error}"),
             None => {
                 if messages.len() >= expected && last_message.elapsed() >= settle {
                     break;
                 }
             }
-            Some(Err(error)) => panic!("reading {topic}: {error}"),
         }
     }
     messages
@@ -200,15 +200,8 @@ pub fn read_topic(
 pub fn wait_until_known(consumer: &BaseConsumer, topic: &str, timeout: Duration) {
     let started = Instant::now();
     loop {
-        let known = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .is_ok_and(|metadata| {
-                metadata
-                    .topics()
-                    .iter()
-                    .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-            });
-        if known {
+        let partitions = obs_kafka::topics::partitions_of(consumer, topic, Duration::from_secs(5));
+        if matches!(partitions, Ok(Some(partitions)) if !partitions.is_empty()) {
             return;
         }
         assert!(started.elapsed() < timeout, "{topic} never appeared");

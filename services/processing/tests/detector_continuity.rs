@@ -1,7 +1,8 @@
 //! Detector continuity on the real broker: a stream of runs split by a SIGKILL of the
-//! processing binary at a random point, or by a second replica joining at a random point
-//! (a rebalance), gives the same `detector` verdicts, bit for bit, as the same stream
-//! processed without interruption.
+//! processing binary at a random point, by a second replica joining at a random point
+//! (a rebalance), or by a transaction aborted at a random point (its producer fenced),
+//! gives the same `detector` verdicts, bit for bit, as the same stream processed without
+//! interruption.
 
 use chrono::{Duration as Span, TimeZone, Utc};
 use obs_kafka::{KafkaConfig, StageConfig};
@@ -11,14 +12,16 @@ use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
 use processing::{AppState, ProcessingConfig};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::Message;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{ClientConfig, Message};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod continuity;
 use continuity::{
-    free_port, metric, random_in, spawn_processing, stop, wait_for_rebalance, wait_for_records,
+    free_port, metric, random_in, spawn_processing, status_at, stop, wait_for_rebalance,
+    wait_for_records,
 };
 
 const SERIES: usize = 9;
@@ -323,6 +326,51 @@ async fn a_rebalance_between_two_replicas_changes_no_verdict() {
     assert!(
         carried.iter().all(|c| *c > 0.0),
         "each replica restored its partitions' history: {carried:?}"
+    );
+    assert_same_verdicts(&got, &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_transaction_changes_no_verdict() {
+    let kafka = obs_testkit::kafka();
+    let expected = uninterrupted(&kafka).await;
+
+    let topics = continuity::topics(&kafka).await;
+    let split = random_in(TOTAL / 5..TOTAL * 4 / 5);
+    produce(&kafka, &topics.standardized_logs.name, messages(0..split));
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let config = config(&kafka, &topics, &group, "a");
+    let transactional_id = config.stage.transactional_id.clone();
+    let state = AppState::new(config).unwrap();
+    state.start().unwrap();
+    wait_for_records(
+        &kafka,
+        &topics.processed_metrics.name,
+        random_in(TOTAL / 10..split),
+    );
+    // Another producer with the stage's transactional id: the coordinator aborts the
+    // stage's open transaction, and its next send or commit fails as fenced. The stage
+    // drops its open batches, which its detectors had already learned, and reads their
+    // runs again.
+    let fencer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("transactional.id", &transactional_id)
+        .create()
+        .unwrap();
+    fencer.init_transactions(Duration::from_secs(30)).unwrap();
+    produce(
+        &kafka,
+        &topics.standardized_logs.name,
+        messages(split..TOTAL),
+    );
+    let got = verdicts(&kafka, &topics);
+    let aborted = status_at(&state, "/stage/transactions_aborted").await;
+    stop(state).await;
+    drop(fencer);
+    println!("{aborted} transactions aborted");
+    assert!(
+        aborted.as_u64().is_some_and(|n| n >= 1),
+        "the fenced transaction was aborted: {aborted}"
     );
     assert_same_verdicts(&got, &expected);
 }

@@ -92,17 +92,22 @@ pub fn wait_for_records(kafka: &KafkaConfig, topic: &str, count: usize) {
 /// The partitions a stage of the instance holds: `/status` at `pointer` (a JSON pointer to
 /// the stage's `assigned_partitions`).
 pub async fn assigned(state: &Arc<AppState>, pointer: &str) -> Vec<Value> {
+    status_at(state, pointer)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The value at `pointer` in the instance's `/status` (null if absent).
+pub async fn status_at(state: &Arc<AppState>, pointer: &str) -> Value {
     let request = Request::get("/status")
         .header("authorization", obs_testkit::bearer())
         .body(Body::empty())
         .unwrap();
     let (_, _, status) =
         obs_testkit::call_router(&processing::router(state.clone()), request).await;
-    status
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    status.pointer(pointer).cloned().unwrap_or_default()
 }
 
 /// Waits until the two replicas share the stage's 3 partitions (`pointer` as in

@@ -154,8 +154,8 @@ fi
 curl -fsS -H "$BENCH_KEY" "http://127.0.0.1:${port[processing]}/status" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["detector"]
-print("processing detector: %d series, %d forests; state at most %.1f MB (an upper bound), undo logs %.1f MB"
-      % (d["series"], d["trained_forests"], d["state_bytes"] / 1e6, d["undo_bytes"] / 1e6))' || true
+print("processing detector: %d series, %d forests; state at most %.1f MB (an upper bound)"
+      % (d["series"], d["trained_forests"], d["state_bytes"] / 1e6))' || true
 # Where each stage loop's time went: waiting for input, waiting for its previous commit.
 # The loops of log events (standardization's, processing's error-rate stage) too, when
 # there are some.

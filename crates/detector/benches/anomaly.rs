@@ -41,10 +41,11 @@ fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: us
 /// The bank is warmed up once before the first measurement, so that every forest is
 /// trained: one pass holds fewer points per series than the forest's first training needs.
 ///
-/// With `batched`, as the processing service runs it: every point in a batch whose undo
-/// log is kept, a batch of `BATCH` points begun while the previous one is still open and
-/// committed halfway through the next, so that two are open at a time and every retraining
-/// happens while an open batch's journal keeps the forest it replaces.
+/// With `batched`, as the processing service's error-rate stage runs its bank: every point
+/// in a batch whose undo log is kept, a batch of `BATCH` points begun while the previous
+/// one is still open and committed halfway through the next, so that two are open at a
+/// time and every retraining happens while an open batch's journal keeps the forest it
+/// replaces. (The run stage keeps no undo log: an abort rebuilds its bank.)
 fn bench_fleet(
     c: &mut Criterion,
     name: &str,

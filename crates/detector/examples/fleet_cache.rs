@@ -10,7 +10,7 @@
 //!     target/release/examples/fleet_cache [passes] [batched]
 //! ```
 //!
-//! `batched` runs it as the bench's batched case and the processing service do: every
+//! `batched` runs it as the bench's batched case and the error-rate stage do: every
 //! point in an open batch whose undo log is kept, two batches open at a time.
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -8,13 +8,12 @@
 use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use crate::recovery::{RecoveryTracker, Undo};
 use chrono::Utc;
-use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
 use obs_detector::{AlertReason, DetectorBank, ProcessedRecord, RuleKind, RulesConfig, Severity};
 use obs_incidents::{scope_key, RunSummary, Signal, SIGNAL_SCHEMA_VERSION};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::sync::lock;
-use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, Transform};
+use obs_kafka::{ErrorCounter, InputRecord, Outputs, Transform};
 use obs_records::standardize::StandardizedRecord;
 use obs_records::Status;
 use prometheus::{
@@ -236,9 +235,6 @@ struct Observed {
 pub struct Pending {
     runs: Vec<Observed>,
     dead_letters: DeadLetterTally,
-    /// The detector bank's batch of its observations, once it has one: committed with it,
-    /// or rolled back so that its records are not learned twice when consumed again.
-    bank_batch: Option<OpenBatch>,
     /// The batch's changes to the recovery counts, given back if it is discarded.
     recovery: Vec<Undo>,
     /// What the batch saved to `detector-state` and which partitions it restored.
@@ -297,10 +293,6 @@ impl Transform for ProcessTransform {
     type Batch = Pending;
 
     fn transform(&mut self, input: &InputRecord<'_>, pending: &mut Pending, out: &mut Outputs) {
-        if pending.bank_batch.is_none() {
-            // Begun first: a restore's series are recorded in this batch.
-            pending.bank_batch = Some(lock(&self.detectors).begin_batch());
-        }
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.before_run(input, &self.detectors, &mut pending.checkpoints, out);
         }
@@ -388,23 +380,26 @@ impl Transform for ProcessTransform {
             .json(&processed);
     }
 
-    /// The batches will be consumed again: the detectors must not learn them twice.
-    /// The recovery counts of their series go back too.
+    /// The batches will be consumed again: the detectors must not learn them twice, so
+    /// they are rebuilt as after a rebalance, each partition from its saved states and the
+    /// runs since, up to where it is read again (with checkpoints off, they are forgotten
+    /// as a restart forgets them). Aborts are rare, and this spares every run the undo
+    /// log that would otherwise take its batch back. The recovery counts of their series
+    /// go back too.
     fn discarded(&mut self, batches: Vec<Pending>) {
-        let mut open = Vec::new();
         let mut recovery = Vec::new();
         let mut checkpoints = Vec::new();
         for batch in batches {
-            open.extend(batch.bank_batch);
             recovery.extend(batch.recovery);
             checkpoints.push(batch.checkpoints);
         }
         self.recovery.undo(recovery.into_iter());
-        if !open.is_empty() {
-            lock(&self.detectors).rollback_batches(open);
-        }
-        if let Some(kept) = &mut self.checkpoints {
-            kept.discarded(&mut checkpoints);
+        match &mut self.checkpoints {
+            Some(kept) => {
+                kept.discarded(&mut checkpoints);
+                kept.rebalanced(&self.detectors);
+            }
+            None => lock(&self.detectors).clear(),
         }
     }
 
@@ -417,14 +412,6 @@ impl Transform for ProcessTransform {
 
     fn committed(&mut self, pending: Pending) {
         let m = &self.metrics;
-        if let Some(batch) = pending.bank_batch {
-            if let Err(error) = lock(&self.detectors).commit_batch(batch) {
-                // The loop hands batches back in order: this cannot happen, and would only
-                // leave the detectors' undo frames waiting for a rollback.
-                m.errors
-                    .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
-            }
-        }
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.committed(pending.checkpoints);
         }

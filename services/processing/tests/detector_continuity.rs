@@ -365,12 +365,19 @@ async fn an_aborted_transaction_changes_no_verdict() {
     );
     let got = verdicts(&kafka, &topics);
     let aborted = status_at(&state, "/stage/transactions_aborted").await;
+    let restores = metric(&state, "processing_detector_restores_total").await;
     stop(state).await;
     drop(fencer);
-    println!("{aborted} transactions aborted");
+    println!("{aborted} transactions aborted, {restores} partitions restored");
     assert!(
         aborted.as_u64().is_some_and(|n| n >= 1),
         "the fenced transaction was aborted: {aborted}"
+    );
+    // Each partition at its first run, then again after the abort (every partition has
+    // runs in the second part of the stream).
+    assert!(
+        restores >= 6.0,
+        "the abort rebuilt the detectors: {restores} restores"
     );
     assert_same_verdicts(&got, &expected);
 }

@@ -472,3 +472,50 @@ impl Transform for ProcessTransform {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testing::processed;
+    use obs_detector::anomaly::DetectorConfig;
+    use obs_kafka::TopicsConfig;
+
+    /// With checkpoints off nothing can rebuild the detectors, so a discarded batch
+    /// forgets them, as a restart would, rather than have its runs learned twice.
+    #[test]
+    fn a_discarded_batch_without_checkpoints_forgets_the_detectors() {
+        let registry = obs_service::Metrics::new();
+        let detectors = Arc::new(Mutex::new(
+            DetectorBank::new(DetectorConfig::default()).unwrap(),
+        ));
+        let mut transform = ProcessTransform::new(
+            RulesConfig::default(),
+            detectors.clone(),
+            &TopicsConfig::default(),
+            ProcessingMetrics::register(&registry).unwrap(),
+            RecoveryTracker::new(2, 100),
+            None,
+        );
+        let mut pending = Pending::default();
+        let mut out = Outputs::default();
+        for n in 0..3 {
+            let payload = serde_json::to_vec(
+                &processed(n, "zoho", Status::Success, 5.0, 1_000_000, 1.0).record,
+            )
+            .unwrap();
+            let input = InputRecord {
+                topic: "standardized-logs",
+                partition: 0,
+                offset: n,
+                key: None,
+                payload: Some(&payload),
+                headers: None,
+                timestamp_ms: None,
+            };
+            transform.transform(&input, &mut pending, &mut out);
+        }
+        assert_eq!(lock(&detectors).len(), 3, "each run's series learned");
+        transform.discarded(vec![pending]);
+        assert!(lock(&detectors).is_empty());
+    }
+}

@@ -384,21 +384,14 @@ impl Transform for ProcessTransform {
     /// they are rebuilt as after a rebalance, each partition from its saved states and the
     /// runs since, up to where it is read again (with checkpoints off, they are forgotten
     /// as a restart forgets them). Aborts are rare, and this spares every run the undo
-    /// log that would otherwise take its batch back. The recovery counts of their series
-    /// go back too.
+    /// log that would otherwise take its batch back; what the batches saved or restored
+    /// needs no taking back either, since the rebuild forgets it all. The recovery counts
+    /// of their series go back.
     fn discarded(&mut self, batches: Vec<Pending>) {
-        let mut recovery = Vec::new();
-        let mut checkpoints = Vec::new();
-        for batch in batches {
-            recovery.extend(batch.recovery);
-            checkpoints.push(batch.checkpoints);
-        }
-        self.recovery.undo(recovery.into_iter());
+        self.recovery
+            .undo(batches.into_iter().flat_map(|batch| batch.recovery));
         match &mut self.checkpoints {
-            Some(kept) => {
-                kept.discarded(&mut checkpoints);
-                kept.rebalanced(&self.detectors);
-            }
+            Some(kept) => kept.rebalanced(&self.detectors),
             None => lock(&self.detectors).clear(),
         }
     }

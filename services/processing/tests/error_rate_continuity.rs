@@ -1,6 +1,7 @@
 //! Error-rate continuity on the real broker: a stream of log events of a few services, with
-//! error bursts, split by a SIGKILL of the processing binary at a random point, or by a
-//! second replica joining at a random point (a rebalance), gives the same `app-log-rates`
+//! error bursts, split by a SIGKILL of the processing binary at a random point, by a
+//! second replica joining at a random point (a rebalance), or by a transaction aborted at a
+//! random point (its producer fenced), gives the same `app-log-rates`
 //! records (window counts, rates, verdicts, alert ids), bit for bit, as the same stream
 //! processed without interruption: the open windows' partial counts and the detector
 //! series survive.
@@ -13,15 +14,18 @@ use obs_records::{
 };
 use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
+use processing::logs::error_rate_stage;
 use processing::{AppState, ProcessingConfig};
-use rdkafka::Message;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::{ClientConfig, Message};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 mod continuity;
 use continuity::{
-    free_port, metric, random_in, spawn_processing, stop, wait_for_rebalance, wait_for_records,
+    free_port, metric, random_in, spawn_processing, status_at, stop, wait_for_rebalance,
+    wait_for_records,
 };
 
 /// Two services per partition of three (librdkafka's CRC32 of the key): each partition, so
@@ -347,4 +351,51 @@ async fn a_rebalance_between_two_replicas_changes_no_window() {
         carried.iter().all(|c| *c > 0.0),
         "each replica restored its partitions' windows and series: {carried:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_transaction_changes_no_window() {
+    let kafka = obs_testkit::kafka();
+    let expected = uninterrupted(&kafka).await;
+
+    let topics = continuity::topics(&kafka).await;
+    let split = random_in(TOTAL / 2..TOTAL * 9 / 10);
+    produce(&kafka, &topics.standardized_app_logs.name, events(0..split));
+    let group = format!("processing-{}", topics.raw_logs.name);
+    let config = config(&kafka, &topics, &group, "a");
+    let transactional_id = error_rate_stage(&config.stage).transactional_id;
+    let state = AppState::new(config).unwrap();
+    state.start().unwrap();
+    wait_for_records(
+        &kafka,
+        &topics.app_log_rates.name,
+        random_in(WINDOWS / 5..closed_by(split)),
+    );
+    // Another producer with the error-rate stage's transactional id: the coordinator aborts
+    // the stage's open transaction, and its next send or commit fails as fenced. The stage
+    // drops its open batches, whose events its windows and detectors had already counted,
+    // and reads them again.
+    let restored_before = metric(&state, "processing_app_log_rate_restores_total").await;
+    let fencer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("transactional.id", &transactional_id)
+        .create()
+        .unwrap();
+    fencer.init_transactions(Duration::from_secs(30)).unwrap();
+    produce(
+        &kafka,
+        &topics.standardized_app_logs.name,
+        events(split..TOTAL),
+    );
+    let got = windows(&kafka, &topics);
+    let aborted = status_at(&state, "/logs/error_rate_stage/transactions_aborted").await;
+    let restores = metric(&state, "processing_app_log_rate_restores_total").await;
+    stop(state).await;
+    drop(fencer);
+    println!("{aborted} transactions aborted, {restores} partitions restored ({restored_before} before the abort)");
+    assert!(
+        aborted.as_u64().is_some_and(|n| n >= 1),
+        "the fenced transaction was aborted: {aborted}"
+    );
+    assert_same_windows(&got, &expected);
 }

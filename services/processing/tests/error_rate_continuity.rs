@@ -397,5 +397,12 @@ async fn an_aborted_transaction_changes_no_window() {
         aborted.as_u64().is_some_and(|n| n >= 1),
         "the fenced transaction was aborted: {aborted}"
     );
+    // Each of the 3 partitions again after the abort (every one has events in the second
+    // part of the stream), on top of those restored before it: the windows and the
+    // detectors were rebuilt from their checkpoints, not taken back in place.
+    assert!(
+        restores >= restored_before + 3.0,
+        "the abort rebuilt the windows and detectors: {restores} restores, {restored_before} before it"
+    );
     assert_same_windows(&got, &expected);
 }

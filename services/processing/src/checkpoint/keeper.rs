@@ -22,21 +22,15 @@ use std::time::{Duration, Instant};
 /// Pause between two failed restores.
 const RESTORE_RETRY: Duration = Duration::from_secs(1);
 
-/// What a batch wrote to its checkpoint topic and which partitions it restored: settled
-/// with the batch.
+/// What a batch wrote to its checkpoint topic: counted when it commits. A batch that does
+/// not commit needs no settling: its stage rebuilds its state as after a rebalance
+/// ([`Checkpoints::rebalanced`]), which forgets the schedule as well.
 #[derive(Default)]
 pub struct CheckpointBatch {
-    restored: Vec<i32>,
-    written: Vec<Written>,
-}
-
-struct Written {
-    partition: i32,
-    key: String,
-    /// The input record before which it was written.
-    offset: i64,
-    /// Bytes of the state; `None`: the key was written as forgotten.
-    bytes: Option<usize>,
+    saved: u64,
+    forgotten: u64,
+    /// Bytes of the states saved.
+    bytes: u64,
 }
 
 /// A partition's state rebuilt apart from the stage's.
@@ -115,31 +109,25 @@ impl<K: Checkpointed> Checkpoints<K> {
         let (partition, offset) = (input.partition, input.offset);
         if !self.schedule.holds(partition) {
             self.restore(partition, offset, &mut live);
-            batch.restored.push(partition);
         }
         let now_ms = Utc::now().timestamp_millis();
         let due = self.schedule.due(partition, offset, now_ms);
         for key in due {
             start_payload(&mut self.payload, partition, offset, now_ms);
-            let bytes = if self.state.save(&mut live, &key, &mut self.payload) {
+            if self.state.save(&mut live, &key, &mut self.payload) {
                 self.schedule.saved(partition, &key, offset, now_ms);
                 out.record(&self.state_topic, Some(key.as_bytes()))
                     .payload(&self.payload);
-                Some(self.payload.len())
+                batch.saved += 1;
+                batch.bytes += self.payload.len() as u64;
             } else {
                 // Forgotten by the stage (its bounds): its saved state must not come back
                 // at a restore.
                 self.schedule.forgotten(partition, &key);
                 out.record(&self.state_topic, Some(key.as_bytes()))
                     .payload(&[]);
-                None
-            };
-            batch.written.push(Written {
-                partition,
-                key,
-                offset,
-                bytes,
-            });
+                batch.forgotten += 1;
+            }
         }
     }
 
@@ -150,38 +138,18 @@ impl<K: Checkpointed> Checkpoints<K> {
     }
 
     pub fn committed(&self, batch: CheckpointBatch) {
-        for written in batch.written {
-            let kind = if written.bytes.is_some() {
-                "saved"
-            } else {
-                "forgotten"
-            };
-            self.metrics.states_written.with_label_values(&[kind]).inc();
-            self.metrics
-                .bytes_written
-                .inc_by(written.bytes.unwrap_or(0) as u64);
-        }
+        let m = &self.metrics;
+        m.states_written
+            .with_label_values(&["saved"])
+            .inc_by(batch.saved);
+        m.states_written
+            .with_label_values(&["forgotten"])
+            .inc_by(batch.forgotten);
+        m.bytes_written.inc_by(batch.bytes);
     }
 
-    /// The batches will be consumed again: what they wrote is due again, and the
-    /// partitions they restored must be restored again (the stage forgot those keys with
-    /// the batches).
-    pub fn discarded(&mut self, batches: &mut [CheckpointBatch]) {
-        for batch in batches.iter_mut() {
-            for written in batch.written.drain(..) {
-                self.schedule
-                    .unwritten(written.partition, &written.key, written.offset);
-            }
-        }
-        for batch in batches {
-            for partition in batch.restored.drain(..) {
-                self.schedule.forget_partition(partition);
-            }
-        }
-    }
-
-    /// A new assignment: every key is forgotten, and each partition is restored from
-    /// what its previous owner committed before its first record is processed.
+    /// A new assignment, or batches that will not commit: every key is forgotten, and each
+    /// partition is restored from what was committed before its next record is processed.
     pub fn rebalanced(&mut self, live: K::Live<'_>) {
         let mut live = live;
         self.state.clear(&mut live);

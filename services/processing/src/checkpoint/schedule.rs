@@ -174,20 +174,6 @@ impl Schedule {
         }
     }
 
-    /// A write of `series` before the run at `offset` will not commit: it is due again from
-    /// that run, consumed again.
-    pub fn unwritten(&mut self, partition: i32, series: &str, offset: i64) {
-        if let Some(p) = self.partitions.get_mut(&partition) {
-            let saved_at_ms = p.series.get(series).map_or(0, |e| e.saved_at_ms);
-            p.schedule(series, offset, saved_at_ms);
-        }
-    }
-
-    /// `partition` must be restored again (its restore will not commit).
-    pub fn forget_partition(&mut self, partition: i32) {
-        self.partitions.remove(&partition);
-    }
-
     /// Every partition must be restored again (a new assignment).
     pub fn clear(&mut self) {
         self.partitions.clear();
@@ -253,24 +239,17 @@ mod tests {
         assert!(schedule.due(3, 10 + 49, 0).is_empty());
         assert_eq!(schedule.due(3, 10 + 87, 0), ["a"]);
         assert!(schedule.due(3, 10 + 88, 0).is_empty(), "handed out once");
-        schedule.forget_partition(3);
+        schedule.clear();
         assert!(!schedule.holds(3));
     }
 
     #[test]
-    fn a_write_that_does_not_commit_is_due_again_and_a_forgotten_series_is_dropped() {
+    fn a_forgotten_series_is_dropped() {
         let mut schedule = Schedule::new(100, DAY_MS);
         schedule.restored(0, [("a".to_owned(), 0, 0), ("b".to_owned(), 0, 0)], 0);
         let mut due = schedule.due(0, 200, 0);
         due.sort();
         assert_eq!(due, ["a", "b"]);
-        schedule.saved(0, "a", 200, 0);
-        schedule.forgotten(0, "b");
-        schedule.unwritten(0, "a", 200);
-        schedule.unwritten(0, "b", 200);
-        let mut due = schedule.due(0, 200, 0);
-        due.sort();
-        assert_eq!(due, ["a", "b"], "due again at the run consumed again");
         schedule.saved(0, "a", 200, 0);
         schedule.forgotten(0, "b");
         assert!(schedule.due(0, 10_000, 0) == ["a"]);

@@ -7,7 +7,7 @@
 //! [`ErrorRateWindows::save`] writes it, then the series as the detector bank saves it.
 
 use super::rate_series::{observe_window, read_event, series_key};
-use super::windows::{service_key, ErrorRateWindows, WindowsUndo};
+use super::windows::{service_key, ErrorRateWindows};
 use crate::checkpoint::{CheckpointConfig, CheckpointError, CheckpointNames, Checkpointed};
 use obs_detector::{DetectorBank, DetectorConfig};
 use obs_kafka::sync::lock;
@@ -41,11 +41,9 @@ impl ErrorRateState {
     }
 }
 
-/// The stage's state for one record: its windows, the undo log of the record's batch (a
-/// restore's windows are taken back with it) and its detectors.
+/// The stage's state: its windows and its detectors.
 pub struct RateLive<'a> {
     pub windows: &'a mut ErrorRateWindows,
-    pub undo: &'a mut WindowsUndo,
     pub bank: &'a Mutex<DetectorBank>,
 }
 
@@ -53,8 +51,6 @@ pub struct RateLive<'a> {
 pub struct RateApart {
     windows: ErrorRateWindows,
     bank: DetectorBank,
-    /// What the replay changed: kept by nobody, reused.
-    undo: WindowsUndo,
 }
 
 impl Checkpointed for ErrorRateState {
@@ -88,7 +84,6 @@ impl Checkpointed for ErrorRateState {
             windows: self.windows(),
             bank: DetectorBank::new(self.detector.clone())
                 .map_err(|error| CheckpointError::State(error.to_string()))?,
-            undo: WindowsUndo::default(),
         })
     }
 
@@ -113,12 +108,12 @@ impl Checkpointed for ErrorRateState {
         } else if !rest.is_empty() {
             return Err("bytes after the window".into());
         }
-        apart.windows.absorb(window, &mut WindowsUndo::default());
+        apart.windows.absorb(window);
         Ok(())
     }
 
     fn replay(&self, apart: &mut RateApart, event: StandardizedLogEvent) {
-        let placed = apart.windows.add(&event, &mut apart.undo);
+        let placed = apart.windows.add(&event);
         if let Some(window) = placed.closed {
             // Its verdict was written when the stage first closed it.
             let _ = observe_window(&mut apart.bank, &window);
@@ -150,7 +145,7 @@ impl Checkpointed for ErrorRateState {
     }
 
     fn absorb(&self, live: &mut RateLive<'_>, apart: RateApart) -> Result<(), String> {
-        live.windows.absorb(apart.windows, live.undo);
+        live.windows.absorb(apart.windows);
         lock(live.bank)
             .absorb(apart.bank)
             .map(drop)
@@ -207,7 +202,7 @@ mod tests {
         events
             .iter()
             .filter_map(|e| {
-                let closed = apart.windows.add(e, &mut WindowsUndo::default()).closed?;
+                let closed = apart.windows.add(e).closed?;
                 let verdict = observe_window(&mut apart.bank, &closed);
                 Some(format!("{closed:?} {verdict:?}"))
             })
@@ -227,10 +222,8 @@ mod tests {
         let mut first = state.apart().unwrap();
         closed(&mut first, &events[..split]);
         let bank = Mutex::new(first.bank);
-        let mut undo = WindowsUndo::default();
         let mut live = RateLive {
             windows: &mut first.windows,
-            undo: &mut undo,
             bank: &bank,
         };
         let mut restored = state.apart().unwrap();
@@ -253,12 +246,10 @@ mod tests {
         let mut apart = state.apart().unwrap();
         closed(&mut apart, &stream(0..3));
         let bank = Mutex::new(apart.bank);
-        let mut undo = WindowsUndo::default();
         let mut saved = Vec::new();
         assert!(state.save(
             &mut RateLive {
                 windows: &mut apart.windows,
-                undo: &mut undo,
                 bank: &bank,
             },
             "billing",

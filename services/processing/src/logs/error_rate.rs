@@ -4,24 +4,24 @@
 //!
 //! Each closed window's error rate is one point of the series `app:{service}` in a
 //! [`DetectorBank`] of this stage's own, so a burst of errors is an anomaly like a slow
-//! run. What a batch changed (the windows, the bank) is taken back when its transaction
-//! does not commit, since its events will be consumed again. With checkpoints on, each
-//! service's window and series are saved to `app-log-rate-state` in the stage's
-//! transactions and restored when a partition is assigned ([`super::checkpoint`]).
+//! run. With checkpoints on, each service's window and series are saved to
+//! `app-log-rate-state` in the stage's transactions and restored when a partition is
+//! assigned ([`super::checkpoint`]), and when a transaction does not commit (its events
+//! will be consumed again) the windows and the bank are rebuilt the same way, as the run
+//! stage's detectors are.
 
 use super::checkpoint::{ErrorRateState, RateLive};
 use super::metrics::ErrorRateMetrics;
 use super::rate_series::{observe_window, read_event, series_key, ERROR_RATE};
-use super::windows::{service_key, ClosedWindow, ErrorRateWindows, WindowsUndo};
+use super::windows::{service_key, ClosedWindow, ErrorRateWindows};
 use crate::checkpoint::{CheckpointBatch, Checkpoints};
 use chrono::{SecondsFormat, Utc};
-use obs_detector::anomaly::OpenBatch;
 use obs_detector::processed::{AlertMetrics, ALERT_SCHEMA_VERSION};
 use obs_detector::{Alert, DetectorBank, Severity, Verdict};
 use obs_kafka::dead_letter::DeadLetterTally;
 use obs_kafka::headers::{CONTENT_TYPE, RECORD_ID, SCHEMA_VERSION};
 use obs_kafka::sync::lock;
-use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, Outputs, TopicsConfig, Transform};
+use obs_kafka::{ErrorCounter, InputRecord, Outputs, TopicsConfig, Transform};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -52,11 +52,9 @@ pub struct ErrorRateRecord {
     pub alert_id: Option<String>,
 }
 
-/// What a batch leaves to do (or undo) when its transaction ends.
+/// What a batch leaves to count when its transaction commits.
 #[derive(Default)]
 pub struct RateBatch {
-    undo: WindowsUndo,
-    bank_batch: Option<OpenBatch>,
     windowed: u64,
     late: u64,
     windows: u64,
@@ -112,13 +110,7 @@ impl ErrorRateTransform {
                 .to_rfc3339_opts(SecondsFormat::Secs, true)
         );
         let error_rate = window.error_rate();
-        let observed = {
-            let mut bank = lock(&self.detectors);
-            if batch.bank_batch.is_none() {
-                batch.bank_batch = Some(bank.begin_batch());
-            }
-            observe_window(&mut bank, &window)
-        };
+        let observed = observe_window(&mut lock(&self.detectors), &window);
         let (verdict, detector_error) = match observed {
             Ok(verdict) => (Some(verdict), None),
             Err(error) => (None, Some(error.to_string())),
@@ -149,6 +141,22 @@ impl ErrorRateTransform {
             .header(CONTENT_TYPE, Some(b"application/json"))
             .json(&record);
         batch.windows += 1;
+    }
+
+    /// Forgets the windows and the bank; with checkpoints, each partition is restored
+    /// before its next event is processed.
+    fn rebuild(&mut self) {
+        let live = RateLive {
+            windows: &mut self.windows,
+            bank: &self.detectors,
+        };
+        match &mut self.checkpoints {
+            Some(checkpoints) => checkpoints.rebalanced(live),
+            None => {
+                live.windows.clear();
+                lock(live.bank).clear();
+            }
+        }
     }
 }
 
@@ -230,13 +238,8 @@ impl Transform for ErrorRateTransform {
 
     fn transform(&mut self, input: &InputRecord<'_>, batch: &mut RateBatch, out: &mut Outputs) {
         if let Some(checkpoints) = &mut self.checkpoints {
-            if batch.bank_batch.is_none() {
-                // Begun first: a restore's series are recorded in this batch.
-                batch.bank_batch = Some(lock(&self.detectors).begin_batch());
-            }
             let live = RateLive {
                 windows: &mut self.windows,
-                undo: &mut batch.undo,
                 bank: &self.detectors,
             };
             checkpoints.before_run(input, live, &mut batch.checkpoints, out);
@@ -255,7 +258,7 @@ impl Transform for ErrorRateTransform {
                 return;
             }
         };
-        let placed = self.windows.add(&event, &mut batch.undo);
+        let placed = self.windows.add(&event);
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.seen(input.partition, &service_key(&event.service), input.offset);
         }
@@ -270,43 +273,23 @@ impl Transform for ErrorRateTransform {
     }
 
     /// Their events will be consumed again: the windows and the detectors must not count
-    /// them twice.
-    fn discarded(&mut self, batches: Vec<RateBatch>) {
-        let mut open = Vec::new();
-        let mut checkpoints = Vec::new();
-        for batch in batches.into_iter().rev() {
-            self.windows.undo(batch.undo);
-            open.extend(batch.bank_batch);
-            checkpoints.push(batch.checkpoints);
-        }
-        if !open.is_empty() {
-            lock(&self.detectors).rollback_batches(open);
-        }
-        if let Some(kept) = &mut self.checkpoints {
-            kept.discarded(&mut checkpoints);
-        }
+    /// them twice, so they are rebuilt as after a rebalance, each partition from its saved
+    /// states and the events since (with checkpoints off, they are forgotten as a restart
+    /// forgets them). What the batches saved or restored needs no taking back: the
+    /// rebuild forgets it all.
+    fn discarded(&mut self, _batches: Vec<RateBatch>) {
+        self.rebuild();
     }
 
-    /// With checkpoints, the windows and the bank are rebuilt for the new assignment,
+    /// A new assignment: with checkpoints, the windows and the bank are rebuilt,
     /// partition by partition; without, they are kept as they are.
     fn rebalanced(&mut self) {
-        if let Some(checkpoints) = &mut self.checkpoints {
-            checkpoints.rebalanced(RateLive {
-                windows: &mut self.windows,
-                undo: &mut WindowsUndo::default(),
-                bank: &self.detectors,
-            });
+        if self.checkpoints.is_some() {
+            self.rebuild();
         }
     }
 
     fn committed(&mut self, batch: RateBatch) {
-        if let Some(bank_batch) = batch.bank_batch {
-            if let Err(error) = lock(&self.detectors).commit_batch(bank_batch) {
-                // Batches are handed back in order: never expected (see the run stage).
-                self.errors
-                    .failure(ErrorStage::Processing, "detector_batch_order", 1, &error);
-            }
-        }
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.committed(batch.checkpoints);
         }
@@ -452,11 +435,11 @@ mod tests {
     }
 
     #[test]
-    fn a_discarded_batch_is_counted_once_when_consumed_again() {
-        let mut once = transform();
-        let (batch, _, _) = feed(&mut once, &calm(0..40));
-        once.committed(batch);
-        let (_, expected, _) = feed(&mut once, &calm(40..45));
+    /// With checkpoints off nothing can rebuild the windows and the detectors, so a
+    /// discarded batch forgets them, as a restart does, rather than count its events twice.
+    fn a_discarded_batch_without_checkpoints_forgets_the_windows_and_detectors() {
+        let mut fresh = transform();
+        let (_, expected, _) = feed(&mut fresh, &calm(40..45));
 
         let mut twice = transform();
         let (batch, _, _) = feed(&mut twice, &calm(0..40));

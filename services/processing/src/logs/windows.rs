@@ -1,6 +1,6 @@
 //! Each service's error rate in tumbling windows of event time: the error-rate stage's
-//! state, pure, with the undo log that takes back a batch whose transaction did not
-//! commit.
+//! state, pure. A batch whose transaction does not commit is not taken back here: the
+//! stage rebuilds its windows from their checkpoints, as after a rebalance.
 //!
 //! A service has one open window at a time, aligned on multiples of its length since the
 //! Unix epoch. An event past the window's end closes it and opens the event's own window
@@ -100,21 +100,6 @@ pub struct Placed {
     pub closed: Option<ClosedWindow>,
 }
 
-/// What a batch changed: each service's window as it was before the batch first touched it
-/// (`None`: the service had none).
-#[derive(Debug, Default)]
-pub struct WindowsUndo {
-    saved: HashMap<String, Option<OpenWindow>>,
-}
-
-impl WindowsUndo {
-    fn save(&mut self, service: &str, before: Option<&OpenWindow>) {
-        if !self.saved.contains_key(service) {
-            self.saved.insert(service.to_owned(), before.cloned());
-        }
-    }
-}
-
 impl ErrorRateWindows {
     /// Windows of `length_seconds` (at least 1) for at most `max_services` (at least 1).
     pub fn new(length_seconds: u64, max_services: usize) -> ErrorRateWindows {
@@ -127,15 +112,14 @@ impl ErrorRateWindows {
         }
     }
 
-    /// Counts `event` in its service's window, recording in `undo` what it changes.
-    pub fn add(&mut self, event: &StandardizedLogEvent, undo: &mut WindowsUndo) -> Placed {
+    /// Counts `event` in its service's window.
+    pub fn add(&mut self, event: &StandardizedLogEvent) -> Placed {
         self.arrivals += 1;
         let service = service_key(&event.service);
         let start = self.window_start(event.timestamp);
         let mut closed = None;
         match self.open.get_mut(&service) {
             Some(window) => {
-                undo.save(&service, Some(window));
                 window.last_seen = self.arrivals;
                 if start < window.start {
                     window.late_events += 1;
@@ -150,9 +134,8 @@ impl ErrorRateWindows {
             }
             None => {
                 if self.open.len() >= self.max_services {
-                    closed = self.evict_least_recent(undo);
+                    closed = self.evict_least_recent();
                 }
-                undo.save(&service, None);
                 let mut window = OpenWindow::new(start, self.arrivals);
                 window.count(event);
                 self.open.insert(service, window);
@@ -161,21 +144,6 @@ impl ErrorRateWindows {
         Placed {
             late: false,
             closed,
-        }
-    }
-
-    /// Puts back the windows as they were before the batch of `undo`. Undo the batches
-    /// discarded together newest first.
-    pub fn undo(&mut self, undo: WindowsUndo) {
-        for (service, before) in undo.saved {
-            match before {
-                Some(window) => {
-                    self.open.insert(service, window);
-                }
-                None => {
-                    self.open.remove(&service);
-                }
-            }
         }
     }
 
@@ -252,10 +220,10 @@ impl ErrorRateWindows {
         Ok(from.0)
     }
 
-    /// Moves the windows of `other` (rebuilt apart, of the same length) in, recorded in
-    /// `undo` like windows opened here, in the order they were last seen there; a service
-    /// with a window here keeps its own. Returns how many were moved.
-    pub fn absorb(&mut self, other: ErrorRateWindows, undo: &mut WindowsUndo) -> usize {
+    /// Moves the windows of `other` (rebuilt apart, of the same length) in, in the order
+    /// they were last seen there; a service with a window here keeps its own. Returns how
+    /// many were moved.
+    pub fn absorb(&mut self, other: ErrorRateWindows) -> usize {
         let mut windows: Vec<(String, OpenWindow)> = other.open.into_iter().collect();
         windows.sort_by_key(|(_, window)| window.last_seen);
         let mut moved = 0;
@@ -263,7 +231,6 @@ impl ErrorRateWindows {
             if self.open.contains_key(&service) {
                 continue;
             }
-            undo.save(&service, None);
             self.arrivals += 1;
             window.last_seen = self.arrivals;
             self.open.insert(service, window);
@@ -272,8 +239,8 @@ impl ErrorRateWindows {
         moved
     }
 
-    /// Forgets every window (a new assignment: each partition's come back from its
-    /// checkpoints).
+    /// Forgets every window (a new assignment or an aborted transaction: each partition's
+    /// come back from its checkpoints).
     pub fn clear(&mut self) {
         self.open.clear();
     }
@@ -284,14 +251,13 @@ impl ErrorRateWindows {
         DateTime::from_timestamp(seconds - seconds.rem_euclid(length), 0).unwrap_or(timestamp)
     }
 
-    fn evict_least_recent(&mut self, undo: &mut WindowsUndo) -> Option<ClosedWindow> {
+    fn evict_least_recent(&mut self) -> Option<ClosedWindow> {
         let service = self
             .open
             .iter()
             .min_by_key(|(_, window)| window.last_seen)
             .map(|(service, _)| service.clone())?;
         let window = self.open.remove(&service)?;
-        undo.save(&service, Some(&window));
         Some(window.close(&service, self.length, ClosedBy::Evicted))
     }
 }
@@ -395,14 +361,13 @@ mod tests {
     #[test]
     fn a_later_event_closes_the_window_with_its_error_rate() {
         let mut windows = ErrorRateWindows::new(60, 10);
-        let mut undo = WindowsUndo::default();
         for (seconds, severity) in [
             (0, LogSeverity::Info),
             (10, LogSeverity::Error),
             (59, LogSeverity::Critical),
             (30, LogSeverity::Warning),
         ] {
-            let placed = windows.add(&logged("Billing", 0, seconds, severity), &mut undo);
+            let placed = windows.add(&logged("Billing", 0, seconds, severity));
             assert_eq!(
                 placed,
                 Placed {
@@ -411,7 +376,7 @@ mod tests {
                 }
             );
         }
-        let placed = windows.add(&logged("billing", 3, 0, LogSeverity::Info), &mut undo);
+        let placed = windows.add(&logged("billing", 3, 0, LogSeverity::Info));
         let closed = placed.closed.unwrap();
         assert_eq!(
             (
@@ -432,10 +397,9 @@ mod tests {
     #[test]
     fn late_events_are_counted_in_no_window_but_reported() {
         let mut windows = ErrorRateWindows::new(60, 10);
-        let mut undo = WindowsUndo::default();
-        windows.add(&logged("app", 0, 0, LogSeverity::Info), &mut undo);
-        windows.add(&logged("app", 1, 0, LogSeverity::Info), &mut undo);
-        let placed = windows.add(&logged("app", 0, 30, LogSeverity::Error), &mut undo);
+        windows.add(&logged("app", 0, 0, LogSeverity::Info));
+        windows.add(&logged("app", 1, 0, LogSeverity::Info));
+        let placed = windows.add(&logged("app", 0, 30, LogSeverity::Error));
         assert_eq!(
             placed,
             Placed {
@@ -444,7 +408,7 @@ mod tests {
             }
         );
         let closed = windows
-            .add(&logged("app", 2, 0, LogSeverity::Info), &mut undo)
+            .add(&logged("app", 2, 0, LogSeverity::Info))
             .closed
             .unwrap();
         assert_eq!(
@@ -461,7 +425,6 @@ mod tests {
     #[test]
     fn the_company_is_named_when_the_events_agree() {
         let mut windows = ErrorRateWindows::new(60, 10);
-        let mut undo = WindowsUndo::default();
         let company = |name: Option<&str>, minute| {
             let mut e = logged("app", minute, 0, LogSeverity::Info);
             e.company = name.map(Into::into);
@@ -474,34 +437,27 @@ mod tests {
             company(Some("globex"), 1),
             company(None, 2),
         ] {
-            windows.add(&e, &mut undo);
+            windows.add(&e);
         }
-        let closed = windows.add(&company(None, 3), &mut undo).closed.unwrap();
+        let closed = windows.add(&company(None, 3)).closed.unwrap();
         assert_eq!(closed.company, "", "no company named");
         let mut windows = ErrorRateWindows::new(60, 10);
-        windows.add(&company(Some("acme"), 0), &mut undo);
-        windows.add(&company(None, 0), &mut undo);
-        let closed = windows
-            .add(&company(Some("globex"), 1), &mut undo)
-            .closed
-            .unwrap();
+        windows.add(&company(Some("acme"), 0));
+        windows.add(&company(None, 0));
+        let closed = windows.add(&company(Some("globex"), 1)).closed.unwrap();
         assert_eq!(closed.company, "acme");
-        let closed = windows
-            .add(&company(Some("acme"), 2), &mut undo)
-            .closed
-            .unwrap();
+        let closed = windows.add(&company(Some("acme"), 2)).closed.unwrap();
         assert_eq!(closed.company, "globex");
     }
 
     #[test]
     fn a_new_service_past_the_bound_closes_the_least_recently_seen() {
         let mut windows = ErrorRateWindows::new(60, 2);
-        let mut undo = WindowsUndo::default();
-        windows.add(&logged("a", 0, 0, LogSeverity::Error), &mut undo);
-        windows.add(&logged("b", 0, 0, LogSeverity::Info), &mut undo);
-        windows.add(&logged("a", 0, 1, LogSeverity::Info), &mut undo);
+        windows.add(&logged("a", 0, 0, LogSeverity::Error));
+        windows.add(&logged("b", 0, 0, LogSeverity::Info));
+        windows.add(&logged("a", 0, 1, LogSeverity::Info));
         let closed = windows
-            .add(&logged("c", 0, 0, LogSeverity::Info), &mut undo)
+            .add(&logged("c", 0, 0, LogSeverity::Info))
             .closed
             .unwrap();
         assert_eq!(
@@ -514,13 +470,12 @@ mod tests {
     #[test]
     fn a_saved_window_restores_whole_and_is_absorbed_once() {
         let mut windows = ErrorRateWindows::new(60, 10);
-        let mut undo = WindowsUndo::default();
         let mut named = logged("billing", 4, 0, LogSeverity::Error);
         named.company = Some("acmé".into());
-        windows.add(&named, &mut undo);
-        windows.add(&logged("billing", 4, 30, LogSeverity::Info), &mut undo);
-        windows.add(&logged("billing", 3, 0, LogSeverity::Info), &mut undo);
-        windows.add(&logged("several", 2, 0, LogSeverity::Info), &mut undo);
+        windows.add(&named);
+        windows.add(&logged("billing", 4, 30, LogSeverity::Info));
+        windows.add(&logged("billing", 3, 0, LogSeverity::Info));
+        windows.add(&logged("several", 2, 0, LogSeverity::Info));
         let mut saved = Vec::new();
         assert!(windows.save("billing", &mut saved));
         saved.extend_from_slice(b"rest");
@@ -548,18 +503,11 @@ mod tests {
             );
         }
 
-        // Absorbed like a window opened by the batch: its undo takes it back.
+        // Absorbed beside the windows held here, which keep their own.
         let mut live = ErrorRateWindows::new(60, 10);
-        live.add(
-            &logged("several", 9, 0, LogSeverity::Info),
-            &mut WindowsUndo::default(),
-        );
-        let mut batch = WindowsUndo::default();
-        apart.add(
-            &logged("several", 2, 0, LogSeverity::Info),
-            &mut WindowsUndo::default(),
-        );
-        assert_eq!(live.absorb(apart, &mut batch), 1, "several is held here");
+        live.add(&logged("several", 9, 0, LogSeverity::Info));
+        apart.add(&logged("several", 2, 0, LogSeverity::Info));
+        assert_eq!(live.absorb(apart), 1, "several is held here");
         assert_eq!(
             (
                 live.open["billing"].events,
@@ -568,29 +516,7 @@ mod tests {
             (2, 1)
         );
         assert_eq!(live.open["several"].start, at(9));
-        live.undo(batch);
-        assert!(!live.open.contains_key("billing"));
         live.clear();
         assert_eq!(live.services(), 0);
-    }
-
-    #[test]
-    fn undo_puts_the_windows_back_as_before_the_oldest_discarded_batch() {
-        let mut windows = ErrorRateWindows::new(60, 2);
-        let mut committed = WindowsUndo::default();
-        windows.add(&logged("a", 0, 0, LogSeverity::Error), &mut committed);
-        windows.add(&logged("b", 0, 0, LogSeverity::Info), &mut committed);
-        let before: HashMap<String, OpenWindow> = windows.open.clone();
-
-        let (mut first, mut second) = (WindowsUndo::default(), WindowsUndo::default());
-        windows.add(&logged("a", 0, 5, LogSeverity::Info), &mut first);
-        windows.add(&logged("a", 1, 0, LogSeverity::Info), &mut first);
-        windows.add(&logged("c", 0, 0, LogSeverity::Info), &mut second);
-        windows.add(&logged("a", 2, 0, LogSeverity::Error), &mut second);
-        windows.add(&logged("a", 0, 0, LogSeverity::Error), &mut second);
-        assert_ne!(windows.open, before);
-        windows.undo(second);
-        windows.undo(first);
-        assert_eq!(windows.open, before);
     }
 }

@@ -12,16 +12,14 @@ use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
 use processing::{AppState, ProcessingConfig};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseProducer, Producer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod continuity;
 use continuity::{
-    free_port, metric, random_in, spawn_processing, status_at, stop, wait_for_rebalance,
-    wait_for_records,
+    free_port, metric, random_in, spawn_processing, stop, wait_for_rebalance, wait_for_records,
 };
 
 const SERIES: usize = 9;
@@ -348,38 +346,21 @@ async fn an_aborted_transaction_changes_no_verdict() {
         &topics.processed_metrics.name,
         random_in(TOTAL / 10..split),
     );
-    // Another producer with the stage's transactional id: the coordinator aborts the
-    // stage's open transaction, and its next send or commit fails as fenced. The stage
-    // drops its open batches, which its detectors had already learned, and reads their
-    // runs again.
-    let restored_before = metric(&state, "processing_detector_restores_total").await;
-    let fencer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("transactional.id", &transactional_id)
-        .create()
-        .unwrap();
-    fencer.init_transactions(Duration::from_secs(30)).unwrap();
+    let fence = continuity::fence(
+        &state,
+        &kafka,
+        &transactional_id,
+        "processing_detector_restores_total",
+        "/stage/transactions_aborted",
+    )
+    .await;
     produce(
         &kafka,
         &topics.standardized_logs.name,
         messages(split..TOTAL),
     );
     let got = verdicts(&kafka, &topics);
-    let aborted = status_at(&state, "/stage/transactions_aborted").await;
-    let restores = metric(&state, "processing_detector_restores_total").await;
+    fence.assert_rebuilt(&state).await;
     stop(state).await;
-    drop(fencer);
-    println!("{aborted} transactions aborted, {restores} partitions restored ({restored_before} before the abort)");
-    assert!(
-        aborted.as_u64().is_some_and(|n| n >= 1),
-        "the fenced transaction was aborted: {aborted}"
-    );
-    // Each of the 3 partitions again after the abort (every one has runs in the second part
-    // of the stream), on top of those restored before it; an undo in place would restore
-    // only the partitions not started yet.
-    assert!(
-        restores >= restored_before + 3.0,
-        "the abort rebuilt the detectors: {restores} restores, {restored_before} before it"
-    );
     assert_same_verdicts(&got, &expected);
 }

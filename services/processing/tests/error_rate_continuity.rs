@@ -16,16 +16,14 @@ use obs_testkit::{produce, read_topic, TestMessage, TestTopics};
 use processing::checkpoint::CheckpointConfig;
 use processing::logs::error_rate_stage;
 use processing::{AppState, ProcessingConfig};
-use rdkafka::producer::{BaseProducer, Producer};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 mod continuity;
 use continuity::{
-    free_port, metric, random_in, spawn_processing, status_at, stop, wait_for_rebalance,
-    wait_for_records,
+    free_port, metric, random_in, spawn_processing, stop, wait_for_rebalance, wait_for_records,
 };
 
 /// Two services per partition of three (librdkafka's CRC32 of the key): each partition, so
@@ -371,38 +369,21 @@ async fn an_aborted_transaction_changes_no_window() {
         &topics.app_log_rates.name,
         random_in(WINDOWS / 5..closed_by(split)),
     );
-    // Another producer with the error-rate stage's transactional id: the coordinator aborts
-    // the stage's open transaction, and its next send or commit fails as fenced. The stage
-    // drops its open batches, whose events its windows and detectors had already counted,
-    // and reads them again.
-    let restored_before = metric(&state, "processing_app_log_rate_restores_total").await;
-    let fencer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("transactional.id", &transactional_id)
-        .create()
-        .unwrap();
-    fencer.init_transactions(Duration::from_secs(30)).unwrap();
+    let fence = continuity::fence(
+        &state,
+        &kafka,
+        &transactional_id,
+        "processing_app_log_rate_restores_total",
+        "/logs/error_rate_stage/transactions_aborted",
+    )
+    .await;
     produce(
         &kafka,
         &topics.standardized_app_logs.name,
         events(split..TOTAL),
     );
     let got = windows(&kafka, &topics);
-    let aborted = status_at(&state, "/logs/error_rate_stage/transactions_aborted").await;
-    let restores = metric(&state, "processing_app_log_rate_restores_total").await;
+    fence.assert_rebuilt(&state).await;
     stop(state).await;
-    drop(fencer);
-    println!("{aborted} transactions aborted, {restores} partitions restored ({restored_before} before the abort)");
-    assert!(
-        aborted.as_u64().is_some_and(|n| n >= 1),
-        "the fenced transaction was aborted: {aborted}"
-    );
-    // Each of the 3 partitions again after the abort (every one has events in the second
-    // part of the stream), on top of those restored before it: the windows and the
-    // detectors were rebuilt from their checkpoints, not taken back in place.
-    assert!(
-        restores >= restored_before + 3.0,
-        "the abort rebuilt the windows and detectors: {restores} restores, {restored_before} before it"
-    );
     assert_same_windows(&got, &expected);
 }

@@ -1,7 +1,8 @@
 //! What the continuity tests of both detector stages share: topics of a run, a random
 //! split point, the processing binary as a child process, a wait for committed records,
 //! the wait for a rebalance, an instance's `/status` and `/metrics` read through its router
-//! (testkit's `call_router`), and the comparison of two runs' outputs.
+//! (testkit's `call_router`), a stage's producer fenced, and the comparison of two runs'
+//! outputs.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -9,6 +10,7 @@ use obs_kafka::KafkaConfig;
 use obs_testkit::TestTopics;
 use processing::AppState;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -169,4 +171,61 @@ pub async fn stop(state: Arc<AppState>) {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// A stage whose producer was fenced, and how to tell what the abort did.
+pub struct Fence {
+    /// Holds the stage's transactional id until dropped.
+    _producer: BaseProducer,
+    restores_metric: &'static str,
+    aborted_pointer: &'static str,
+    restores_before: f64,
+}
+
+/// Fences the stage of `transactional_id` in `state`: another producer with its id makes
+/// the coordinator abort the stage's open transaction, and the stage's next send or commit
+/// fails as fenced; it drops its open batches, which it had already learned, and reads
+/// their inputs again. `restores_metric` counts the stage's partition restores,
+/// `aborted_pointer` is where `/status` gives its aborted transactions.
+pub async fn fence(
+    state: &Arc<AppState>,
+    kafka: &KafkaConfig,
+    transactional_id: &str,
+    restores_metric: &'static str,
+    aborted_pointer: &'static str,
+) -> Fence {
+    let restores_before = metric(state, restores_metric).await;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("transactional.id", transactional_id)
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(30)).unwrap();
+    Fence {
+        _producer: producer,
+        restores_metric,
+        aborted_pointer,
+        restores_before,
+    }
+}
+
+impl Fence {
+    /// Once the stage has read every input: the fenced transaction was aborted, and the
+    /// abort rebuilt the stage's state from its checkpoints — each of the 3 partitions
+    /// restored again (every one has inputs after the fence) on top of those restored
+    /// before it, where an undo in place would restore only those not started yet.
+    pub async fn assert_rebuilt(self, state: &Arc<AppState>) {
+        let aborted = status_at(state, self.aborted_pointer).await;
+        let restores = metric(state, self.restores_metric).await;
+        let before = self.restores_before;
+        println!("{aborted} transactions aborted, {restores} partitions restored ({before} before the abort)");
+        assert!(
+            aborted.as_u64().is_some_and(|n| n >= 1),
+            "the fenced transaction was aborted: {aborted}"
+        );
+        assert!(
+            restores >= before + 3.0,
+            "the abort rebuilt the stage's state: {restores} restores, {before} before it"
+        );
+    }
 }

@@ -9,7 +9,6 @@ use fleet::{fleet, stream, SERIES};
 use obs_detector::anomaly::{DetectorBank, DetectorConfig, IsolationForest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -40,52 +39,20 @@ fn bench_bank(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: us
 /// every point is scored by a different series' forest, which is rarely still in cache.
 /// The bank is warmed up once before the first measurement, so that every forest is
 /// trained: one pass holds fewer points per series than the forest's first training needs.
-///
-/// With `batched`, as the processing service's error-rate stage runs its bank: every point
-/// in a batch whose undo log is kept, a batch of `BATCH` points begun while the previous
-/// one is still open and committed halfway through the next, so that two are open at a
-/// time and every retraining happens while an open batch's journal keeps the forest it
-/// replaces. (The run stage keeps no undo log: an abort rebuilds its bank.)
-fn bench_fleet(
-    c: &mut Criterion,
-    name: &str,
-    config: DetectorConfig,
-    metrics: usize,
-    batched: bool,
-) {
-    /// About 50 ms of the service's input.
-    const BATCH: usize = 1_250;
+fn bench_fleet(c: &mut Criterion, name: &str, config: DetectorConfig, metrics: usize) {
     let per_series = POINTS / SERIES;
     let (names, streams) = fleet(metrics, per_series);
     let mut bank = DetectorBank::new(config).unwrap();
-    let mut bank_open = VecDeque::new();
     let mut time = DateTime::<Utc>::UNIX_EPOCH;
-    let mut in_batch = 0;
-    if batched {
-        // An empty batch "committing" while the first is gathered, committed halfway through.
-        bank_open.push_back(bank.begin_batch());
-        bank_open.push_back(bank.begin_batch());
-    }
     let pass = || {
         for i in 0..per_series {
             time += TimeDelta::seconds(60);
             for (series, points) in names.iter().zip(&streams) {
                 black_box(bank.observe(series, time, &points[i]).unwrap());
-                if !batched {
-                    continue;
-                }
-                in_batch += 1;
-                if in_batch == BATCH / 2 {
-                    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
-                } else if in_batch == BATCH {
-                    bank_open.push_back(bank.begin_batch());
-                    in_batch = 0;
-                }
             }
         }
     };
-    let suffix = if batched { ", batched" } else { "" };
-    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series{suffix}"));
+    let id = BenchmarkId::new(name, format!("{metrics} metrics, {SERIES} series"));
     bench_passes(c, id, per_series * SERIES, pass);
 }
 
@@ -127,14 +94,6 @@ fn scoring(c: &mut Criterion) {
         "zscore+ewma+novelty+seasonal+forest",
         DetectorConfig::default(),
         4,
-        false,
-    );
-    bench_fleet(
-        c,
-        "zscore+ewma+novelty+seasonal+forest",
-        DetectorConfig::default(),
-        4,
-        true,
     );
     let mut forest_everywhere = DetectorConfig::default();
     forest_everywhere.forest.min_metrics = 1;

@@ -7,16 +7,12 @@
 //! ```text
 //! cargo build --release -p obs-detector --example fleet_cache
 //! valgrind --tool=cachegrind --cache-sim=yes --LL=1048576,16,64 \
-//!     target/release/examples/fleet_cache [passes] [batched]
+//!     target/release/examples/fleet_cache [passes]
 //! ```
-//!
-//! `batched` runs it as the bench's batched case and the error-rate stage do: every
-//! point in an open batch whose undo log is kept, two batches open at a time.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use fleet::fleet;
 use obs_detector::anomaly::{DetectorBank, DetectorConfig};
-use std::collections::VecDeque;
 use std::fmt::Write;
 
 #[path = "../benches/support/fleet.rs"]
@@ -42,16 +38,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let batched = std::env::args().nth(2).is_some_and(|a| a == "batched");
-    // As the bench: batches of 1,250 points, the older of two open ones committed when
-    // the newer is half full.
-    const BATCH: usize = 1_250;
-    let mut open = VecDeque::new();
-    if batched {
-        open.push_back(bank.begin_batch());
-        open.push_back(bank.begin_batch());
-    }
-    let mut in_batch = 0;
     let mut time = DateTime::<Utc>::UNIX_EPOCH;
     // FNV-1a over the verdicts' debug text.
     let mut checksum: u64 = 0xcbf2_9ce4_8422_2325;
@@ -65,21 +51,6 @@ fn main() {
                 let _ = write!(text, "{verdict:?}");
                 for byte in text.bytes() {
                     checksum = (checksum ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-                }
-                if !batched {
-                    continue;
-                }
-                in_batch += 1;
-                if in_batch == BATCH / 2 {
-                    if let Some(batch) = open.pop_front() {
-                        if let Err(error) = bank.commit_batch(batch) {
-                            eprintln!("{error}");
-                            std::process::exit(1);
-                        }
-                    }
-                } else if in_batch == BATCH {
-                    open.push_back(bank.begin_batch());
-                    in_batch = 0;
                 }
             }
         }

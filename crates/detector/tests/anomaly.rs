@@ -9,7 +9,6 @@ use obs_detector::Severity;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
 
 fn at(minute: usize) -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH + TimeDelta::minutes(minute as i64)
@@ -388,97 +387,4 @@ proptest! {
             }
         }
     }
-}
-
-/// Hour `i` after a fixed instant, for the batch tests.
-fn hour(i: i64) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    Utc.timestamp_opt(1_700_000_000 + i * 3600, 0).unwrap()
-}
-
-/// A regular two-metric run, for the batch tests.
-fn two_metrics(i: i64) -> [(&'static str, f64); 2] {
-    [
-        ("duration_seconds", 10.0 + (i % 7) as f64),
-        ("memory_bytes", 1e6 + (i % 5) as f64 * 1e4),
-    ]
-}
-
-/// Feeds points `range` of series "a" to both banks and asserts the same verdicts.
-fn assert_same_verdicts(
-    got: &mut DetectorBank,
-    expected: &mut DetectorBank,
-    range: std::ops::Range<i64>,
-) {
-    for i in range {
-        let want = expected.observe("a", hour(i), &two_metrics(i)).unwrap();
-        let have = got.observe("a", hour(i), &two_metrics(i)).unwrap();
-        assert_eq!(format!("{have:?}"), format!("{want:?}"), "point {i}");
-    }
-}
-
-#[test]
-fn a_rolled_back_batch_leaves_the_bank_as_before_it() {
-    let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
-    let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
-    let mut bank_open = VecDeque::new();
-    for i in 0..300 {
-        reference.observe("a", hour(i), &two_metrics(i)).unwrap();
-        bank.observe("a", hour(i), &two_metrics(i)).unwrap();
-    }
-    // A batch that aborts: it touches the existing series and creates another.
-    bank_open.push_back(bank.begin_batch());
-    for i in 300..350 {
-        bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
-        bank.observe("b", hour(i), &two_metrics(i)).unwrap();
-    }
-    bank.rollback_batches(bank_open.drain(..));
-    // Replayed after the abort, the same records score as if the batch never happened.
-    bank_open.push_back(bank.begin_batch());
-    assert_same_verdicts(&mut bank, &mut reference, 300..350);
-    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
-    let fresh = bank.observe("b", hour(400), &two_metrics(400)).unwrap();
-    assert!(
-        fresh.score().is_none(),
-        "the rolled-back series starts afresh: {fresh:?}"
-    );
-    assert_eq!(
-        bank.snapshot().observations,
-        reference.snapshot().observations + 1
-    );
-}
-
-#[test]
-fn with_two_open_batches_commit_keeps_the_oldest_and_rollback_undoes_the_rest() {
-    let mut reference = DetectorBank::new(DetectorConfig::default()).unwrap();
-    let mut bank = DetectorBank::new(DetectorConfig::default()).unwrap();
-    let mut bank_open = VecDeque::new();
-    for i in 0..300 {
-        reference.observe("a", hour(i), &two_metrics(i)).unwrap();
-    }
-    // Batch 1 (0..300) commits while batch 2 (300..350, with a new series) is gathered;
-    // batch 2 then aborts.
-    bank_open.push_back(bank.begin_batch());
-    for i in 0..300 {
-        bank.observe("a", hour(i), &two_metrics(i)).unwrap();
-    }
-    bank_open.push_back(bank.begin_batch());
-    for i in 300..350 {
-        bank.observe("a", hour(i), &two_metrics(i * 13)).unwrap();
-        bank.observe("b", hour(i), &two_metrics(i)).unwrap();
-    }
-    bank.commit_batch(bank_open.pop_front().unwrap()).unwrap();
-    bank.rollback_batches(bank_open.drain(..));
-    assert_same_verdicts(&mut bank, &mut reference, 300..320);
-    // Both batches open, both abort: the bank is as it was before the first.
-    let mut empty = DetectorBank::new(DetectorConfig::default()).unwrap();
-    let mut empty_open = VecDeque::new();
-    empty_open.push_back(empty.begin_batch());
-    empty.observe("a", hour(0), &two_metrics(0)).unwrap();
-    empty_open.push_back(empty.begin_batch());
-    empty.observe("a", hour(1), &two_metrics(1)).unwrap();
-    empty.rollback_batches(empty_open.drain(..));
-    assert_eq!(empty.snapshot().observations, 0);
-    let mut fresh = DetectorBank::new(DetectorConfig::default()).unwrap();
-    assert_same_verdicts(&mut empty, &mut fresh, 2..40);
 }

@@ -203,23 +203,16 @@ proptest! {
 }
 
 #[test]
-fn a_state_restored_in_a_rolled_back_batch_is_forgotten() {
+fn a_restored_state_saves_back_the_same_and_is_not_taken_twice() {
     let config = small();
     let points = stream(300, 11);
     let mut source = DetectorBank::new(config.clone()).unwrap();
     observe(&mut source, &points, 0);
     let bytes = saved(&source, SERIES[0]);
 
-    let mut bank = DetectorBank::new(config.clone()).unwrap();
-    let batch = bank.begin_batch();
+    let mut bank = DetectorBank::new(config).unwrap();
     bank.restore_series(SERIES[0], &bytes).unwrap();
     assert!(bank.contains(SERIES[0]));
-    bank.rollback_batches([batch]);
-    assert!(bank.is_empty());
-
-    let batch = bank.begin_batch();
-    bank.restore_series(SERIES[0], &bytes).unwrap();
-    bank.commit_batch(batch).unwrap();
     assert_eq!(saved(&bank, SERIES[0]), bytes);
     assert!(matches!(
         bank.restore_series(SERIES[0], &bytes),
@@ -241,27 +234,12 @@ fn a_bank_built_apart_is_absorbed_and_its_series_go_on() {
     observe(&mut straight, &points[400..450], 400);
 
     let mut bank = DetectorBank::new(config.clone()).unwrap();
-    let batch = bank.begin_batch();
-    assert_eq!(bank.absorb(apart.clone()).unwrap(), 3);
-    bank.rollback_batches([batch]);
-    assert!(
-        bank.is_empty(),
-        "absorbed in a rolled-back batch: forgotten"
-    );
-    let batch = bank.begin_batch();
     assert_eq!(bank.absorb(apart).unwrap(), 3);
-    bank.commit_batch(batch).unwrap();
     assert_eq!(
         observe(&mut bank, &points[450..], 450),
         observe(&mut reference, &points[450..], 450)
     );
 
-    let mut batched = DetectorBank::new(config.clone()).unwrap();
-    let _open = batched.begin_batch();
-    assert!(matches!(
-        DetectorBank::new(config.clone()).unwrap().absorb(batched),
-        Err(DetectorError::NotAbsorbable(_))
-    ));
     let other = DetectorBank::new(DetectorConfig {
         min_history: 21,
         ..config
@@ -328,16 +306,11 @@ fn states_of_another_configuration_or_cut_short_are_refused() {
 }
 
 #[test]
-fn clearing_forgets_every_series_and_open_batch() {
+fn clearing_forgets_every_series() {
     let mut bank = DetectorBank::new(small()).unwrap();
-    let batch = bank.begin_batch();
     observe(&mut bank, &stream(100, 2), 0);
     bank.clear();
     assert!(bank.is_empty());
-    assert!(matches!(
-        bank.commit_batch(batch),
-        Err(DetectorError::BatchOutOfOrder { oldest: None, .. })
-    ));
     let points = stream(300, 2);
     let mut fresh = DetectorBank::new(small()).unwrap();
     assert_eq!(
@@ -356,7 +329,7 @@ fn working_days(i: usize) -> (DateTime<Utc>, [(&'static str, f64); 1]) {
 }
 
 #[test]
-fn the_week_profiles_are_restored_and_rolled_back_bit_for_bit() {
+fn the_week_profiles_are_restored_bit_for_bit() {
     let config = DetectorConfig::default();
     let points: Vec<_> = (0..14 * 96).map(working_days).collect();
     let mut straight = DetectorBank::new(config.clone()).unwrap();
@@ -398,24 +371,4 @@ fn the_week_profiles_are_restored_and_rolled_back_bit_for_bit() {
         }
         assert_eq!(saved(&resumed, "s"), saved(&straight, "s"));
     }
-
-    // Batches of 40; every fifth is rolled back once, then consumed again.
-    let mut batched = DetectorBank::new(config).unwrap();
-    let mut got = Vec::new();
-    for (k, chunk) in points.chunks(40).enumerate() {
-        if k % 5 == 4 {
-            let aborted = batched.begin_batch();
-            for (t, f) in chunk {
-                batched.observe("s", *t, f).unwrap();
-            }
-            batched.rollback_batches([aborted]);
-        }
-        let batch = batched.begin_batch();
-        for (t, f) in chunk {
-            got.push(format!("{:?}", batched.observe("s", *t, f).unwrap()));
-        }
-        batched.commit_batch(batch).unwrap();
-    }
-    assert_eq!(got, verdicts);
-    assert_eq!(saved(&batched, "s"), saved(&straight, "s"));
 }

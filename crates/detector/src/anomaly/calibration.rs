@@ -16,7 +16,6 @@
 //! deviation is much less surprising than the first: a shift is reported when it happens,
 //! not for as long as it lasts.
 
-use super::journal::Journal;
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 
 /// Histogram bins.
@@ -25,9 +24,6 @@ const BINS: usize = 128;
 const TAIL: f64 = 0.02;
 /// Weights are rescaled when the growing weight of new values passes this.
 const RESCALE_AT: f64 = 1e100;
-/// Longest prefix of the bins a journaled push saves; a push reaching further saves them
-/// all, once per batch.
-const SAVED_PREFIX: usize = 24;
 
 /// What a calibrator says of a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,9 +54,6 @@ pub(crate) struct TailCalibrator {
     weight: f64,
     growth: f64,
     width: f64,
-    /// The batch whose journal holds all the bins as they were before its first push to
-    /// them (0: none), so that its later pushes need not save anything.
-    saved_in: u64,
     /// `bins[i][MASS]`: weight of the values in bins `i..`; `bins[BINS][MASS]` is 0.
     /// Non-increasing: rounding is monotone, so adding a weight to a prefix keeps the order.
     /// `bins[i][MOMENT]`: Σ over bins `b ≥ i` of weight × (b + ½), the excess of the tail
@@ -77,7 +70,6 @@ impl TailCalibrator {
             weight: 1.0,
             growth: (1.0 / half_life).exp2(),
             width,
-            saved_in: 0,
             bins: [[0.0; 2]; BINS + 1],
         }
     }
@@ -147,13 +139,9 @@ impl TailCalibrator {
         }
     }
 
-    /// Adds a value ≥ 0 to the history. With a journal, first saves what the push changes
-    /// (sums are not exactly reversible): the bins it adds to, all of them on a rescale.
-    pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
+    /// Adds a value ≥ 0 to the history.
+    pub(crate) fn push(&mut self, value: f64) {
         let b = self.bin(value);
-        if let Some(journal) = journal {
-            self.save(b, journal);
-        }
         let moment = self.weight * (b as f64 + 0.5);
         for bin in &mut self.bins[..=b] {
             bin[MASS] += self.weight;
@@ -168,35 +156,6 @@ impl TailCalibrator {
                 .for_each(|m| *m *= scale);
             self.weight = 1.0;
         }
-        self.tail_bin = self.find_tail_bin(self.tail_bin);
-    }
-
-    /// Journals the state a push to bin `b` is about to change: the bins `0..=b` (all on
-    /// a rescale, or when `b` is large: then not again in the same batch, whose undo will
-    /// restore them all) and the weight; last, how many bins (0: nothing saved).
-    fn save(&mut self, b: usize, journal: &mut Journal) {
-        if self.saved_in == journal.batch() {
-            journal.push(0);
-            return;
-        }
-        let mut bins = b + 1;
-        if self.weight * self.growth > RESCALE_AT || bins > SAVED_PREFIX {
-            bins = self.bins.len();
-            self.saved_in = journal.batch();
-        }
-        journal.extend_f64(self.bins[..bins].as_flattened());
-        journal.push_f64(self.weight);
-        journal.push_usize(bins);
-    }
-
-    /// Takes back the last [`push`](Self::push) recorded in `journal`.
-    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        let bins = journal.pop_usize().min(self.bins.len());
-        if bins == 0 {
-            return;
-        }
-        self.weight = journal.pop_f64();
-        journal.pop_into_f64(self.bins[..bins].as_flattened_mut());
         self.tail_bin = self.find_tail_bin(self.tail_bin);
     }
 }
@@ -264,38 +223,13 @@ impl SignedCalibrator {
     }
 
     /// Adds a z-score, given with the magnitude [`surprise`](Self::surprise) returned.
-    /// With a journal, records the side last (1 up, 2 down; 0 is
-    /// [`skip`](Self::skip)'s).
-    pub(crate) fn push(&mut self, z: f64, magnitude: f64, journal: Option<&mut Journal>) {
-        let (side, code) = if z >= 0.0 {
-            (&mut self.up, 1)
+    pub(crate) fn push(&mut self, z: f64, magnitude: f64) {
+        let side = if z >= 0.0 {
+            &mut self.up
         } else {
-            (&mut self.down, 2)
+            &mut self.down
         };
-        match journal {
-            Some(journal) => {
-                side.push(magnitude, Some(&mut *journal));
-                journal.push(code);
-            }
-            None => side.push(magnitude, None),
-        }
-    }
-
-    /// Records in `journal` that a point taught nothing.
-    pub(crate) fn skip(journal: Option<&mut Journal>) {
-        if let Some(journal) = journal {
-            journal.push(0);
-        }
-    }
-
-    /// Takes back the last [`push`](Self::push) or [`skip`](Self::skip) recorded in
-    /// `journal`.
-    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        match journal.pop() {
-            1 => self.up.undo_push(journal),
-            2 => self.down.undo_push(journal),
-            _ => {}
-        }
+        side.push(magnitude);
     }
 }
 
@@ -325,7 +259,7 @@ mod tests {
     fn rare_values_are_surprising_and_common_ones_are_not() {
         let mut calibrator = TailCalibrator::new(0.125, 10_000.0);
         for i in 0..1000 {
-            calibrator.push(f64::from(i % 10) / 10.0, None); // uniform on [0, 1)
+            calibrator.push(f64::from(i % 10) / 10.0); // uniform on [0, 1)
         }
         let median = calibrator.surprise(0.5).surprise;
         assert!((median - 0.3).abs() < 0.05, "P(≥ 0.5) ≈ 0.5: {median}");
@@ -349,7 +283,7 @@ mod tests {
         for i in 0..500 {
             let z = f64::from(i % 7) / 3.0 - 1.0;
             let (_, magnitude) = calibrator.surprise(z);
-            calibrator.push(z, magnitude, None);
+            calibrator.push(z, magnitude);
         }
         let (
             Tail {
@@ -358,7 +292,7 @@ mod tests {
             magnitude,
         ) = calibrator.surprise(50.0);
         for _ in 0..3 {
-            calibrator.push(50.0, magnitude, None);
+            calibrator.push(50.0, magnitude);
         }
         let fourth = calibrator.surprise(50.0).0.surprise;
         assert!(first > 4.0 && fourth < 2.5, "{first} then {fourth}");
@@ -372,7 +306,7 @@ mod tests {
     fn forgetting_rescales_without_drift() {
         let mut calibrator = TailCalibrator::new(0.125, 2.0);
         for i in 0..5000 {
-            calibrator.push(f64::from(i % 3), None);
+            calibrator.push(f64::from(i % 3));
         }
         assert!(calibrator.bins.as_flattened().iter().all(|m| m.is_finite()));
         assert!(calibrator.surprise(1.0).surprise.is_finite());

@@ -6,9 +6,6 @@ use thiserror::Error;
 /// An input or a configuration the detectors cannot work with.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DetectorError {
-    /// A batch committed before an older one: batches commit in the order they began.
-    #[error("batch {batch} committed while the oldest open batch is {oldest:?}")]
-    BatchOutOfOrder { batch: u64, oldest: Option<u64> },
     /// NaN or an infinity: a score computed from it would be meaningless, and one such value
     /// would poison the rolling statistics of the series for a whole window.
     #[error("{context}: metric {metric:?} is {value}; only finite values can be scored")]

@@ -4,7 +4,6 @@
 //! a long history; and it costs two numbers per metric.
 
 use super::deviation::Deviation;
-use super::journal::Journal;
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::zscore::MIN_BASELINE;
 
@@ -23,12 +22,7 @@ impl Ewma {
     }
 
     /// Folds a value in with weight `alpha` (0 < alpha ≤ 1).
-    pub(crate) fn push(&mut self, value: f64, alpha: f64, journal: Option<&mut Journal>) {
-        if let Some(journal) = journal {
-            journal.push_f64(self.mean);
-            journal.push_f64(self.variance);
-            journal.push_usize(self.seen);
-        }
+    pub(crate) fn push(&mut self, value: f64, alpha: f64) {
         self.seen += 1;
         if self.seen == 1 {
             self.mean = value;
@@ -44,13 +38,6 @@ impl Ewma {
         } else {
             variance.min(f64::MAX)
         };
-    }
-
-    /// Takes back the last [`push`](Self::push) recorded in `journal`.
-    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        self.seen = journal.pop_usize();
-        self.variance = journal.pop_f64();
-        self.mean = journal.pop_f64();
     }
 }
 
@@ -77,7 +64,7 @@ mod tests {
     fn survives_the_edges_of_f64() {
         let mut ewma = Ewma::default();
         for i in 0..20 {
-            ewma.push(if i % 2 == 0 { f64::MAX } else { -f64::MAX }, 0.5, None);
+            ewma.push(if i % 2 == 0 { f64::MAX } else { -f64::MAX }, 0.5);
         }
         let d = ewma.deviation(0.0).unwrap();
         assert!(d.z.is_finite() && d.baseline.is_finite(), "{d:?}");
@@ -87,11 +74,11 @@ mod tests {
     fn follows_a_level_shift() {
         let mut ewma = Ewma::default();
         for i in 0..200 {
-            ewma.push(10.0 + f64::from(i % 2), 0.1, None);
+            ewma.push(10.0 + f64::from(i % 2), 0.1);
         }
         assert!(ewma.deviation(20.0).unwrap().z > 10.0);
         for i in 0..200 {
-            ewma.push(20.0 + f64::from(i % 2), 0.1, None);
+            ewma.push(20.0 + f64::from(i % 2), 0.1);
         }
         let after = ewma.deviation(20.5).unwrap();
         assert!(after.z.abs() < 1.0, "{after:?}");

@@ -160,8 +160,7 @@ const THRESHOLD_RULES: [RuleKind; 3] = [
     RuleKind::LowEfficiency,
 ];
 
-/// The habits of one series. `Copy` and of a fixed size: an observation's undo keeps a
-/// copy.
+/// The habits of one series, of a fixed size: they are bounded with the series' state.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Habits {
     /// Runs learned from.

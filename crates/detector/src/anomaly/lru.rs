@@ -58,7 +58,7 @@ impl<V> LruMap<V> {
     pub(crate) fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
         let at = match self.touch(key) {
             Some(at) => at,
-            None => self.insert(key, make()).0,
+            None => self.insert(key, make()),
         };
         &mut self.slots[at].value
     }
@@ -77,9 +77,9 @@ impl<V> LruMap<V> {
     }
 
     /// Adds an absent `key` as the most recent entry, in place of the least recently used
-    /// one when the map is full; returns its slot and the entry it replaced. Slots stay
-    /// where they are until [`undo_insert`](Self::undo_insert).
-    pub(crate) fn insert(&mut self, key: &str, value: V) -> (usize, Option<(String, V)>) {
+    /// one when the map is full; returns its slot. An entry keeps its slot for as long as it
+    /// is held, so that the bank can address a series by slot.
+    pub(crate) fn insert(&mut self, key: &str, value: V) -> usize {
         if self.slots.len() < self.capacity || self.oldest == NIL {
             self.slots.push(Slot {
                 key: key.to_owned(),
@@ -90,58 +90,18 @@ impl<V> LruMap<V> {
             let at = self.slots.len() - 1;
             self.index.insert(key.to_owned(), at);
             self.link_newest(at);
-            return (at, None);
+            return at;
         }
         let at = self.oldest;
         self.unlink(at);
         let slot = &mut self.slots[at];
         self.index.remove(&slot.key);
-        let old_key = std::mem::replace(&mut slot.key, key.to_owned());
-        let old_value = std::mem::replace(&mut slot.value, value);
+        slot.key = key.to_owned();
+        slot.value = value;
         self.index.insert(key.to_owned(), at);
         self.evicted += 1;
         self.link_newest(at);
-        (at, Some((old_key, old_value)))
-    }
-
-    /// Takes back the [`insert`](Self::insert) that returned slot `at` and `replaced`, the
-    /// later ones taken back already: returns the value inserted. An entry it replaced comes
-    /// back as the least recently used one.
-    pub(crate) fn undo_insert(&mut self, at: usize, replaced: Option<(String, V)>) -> Option<V> {
-        if at >= self.slots.len() {
-            return None;
-        }
-        self.unlink(at);
-        match replaced {
-            Some((key, value)) => {
-                let slot = &mut self.slots[at];
-                self.index.remove(&slot.key);
-                self.index.insert(key.clone(), at);
-                slot.key = key;
-                let inserted = std::mem::replace(&mut slot.value, value);
-                self.link_oldest(at);
-                Some(inserted)
-            }
-            None => {
-                let slot = self.slots.swap_remove(at);
-                self.index.remove(&slot.key);
-                if at < self.slots.len() {
-                    // Not the last slot after all: the last one moved here.
-                    let (newer, older) = (self.slots[at].newer, self.slots[at].older);
-                    match newer {
-                        NIL => self.newest = at,
-                        n => self.slots[n].older = at,
-                    }
-                    match older {
-                        NIL => self.oldest = at,
-                        o => self.slots[o].newer = at,
-                    }
-                    let key = self.slots[at].key.clone();
-                    self.index.insert(key, at);
-                }
-                Some(slot.value)
-            }
-        }
+        at
     }
 
     /// The entry of `key`, leaving its recency alone.
@@ -168,6 +128,14 @@ impl<V> LruMap<V> {
             .filter_map(|at| slots.get_mut(at)?.take())
             .map(|slot| (slot.key, slot.value))
             .collect()
+    }
+
+    /// Empties the map (what it evicted stays counted).
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.index.clear();
+        self.newest = NIL;
+        self.oldest = NIL;
     }
 
     /// The entry in slot `at`, leaving its recency alone.
@@ -201,16 +169,6 @@ impl<V> LruMap<V> {
             NIL => self.oldest = newer,
             o => self.slots[o].newer = newer,
         }
-    }
-
-    fn link_oldest(&mut self, at: usize) {
-        self.slots[at].older = NIL;
-        self.slots[at].newer = self.oldest;
-        match self.oldest {
-            NIL => self.newest = at,
-            o => self.slots[o].older = at,
-        }
-        self.oldest = at;
     }
 
     fn link_newest(&mut self, at: usize) {
@@ -258,24 +216,5 @@ mod tests {
             *value = 9;
         }
         assert_eq!(map.peek_mut("z").copied(), Some(9));
-    }
-
-    #[test]
-    fn inserts_are_taken_back_in_reverse() {
-        let mut map = LruMap::new(2);
-        let (a, _) = map.insert("a", 1);
-        let (b, _) = map.insert("b", 2);
-        let (c, evicted) = map.insert("c", 3);
-        assert_eq!((c, evicted.clone()), (a, Some(("a".to_owned(), 1))));
-        assert_eq!(map.undo_insert(c, evicted), Some(3));
-        assert_eq!(map.peek_mut("a").copied(), Some(1));
-        assert!(map.peek_mut("c").is_none());
-        assert_eq!(map.undo_insert(b, None), Some(2));
-        assert_eq!(map.len(), 1);
-        // a came back as the oldest, and is the only one left.
-        map.insert("d", 4);
-        map.insert("e", 5);
-        assert!(map.find("a").is_none());
-        assert_eq!(map.touch("d"), Some(1));
     }
 }

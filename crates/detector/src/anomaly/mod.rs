@@ -44,7 +44,6 @@ mod ewma;
 mod features;
 mod forest;
 mod habits;
-mod journal;
 mod lru;
 mod novelty;
 mod online_forest;
@@ -57,7 +56,7 @@ mod verdict;
 mod window;
 mod zscore;
 
-pub use bank::{BankSnapshot, DetectorBank, OpenBatch};
+pub use bank::{BankSnapshot, DetectorBank};
 pub use config::{
     DetectorConfig, EwmaConfig, ForestConfig, LevelsConfig, NoveltyConfig, OutageConfig,
     SeasonalConfig, ZScoreConfig,

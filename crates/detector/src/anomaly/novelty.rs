@@ -18,7 +18,6 @@
 //! the series somewhere new, and the fusion weighs it less (`familiar_weight`).
 
 use super::config::NoveltyConfig;
-use super::journal::Journal;
 use super::saved_state::{Reader, Unreadable, Writer};
 
 /// Most bins remembered per metric: it bounds the memory of a series whose range keeps
@@ -34,11 +33,6 @@ const RELATIVE_WIDTH_FLOOR: f64 = 0.01;
 
 /// Smallest rate of novelty: it caps the surprise of a first novelty in a long calm.
 const MIN_RATE: f64 = 1e-12;
-
-/// Journal codes of a [`Novelty::learn`].
-const WARMING: u64 = 1;
-const GRID_LAID: u64 = 2;
-const LEARNED: u64 = 3;
 
 /// What the detector says of one value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,39 +126,23 @@ impl Novelty {
         report_surprise: f64,
         alpha: f64,
         config: &NoveltyConfig,
-        journal: Option<&mut Journal>,
     ) {
         let (Some(grid), Some(finding)) = (self.grid, finding) else {
-            self.warm_up(value, config, journal);
+            self.warm_up(value, config);
             return;
         };
         let bin = Self::bin(grid, value);
-        let mut inserted = 0;
         if finding.novel && self.visited.len() < MAX_VISITED {
             let at = self.visited.partition_point(|b| *b < bin);
             self.visited.insert(at, bin);
-            inserted = at + 1;
         }
-        let mut inserted_transition = 0;
         if let Some(previous) = self.previous {
             let key = transition(previous, bin);
             if let Err(at) = self.transitions.binary_search(&key) {
                 if self.transitions.len() < MAX_TRANSITIONS {
                     self.transitions.insert(at, key);
-                    inserted_transition = at + 1;
                 }
             }
-        }
-        if let Some(journal) = journal {
-            if let Some(previous) = self.previous {
-                journal.push(u64::from(previous as u32));
-            }
-            journal.push(u64::from(self.previous.is_some()));
-            journal.push_f64(self.rate);
-            journal.push_usize(self.hold);
-            journal.push_usize(inserted);
-            journal.push_usize(inserted_transition);
-            journal.push(LEARNED);
         }
         self.previous = Some(bin);
         let now = if finding.novel { 1.0 } else { 0.0 };
@@ -177,12 +155,9 @@ impl Novelty {
     }
 
     /// Keeps a warm-up value; the last one lays the bins over the range of them all.
-    fn warm_up(&mut self, value: f64, config: &NoveltyConfig, journal: Option<&mut Journal>) {
+    fn warm_up(&mut self, value: f64, config: &NoveltyConfig) {
         self.warmup.push(value);
         if self.warmup.len() < config.warmup {
-            if let Some(journal) = journal {
-                journal.push(WARMING);
-            }
             return;
         }
         let (low, high) = self
@@ -207,46 +182,7 @@ impl Novelty {
         bins.truncate(MAX_VISITED);
         self.visited = bins;
         self.grid = Some(grid);
-        if let Some(journal) = journal {
-            journal.extend_f64(&self.warmup);
-            journal.push_usize(self.warmup.len());
-            journal.push(GRID_LAID);
-        }
         self.warmup = Vec::new();
-    }
-
-    /// Takes back the last [`learn`](Self::learn) recorded in `journal`.
-    pub(crate) fn undo_learn(&mut self, journal: &mut Journal) {
-        match journal.pop() {
-            WARMING => {
-                self.warmup.pop();
-            }
-            GRID_LAID => {
-                let len = journal.pop_usize();
-                let mut values = vec![0.0; len];
-                journal.pop_into_f64(&mut values);
-                values.pop();
-                self.warmup = values;
-                self.grid = None;
-                self.visited.clear();
-                self.transitions.clear();
-                self.previous = None;
-            }
-            LEARNED => {
-                let inserted_transition = journal.pop_usize();
-                if inserted_transition > 0 && inserted_transition <= self.transitions.len() {
-                    self.transitions.remove(inserted_transition - 1);
-                }
-                let inserted = journal.pop_usize();
-                self.hold = journal.pop_usize();
-                self.rate = journal.pop_f64();
-                if inserted > 0 && inserted <= self.visited.len() {
-                    self.visited.remove(inserted - 1);
-                }
-                self.previous = (journal.pop() != 0).then(|| journal.pop() as u32 as i32);
-            }
-            _ => {}
-        }
     }
 
     pub(crate) fn save(&self, out: &mut Writer<'_>) {
@@ -338,10 +274,10 @@ mod tests {
     }
 
     /// Judges and learns `value`, as the series does; returns the finding.
-    fn observe(novelty: &mut Novelty, value: f64, journal: Option<&mut Journal>) -> Option<f64> {
+    fn observe(novelty: &mut Novelty, value: f64) -> Option<f64> {
         let config = config();
         let finding = novelty.judge(value);
-        novelty.learn(value, finding, 1.0, 0.01, &config, journal);
+        novelty.learn(value, finding, 1.0, 0.01, &config);
         finding.map(|f| f.surprise)
     }
 
@@ -349,68 +285,40 @@ mod tests {
     fn a_new_level_is_reported_once_and_a_known_one_never() {
         let mut novelty = Novelty::new(&config());
         for i in 0..20 {
-            assert_eq!(observe(&mut novelty, f64::from(i % 10), None), None);
+            assert_eq!(observe(&mut novelty, f64::from(i % 10)), None);
         }
         for i in 0..500 {
-            assert_eq!(observe(&mut novelty, f64::from(i % 10), None), Some(0.0));
+            assert_eq!(observe(&mut novelty, f64::from(i % 10)), Some(0.0));
         }
-        let first = observe(&mut novelty, 30.0, None).unwrap();
+        let first = observe(&mut novelty, 30.0).unwrap();
         assert!(first > 2.0, "a first novelty in a long calm: {first}");
-        assert_eq!(observe(&mut novelty, 40.0, None), Some(0.0), "held off");
-        assert_eq!(observe(&mut novelty, 30.0, None), Some(0.0), "known now");
+        assert_eq!(observe(&mut novelty, 40.0), Some(0.0), "held off");
+        assert_eq!(observe(&mut novelty, 30.0), Some(0.0), "known now");
     }
 
     #[test]
     fn a_series_that_keeps_finding_new_levels_is_less_surprised() {
         let mut novelty = Novelty::new(&config());
         for i in 0..20 {
-            observe(&mut novelty, f64::from(i), None);
+            observe(&mut novelty, f64::from(i));
         }
         // A climb: every point is a new bin.
         let surprises: Vec<f64> = (20..400)
-            .filter_map(|i| observe(&mut novelty, f64::from(i), None))
+            .filter_map(|i| observe(&mut novelty, f64::from(i)))
             .collect();
         let last = surprises.iter().rev().find(|s| **s > 0.0).unwrap();
         assert!(*last < 0.5, "{last}");
     }
 
     #[test]
-    fn learning_is_undone_bit_for_bit() {
-        let values: Vec<f64> = (0..60).map(|i| f64::from((i * 7) % 23) - 5.0).collect();
-        let mut novelty = Novelty::new(&config());
-        let mut journal = Journal::default();
-        let mut states = Vec::new();
-        let snapshot = |n: &Novelty| {
-            (
-                n.warmup.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                n.grid.map(|(a, b)| (a.to_bits(), b.to_bits())),
-                n.visited.clone(),
-                n.transitions.clone(),
-                n.previous,
-                n.rate.to_bits(),
-                n.hold,
-            )
-        };
-        for v in values {
-            states.push(snapshot(&novelty));
-            observe(&mut novelty, v, Some(&mut journal));
-        }
-        while let Some(state) = states.pop() {
-            novelty.undo_learn(&mut journal);
-            assert_eq!(snapshot(&novelty), state);
-        }
-        assert!(journal.is_empty());
-    }
-
-    #[test]
     fn a_constant_warm_up_and_huge_values_are_harmless() {
         let mut novelty = Novelty::new(&config());
         for _ in 0..20 {
-            observe(&mut novelty, 0.0, None);
+            observe(&mut novelty, 0.0);
         }
-        assert_eq!(observe(&mut novelty, 0.0, None), Some(0.0));
+        assert_eq!(observe(&mut novelty, 0.0), Some(0.0));
         for v in [f64::MAX, -f64::MAX, 1e-300] {
-            let surprise = observe(&mut novelty, v, None).unwrap();
+            let surprise = observe(&mut novelty, v).unwrap();
             assert!(surprise.is_finite(), "{v}: {surprise}");
         }
     }

@@ -13,7 +13,6 @@
 //! the novelty, it is reported once per `hold_off` points.
 
 use super::config::SeasonalConfig;
-use super::journal::Journal;
 use super::saved_state::{Reader, Unreadable, Writer};
 use chrono::{DateTime, Utc};
 use std::f64::consts::{LN_10, SQRT_2};
@@ -174,33 +173,9 @@ impl Seasonal {
         finding: Option<SeasonalFinding>,
         pace: Pace,
         config: &SeasonalConfig,
-        journal: Option<&mut Journal>,
     ) {
         let seconds = at.timestamp();
         let slot = slot(seconds);
-        if let Some(journal) = journal {
-            journal.push_f64(self.means[slot]);
-            journal.push(u64::from(self.visits[slot]));
-            journal.push_usize(slot);
-            if let Some((mean, variance)) = self.stats {
-                journal.push_f64(mean);
-                journal.push_f64(variance);
-            }
-            journal.push(u64::from(self.stats.is_some()));
-            journal.push_usize(self.judged);
-            journal.push_usize(self.hold);
-            let overwrites = finding.is_some() && self.errors.len() == config.window;
-            if overwrites {
-                journal.push_f64(self.errors[self.next]);
-            }
-            journal.push(u64::from(overwrites));
-            journal.push_usize(self.errors.len());
-            journal.push_usize(self.next);
-            if let Some(first) = self.first {
-                journal.push(first as u64);
-            }
-            journal.push(u64::from(self.first.is_some()));
-        }
         self.first.get_or_insert(seconds);
         if let Some(finding) = finding {
             let window = config.window;
@@ -243,28 +218,6 @@ impl Seasonal {
             };
         }
         *visits = visits.saturating_add(1);
-    }
-
-    /// Takes back the last [`learn`](Self::learn) recorded in `journal`.
-    pub(crate) fn undo_learn(&mut self, journal: &mut Journal) {
-        self.first = (journal.pop() != 0).then(|| journal.pop() as i64);
-        let next = journal.pop_usize();
-        let len = journal.pop_usize();
-        let restored = (journal.pop() != 0).then(|| journal.pop_f64());
-        self.errors.truncate(len);
-        if let (Some(value), Some(error)) = (restored, self.errors.get_mut(next)) {
-            *error = value;
-        }
-        self.next = next;
-        self.hold = journal.pop_usize();
-        self.judged = journal.pop_usize();
-        self.stats = (journal.pop() != 0).then(|| {
-            let variance = journal.pop_f64();
-            (journal.pop_f64(), variance)
-        });
-        let slot = journal.pop_usize().min(SLOTS - 1);
-        self.visits[slot] = journal.pop() as u32;
-        self.means[slot] = journal.pop_f64();
     }
 
     pub(crate) fn save(&self, out: &mut Writer<'_>) {
@@ -347,7 +300,7 @@ mod tests {
         }
     }
 
-    fn observe(seasonal: &mut Seasonal, i: i64, value: f64, journal: Option<&mut Journal>) -> f64 {
+    fn observe(seasonal: &mut Seasonal, i: i64, value: f64) -> f64 {
         let config = config();
         let finding = seasonal.judge(value, at(i), &config);
         let pace = Pace {
@@ -355,7 +308,7 @@ mod tests {
             errors: smoothing_factor(config.half_life),
             report: 4.0,
         };
-        seasonal.learn(value, at(i), finding, pace, &config, journal);
+        seasonal.learn(value, at(i), finding, pace, &config);
         finding.map_or(0.0, |f| f.surprise)
     }
 
@@ -382,12 +335,12 @@ mod tests {
         let weeks = 4 * 24 * 7;
         let mut loudest_usual: f64 = 0.0;
         for i in 0..3 * weeks {
-            loudest_usual = loudest_usual.max(observe(&mut seasonal, i, usual(i), None));
+            loudest_usual = loudest_usual.max(observe(&mut seasonal, i, usual(i)));
         }
         assert!(loudest_usual < 4.0, "a usual week: {loudest_usual}");
         // Monday of the fourth week stays quiet all day.
         let quiet: f64 = (3 * weeks..3 * weeks + 96)
-            .map(|i| observe(&mut seasonal, i, 10.0 + usual(i) % 1.0, None))
+            .map(|i| observe(&mut seasonal, i, 10.0 + usual(i) % 1.0))
             .fold(0.0, f64::max);
         assert!(quiet >= 4.0, "a missing busy day: {quiet}");
     }
@@ -401,7 +354,7 @@ mod tests {
                 1 => -f64::MAX,
                 _ => usual(i),
             };
-            let surprise = observe(&mut seasonal, i, value, None);
+            let surprise = observe(&mut seasonal, i, value);
             assert!(surprise.is_finite(), "{i}: {surprise}");
         }
         let (mean, variance) = seasonal.stats.unwrap();
@@ -414,7 +367,7 @@ mod tests {
         let mut seasonal = Seasonal::new(&config());
         for i in 0..8 * 96 {
             assert_eq!(seasonal.judge(usual(i), at(i), &config()), None, "{i}");
-            observe(&mut seasonal, i, usual(i), None);
+            observe(&mut seasonal, i, usual(i));
         }
         assert!(seasonal
             .judge(usual(8 * 96), at(8 * 96), &config())
@@ -422,7 +375,7 @@ mod tests {
     }
 
     #[test]
-    fn learning_is_undone_bit_for_bit_and_saved_whole() {
+    fn learning_is_saved_whole() {
         let snapshot = |s: &Seasonal| {
             (
                 s.first,
@@ -437,14 +390,11 @@ mod tests {
         };
         let mut seasonal = Seasonal::new(&config());
         for i in 0..9 * 96 {
-            observe(&mut seasonal, i, usual(i), None);
+            observe(&mut seasonal, i, usual(i));
         }
-        let mut journal = Journal::default();
-        let mut states = Vec::new();
         for i in 9 * 96..9 * 96 + 200 {
-            states.push(snapshot(&seasonal));
             let value = if i % 50 == 0 { 500.0 } else { usual(i) };
-            observe(&mut seasonal, i, value, Some(&mut journal));
+            observe(&mut seasonal, i, value);
         }
         let mut bytes = Vec::new();
         seasonal.save(&mut Writer::new(&mut bytes));
@@ -453,10 +403,5 @@ mod tests {
         loaded.load(&mut from, &config()).unwrap();
         from.finish().unwrap();
         assert_eq!(snapshot(&loaded), snapshot(&seasonal));
-        while let Some(state) = states.pop() {
-            seasonal.undo_learn(&mut journal);
-            assert_eq!(snapshot(&seasonal), state);
-        }
-        assert!(journal.is_empty());
     }
 }

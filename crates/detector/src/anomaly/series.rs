@@ -7,9 +7,8 @@ use super::deviation::Deviation;
 use super::error::DetectorError;
 use super::ewma::Ewma;
 use super::habits::{Habits, Judgement, RunFacts};
-use super::journal::{Journal, SeriesUndo};
 use super::novelty::{Novelty, NoveltyFinding};
-use super::online_forest::{ForestPool, OnlineForest};
+use super::online_forest::OnlineForest;
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::scoring::{self, Outage};
 use super::seasonal::{Pace, Seasonal, SeasonalFinding};
@@ -96,10 +95,9 @@ impl<D> Calibrated<D> {
         }
     }
 
-    fn learn(&mut self, finding: Option<Finding>, journal: Option<&mut Journal>) {
-        match finding {
-            Some(f) => self.calibration.push(f.deviation.z, f.magnitude, journal),
-            None => SignedCalibrator::skip(journal),
+    fn learn(&mut self, finding: Option<Finding>) {
+        if let Some(f) = finding {
+            self.calibration.push(f.deviation.z, f.magnitude);
         }
     }
 }
@@ -233,21 +231,17 @@ impl SeriesState {
         }
     }
 
-    /// Scores a point (when the series has enough history), then learns from it; a
-    /// retraining of the forest that cannot reuse its own model takes one from `pool`.
-    /// With a journal, records what [`undo_observe`](Self::undo_observe) needs to put the
-    /// state back as it was, bit for bit; a refused point records nothing.
+    /// Scores a point (when the series has enough history), then learns from it. A refused
+    /// point changes nothing.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn observe(
         &mut self,
         config: &DetectorConfig,
         rates: Rates,
-        pool: &mut ForestPool,
         series: &str,
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
         run: Option<&RunFacts<'_>>,
-        mut journal: Option<&mut Journal>,
     ) -> Result<(Verdict, Option<Judgement>), DetectorError> {
         self.check_metrics(series, features)?;
         if let Some(last) = self.last_timestamp {
@@ -258,14 +252,6 @@ impl SeriesState {
                     last: last.to_rfc3339(),
                 });
             }
-        }
-        if let Some(journal) = journal.as_deref_mut() {
-            journal.series.push(SeriesUndo {
-                seen: self.seen,
-                last_timestamp: self.last_timestamp,
-                outage: self.outage.clone(),
-                habits: self.habits,
-            });
         }
         self.last_timestamp = Some(timestamp);
         self.load(config, features);
@@ -278,51 +264,13 @@ impl SeriesState {
         } else {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
-        self.learn(config, rates, timestamp, forest.map(|f| f.0), pool, journal);
+        self.learn(config, rates, timestamp, forest.map(|f| f.0));
         let judgement = run.map(|run| {
             let judgement = self.habits.judge(&config.habits, run);
             self.habits.learn(&config.habits, run);
             judgement
         });
         Ok((verdict, judgement))
-    }
-
-    /// Takes back the last [`observe`](Self::observe) recorded in `journal` (later ones
-    /// taken back already); a forest it trained goes to `pool`.
-    pub(crate) fn undo_observe(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
-        if let Some(state) = &mut self.forest {
-            state.forest.undo_push(journal, pool);
-            if journal.pop() != 0 {
-                state.calibration.undo_push(journal);
-            }
-        }
-        for metric in self.metrics.iter_mut().rev() {
-            metric.previous = (journal.pop() != 0).then(|| journal.pop_f64());
-            if let Some(seasonal) = &mut metric.seasonal {
-                seasonal.undo_learn(journal);
-            }
-            if let Some(novelty) = &mut metric.novelty {
-                novelty.undo_learn(journal);
-            }
-            if let Some(ewma) = &mut metric.ewma {
-                ewma.calibration.undo_push(journal);
-                ewma.detector.undo_push(journal);
-            }
-            if let (Some(step), Some(_)) = (&mut metric.step, metric.previous) {
-                step.calibration.undo_push(journal);
-                step.detector.undo_push(journal);
-            }
-            if let Some(level) = &mut metric.level {
-                level.calibration.undo_push(journal);
-                level.detector.undo_push(journal);
-            }
-        }
-        if let Some(undo) = journal.series.pop() {
-            self.seen = undo.seen;
-            self.last_timestamp = undo.last_timestamp;
-            self.outage = undo.outage;
-            self.habits = undo.habits;
-        }
     }
 
     /// Puts the record's values, on the detector scale, into `self.point`.
@@ -382,8 +330,6 @@ impl SeriesState {
         rates: Rates,
         at: DateTime<Utc>,
         forest_score: Option<f64>,
-        pool: &mut ForestPool,
-        mut journal: Option<&mut Journal>,
     ) {
         for (metric, (findings, &value)) in self
             .metrics
@@ -391,17 +337,16 @@ impl SeriesState {
             .zip(self.findings.iter().zip(&self.point))
         {
             if let Some(level) = &mut metric.level {
-                level.detector.push(value, journal.as_deref_mut());
-                level.learn(findings.level, journal.as_deref_mut());
+                level.detector.push(value);
+                level.learn(findings.level);
             }
             if let (Some(step), Some(previous)) = (&mut metric.step, metric.previous) {
-                step.detector.push(value - previous, journal.as_deref_mut());
-                step.learn(findings.step, journal.as_deref_mut());
+                step.detector.push(value - previous);
+                step.learn(findings.step);
             }
             if let Some(ewma) = &mut metric.ewma {
-                ewma.detector
-                    .push(value, rates.ewma, journal.as_deref_mut());
-                ewma.learn(findings.ewma, journal.as_deref_mut());
+                ewma.detector.push(value, rates.ewma);
+                ewma.learn(findings.ewma);
             }
             if let Some(novelty) = &mut metric.novelty {
                 let report = config.levels.warning * config.novelty.max_surprise;
@@ -411,7 +356,6 @@ impl SeriesState {
                     report,
                     rates.novelty,
                     &config.novelty,
-                    journal.as_deref_mut(),
                 );
             }
             if let Some(seasonal) = &mut metric.seasonal {
@@ -425,27 +369,15 @@ impl SeriesState {
                         report: config.levels.warning * config.seasonal.max_surprise,
                     },
                     &config.seasonal,
-                    journal.as_deref_mut(),
                 );
-            }
-            if let Some(journal) = journal.as_deref_mut() {
-                if let Some(previous) = metric.previous {
-                    journal.push_f64(previous);
-                }
-                journal.push(u64::from(metric.previous.is_some()));
             }
             metric.previous = Some(value);
         }
         if let Some(state) = &mut self.forest {
             if let Some(score) = forest_score {
-                state.calibration.push(score, journal.as_deref_mut());
+                state.calibration.push(score);
             }
-            if let Some(journal) = journal.as_deref_mut() {
-                journal.push(u64::from(forest_score.is_some()));
-            }
-            state
-                .forest
-                .push(&self.point, &config.forest, pool, journal);
+            state.forest.push(&self.point, &config.forest);
         }
         self.seen += 1;
     }
@@ -686,23 +618,10 @@ impl SeriesState {
     }
 
     /// Retrains the forest now; false without a forest or with fewer than two points.
-    /// With a journal, records what [`undo_retrain`](Self::undo_retrain) needs.
-    pub(crate) fn retrain(
-        &mut self,
-        config: &ForestConfig,
-        pool: &mut ForestPool,
-        journal: Option<&mut Journal>,
-    ) -> bool {
+    pub(crate) fn retrain(&mut self, config: &ForestConfig) -> bool {
         self.forest
             .as_mut()
-            .is_some_and(|f| f.forest.retrain(config, pool, journal))
-    }
-
-    /// Takes back the last [`retrain`](Self::retrain) recorded in `journal`.
-    pub(crate) fn undo_retrain(&mut self, journal: &mut Journal, pool: &mut ForestPool) {
-        if let Some(f) = &mut self.forest {
-            f.forest.undo_retrain(journal, pool);
-        }
+            .is_some_and(|f| f.forest.retrain(config))
     }
 
     /// Writes what the series has learned: its metrics' names, each detector's state, the
@@ -776,14 +695,6 @@ impl SeriesState {
         state.outage = Outage::load(from)?;
         state.habits = Habits::load(from)?;
         Ok(state)
-    }
-
-    /// Gives the forest's model to `pool`, which keeps it if nothing else shares it: for a
-    /// state about to be dropped.
-    pub(crate) fn release_forest(&mut self, pool: &mut ForestPool) {
-        if let Some(model) = self.forest.as_mut().and_then(|f| f.forest.take_model()) {
-            pool.give_back(model);
-        }
     }
 
     pub(crate) fn has_trained_forest(&self) -> bool {

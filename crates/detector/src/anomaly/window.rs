@@ -7,7 +7,6 @@
 //! the classic z-score are recomputed from scratch once per window length, so rounding
 //! errors cannot accumulate over a long stream.
 
-use super::journal::Journal;
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use std::collections::VecDeque;
 
@@ -41,12 +40,8 @@ impl RollingWindow {
         self.arrival.len()
     }
 
-    /// Adds a finite value, dropping the oldest one when the window is full. With a
-    /// journal, records what [`undo_push`](Self::undo_push) needs to put the window back
-    /// bit for bit.
-    pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
-        let (sum, sum_sq, pushes) = (self.sum, self.sum_sq, self.pushes_since_resum);
-        let mut evicted = None;
+    /// Adds a finite value, dropping the oldest one when the window is full.
+    pub(crate) fn push(&mut self, value: f64) {
         let old = if self.arrival.len() == self.capacity {
             self.arrival.pop_front()
         } else {
@@ -55,11 +50,8 @@ impl RollingWindow {
         match old {
             Some(old) => {
                 let [at, below] = count_below(&self.sorted, [old, value]);
-                // Not necessarily `old` itself: 0.0 and -0.0 are equal.
-                let removed = self.sorted[at];
                 self.sum -= old;
                 self.sum_sq -= old * old;
-                evicted = Some((old, removed, at));
                 self.replace_sorted(at, below, value);
             }
             None => {
@@ -76,17 +68,6 @@ impl RollingWindow {
             self.sum_sq = self.arrival.iter().map(|v| v * v).sum();
             self.pushes_since_resum = 0;
         }
-        if let Some(journal) = journal {
-            if let Some((old, removed, at)) = evicted {
-                journal.push_f64(old);
-                journal.push_f64(removed);
-                journal.push_usize(at);
-            }
-            journal.push_f64(sum);
-            journal.push_f64(sum_sq);
-            journal.push_usize(pushes);
-            journal.push(u64::from(evicted.is_some()));
-        }
     }
 
     /// Removes `sorted[at]` and inserts `value`, which `below` values are less than, where
@@ -101,29 +82,6 @@ impl RollingWindow {
             self.sorted.copy_within(to..at, to + 1);
         }
         self.sorted[to] = value;
-    }
-
-    /// Takes back the last [`push`](Self::push) recorded in `journal` (later ones taken
-    /// back already).
-    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        let evicted = journal.pop() != 0;
-        self.pushes_since_resum = journal.pop_usize();
-        self.sum_sq = journal.pop_f64();
-        self.sum = journal.pop_f64();
-        if let Some(value) = self.arrival.pop_back() {
-            // The sorted copy is as the push left it: the value is first of its equals.
-            let at = self.sorted.partition_point(|v| *v < value);
-            if at < self.sorted.len() {
-                self.sorted.remove(at);
-            }
-        }
-        if evicted {
-            let at = journal.pop_usize().min(self.sorted.len());
-            let removed = journal.pop_f64();
-            let old = journal.pop_f64();
-            self.sorted.insert(at, removed);
-            self.arrival.push_front(old);
-        }
     }
 
     pub(crate) fn mean(&self) -> f64 {
@@ -242,7 +200,7 @@ mod tests {
     fn statistics_of_a_full_window_forget_the_oldest_values() {
         let mut window = RollingWindow::new(4);
         for v in [100.0, 1.0, 2.0, 3.0, 4.0] {
-            window.push(v, None);
+            window.push(v);
         }
         assert_eq!(window.len(), 4);
         assert_eq!(window.median(), 2.5);
@@ -258,8 +216,8 @@ mod tests {
         let mut window = RollingWindow::new(1);
         assert_eq!(window.median(), 0.0);
         assert_eq!(window.std_dev(), 0.0);
-        window.push(7.0, None);
-        window.push(9.0, None);
+        window.push(7.0);
+        window.push(9.0);
         assert_eq!(
             (window.len(), window.median(), window.std_dev()),
             (1, 9.0, 0.0)
@@ -270,14 +228,14 @@ mod tests {
     fn huge_values_do_not_overflow_the_statistics() {
         let mut window = RollingWindow::new(4);
         for v in [f64::MAX, -f64::MAX, f64::MAX, -f64::MAX] {
-            window.push(v, None);
+            window.push(v);
         }
         assert_eq!(window.median(), 0.0);
         assert_eq!(window.mean(), 0.0);
         assert!(window.std_dev() > 1e300 && window.std_dev().is_finite());
         let mut window = RollingWindow::new(2);
-        window.push(f64::MAX, None);
-        window.push(f64::MAX, None);
+        window.push(f64::MAX);
+        window.push(f64::MAX);
         assert_eq!(window.mean(), f64::MAX);
     }
 
@@ -285,7 +243,7 @@ mod tests {
     fn running_sums_are_refreshed() {
         let mut window = RollingWindow::new(3);
         for i in 0..10_000 {
-            window.push(1e9 + f64::from(i % 3), None);
+            window.push(1e9 + f64::from(i % 3));
         }
         assert!((window.mean() - (1e9 + 1.0)).abs() < 1e-6);
     }
@@ -315,38 +273,9 @@ mod tests {
                 reference.remove(reference.partition_point(|x| *x < old));
             }
             reference.insert(reference.partition_point(|x| *x < v), v);
-            window.push(v, None);
+            window.push(v);
             let bits = |s: &[f64]| s.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&window.sorted), bits(&reference), "after {i}");
-        }
-    }
-
-    #[test]
-    fn pushes_are_undone_bit_for_bit() {
-        let values = [
-            0.0, -0.0, 1.0, -0.0, 0.0, 0.0, -1.0, -0.0, 2.5, 0.0, -0.0, 1.0,
-        ];
-        let bits = |w: &RollingWindow| {
-            let arrival: Vec<u64> = w.arrival.iter().map(|v| v.to_bits()).collect();
-            let sorted: Vec<u64> = w.sorted.iter().map(|v| v.to_bits()).collect();
-            (
-                arrival,
-                sorted,
-                w.sum.to_bits(),
-                w.sum_sq.to_bits(),
-                w.pushes_since_resum,
-            )
-        };
-        let mut window = RollingWindow::new(4);
-        let mut journal = Journal::default();
-        let mut states = Vec::new();
-        for v in values {
-            states.push(bits(&window));
-            window.push(v, Some(&mut journal));
-        }
-        while let Some(state) = states.pop() {
-            window.undo_push(&mut journal);
-            assert_eq!(bits(&window), state);
         }
     }
 }

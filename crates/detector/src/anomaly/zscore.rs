@@ -8,7 +8,6 @@
 //! blips does not turn every blip into an infinite score.
 
 use super::deviation::Deviation;
-use super::journal::Journal;
 use super::saved_state::{Reader, Saved, Unreadable, Writer};
 use super::window::RollingWindow;
 
@@ -48,12 +47,8 @@ impl RollingZScore {
         })
     }
 
-    pub(crate) fn push(&mut self, value: f64, journal: Option<&mut Journal>) {
-        self.window.push(value, journal);
-    }
-
-    pub(crate) fn undo_push(&mut self, journal: &mut Journal) {
-        self.window.undo_push(journal);
+    pub(crate) fn push(&mut self, value: f64) {
+        self.window.push(value);
     }
 
     pub(crate) fn bytes_for(window: usize) -> usize {
@@ -81,11 +76,11 @@ mod tests {
         let mut classic = RollingZScore::new(50, false);
         for i in 0..49 {
             let v = f64::from(i % 5);
-            robust.push(v, None);
-            classic.push(v, None);
+            robust.push(v);
+            classic.push(v);
         }
-        robust.push(1000.0, None);
-        classic.push(1000.0, None);
+        robust.push(1000.0);
+        classic.push(1000.0);
         let r = robust.deviation(8.0).unwrap();
         let c = classic.deviation(8.0).unwrap();
         assert_eq!(r.baseline, 2.0);
@@ -97,7 +92,7 @@ mod tests {
     fn mostly_flat_windows_fall_back_to_the_standard_deviation() {
         let mut z = RollingZScore::new(10, true);
         for v in [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0] {
-            z.push(v, None);
+            z.push(v);
         }
         // median 0, IQR 0, σ = 0.3
         assert!((z.deviation(0.9).unwrap().z - 3.0).abs() < 1e-9);

@@ -12,9 +12,9 @@ pub struct StageConfig {
     /// Stable per instance (replicas need distinct ones); empty: `<group>-<hostname>`.
     pub transactional_id: String,
     /// Most input records in one transaction. What a batch holds until it commits (its
-    /// outputs, in the transform and in the producer's queue, and the detectors' undo log
-    /// in processing) grows with it, twice over since two batches can be open; past a
-    /// couple of thousand records, the cost of a commit is already spread thin.
+    /// outputs, in the transform and in the producer's queue) grows with it, twice over
+    /// since two batches can be open; past a couple of thousand records, the cost of a
+    /// commit is already spread thin.
     pub batch_max_records: usize,
     /// Longest a batch gathers before it is committed, unless the transaction before it
     /// still runs: then it gathers until that one ends (or it is full).

@@ -10,8 +10,8 @@ use super::outputs::Outputs;
 /// to [`Transform::committed`] when its outputs and input offsets committed, or to
 /// [`Transform::discarded`] when its records will be consumed again. The transform never
 /// sees the batch boundaries, so it cannot get them out of step with the transactions;
-/// whatever it must undo or apply per batch (business counters, a detector bank's undo
-/// frame) lives in its `Batch`.
+/// whatever it must apply per batch when it commits (business counters, the checkpoints it
+/// wrote) lives in its `Batch`.
 pub trait Transform: Send + 'static {
     /// What the transform keeps per batch until its transaction ends.
     type Batch: Default + Send;

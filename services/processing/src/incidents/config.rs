@@ -11,7 +11,10 @@ pub struct IncidentsConfig {
     /// Grouping, resolution and reopening rules, and the bounds of one incident.
     pub rules: IncidentConfig,
     pub evidence: EvidenceConfig,
-    /// Resolved incidents the view keeps for the API (every open one is kept).
+    /// Resolved incidents the view keeps for the API (every open one is kept). Each holds
+    /// its evidence (a few KB), so this bound is one of processing's largest holders of
+    /// memory once incidents have piled up; by default it keeps what the incident stage's
+    /// book keeps (`rules.max_incidents`).
     pub view_max_resolved: usize,
     /// The producer of operators' commands.
     pub commands_producer: ProducerConfig,
@@ -27,10 +30,11 @@ pub struct IncidentsConfig {
 
 impl Default for IncidentsConfig {
     fn default() -> Self {
+        let rules = IncidentConfig::default();
         IncidentsConfig {
-            rules: IncidentConfig::default(),
+            view_max_resolved: rules.max_incidents,
+            rules,
             evidence: EvidenceConfig::default(),
-            view_max_resolved: 10_000,
             commands_producer: ProducerConfig {
                 max_in_flight_bytes: 1 << 20,
                 ..ProducerConfig::default()

@@ -5,7 +5,7 @@
 //! the detectors' state of the run's partition is restored before its first run and saved
 //! to `detector-state` as it falls due ([`crate::checkpoint`]).
 
-use crate::checkpoint::{CheckpointBatch, Checkpoints};
+use crate::checkpoint::{forget_discarded, CheckpointBatch, Checkpoints};
 use crate::recovery::{RecoveryTracker, Undo};
 use chrono::Utc;
 use obs_detector::processed::{ALERT_SCHEMA_VERSION, PROCESSED_SCHEMA_VERSION};
@@ -381,19 +381,13 @@ impl Transform for ProcessTransform {
     }
 
     /// The batches will be consumed again: the detectors must not learn them twice, so
-    /// they are rebuilt as after a rebalance, each partition from its saved states and the
-    /// runs since, up to where it is read again (with checkpoints off, they are forgotten
-    /// as a restart forgets them). Aborts are rare, and this spares every run the undo
-    /// log that would otherwise take its batch back; what the batches saved or restored
-    /// needs no taking back either, since the rebuild forgets it all. The recovery counts
-    /// of their series go back.
+    /// they are forgotten and rebuilt as after a rebalance ([`forget_discarded`]); what the
+    /// batches saved or restored needs no taking back, since the rebuild forgets it all.
+    /// The recovery counts of their series go back.
     fn discarded(&mut self, batches: Vec<Pending>) {
         self.recovery
             .undo(batches.into_iter().flat_map(|batch| batch.recovery));
-        match &mut self.checkpoints {
-            Some(kept) => kept.rebalanced(&self.detectors),
-            None => lock(&self.detectors).clear(),
-        }
+        forget_discarded(self.checkpoints.as_mut(), &self.detectors);
     }
 
     /// The bank is rebuilt for the new assignment, partition by partition.

@@ -24,13 +24,28 @@ const RESTORE_RETRY: Duration = Duration::from_secs(1);
 
 /// What a batch wrote to its checkpoint topic: counted when it commits. A batch that does
 /// not commit needs no settling: its stage rebuilds its state as after a rebalance
-/// ([`Checkpoints::rebalanced`]), which forgets the schedule as well.
+/// ([`forget_discarded`]), which forgets the schedule as well.
 #[derive(Default)]
 pub struct CheckpointBatch {
     saved: u64,
     forgotten: u64,
     /// Bytes of the states saved.
     bytes: u64,
+}
+
+/// After batches that will not commit, whose inputs will be read again: the stage's state
+/// is forgotten so that it does not count them twice. With checkpoints, as at a new
+/// assignment (each partition restored before its next record is processed); without, as
+/// at a restart. Aborts are rare, and this spares every record an undo log.
+pub fn forget_discarded<K: Checkpointed>(
+    checkpoints: Option<&mut Checkpoints<K>>,
+    live: K::Live<'_>,
+) {
+    let mut live = live;
+    match checkpoints {
+        Some(checkpoints) => checkpoints.rebalanced(live),
+        None => K::clear(&mut live),
+    }
 }
 
 /// A partition's state rebuilt apart from the stage's.
@@ -152,7 +167,7 @@ impl<K: Checkpointed> Checkpoints<K> {
     /// partition is restored from what was committed before its next record is processed.
     pub fn rebalanced(&mut self, live: K::Live<'_>) {
         let mut live = live;
-        self.state.clear(&mut live);
+        K::clear(&mut live);
         self.schedule.clear();
     }
 

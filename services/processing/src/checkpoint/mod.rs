@@ -27,8 +27,8 @@
 //!   `standardized-logs` from the oldest state's offset (at most `interval_records`
 //!   before) up to that first run are replayed into a bank of their own, each series from
 //!   its state's offset, exactly as the stage scored them; the bank is then absorbed into
-//!   the stage's, in the open batch (an abort forgets it and the partition is restored
-//!   again).
+//!   the stage's. A transaction that aborts clears the bank as an assignment does
+//!   ([`forget_discarded`]), and each partition is restored again.
 //!
 //! Continuity holds while the stage holds every key of its partitions
 //! (`detector.max_series`; for the error-rate stage `logs.error_rate_max_services` too):
@@ -52,6 +52,6 @@ mod state;
 
 pub use config::CheckpointConfig;
 pub use error::CheckpointError;
-pub use keeper::{CheckpointBatch, Checkpoints};
+pub use keeper::{forget_discarded, CheckpointBatch, Checkpoints};
 pub use runs::{ReadRun, RunState};
 pub use state::{CheckpointNames, Checkpointed};

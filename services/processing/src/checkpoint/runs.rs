@@ -86,7 +86,7 @@ impl Checkpointed for RunState {
             .map_err(|error| error.to_string())
     }
 
-    fn clear(&self, live: &mut &Mutex<DetectorBank>) {
+    fn clear(live: &mut &Mutex<DetectorBank>) {
         lock(live).clear();
     }
 }

@@ -50,9 +50,9 @@ pub trait Checkpointed: Send + 'static {
 
     /// Appends `key`'s state to `out`; false (nothing written) when the stage holds none.
     fn save(&self, live: &mut Self::Live<'_>, key: &str, out: &mut Vec<u8>) -> bool;
-    /// Takes a rebuilt partition in, recorded in the stage's open batch (an abort forgets
-    /// it); a key the stage holds keeps its own state.
+    /// Takes a rebuilt partition in; a key the stage holds keeps its own state.
     fn absorb(&self, live: &mut Self::Live<'_>, apart: Self::Apart) -> Result<(), String>;
-    /// Forgets every key: a new assignment, each partition restored again.
-    fn clear(&self, live: &mut Self::Live<'_>);
+    /// Forgets every key: a new assignment or an aborted transaction (each partition
+    /// restored again), or an abort with checkpoints off (as at a restart).
+    fn clear(live: &mut Self::Live<'_>);
 }

@@ -152,7 +152,7 @@ impl Checkpointed for ErrorRateState {
             .map_err(|error| error.to_string())
     }
 
-    fn clear(&self, live: &mut RateLive<'_>) {
+    fn clear(live: &mut RateLive<'_>) {
         live.windows.clear();
         lock(live.bank).clear();
     }

@@ -14,7 +14,7 @@ use super::checkpoint::{ErrorRateState, RateLive};
 use super::metrics::ErrorRateMetrics;
 use super::rate_series::{observe_window, read_event, series_key, ERROR_RATE};
 use super::windows::{service_key, ClosedWindow, ErrorRateWindows};
-use crate::checkpoint::{CheckpointBatch, Checkpoints};
+use crate::checkpoint::{forget_discarded, CheckpointBatch, Checkpoints};
 use chrono::{SecondsFormat, Utc};
 use obs_detector::processed::{AlertMetrics, ALERT_SCHEMA_VERSION};
 use obs_detector::{Alert, DetectorBank, Severity, Verdict};
@@ -142,22 +142,6 @@ impl ErrorRateTransform {
             .json(&record);
         batch.windows += 1;
     }
-
-    /// Forgets the windows and the bank; with checkpoints, each partition is restored
-    /// before its next event is processed.
-    fn rebuild(&mut self) {
-        let live = RateLive {
-            windows: &mut self.windows,
-            bank: &self.detectors,
-        };
-        match &mut self.checkpoints {
-            Some(checkpoints) => checkpoints.rebalanced(live),
-            None => {
-                live.windows.clear();
-                lock(live.bank).clear();
-            }
-        }
-    }
 }
 
 /// The alert on `window` (of id `window_id`) when the detectors reached their warning
@@ -273,19 +257,24 @@ impl Transform for ErrorRateTransform {
     }
 
     /// Their events will be consumed again: the windows and the detectors must not count
-    /// them twice, so they are rebuilt as after a rebalance, each partition from its saved
-    /// states and the events since (with checkpoints off, they are forgotten as a restart
-    /// forgets them). What the batches saved or restored needs no taking back: the
-    /// rebuild forgets it all.
+    /// them twice, so they are forgotten and rebuilt as after a rebalance
+    /// ([`forget_discarded`]); what the batches saved or restored needs no taking back.
     fn discarded(&mut self, _batches: Vec<RateBatch>) {
-        self.rebuild();
+        let live = RateLive {
+            windows: &mut self.windows,
+            bank: &self.detectors,
+        };
+        forget_discarded(self.checkpoints.as_mut(), live);
     }
 
     /// A new assignment: with checkpoints, the windows and the bank are rebuilt,
     /// partition by partition; without, they are kept as they are.
     fn rebalanced(&mut self) {
-        if self.checkpoints.is_some() {
-            self.rebuild();
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.rebalanced(RateLive {
+                windows: &mut self.windows,
+                bank: &self.detectors,
+            });
         }
     }
 

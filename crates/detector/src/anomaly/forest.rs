@@ -12,10 +12,14 @@
 //! A service holds a forest per series and scores each record with a different one, so
 //! scoring waits on cache misses and the layout is compact. A node is 8 bytes: an f32
 //! split, a u16 feature and a u16 offset from the node to its left child, the right child
-//! being next to it. A tree's nodes are contiguous, root first, in breadth-first order so
-//! that the top levels every walk goes through share a few cache lines; a tree has at
-//! most 2ψ − 1 nodes, so u16 offsets cover ψ up to 32,768. An offset, rather than an index
-//! within the tree, lets a walk follow one cursor per tree and nothing else. A leaf splits
+//! being next to it. A tree's nodes are contiguous, from the start of a 64-byte line, in
+//! blocks that each lie within a line: the root with its children and grandchildren, then
+//! each pair of siblings with their children. A walk reads one line for the top three
+//! levels and one for every two below (4 at ψ = 128's height limit of 7, where
+//! breadth-first order reads one a level below the third); the lines' unused slots add a
+//! few per cent to the nodes. A tree has at most 2ψ − 1 nodes on at most about twice as
+//! many slots, so u16 offsets cover ψ up to 8,192. An offset, rather than an index within
+//! the tree, lets a walk follow one cursor per tree and nothing else. A leaf splits
 //! on a phantom feature, number `dims`, which is −∞ in every scored point, at its path
 //! length, and its offset is 0: a point never leaves a leaf, every walk takes exactly
 //! ⌈log2 ψ⌉ steps, and the node it ends on holds its path length, with no branch on "is
@@ -94,20 +98,40 @@ fn split_at(low: f32, high: f32, t: f64) -> f32 {
 /// An internal node sends a point `to_left + 1` nodes further when its `feature` is
 /// ≥ `value`, `to_left` nodes further otherwise. A leaf has `feature` = `dims`, the phantom
 /// feature at −∞, `value` = its path length and `to_left` = 0: a point stays on it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(C)]
 struct Node {
     value: f32,
     feature: u16,
     to_left: u16,
 }
 
+impl Node {
+    /// What fills a line's slots that no block took; no walk reaches it.
+    const FILLER: Node = Node {
+        value: 0.0,
+        feature: 0,
+        to_left: 0,
+    };
+}
+
+/// Nodes on a 64-byte cache line.
+const LINE_NODES: usize = 8;
+
+/// The forest's storage, one cache line at a time: a block of nodes placed within a line
+/// costs a walk one miss at most.
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(C, align(64))]
+struct Line([Node; LINE_NODES]);
+
 /// A trained forest over points of `dims` values.
 #[derive(Debug, Clone)]
 pub struct IsolationForest {
     dims: usize,
-    /// The trees' nodes, tree after tree.
-    nodes: Vec<Node>,
-    /// Where each tree starts in `nodes`: its root.
+    /// The trees' nodes, tree after tree, each from the start of a line (see
+    /// [`TrainingScratch::place_tree`]); node `i` is slot `i % 8` of line `i / 8`.
+    lines: Vec<Line>,
+    /// Where each tree's root is: a node number, at the start of a line.
     roots: Vec<usize>,
     /// Steps of every walk: the height limit ⌈log2 ψ⌉.
     height: usize,
@@ -116,15 +140,15 @@ pub struct IsolationForest {
 }
 
 impl IsolationForest {
-    /// Largest subsample: a tree of 2ψ − 1 nodes keeps its offsets within u16.
-    pub(crate) const MAX_SUBSAMPLE: usize = 1 << 15;
+    /// Largest subsample: a tree of 2ψ − 1 nodes on its lines keeps its offsets within u16.
+    pub(crate) const MAX_SUBSAMPLE: usize = 1 << 13;
     /// Most values per point: the phantom feature of a leaf, number `dims`, is a u16.
     pub(crate) const MAX_DIMS: usize = u16::MAX as usize;
 
     /// Grows `trees` trees on `rows`, a row-major matrix of points of `dims` values each,
     /// every tree on `min(subsample, points)` points drawn without replacement.
     /// Needs at least two points, all finite, `dims` up to 65,535 and `subsample` from 2 to
-    /// 32,768.
+    /// 8,192.
     pub fn fit(
         rows: &[f64],
         dims: usize,
@@ -176,7 +200,7 @@ impl IsolationForest {
         let mut forest = Self::untrained();
         let mut scratch = TrainingScratch::default();
         forest.refit_checked(&narrowed, dims, trees, subsample, rng, &mut scratch);
-        forest.nodes.shrink_to_fit();
+        forest.lines.shrink_to_fit();
         forest
     }
 
@@ -185,7 +209,7 @@ impl IsolationForest {
     pub(crate) fn untrained() -> Self {
         IsolationForest {
             dims: 0,
-            nodes: Vec::new(),
+            lines: Vec::new(),
             roots: Vec::new(),
             height: 0,
             normaliser: 0.0,
@@ -198,7 +222,8 @@ impl IsolationForest {
     /// retraining allocates nothing. Subsamples beyond
     /// [`MAX_SUBSAMPLE`](Self::MAX_SUBSAMPLE) are capped to it.
     ///
-    /// The trees take about 40 % of the 2ψ − 1 nodes each may need, and a service keeps a
+    /// The trees take under half of the 2ψ − 1 nodes each may need (an eighth of the lines
+    /// their worst case could take), and a service keeps a
     /// forest per series, so the node buffer is not kept at the worst case: it keeps what
     /// the trees used plus a margin (1/16 and one tree's worst case, several times the
     /// spread of the nodes a training uses), enough for the next training on similar data.
@@ -219,27 +244,39 @@ impl IsolationForest {
         self.dims = dims;
         self.height = (psi as f64).log2().ceil() as usize;
         self.normaliser = average_path_length(psi);
-        let tree_nodes = 2 * psi - 1;
-        self.nodes.clear();
+        let tree_lines = Self::tree_lines(psi);
+        self.lines.clear();
         self.roots.clear();
         self.roots.reserve_exact(trees);
         scratch.prepare(points, dims, psi);
         for _ in 0..trees {
-            if self.nodes.capacity() - self.nodes.len() < tree_nodes {
-                // Fewer than `trees` trees are grown, so this is at least one tree's worth.
-                self.nodes
-                    .reserve_exact(trees * tree_nodes - self.nodes.len());
+            if self.lines.capacity() - self.lines.len() < tree_lines {
+                // Fewer than `trees` trees are placed, so this is at least one tree's worth.
+                self.lines
+                    .reserve_exact(trees * tree_lines - self.lines.len());
             }
             scratch.draw_subsample(psi, rng);
-            self.roots.push(self.nodes.len());
-            scratch.grow_tree(&mut self.nodes, rows, dims, psi, self.height, rng);
+            scratch.grow_tree(rows, dims, psi, self.height, rng);
+            self.roots.push(self.lines.len() * LINE_NODES);
+            scratch.place_tree(&mut self.lines);
         }
         // Shrunk only when well beyond the margin, so that trainings that use a few more or
-        // fewer nodes than the last do not reallocate back and forth.
-        let margin = self.nodes.len() / 16 + tree_nodes;
-        if self.nodes.capacity() - self.nodes.len() > 2 * margin {
-            self.nodes.shrink_to(self.nodes.len() + margin);
+        // fewer lines than the last do not reallocate back and forth.
+        let margin = self.lines.len() / 16 + tree_lines;
+        if self.lines.capacity() - self.lines.len() > 2 * margin {
+            self.lines.shrink_to(self.lines.len() + margin);
         }
+    }
+
+    /// Most lines a tree grown on ψ points takes: at most 2ψ − 1 nodes, at least 4 on
+    /// each line but its first and its last (see [`TrainingScratch::place_tree`]).
+    fn tree_lines(psi: usize) -> usize {
+        (2 * psi - 1).div_ceil(4) + 1
+    }
+
+    /// The nodes, in order.
+    fn nodes(&self) -> &[Node] {
+        bytemuck::cast_slice(&self.lines)
     }
 
     /// Number of values per point.
@@ -292,6 +329,7 @@ impl IsolationForest {
     /// The sum over the trees of the path length of `point`, narrowed and followed by the
     /// phantom feature.
     fn total_path_length(&self, point: &[f32]) -> f64 {
+        let nodes = self.nodes();
         let mut total = 0.0;
         for roots in self.roots.chunks(LANES) {
             let mut at = [0usize; LANES];
@@ -299,14 +337,14 @@ impl IsolationForest {
             at.copy_from_slice(roots);
             for _ in 0..self.height {
                 for cursor in at.iter_mut() {
-                    let node = self.nodes[*cursor];
+                    let node = nodes[*cursor];
                     let right = point[usize::from(node.feature)] >= node.value;
                     *cursor += usize::from(node.to_left) + usize::from(right);
                 }
             }
             total += at
                 .iter()
-                .map(|&leaf| f64::from(self.nodes[leaf].value))
+                .map(|&leaf| f64::from(nodes[leaf].value))
                 .sum::<f64>();
         }
         total
@@ -314,7 +352,7 @@ impl IsolationForest {
 
     /// Upper bound of the heap bytes of a forest of this shape.
     pub(crate) fn bytes_for(trees: usize, subsample: usize) -> usize {
-        trees * (2 * subsample - 1) * std::mem::size_of::<Node>()
+        trees * Self::tree_lines(subsample) * std::mem::size_of::<Line>()
             + trees * std::mem::size_of::<usize>()
             + std::mem::size_of::<Self>()
     }
@@ -339,6 +377,12 @@ pub(crate) struct TrainingScratch {
     starts: Vec<usize>,
     /// One per node of the tree being grown, in the same order.
     spans: Vec<Span>,
+    /// The tree being grown, breadth first, before it is placed in the forest's lines.
+    tree: Vec<Node>,
+    /// Where each node of `tree` is placed: its slot from the tree's first line.
+    slots: Vec<u16>,
+    /// The blocks of `tree` waiting to be placed, in the order they were reached.
+    blocks: Vec<Block>,
 }
 
 impl Clone for TrainingScratch {
@@ -350,7 +394,18 @@ impl Clone for TrainingScratch {
 impl TrainingScratch {
     /// Upper bound of the heap bytes of a training on `points` points, subsample `psi`.
     pub(crate) fn bytes_for(points: usize, psi: usize) -> usize {
-        points * std::mem::size_of::<usize>() + (2 * psi - 1) * std::mem::size_of::<Span>()
+        let nodes = 2 * psi - 1;
+        points * std::mem::size_of::<usize>()
+            + nodes
+                * (std::mem::size_of::<Span>()
+                    + std::mem::size_of::<Node>()
+                    + std::mem::size_of::<u16>())
+            + Self::max_blocks(psi) * std::mem::size_of::<Block>()
+    }
+
+    /// Most blocks waiting at once: at most one per pair of nodes, and the root's.
+    fn max_blocks(psi: usize) -> usize {
+        psi
     }
 
     /// Sizes the buffers for a training, with capacities that stay within
@@ -361,6 +416,12 @@ impl TrainingScratch {
         self.starts.extend((0..points).map(|point| point * dims));
         self.spans.clear();
         self.spans.reserve_exact(2 * psi - 1);
+        self.tree.clear();
+        self.tree.reserve_exact(2 * psi - 1);
+        self.slots.clear();
+        self.slots.reserve_exact(2 * psi - 1);
+        self.blocks.clear();
+        self.blocks.reserve_exact(Self::max_blocks(psi));
     }
 
     /// Draws `psi` of the points without replacement into `starts[..psi]`: a partial
@@ -372,17 +433,17 @@ impl TrainingScratch {
         }
     }
 
-    /// Appends to `nodes` a tree grown on the subsample, breadth first: the nodes are made
-    /// in the order of `spans`, and a split appends its children to both.
+    /// Grows a tree on the subsample into `tree`, breadth first: the nodes are made in the
+    /// order of `spans`, and a split appends its children to both.
     fn grow_tree(
         &mut self,
-        nodes: &mut Vec<Node>,
         rows: &[f32],
         dims: usize,
         psi: usize,
         height: usize,
         rng: &mut ChaCha8Rng,
     ) {
+        self.tree.clear();
         self.spans.clear();
         self.spans.push(Span {
             start: 0,
@@ -435,9 +496,114 @@ impl TrainingScratch {
                     to_left: 0,
                 },
             };
-            nodes.push(node);
+            self.tree.push(node);
             at += 1;
         }
+    }
+
+    /// Appends the tree grown in `tree` to `lines`, from the start of a line, in blocks
+    /// that each lie within a line: the root with its children and grandchildren (up to 7
+    /// nodes), then each pair of siblings below with their children (up to 6). A walk
+    /// of height h then reads at most 1 + ⌈(h − 2) / 2⌉ lines, against one a level in
+    /// breadth-first order. The blocks are placed in the order they are reached; one
+    /// that does not fit in what is left of a line lets a later one that does go first,
+    /// and when none does, the line's rest is left empty. A block is placed after the
+    /// block of its parent, so offsets to children stay positive.
+    fn place_tree(&mut self, lines: &mut Vec<Line>) {
+        let tree = &self.tree;
+        self.slots.clear();
+        self.slots.resize(tree.len(), 0);
+        self.blocks.clear();
+        self.blocks.push(Block::of(tree, 0));
+        let mut slot = 0;
+        while !self.blocks.is_empty() {
+            let free = LINE_NODES - slot % LINE_NODES;
+            let fitting = self.blocks.iter().position(|b| usize::from(b.len) <= free);
+            let next = self.blocks.remove(fitting.unwrap_or_else(|| {
+                slot += free;
+                0
+            }));
+            for &node in next.nodes() {
+                self.slots[usize::from(node)] = slot as u16;
+                slot += 1;
+            }
+            for &node in next.bottom() {
+                if let Some(left) = left_child(tree, usize::from(node)) {
+                    self.blocks.push(Block::of(tree, left));
+                }
+            }
+        }
+        let first = lines.len();
+        lines.resize(
+            first + slot.div_ceil(LINE_NODES),
+            Line([Node::FILLER; LINE_NODES]),
+        );
+        for (i, node) in tree.iter().enumerate() {
+            let at = usize::from(self.slots[i]);
+            let to_left =
+                left_child(tree, i).map_or(0, |left| (usize::from(self.slots[left]) - at) as u16);
+            lines[first + at / LINE_NODES].0[at % LINE_NODES] = Node { to_left, ..*node };
+        }
+    }
+}
+
+/// The left child of internal node `at` of a tree in breadth-first order.
+fn left_child(tree: &[Node], at: usize) -> Option<usize> {
+    match tree[at].to_left {
+        0 => None,
+        offset => Some(at + usize::from(offset)),
+    }
+}
+
+/// Nodes of a tree placed together within a line, level by level: the root, its children
+/// and grandchildren; or a pair of siblings and their children. Node numbers are in the
+/// breadth-first tree.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    nodes: [u16; 7],
+    len: u8,
+    /// Where the bottom level starts in `nodes`: its children head the next blocks.
+    bottom: u8,
+}
+
+impl Block {
+    /// The block of the root (`head` 0), or of the pair `head`, `head + 1`.
+    fn of(tree: &[Node], head: usize) -> Block {
+        let mut block = Block {
+            nodes: [0; 7],
+            len: 0,
+            bottom: 0,
+        };
+        let (tops, levels) = if head == 0 { (1, 3) } else { (2, 2) };
+        for node in head..head + tops {
+            block.push(node);
+        }
+        let mut from = 0;
+        for _ in 1..levels {
+            let to = block.len;
+            for i in from..to {
+                if let Some(left) = left_child(tree, usize::from(block.nodes[usize::from(i)])) {
+                    block.push(left);
+                    block.push(left + 1);
+                }
+            }
+            from = to;
+        }
+        block.bottom = from;
+        block
+    }
+
+    fn push(&mut self, node: usize) {
+        self.nodes[usize::from(self.len)] = node as u16;
+        self.len += 1;
+    }
+
+    fn nodes(&self) -> &[u16] {
+        &self.nodes[..usize::from(self.len)]
+    }
+
+    fn bottom(&self) -> &[u16] {
+        &self.nodes[usize::from(self.bottom)..usize::from(self.len)]
     }
 }
 
@@ -499,20 +665,40 @@ mod tests {
         assert!(s > 0.0 && s <= 1.0);
     }
 
-    /// Tree `t`'s nodes.
+    /// Tree `t`'s slots, from its first line to the next tree's.
     fn tree(forest: &IsolationForest, t: usize) -> &[Node] {
+        let nodes = forest.nodes();
         let end = forest.roots.get(t + 1).copied();
-        &forest.nodes[forest.roots[t]..end.unwrap_or(forest.nodes.len())]
+        &nodes[forest.roots[t]..end.unwrap_or(nodes.len())]
     }
 
-    /// Every tree within 2ψ − 1 nodes, its internal nodes pointing past themselves to
-    /// children within the tree, its leaves to themselves.
+    /// The nodes of tree `t` a walk can reach, with their slots, root first.
+    fn reachable(forest: &IsolationForest, t: usize) -> Vec<(usize, Node)> {
+        let tree = tree(forest, t);
+        let mut found = vec![(0, tree[0])];
+        let mut next = 0;
+        while let Some(&(at, node)) = found.get(next) {
+            if node.to_left != 0 {
+                let left = at + usize::from(node.to_left);
+                found.extend([(left, tree[left]), (left + 1, tree[left + 1])]);
+            }
+            next += 1;
+        }
+        found
+    }
+
+    /// Every tree within 2ψ − 1 nodes on at most its share of lines, from the start of a
+    /// line; its internal nodes pointing past themselves to a pair of children on one line
+    /// within the tree, its leaves to themselves.
     fn assert_valid(forest: &IsolationForest, psi: usize) {
         assert_eq!(forest.roots[0], 0);
         for t in 0..forest.trees() {
+            assert_eq!(forest.roots[t] % LINE_NODES, 0, "tree {t} starts mid-line");
             let tree = tree(forest, t);
-            assert!(tree.len() < 2 * psi, "tree {t}: {} nodes", tree.len());
-            for (i, node) in tree.iter().enumerate() {
+            assert!(tree.len() <= IsolationForest::tree_lines(psi) * LINE_NODES);
+            let nodes = reachable(forest, t);
+            assert!(nodes.len() < 2 * psi, "tree {t}: {} nodes", nodes.len());
+            for (i, node) in nodes {
                 let left = i + usize::from(node.to_left);
                 assert!(node.value.is_finite(), "tree {t} node {i}: {node:?}");
                 if usize::from(node.feature) == forest.dims {
@@ -520,25 +706,31 @@ mod tests {
                 } else {
                     assert!(usize::from(node.feature) < forest.dims);
                     assert!(left > i && left + 1 < tree.len(), "tree {t} node {i}");
+                    assert_ne!(left % LINE_NODES, LINE_NODES - 1, "tree {t}: a split pair");
                 }
             }
         }
     }
 
-    /// The node each tree's walk of `point` ends on, tree by tree.
-    fn walk_ends(forest: &IsolationForest, point: &[f64]) -> Vec<Node> {
+    /// The slots a walk of `point` through `tree` (root at slot 0) goes through, root first.
+    fn walk(tree: &[Node], height: usize, point: &[f64]) -> Vec<usize> {
         let mut narrowed: Vec<f32> = point.iter().map(|&v| narrow(v)).collect();
         narrowed.push(f32::NEG_INFINITY);
+        let mut path = vec![0];
+        for _ in 0..height {
+            let node = tree[path[path.len() - 1]];
+            let right = narrowed[usize::from(node.feature)] >= node.value;
+            path.push(path[path.len() - 1] + usize::from(node.to_left) + usize::from(right));
+        }
+        path
+    }
+
+    /// The node each tree's walk of `point` ends on, tree by tree.
+    fn walk_ends(forest: &IsolationForest, point: &[f64]) -> Vec<Node> {
         (0..forest.trees())
             .map(|t| {
                 let tree = tree(forest, t);
-                let mut at = 0;
-                for _ in 0..forest.height {
-                    let node = tree[at];
-                    let right = narrowed[usize::from(node.feature)] >= node.value;
-                    at += usize::from(node.to_left) + usize::from(right);
-                }
-                tree[at]
+                tree[walk(tree, forest.height, point)[forest.height]]
             })
             .collect()
     }
@@ -548,6 +740,56 @@ mod tests {
         (0..points * dims)
             .map(|_| rng.random_range(-1.0..1.0))
             .collect()
+    }
+
+    /// How many lines each tree's walk of `point` reads, tree by tree.
+    fn lines_read(forest: &IsolationForest, point: &[f64]) -> Vec<usize> {
+        (0..forest.trees())
+            .map(|t| {
+                let mut lines = walk(tree(forest, t), forest.height, point);
+                lines.iter_mut().for_each(|at| *at /= LINE_NODES);
+                lines.dedup();
+                lines.len()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_walk_reads_a_line_for_the_top_three_levels_and_one_for_every_two_below() {
+        let (dims, psi) = (3, 256);
+        let rows = random_rows(1_000, dims, 21);
+        let forest = IsolationForest::fit(&rows, dims, 40, psi, 22).unwrap();
+        assert_valid(&forest, psi);
+        assert_eq!(forest.height, 8);
+        let most = 1 + (forest.height - 2).div_ceil(2);
+        let mut longest = 0;
+        for point in random_rows(200, dims, 23).chunks(dims) {
+            for read in lines_read(&forest, point) {
+                assert!(read <= most, "{read} lines for {point:?}");
+                longest = longest.max(read);
+            }
+        }
+        // In breadth-first order the deepest walks would read a line a level.
+        assert_eq!(longest, most);
+    }
+
+    #[test]
+    fn a_placed_tree_ends_every_walk_where_the_grown_one_does() {
+        for (dims, points, seed) in [(1, 40, 31), (3, 700, 32), (6, 300, 33)] {
+            let rows: Vec<f32> = random_rows(points, dims, seed)
+                .iter()
+                .map(|&v| narrow(v))
+                .collect();
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (mut forest, mut scratch) =
+                (IsolationForest::untrained(), TrainingScratch::default());
+            forest.refit_checked(&rows, dims, 1, 256, &mut rng, &mut scratch);
+            let grown = &scratch.tree;
+            for point in random_rows(100, dims, seed + 1).chunks(dims) {
+                let at = walk(grown, forest.height, point)[forest.height];
+                assert_eq!(walk_ends(&forest, point), [grown[at]], "{point:?}");
+            }
+        }
     }
 
     #[test]
@@ -610,14 +852,15 @@ mod tests {
     fn neighbouring_f32_values_are_isolated_by_every_tree() {
         let rows = [1.0, f64::from(step_up(1.0, 1))];
         let forest = IsolationForest::fit(&rows, 1, 50, 256, 4).unwrap();
-        // A root split and two leaves of one point at depth 1 per tree.
-        assert_eq!(forest.nodes.len(), 3 * 50);
+        // A root split and two leaves of one point at depth 1 per tree, a line each.
+        assert_eq!(forest.lines.len(), 50);
+        assert!((0..50).all(|t| reachable(&forest, t).len() == 3));
         for point in rows {
             assert!((forest.score(&[point]).unwrap() - 0.5).abs() < 1e-6);
         }
         // Values that only f64 tells apart are one point to the forest.
         let forest = IsolationForest::fit(&[1.0, 1.0 + 1e-12], 1, 50, 256, 4).unwrap();
-        assert_eq!(forest.nodes.len(), 50);
+        assert!((0..50).all(|t| reachable(&forest, t).len() == 1));
     }
 
     #[test]
@@ -633,16 +876,19 @@ mod tests {
             let fresh = IsolationForest::fit_checked(&rows, 2, 20, 256, &mut fresh_rng);
             forest.refit_checked(&narrowed, 2, 20, 256, &mut rng, &mut scratch);
             assert_eq!(rng, fresh_rng);
-            assert_eq!(forest.nodes, fresh.nodes);
+            assert_eq!(forest.lines, fresh.lines);
             assert_eq!(forest.roots, fresh.roots);
             assert_eq!((forest.dims, forest.height), (fresh.dims, fresh.height));
             assert_eq!(forest.normaliser, fresh.normaliser);
             assert_eq!(forest.score(&[0.1, 0.9]), fresh.score(&[0.1, 0.9]));
             buffers.push((
-                forest.nodes.as_ptr(),
-                forest.roots.as_ptr(),
-                scratch.starts.as_ptr(),
-                scratch.spans.as_ptr(),
+                (forest.lines.as_ptr(), forest.roots.as_ptr()),
+                (scratch.starts.as_ptr(), scratch.spans.as_ptr()),
+                (
+                    scratch.tree.as_ptr(),
+                    scratch.slots.as_ptr(),
+                    scratch.blocks.as_ptr(),
+                ),
             ));
         }
         assert_eq!(buffers[1], buffers[0], "a retraining allocated");
@@ -664,12 +910,15 @@ mod tests {
             let rows = &rows[..points * dims];
             forest.refit_checked(rows, dims, trees, 256, &mut rng, &mut scratch);
             assert_valid(&forest, points.min(256));
-            let held = forest.nodes.capacity() * std::mem::size_of::<Node>()
+            let held = forest.lines.capacity() * std::mem::size_of::<Line>()
                 + forest.roots.capacity() * std::mem::size_of::<usize>()
                 + std::mem::size_of::<IsolationForest>();
             assert!(held <= IsolationForest::bytes_for(trees, 256), "{points}");
             let scratch_held = scratch.starts.capacity() * std::mem::size_of::<usize>()
-                + scratch.spans.capacity() * std::mem::size_of::<Span>();
+                + scratch.spans.capacity() * std::mem::size_of::<Span>()
+                + scratch.tree.capacity() * std::mem::size_of::<Node>()
+                + scratch.slots.capacity() * std::mem::size_of::<u16>()
+                + scratch.blocks.capacity() * std::mem::size_of::<Block>();
             assert!(scratch_held <= TrainingScratch::bytes_for(window, 256));
         }
     }
@@ -681,20 +930,21 @@ mod tests {
             .iter()
             .map(|&v| narrow(v))
             .collect();
-        let worst = trees * (2 * 256 - 1);
+        let tree_lines = IsolationForest::tree_lines(256);
+        let worst = trees * tree_lines;
         let mut rng = ChaCha8Rng::seed_from_u64(12);
         let mut scratch = TrainingScratch::default();
         let mut forest = IsolationForest::untrained();
         forest.refit_checked(&rows, dims, trees, 256, &mut rng, &mut scratch);
-        let used = forest.nodes.len();
+        let used = forest.lines.len();
         assert!(used < worst / 2, "{used} of {worst}");
-        let capacity = forest.nodes.capacity();
-        assert!((used + 511..=used + used / 16 + 511).contains(&capacity));
+        let capacity = forest.lines.capacity();
+        assert!((used + tree_lines..=used + used / 16 + tree_lines).contains(&capacity));
         // Retrainings on similar data fit in it.
-        let buffer = forest.nodes.as_ptr();
+        let buffer = forest.lines.as_ptr();
         for _ in 0..5 {
             forest.refit_checked(&rows, dims, trees, 256, &mut rng, &mut scratch);
-            assert_eq!(forest.nodes.as_ptr(), buffer, "a retraining reallocated");
+            assert_eq!(forest.lines.as_ptr(), buffer, "a retraining reallocated");
         }
         // A forest of smaller trees gives back what it does not need, and is the forest a
         // fresh fit would grow.
@@ -703,15 +953,15 @@ mod tests {
         forest.refit_checked(small_rows, dims, trees, 256, &mut rng, &mut scratch);
         let wide: Vec<f64> = small_rows.iter().map(|&v| f64::from(v)).collect();
         let fresh = IsolationForest::fit_checked(&wide, dims, trees, 256, &mut fresh_rng);
-        assert_eq!(forest.nodes, fresh.nodes);
-        let used = forest.nodes.len();
-        assert!(forest.nodes.capacity() <= used + used / 16 + 31);
+        assert_eq!(forest.lines, fresh.lines);
+        let used = forest.lines.len();
+        assert!(forest.lines.capacity() <= used + used / 16 + IsolationForest::tree_lines(16));
     }
 
     #[test]
     fn constant_data_gives_one_leaf_per_tree() {
         let forest = IsolationForest::fit(&[3.0; 20], 2, 10, 256, 1).unwrap();
-        assert_eq!(forest.nodes.len(), 10);
+        assert!((0..10).all(|t| reachable(&forest, t).len() == 1));
         assert_eq!(forest.height, 4);
         // Every point lands in the root leaf of 10 points: h = c(10) = c(ψ), s = 0.5 (up to
         // the f32 of the leaf's path length).

@@ -12,6 +12,7 @@
 # processing's error-rate stage has committed them too; 0 is the benchmark of runs alone.
 # The three phases are one fleet's stream (seed 1), each its own part of it, so no record
 # id repeats: standardization would drop a repeat as a duplicate (it says how many).
+# BENCH_COMPANIES (4): companies of the generated fleet; 4 run 92 series, 10 run 167, 11 run 189.
 # BENCH_PROCESSING_ENV: settings for processing alone (VAR=value …), e.g.
 # OBS_CHECKPOINT__ENABLED=false.
 set -euo pipefail
@@ -20,6 +21,7 @@ cd "$ROOT"
 N="${BENCH_RECORDS:-1000000}"
 WARMUP="${BENCH_WARMUP:-100000}"
 EVENTS="${BENCH_LOG_EVENTS_PER_RUN:-1}"
+COMPANIES="${BENCH_COMPANIES:-4}"
 RUN="e2e-$(date +%s)"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" RUST_LOG=warn
 source scripts/bench-topics.sh
@@ -103,7 +105,7 @@ wait_for() {
   echo "bench: timed out with $runs of $1 runs and $events of $2 log events committed" >&2
   exit 1
 }
-posts=(--log-events-per-run "$EVENTS")
+posts=(--log-events-per-run "$EVENTS" --companies "$COMPANIES")
 
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }

@@ -71,8 +71,15 @@ pub fn samples(config: &GeneratorConfig) -> Samples {
 /// that need volume: as many hours as it takes, the first ones identical to
 /// [`generate`] with the same seed.
 pub fn records(seed: u64, n: usize) -> impl Iterator<Item = RawRecord> {
+    records_of_fleet(seed, GeneratorConfig::default().companies, n)
+}
+
+/// [`records`] of a fleet of `companies` companies (the default has 4): a larger fleet
+/// has more series, each running as often.
+pub fn records_of_fleet(seed: u64, companies: usize, n: usize) -> impl Iterator<Item = RawRecord> {
     let config = GeneratorConfig {
         seed,
+        companies,
         ..GeneratorConfig::default()
     };
     Samples::new(config, None)

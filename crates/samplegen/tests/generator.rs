@@ -6,8 +6,8 @@
 
 use obs_records::{RawRecord, Status};
 use obs_samplegen::{
-    generate, records, write_labels, write_records, AnomalyKind, GeneratorConfig, Label, Sample,
-    Summary,
+    generate, records, records_of_fleet, write_labels, write_records, AnomalyKind, GeneratorConfig,
+    Label, Sample, Summary,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -339,6 +339,23 @@ fn records_gives_n_valid_records_extending_generate() {
     assert!(many
         .iter()
         .all(|r| RawRecord::parse(&r.to_json_bytes()).as_ref() == Ok(r)));
+}
+
+#[test]
+fn a_larger_fleet_runs_more_series_and_the_default_one_is_records() {
+    let series = |records: &[RawRecord]| {
+        records
+            .iter()
+            .map(RawRecord::series_key)
+            .collect::<HashSet<_>>()
+            .len()
+    };
+    let default: Vec<RawRecord> = records(1, 20_000).collect();
+    assert_eq!(records_of_fleet(1, 4, 20_000).collect::<Vec<_>>(), default);
+    // The counts `make bench-e2e` states for BENCH_COMPANIES.
+    assert_eq!(series(&default), 92);
+    let larger: Vec<RawRecord> = records_of_fleet(1, 11, 20_000).collect();
+    assert_eq!(series(&larger), 189);
 }
 
 #[test]

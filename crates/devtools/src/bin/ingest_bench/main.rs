@@ -1,9 +1,9 @@
 //! Ingestion throughput against a running service and a real broker.
 //!
 //! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]
-//! [--skip N] [--rate RECORDS_PER_S] [--log-events-per-run K] [--log-events-only]` posts
-//! NDJSON batches (generated records, after the first `skip` of the seed's stream, prepared
-//! before the clock starts) to `/ingest/batch` from `concurrency` concurrent clients and
+//! [--companies N] [--skip N] [--rate RECORDS_PER_S] [--log-events-per-run K]
+//! [--log-events-only]` posts NDJSON batches (generated records of a fleet of `companies`
+//! companies, after the first `skip` of the seed's stream, prepared before the clock starts) to `/ingest/batch` from `concurrency` concurrent clients and
 //! reports records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202)
 //! and request latency. With `--rate`, batches are paced to that many records per second.
 //! With `--log-events-per-run K`, each batch of runs is followed by a batch of K
@@ -24,6 +24,8 @@ struct Args {
     batch_size: usize,
     concurrency: usize,
     seed: u64,
+    /// Companies of the generated fleet (the default fleet's 4 run 92 series).
+    companies: usize,
     /// Records of the seed's stream left out before the first posted one: another part of
     /// the same fleet's history.
     skip: usize,
@@ -33,7 +35,7 @@ struct Args {
     log_events_only: bool,
 }
 
-const USAGE: &str = "usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N] [--skip N] [--rate RECORDS_PER_S] [--log-events-per-run K] [--log-events-only]";
+const USAGE: &str = "usage: ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N] [--companies N] [--skip N] [--rate RECORDS_PER_S] [--log-events-per-run K] [--log-events-only]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
@@ -42,6 +44,7 @@ fn parse_args() -> anyhow::Result<Args> {
         batch_size: 1000,
         concurrency: 4,
         seed: 42,
+        companies: 4,
         skip: 0,
         rate: None,
         log_events_per_run: 0,
@@ -56,6 +59,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--batch-size" => args.batch_size = value()?.parse().context("--batch-size")?,
             "--concurrency" => args.concurrency = value()?.parse().context("--concurrency")?,
             "--seed" => args.seed = value()?.parse().context("--seed")?,
+            "--companies" => args.companies = value()?.parse().context("--companies")?,
             "--skip" => args.skip = value()?.parse().context("--skip")?,
             "--rate" => args.rate = Some(value()?.parse().context("--rate")?),
             "--log-events-per-run" => {
@@ -69,8 +73,8 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
-    if args.batches == 0 || args.batch_size == 0 || args.concurrency == 0 {
-        bail!("--batches, --batch-size and --concurrency must be > 0");
+    if args.batches == 0 || args.batch_size == 0 || args.concurrency == 0 || args.companies == 0 {
+        bail!("--batches, --batch-size, --concurrency and --companies must be > 0");
     }
     if args.log_events_only && args.log_events_per_run == 0 {
         bail!("--log-events-only needs --log-events-per-run > 0");
@@ -116,8 +120,12 @@ struct Batch {
 /// Every batch to post, in posting order: each batch of runs, then its log events.
 fn prepare(args: &Args) -> anyhow::Result<Vec<Batch>> {
     // Distinct records for every batch, so record ids never repeat within a run.
-    let mut records = obs_samplegen::records(args.seed, args.skip + args.batches * args.batch_size)
-        .skip(args.skip);
+    let mut records = obs_samplegen::records_of_fleet(
+        args.seed,
+        args.companies,
+        args.skip + args.batches * args.batch_size,
+    )
+    .skip(args.skip);
     let mut events = LogEventWriter::new(args.log_events_per_run);
     let mut batches = Vec::new();
     for slot in 0..args.batches {

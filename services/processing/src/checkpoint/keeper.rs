@@ -39,9 +39,8 @@ pub struct CheckpointBatch {
 /// at a restart. Aborts are rare, and this spares every record an undo log.
 pub fn forget_discarded<K: Checkpointed>(
     checkpoints: Option<&mut Checkpoints<K>>,
-    live: K::Live<'_>,
+    mut live: K::Live<'_>,
 ) {
-    let mut live = live;
     match checkpoints {
         Some(checkpoints) => checkpoints.rebalanced(live),
         None => K::clear(&mut live),
@@ -165,8 +164,7 @@ impl<K: Checkpointed> Checkpoints<K> {
 
     /// A new assignment, or batches that will not commit: every key is forgotten, and each
     /// partition is restored from what was committed before its next record is processed.
-    pub fn rebalanced(&mut self, live: K::Live<'_>) {
-        let mut live = live;
+    pub fn rebalanced(&mut self, mut live: K::Live<'_>) {
         K::clear(&mut live);
         self.schedule.clear();
     }

@@ -3,9 +3,10 @@
 //! `ingest-bench [--url URL] [--batches N] [--batch-size N] [--concurrency N] [--seed N]
 //! [--companies N] [--skip N] [--rate RECORDS_PER_S] [--log-events-per-run K]
 //! [--log-events-only]` posts NDJSON batches (generated records of a fleet of `companies`
-//! companies, after the first `skip` of the seed's stream, prepared before the clock starts) to `/ingest/batch` from `concurrency` concurrent clients and
-//! reports records/s (each batch counted only once Kafka acknowledged it, i.e. on its 202)
-//! and request latency. With `--rate`, batches are paced to that many records per second.
+//! companies, after the first `skip` of the seed's stream, prepared before the clock
+//! starts) to `/ingest/batch` from `concurrency` concurrent clients and reports records/s
+//! (each batch counted only once Kafka acknowledged it, i.e. on its 202) and request
+//! latency. With `--rate`, batches are paced to that many records per second.
 //! With `--log-events-per-run K`, each batch of runs is followed by a batch of K
 //! application log events about those runs for `/log` (see [`log_events`]), paced with it,
 //! and events/s are reported too; `--log-events-only` posts the events alone.

@@ -15,6 +15,8 @@
 # BENCH_COMPANIES (4): companies of the generated fleet; 4 run 92 series, 10 run 167, 11 run 189.
 # BENCH_PROCESSING_ENV: settings for processing alone (VAR=value …), e.g.
 # OBS_CHECKPOINT__ENABLED=false.
+# BENCH_PROCESSING_ROLES=split: processing as two instances, one running the stages
+# (`processing`, port 18103) and one the views (`views`, port 18104), instead of one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -44,16 +46,30 @@ stop_services() {
 }
 trap stop_services EXIT
 trap 'stop_services; exit 130' INT TERM
-declare -A port=([ingestion]=18101 [standardization]=18102 [processing]=18103)
+declare -A port=([ingestion]=18101 [standardization]=18102 [processing]=18103 [views]=18104)
+services=(ingestion standardization processing)
+processing_role=()
+if [[ "${BENCH_PROCESSING_ROLES:-all}" == split ]]; then
+  services+=(views)
+  processing_role=(OBS_ROLE=stages)
+elif [[ "${BENCH_PROCESSING_ROLES:-all}" != all ]]; then
+  echo "bench: BENCH_PROCESSING_ROLES is all or split, not ${BENCH_PROCESSING_ROLES}" >&2
+  exit 2
+fi
 OBS_HTTP__LISTEN="127.0.0.1:${port[ingestion]}" target/release/ingestion >.demo/bench-ingestion.log 2>&1 &
 pids+=($!); pid_ingestion=$!
-for service in standardization processing; do
+for service in "${services[@]:1}"; do
   # BENCH_PROCESSING_ENV: settings of processing alone (VAR=value …; the other services
   # refuse keys that are not theirs), e.g. OBS_CHECKPOINT__ENABLED=false.
-  extra=()
-  [[ $service == processing ]] && read -ra extra <<<"${BENCH_PROCESSING_ENV:-}"
-  env "${extra[@]}" OBS_HTTP__LISTEN="127.0.0.1:${port[$service]}" OBS_STAGE__GROUP_ID="$RUN-$service" \
-    OBS_STAGE__TRANSACTIONAL_ID="$RUN-$service" target/release/$service >".demo/bench-$service.log" 2>&1 &
+  extra=() binary=$service
+  [[ $service == processing ]] && extra+=("${processing_role[@]}")
+  [[ $service == views ]] && extra+=(OBS_ROLE=views) binary=processing
+  if [[ $binary == processing ]]; then
+    read -ra settings <<<"${BENCH_PROCESSING_ENV:-}"
+    extra+=("${settings[@]}")
+  fi
+  env "${extra[@]}" OBS_HTTP__LISTEN="127.0.0.1:${port[$service]}" OBS_STAGE__GROUP_ID="$RUN-$binary" \
+    OBS_STAGE__TRANSACTIONAL_ID="$RUN-$service" target/release/$binary >".demo/bench-$service.log" 2>&1 &
   pids+=($!)
   declare "pid_$service=$!"
 done
@@ -61,7 +77,7 @@ done
 # transactional producer create Kafka's internal topics (seconds). Latency is measured once
 # every loop of both stages (runs, log events, incident signals) has initialized its
 # transactions and been assigned its partitions, and processing's views have caught up.
-for service in ingestion standardization processing; do
+for service in "${services[@]}"; do
   ready=0
   for _ in $(seq 1 1200); do
     if curl -fsS "http://127.0.0.1:${port[$service]}/health/ready" >/dev/null 2>&1; then ready=1; break; fi
@@ -121,7 +137,7 @@ if (( WARMUP > 0 )); then
 fi
 curl -fsS "http://127.0.0.1:${port[processing]}/metrics" >.demo/bench-warmup-metrics.txt
 declare -A cpu_start
-for service in ingestion standardization processing; do
+for service in "${services[@]}"; do
   pid_var="pid_$service"
   cpu_start[$service]=$(cpu_seconds ${!pid_var})
 done
@@ -194,12 +210,12 @@ fi
 # run (VmHWM), and at rest 3 s later, once each service has trimmed its heap after the
 # burst (obs_service::heap).
 declare -A rss_end
-for service in ingestion standardization processing; do
+for service in "${services[@]}"; do
   pid_var="pid_$service"
   rss_end[$service]=$(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f", $1/1024}')
 done
 sleep 3
-for service in ingestion standardization processing; do
+for service in "${services[@]}"; do
   pid_var="pid_$service"
   peak=$(awk '/^VmHWM/ { printf "%.1f", $2/1024 }' /proc/${!pid_var}/status)
   rest=$(ps -o rss= -p ${!pid_var} | awk '{printf "%.1f", $1/1024}')
@@ -208,7 +224,7 @@ for service in ingestion standardization processing; do
 done
 # Where each service's CPU went, by thread (named by the services; librdkafka's are
 # rdk:*), over the whole life of the process, the six busiest.
-for service in ingestion standardization processing; do
+for service in "${services[@]}"; do
   pid_var="pid_$service"
   for task in /proc/${!pid_var}/task/*; do
     awk -v hz="$(getconf CLK_TCK)" '{ match($0, /\(.*\)/); name = substr($0, RSTART + 1, RLENGTH - 2)

@@ -7,12 +7,13 @@
 //!   its partitions, the views have caught up): the service does its job now. A service that
 //!   is live but not ready says why, and gets there by itself.
 
+use crate::running::Running;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use obs_kafka::{BrokerStatus, StageStatus};
+use obs_kafka::{BrokerStatus, StageHandle};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -95,6 +96,21 @@ impl HealthReport {
         self.with(name, Probe::Ready, ready)
     }
 
+    /// A stage loop: live (`loop_check`) while it runs, ready (`partitions_check`) once it
+    /// has initialized its transactions and been assigned its partitions.
+    pub fn with_stage(
+        self,
+        loop_check: &'static str,
+        partitions_check: &'static str,
+        stage: &Running<StageHandle>,
+    ) -> Self {
+        let ready = stage
+            .map(StageHandle::status)
+            .map_or_else(|| Err("the loop has not started".into()), |s| s.readiness());
+        self.with_check(loop_check, stage.is(StageHandle::is_running))
+            .with_readiness(partitions_check, ready)
+    }
+
     fn with(mut self, name: &'static str, probe: Probe, result: Result<(), String>) -> Self {
         let (ok, reason) = match result {
             Ok(()) => (true, None),
@@ -143,11 +159,6 @@ impl HealthReport {
         };
         (status, Json(self)).into_response()
     }
-}
-
-/// Readiness of a stage loop: started, transactions initialized, partitions assigned.
-pub fn stage_readiness(status: Option<StageStatus>) -> Result<(), String> {
-    status.map_or_else(|| Err("the loop has not started".into()), |s| s.readiness())
 }
 
 /// `/health` (the summary: 200 when ready, else 503 with the reasons), `/health/live` and

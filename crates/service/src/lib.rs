@@ -82,7 +82,7 @@ where
     }
 }
 pub use content_type::{ApplicationJson, ContentType, MediaTypes};
-pub use health::{health_routes, stage_readiness, HealthReport, Probe};
+pub use health::{health_routes, HealthReport, Probe};
 pub use http::ApiError;
 pub use path::PathParams;
 pub use query::{FromQuery, QueryParams, StrictQuery};

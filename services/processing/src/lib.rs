@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod logs;
 mod recovery;
 mod retrain;
+mod role;
 mod status;
 pub mod trace;
 mod transform;
@@ -40,11 +41,10 @@ use obs_kafka::{spawn_stage, AckedProducer, BrokerProbe, StageHandle, StageMetri
 use obs_service::auth::{self, Auth};
 use obs_service::dead_letter_replay::{self, ReplayApi};
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
-use obs_service::{
-    stage_readiness, ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery,
-};
+use obs_service::{ApiError, FromQuery, HealthReport, Metrics, QueryParams, Running, StrictQuery};
 use recovery::RecoveryTracker;
 use retrain::{Retrainer, Scope};
+pub use role::Role;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 pub use transform::{ProcessTransform, ProcessingMetrics, STAGE};
@@ -180,8 +180,21 @@ impl AppState {
         }))
     }
 
-    /// Starts the consume-transform-produce loop and the analytics reader.
+    /// Starts what the instance's role runs: the stages, the views' followers, or both.
     pub fn start(&self) -> anyhow::Result<()> {
+        let role = self.config.role;
+        tracing::info!(?role, "starting processing's loops");
+        if role.runs_stages() {
+            self.start_stages()?;
+        }
+        if role.serves_views() {
+            self.start_views()?;
+        }
+        Ok(())
+    }
+
+    /// The run stage with its checkpoints, the incident stage and the error-rate stage.
+    fn start_stages(&self) -> anyhow::Result<()> {
         let c = &self.config;
         let checkpoints = checkpoint::Checkpoints::start(
             &c.checkpoint,
@@ -204,14 +217,41 @@ impl AppState {
         let stage_metrics =
             StageMetrics::register(self.registry.registry(), self.registry.errors(), "runs")
                 .context("registering stage metrics")?;
-        let stage = spawn_stage(
+        self.stage.set(spawn_stage(
             &c.kafka,
             STAGE,
             &c.topics.standardized_logs.name,
             &c.stage,
             transform,
             stage_metrics,
-        )?;
+        )?);
+        self.incident_stage.set(spawn_stage(
+            &c.kafka,
+            INCIDENT_STAGE,
+            &c.topics.incident_signals.name,
+            &c.incident_stage(),
+            IncidentTransform::new(
+                IncidentBook::new(c.incidents.rules.clone()),
+                &c.kafka,
+                &c.topics,
+                self.incident_metrics.clone(),
+                self.registry.errors().clone(),
+            ),
+            StageMetrics::register(
+                self.registry.registry(),
+                self.registry.errors(),
+                "incident_signals",
+            )
+            .context("registering the incident stage's metrics")?,
+        )?);
+        self.logs
+            .start_stage(&c.kafka, &c.topics, &c.stage, &c.checkpoint, &self.registry)
+    }
+
+    /// The followers of what the stages wrote: the analytics view and the trace index, the
+    /// incident view and its notifier, the log index.
+    fn start_views(&self) -> anyhow::Result<()> {
+        let c = &self.config;
         let analytics = AnalyticsSink::new(
             &c.topics,
             self.view.clone(),
@@ -234,59 +274,34 @@ impl AppState {
             ],
             self.views_ignored.with_label_values(&["trace"]),
         ));
-        let reader = views::spawn_views_reader(
+        self.reader.set(views::spawn_views_reader(
             &c.kafka,
             analytics,
             trace,
             Duration::from_millis(c.analytics.partition_check_ms).min(self.trace.partition_check()),
             self.registry.errors(),
-        )?;
-        let notifier = alertmanager::spawn_notifier(
+        )?);
+        if let Some(notifier) = alertmanager::spawn_notifier(
             &c.alertmanager,
             self.incidents.view.clone(),
             &self.registry,
             &tokio::runtime::Handle::try_current()
                 .context("the incident notifier needs a Tokio runtime")?,
-        )?;
-        let incident_stage = spawn_stage(
-            &c.kafka,
-            INCIDENT_STAGE,
-            &c.topics.incident_signals.name,
-            &c.incident_stage(),
-            IncidentTransform::new(
-                IncidentBook::new(c.incidents.rules.clone()),
-                &c.kafka,
-                &c.topics,
-                self.incident_metrics.clone(),
-                self.registry.errors().clone(),
-            ),
-            StageMetrics::register(
-                self.registry.registry(),
-                self.registry.errors(),
-                "incident_signals",
-            )
-            .context("registering the incident stage's metrics")?,
-        )?;
-        let incident_reader = incidents::spawn_incident_reader(
+        )? {
+            self.notifier.set(notifier);
+        }
+        self.incident_reader.set(incidents::spawn_incident_reader(
             &c.kafka,
             &c.topics.incidents.name,
             self.incidents.view.clone(),
             self.incident_metrics.clone(),
             self.registry.errors(),
-        )?;
-        self.logs
-            .start(&c.kafka, &c.topics, &c.stage, &c.checkpoint, &self.registry)?;
-        self.stage.set(stage);
-        self.reader.set(reader);
-        self.incident_stage.set(incident_stage);
-        self.incident_reader.set(incident_reader);
-        if let Some(notifier) = notifier {
-            self.notifier.set(notifier);
-        }
-        Ok(())
+        )?);
+        self.logs.start_reader(&c.kafka, &c.topics, &self.registry)
     }
 
-    /// Stops the loop after it committed its batch in flight, and the reader (blocking).
+    /// Stops the stages after they committed their batches in flight, and the readers
+    /// (blocking).
     pub fn stop(&self) -> anyhow::Result<()> {
         for stage in [self.stage.take(), self.incident_stage.take()]
             .into_iter()
@@ -316,46 +331,77 @@ impl AppState {
     }
 }
 
-/// The service's routes (analytics included), with the shared layers.
-/// Each group declares the scope of its keys (the health probes, `/metrics` and the
-/// console's pages are open).
+/// The routes of the instance's role, with the shared layers: `/status` always; the
+/// detector's and dead-letter replay's with the stages; the analytics, log, incident and
+/// trace APIs and the console with the views. Each group declares the scope of its keys
+/// (the health probes, `/metrics` and the console's pages are open).
 pub fn router(state: Arc<AppState>) -> Router {
     let keys = &state.auth;
-    let (routes, document) = OpenApiRouter::new()
-        .merge(
-            OpenApiRouter::new()
-                .routes(routes!(status))
-                .require_scope(keys, auth::Scope::Read),
-        )
-        .merge(
+    let role = state.config.role;
+    let local = OpenApiRouter::new()
+        .routes(routes!(status))
+        .require_scope(keys, auth::Scope::Read);
+    let local = if role.runs_stages() {
+        local.merge(
             OpenApiRouter::new()
                 .routes(routes!(retrain))
                 .require_scope(keys, auth::Scope::Operate),
         )
-        .with_state(state.clone())
-        .merge(analytics::router(state.view.clone()).require_scope(keys, auth::Scope::Read))
-        .merge(state.logs.router().require_scope(keys, auth::Scope::Read))
-        .merge(incidents::router(state.incidents.clone(), keys))
-        .merge(dead_letter_replay::router(state.replay.clone(), keys))
-        .merge(state.trace.router().require_scope(keys, auth::Scope::Read))
-        .merge(console::router(
-            console::ConsoleApi {
-                config: state.config.console.clone(),
-                analytics: state.view.clone(),
-                incidents: state.incidents.view.clone(),
-                local: state.clone(),
-                metrics: state.registry.clone(),
-            },
-            keys,
-        ))
-        .split_for_parts();
+    } else {
+        local
+    };
+    let mut api = local.with_state(state.clone());
+    if role.runs_stages() {
+        api = api.merge(dead_letter_replay::router(state.replay.clone(), keys));
+    }
+    if role.serves_views() {
+        api = api
+            .merge(analytics::router(state.view.clone()).require_scope(keys, auth::Scope::Read))
+            .merge(state.logs.router().require_scope(keys, auth::Scope::Read))
+            .merge(incidents::router(state.incidents.clone(), keys))
+            .merge(state.trace.router().require_scope(keys, auth::Scope::Read))
+            .merge(console::router(
+                console::ConsoleApi {
+                    config: state.config.console.clone(),
+                    analytics: state.view.clone(),
+                    incidents: state.incidents.view.clone(),
+                    local: state.clone(),
+                    metrics: state.registry.clone(),
+                },
+                keys,
+            ));
+    }
+    let (routes, document) = api.split_for_parts();
     let routes = routes.merge(obs_service::health_routes(health).with_state(state.clone()));
     obs_service::openapi::finish(SERVICE, routes, document, &state.registry)
 }
 
-/// Live while its loops run; ready once the stage has its partitions and the analytics
-/// view has caught up with what was published before start.
+/// Live while the loops of its role run; ready once the stages have their partitions and
+/// the analytics and incident views have caught up with what was published before start.
 fn health(state: &AppState) -> HealthReport {
+    let role = state.config.role;
+    let report = state
+        .logs
+        .health(HealthReport::new(SERVICE, state.probe.status()), role);
+    let report = if role.runs_stages() {
+        report
+            .with_stage("stage_loop", "stage_partitions", &state.stage)
+            .with_check(
+                "incident_stage_loop",
+                state.incident_stage.is(StageHandle::is_running),
+            )
+    } else {
+        report
+    };
+    if role.serves_views() {
+        views_health(state, report)
+    } else {
+        report
+    }
+}
+
+/// `report` with the views' followers and notifier, and whether the views caught up.
+fn views_health(state: &AppState, report: HealthReport) -> HealthReport {
     let reader = state.reader.map(FollowerHandle::status);
     let view = match &reader {
         Some(status) if status.caught_up => Ok(()),
@@ -367,20 +413,9 @@ fn health(state: &AppState) -> HealthReport {
         )),
         None => Err("the analytics reader has not started".into()),
     };
-    let report = state
-        .logs
-        .health(HealthReport::new(SERVICE, state.probe.status()))
-        .with_check("stage_loop", state.stage.is(StageHandle::is_running))
+    let report = report
         .with_check("views_reader", state.reader.is(FollowerHandle::is_running))
-        .with_readiness(
-            "stage_partitions",
-            stage_readiness(state.stage.map(StageHandle::status)),
-        )
         .with_readiness("analytics_view", view)
-        .with_check(
-            "incident_stage_loop",
-            state.incident_stage.is(StageHandle::is_running),
-        )
         .with_check(
             "incident_reader",
             state.incident_reader.is(FollowerHandle::is_running),
@@ -425,6 +460,7 @@ fn status_report(state: &AppState) -> status::Status {
     status::Status {
         service: SERVICE,
         version: env!("CARGO_PKG_VERSION"),
+        role: state.config.role,
         started_at: state.started_at,
         kafka: status::KafkaStatus {
             bootstrap_servers: state.config.kafka.bootstrap_servers.clone(),

@@ -7,6 +7,7 @@ use crate::analytics::ViewStats;
 use crate::incidents::IncidentCounts;
 use crate::logs::LogsStatus;
 use crate::retrain::RetrainStatus;
+use crate::role::Role;
 use crate::trace::TraceStatus;
 use chrono::{DateTime, Utc};
 use obs_detector::anomaly::BankSnapshot;
@@ -21,6 +22,9 @@ use utoipa::ToSchema;
 pub struct Status {
     pub service: &'static str,
     pub version: &'static str,
+    /// What this instance runs: `all`, `stages` or `views`; what it does not run shows
+    /// as `null` and empty below.
+    pub role: Role,
     pub started_at: DateTime<Utc>,
     pub kafka: KafkaStatus,
     /// The runs' loop; `null` until it started.

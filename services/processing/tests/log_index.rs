@@ -6,12 +6,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
 use obs_detector::DetectorConfig;
-use obs_kafka::{KafkaConfig, StageConfig};
+use obs_kafka::KafkaConfig;
 use obs_records::{
     LogSeverity, SeveritySource, StandardizedLogEvent, TimestampSource,
     STANDARDIZED_LOG_EVENT_SCHEMA_VERSION,
 };
-use processing::checkpoint::CheckpointConfig;
 use processing::logs::{Logs, LogsConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
 use rdkafka::client::DefaultClientContext;
@@ -166,18 +165,7 @@ async fn the_index_reads_every_partition_and_answers_each_filter() {
         &registry,
     )
     .unwrap();
-    let group = format!("test-{}", topics.raw_logs.name);
-    let stage = StageConfig {
-        transactional_id: format!("{group}-a"),
-        ..StageConfig::for_group(&group)
-    };
-    // The error-rate stage's checkpoints are tested in error_rate_continuity.rs.
-    let checkpoint = CheckpointConfig {
-        enabled: false,
-        ..CheckpointConfig::default()
-    };
-    logs.start(&kafka, &topics, &stage, &checkpoint, &registry)
-        .unwrap();
+    logs.start_reader(&kafka, &topics, &registry).unwrap();
     let all = wait_for_held(&logs, 5).await;
     assert_eq!(
         messages(&all),

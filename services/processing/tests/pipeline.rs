@@ -7,7 +7,7 @@ use axum::Router;
 use obs_kafka::headers::RECORD_ID;
 use obs_kafka::StageConfig;
 use obs_testkit::read_topic;
-use processing::{AppState, ProcessingConfig};
+use processing::{AppState, ProcessingConfig, Role};
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::Message;
 use serde_json::Value;
@@ -45,7 +45,12 @@ impl Stack {
     }
 
     fn processing(&self, instance: &str) -> Arc<AppState> {
+        self.processing_as(instance, Role::All)
+    }
+
+    fn processing_as(&self, instance: &str, role: Role) -> Arc<AppState> {
         let config = ProcessingConfig {
+            role,
             kafka: self.kafka.clone(),
             topics: self.topics.clone(),
             stage: self.stage("processing", instance),
@@ -118,17 +123,34 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 }
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Value {
-    let router = processing::router(state.clone());
-    let (status, body) = call(
-        &router,
-        Request::get(uri)
+    let (status, body) = request(state, "GET", uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    body
+}
+
+async fn request(state: &Arc<AppState>, method: &str, uri: &str) -> (StatusCode, Value) {
+    call(
+        &processing::router(state.clone()),
+        Request::builder()
+            .method(method)
+            .uri(uri)
             .header("authorization", obs_testkit::bearer())
             .body(Body::empty())
             .unwrap(),
     )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    body
+    .await
+}
+
+/// `/health/ready`'s answer once it is 200, or the last one after 90 s.
+async fn ready(state: &Arc<AppState>) -> (StatusCode, Value) {
+    let started = Instant::now();
+    loop {
+        let answer = request(state, "GET", "/health/ready").await;
+        if answer.0 == StatusCode::OK || started.elapsed() > Duration::from_secs(90) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The summary once the view holds `expected` records.
@@ -156,7 +178,16 @@ fn assert_field_summary(summary: &Value) {
 }
 
 async fn assert_field_anomalies(state: &Arc<AppState>) {
-    let anomalies = get(state, "/analytics/anomalies?limit=500").await;
+    // The view reads `alerts` beside `processed-metrics`: the alerts of records already
+    // counted may still be on their way.
+    let started = Instant::now();
+    let anomalies = loop {
+        let anomalies = get(state, "/analytics/anomalies?limit=500").await;
+        if anomalies["count"] == 11 || started.elapsed() > Duration::from_secs(90) {
+            break anomalies;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let list = anomalies["anomalies"].as_array().unwrap();
     assert_eq!(list.len(), 11, "{anomalies}");
     let mut rules: BTreeMap<String, usize> = BTreeMap::new();
@@ -291,6 +322,80 @@ async fn two_processing_replicas_give_the_same_answers_and_process_each_record_o
 
     stop(first).await;
     stop(second).await;
+    tokio::task::spawn_blocking(move || standardization.stop_stage())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stages_instance_and_a_views_instance_share_the_work_between_them() {
+    let stack = Stack::new();
+    let stages = stack.processing_as("a", Role::Stages);
+    let views = stack.processing_as("v", Role::Views);
+    let standardization = stack.ingest_and_standardize().await;
+
+    // The views instance answers for what the stages instance processed.
+    assert_field_summary(&summary_when_complete(&views, 72).await);
+    assert_field_anomalies(&views).await;
+    assert_eq!(stages.stage_consumed(), 72);
+    assert_eq!(views.stage_consumed(), 0, "the views run no stage");
+    assert_eq!(
+        stack.read(&stack.topics.processed_metrics.name, 72).len(),
+        72
+    );
+    let started = Instant::now();
+    let incidents = loop {
+        let incidents = get(&views, "/incidents?limit=100").await;
+        if !incidents["incidents"].as_array().unwrap().is_empty()
+            || started.elapsed() > Duration::from_secs(90)
+        {
+            break incidents;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !incidents["incidents"].as_array().unwrap().is_empty(),
+        "the views instance shows the incidents the stages opened"
+    );
+
+    // Each is ready on its own parts, and serves only its own routes.
+    for (instance, role) in [(&stages, "stages"), (&views, "views")] {
+        let (status, body) = ready(instance).await;
+        assert_eq!(status, StatusCode::OK, "{role}: {body}");
+        assert_eq!(get(instance, "/status").await["role"], role);
+    }
+    let (_, stages_health) = request(&stages, "GET", "/health").await;
+    let (_, views_health) = request(&views, "GET", "/health").await;
+    let checks = |health: &Value| -> Vec<String> {
+        let checks = health["checks"].as_array().unwrap();
+        checks
+            .iter()
+            .map(|c| c["name"].to_string().replace('"', ""))
+            .collect()
+    };
+    assert!(checks(&stages_health).contains(&"stage_partitions".into()));
+    assert!(!checks(&stages_health).contains(&"analytics_view".into()));
+    assert!(checks(&views_health).contains(&"analytics_view".into()));
+    assert!(!checks(&views_health).contains(&"stage_partitions".into()));
+    for uri in ["/analytics/summary", "/incidents", "/logs", "/console/"] {
+        assert_eq!(
+            request(&stages, "GET", uri).await.0,
+            StatusCode::NOT_FOUND,
+            "stages: {uri}"
+        );
+    }
+    assert_eq!(
+        request(&views, "POST", "/detector/retrain").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        request(&stages, "POST", "/detector/retrain").await.0,
+        StatusCode::ACCEPTED
+    );
+
+    stop(stages).await;
+    stop(views).await;
     tokio::task::spawn_blocking(move || standardization.stop_stage())
         .await
         .unwrap()

@@ -32,8 +32,7 @@ use obs_service::dead_letter_replay::{self, ReplayApi};
 use obs_service::http::read_body;
 use obs_service::openapi::{routes, ErrorBody, OpenApiRouter, RequireScope};
 use obs_service::{
-    health_routes, stage_readiness, ApiError, ApplicationJson, ContentType, HealthReport, Metrics,
-    Running,
+    health_routes, ApiError, ApplicationJson, ContentType, HealthReport, Metrics, Running,
 };
 use obs_severity::SeverityModel;
 use std::sync::Arc;
@@ -263,16 +262,8 @@ async fn standardize_single(
 /// Live while both loops run; ready once both have their partitions.
 fn health(state: &AppState) -> HealthReport {
     HealthReport::new(SERVICE, state.probe.status())
-        .with_check("stage_loop", state.stage.is(StageHandle::is_running))
-        .with_check("app_logs_loop", state.log_stage.is(StageHandle::is_running))
-        .with_readiness(
-            "stage_partitions",
-            stage_readiness(state.stage.map(StageHandle::status)),
-        )
-        .with_readiness(
-            "app_logs_partitions",
-            stage_readiness(state.log_stage.map(StageHandle::status)),
-        )
+        .with_stage("stage_loop", "stage_partitions", &state.stage)
+        .with_stage("app_logs_loop", "app_logs_partitions", &state.log_stage)
 }
 
 /// `GET /status`: each loop's partitions, lag and counts, and the de-duplication's memory.

@@ -8,6 +8,7 @@ use crate::checkpoint::CheckpointConfig;
 use crate::console::ConsoleConfig;
 use crate::incidents::IncidentsConfig;
 use crate::logs::LogsConfig;
+use crate::role::Role;
 use crate::trace::TraceConfig;
 use obs_detector::{DetectorConfig, RulesConfig};
 use obs_kafka::{KafkaConfig, StageConfig, TopicsConfig};
@@ -18,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessingConfig {
+    /// Which parts of processing this instance runs.
+    pub role: Role,
     pub http: HttpConfig,
     pub kafka: KafkaConfig,
     pub topics: TopicsConfig,
@@ -49,6 +52,7 @@ impl ProcessingConfig {
 impl Default for ProcessingConfig {
     fn default() -> Self {
         ProcessingConfig {
+            role: Role::All,
             http: HttpConfig::on_port(8003),
             kafka: KafkaConfig::default(),
             topics: TopicsConfig::default(),

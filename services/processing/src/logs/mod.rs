@@ -79,6 +79,7 @@ pub use view::LogView;
 pub use windows::{ClosedBy, ClosedWindow};
 
 use crate::checkpoint::{CheckpointConfig, Checkpoints};
+use crate::role::Role;
 use anyhow::Context;
 use metrics::{ErrorRateMetrics, IndexMetrics};
 use obs_detector::anomaly::BankSnapshot;
@@ -87,7 +88,7 @@ use obs_kafka::consumer::follower::FollowerStatus;
 use obs_kafka::sync::lock;
 use obs_kafka::StageStatus;
 use obs_kafka::{spawn_stage, KafkaConfig, StageConfig, StageHandle, StageMetrics, TopicsConfig};
-use obs_service::{stage_readiness, HealthReport, Metrics, Running};
+use obs_service::{HealthReport, Metrics, Running};
 use reader::{spawn_log_reader, LogReaderSettings};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -141,11 +142,10 @@ impl Logs {
         })
     }
 
-    /// Starts the reader of `topics.standardized_app_logs` and the error-rate stage, whose
-    /// group and transactional id derive from the run stage's `runs`
-    /// ([`error_rate_stage`]), with its checkpoints as `checkpoint` says (validated with the
-    /// topics by the caller, as the run stage's).
-    pub fn start(
+    /// Starts the error-rate stage, whose group and transactional id derive from the run
+    /// stage's `runs` ([`error_rate_stage`]), with its checkpoints as `checkpoint` says
+    /// (validated with the topics by the caller, as the run stage's).
+    pub fn start_stage(
         &self,
         kafka: &KafkaConfig,
         topics: &TopicsConfig,
@@ -184,9 +184,19 @@ impl Logs {
         )
         .context("starting the error-rate stage")?;
         self.stage.set(stage);
+        Ok(())
+    }
+
+    /// Starts the log index's reader of `topics.standardized_app_logs`.
+    pub fn start_reader(
+        &self,
+        kafka: &KafkaConfig,
+        topics: &TopicsConfig,
+        registry: &Metrics,
+    ) -> anyhow::Result<()> {
         let settings = LogReaderSettings {
             topic: topics.standardized_app_logs.name.clone(),
-            partition_check: Duration::from_millis(c.partition_check_ms),
+            partition_check: Duration::from_millis(self.config.partition_check_ms),
             metrics: self.index_metrics.clone(),
         };
         let reader = spawn_log_reader(kafka, settings, self.view.clone(), registry.errors())
@@ -218,20 +228,23 @@ impl Logs {
         router(self.view.clone())
     }
 
-    /// `report` with the reader's and the stage's liveness, and the stage's partitions for
-    /// readiness (the index answers, partial, while it catches up: readiness does not
-    /// wait for it).
-    pub fn health(&self, report: HealthReport) -> HealthReport {
-        report
-            .with_check(
+    /// `report` with the liveness of what `role` runs of the reader and the stage, and the
+    /// stage's partitions for readiness (the index answers, partial, while it catches up:
+    /// readiness does not wait for it).
+    pub fn health(&self, report: HealthReport, role: Role) -> HealthReport {
+        let report = if role.serves_views() {
+            report.with_check(
                 "log_index_reader",
                 self.reader.is(LogReaderHandle::is_running),
             )
-            .with_check("app_logs_loop", self.stage.is(StageHandle::is_running))
-            .with_readiness(
-                "app_logs_partitions",
-                stage_readiness(self.stage.map(StageHandle::status)),
-            )
+        } else {
+            report
+        };
+        if role.runs_stages() {
+            report.with_stage("app_logs_loop", "app_logs_partitions", &self.stage)
+        } else {
+            report
+        }
     }
 
     /// The reader and the index, the error-rate stage and its detectors, for `/status`.

@@ -105,6 +105,12 @@ impl AppState {
             .checkpoint
             .validate(&config.topics)
             .context("invalid configuration of checkpoint")?;
+        if config.role == Role::Views && config.console.processing_url.is_none() {
+            tracing::warn!(
+                "role = views without console.processing_url: the console's pipeline page \
+                 shows this instance, which runs no stage"
+            );
+        }
         let registry = Metrics::new();
         let metrics = ProcessingMetrics::register(&registry).context("registering metrics")?;
         let probe = BrokerProbe::start(&config.kafka, SERVICE)?;

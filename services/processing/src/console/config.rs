@@ -16,6 +16,9 @@ pub struct ConsoleConfig {
     pub ingestion_url: String,
     /// Base URL of the standardization service, likewise.
     pub standardization_url: String,
+    /// Base URL of an instance running processing's stages, likewise, for an instance
+    /// running the views alone; unset, the page shows this process (`role = all`).
+    pub processing_url: Option<String>,
     /// How long the pipeline page waits for another service before showing it as
     /// unreachable.
     pub status_timeout_ms: u64,
@@ -29,6 +32,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             ingestion_url: "http://127.0.0.1:8001".into(),
             standardization_url: "http://127.0.0.1:8002".into(),
+            processing_url: None,
             status_timeout_ms: 1_000,
             silent_after_intervals: 3.0,
         }
@@ -39,9 +43,11 @@ impl ConsoleConfig {
     /// Refuses values the console cannot work with, naming the key.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         for (key, url) in [
-            ("ingestion_url", &self.ingestion_url),
-            ("standardization_url", &self.standardization_url),
+            ("ingestion_url", Some(&self.ingestion_url)),
+            ("standardization_url", Some(&self.standardization_url)),
+            ("processing_url", self.processing_url.as_ref()),
         ] {
+            let Some(url) = url else { continue };
             let scheme = reqwest::Url::parse(url).map(|u| u.scheme().to_owned());
             if !matches!(scheme.as_deref(), Ok("http")) {
                 return Err(invalid(key, format!("must be an http:// URL, got {url:?}")));
@@ -95,6 +101,10 @@ mod tests {
         assert_eq!(
             invalid_key(|c| c.standardization_url = "https://std:8002".into()),
             "standardization_url"
+        );
+        assert_eq!(
+            invalid_key(|c| c.processing_url = Some("processing-stages:8003".into())),
+            "processing_url"
         );
         assert_eq!(
             invalid_key(|c| c.status_timeout_ms = 0),

@@ -130,7 +130,18 @@ async fn pipeline_answer(
 ) -> Json<Pipeline> {
     let config = &console.api.config;
     let key = headers.get(header::AUTHORIZATION);
-    let (ingestion, standardization) = tokio::join!(
+    let processing = async {
+        match &config.processing_url {
+            Some(url) => remote(&console, "processing", url, key).await,
+            None => ServiceReport::read(
+                "processing",
+                None,
+                &console.api.local.status(),
+                &metrics_text::parse(&console.api.metrics.render()),
+            ),
+        }
+    };
+    let (ingestion, standardization, processing) = tokio::join!(
         remote(&console, "ingestion", &config.ingestion_url, key),
         remote(
             &console,
@@ -138,15 +149,10 @@ async fn pipeline_answer(
             &config.standardization_url,
             key
         ),
-    );
-    let local = ServiceReport::read(
-        "processing",
-        None,
-        &console.api.local.status(),
-        &metrics_text::parse(&console.api.metrics.render()),
+        processing,
     );
     Json(Pipeline {
-        services: vec![ingestion, standardization, local],
+        services: vec![ingestion, standardization, processing],
     })
 }
 
@@ -224,6 +230,11 @@ mod tests {
 
     /// The console over a view of two runs of `zoho`, the other services at `unreachable`.
     fn router(unreachable: &str) -> Router {
+        router_with(unreachable, None)
+    }
+
+    /// [`router`], processing's stages at `processing_url` when given.
+    fn router_with(unreachable: &str, processing_url: Option<String>) -> Router {
         let analytics = Arc::new(AnalyticsView::new(AnalyticsConfig::default()));
         for record in [
             processed(0, "zoho", Status::Success, 1.0, 0, 0.1),
@@ -237,6 +248,7 @@ mod tests {
             config: ConsoleConfig {
                 ingestion_url: unreachable.into(),
                 standardization_url: unreachable.into(),
+                processing_url,
                 status_timeout_ms: 500,
                 ..ConsoleConfig::default()
             },
@@ -325,5 +337,23 @@ mod tests {
             "connection refused or host unreachable"
         );
         assert_eq!(services[2]["loops"][0]["phase"], "not started");
+        assert_eq!(services[2]["url"], Value::Null, "this process");
+
+        // A views instance shows the stages where they run.
+        let url = format!("http://127.0.0.1:{port}");
+        let (_, body) = get(
+            router_with(&url, Some(url.clone())),
+            "/console/api/pipeline",
+        )
+        .await;
+        let processing = &body["services"][2];
+        assert_eq!(
+            (
+                &processing["service"],
+                &processing["reachable"],
+                &processing["url"]
+            ),
+            (&json!("processing"), &json!(false), &json!(url))
+        );
     }
 }

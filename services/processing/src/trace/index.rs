@@ -198,13 +198,14 @@ pub struct TraceIndex {
 }
 
 impl TraceIndex {
-    /// An empty index of at most `capacity` records.
+    /// An empty index of at most `capacity` records; its ring and map are allocated at
+    /// that capacity with its first record (an instance that never indexes holds none).
     pub fn new(capacity: usize) -> TraceIndex {
         TraceIndex {
             capacity,
             keys: RandomState::new(),
-            sequences: HashMap::with_capacity(capacity),
-            entries: VecDeque::with_capacity(capacity),
+            sequences: HashMap::new(),
+            entries: VecDeque::new(),
             first_sequence: 0,
             boxed_bytes: 0,
         }
@@ -225,6 +226,10 @@ impl TraceIndex {
                 self.boxed_bytes += entry.trace.boxed_bytes();
             }
             return false;
+        }
+        if self.entries.capacity() == 0 {
+            self.entries.reserve_exact(self.capacity);
+            self.sequences.reserve(self.capacity);
         }
         let evicted = self.entries.len() >= self.capacity;
         if evicted {
@@ -255,8 +260,8 @@ impl TraceIndex {
         self.entries.len()
     }
 
-    /// The bytes the index takes: the ring and the map as allocated (at the capacity, up
-    /// front) and the dead letters' boxes; the allocator's rounding aside.
+    /// The bytes the index takes: the ring and the map as allocated (at the capacity,
+    /// from the first record) and the dead letters' boxes; the allocator's rounding aside.
     pub fn memory_bytes(&self) -> usize {
         // The map's buckets: its capacity × 8/7, a power of two, each a (fingerprint,
         // sequence) pair and a control byte, plus one group of control bytes.
@@ -406,12 +411,17 @@ mod tests {
     }
 
     #[test]
-    fn memory_counts_the_allocation_up_front_and_the_dead_letters_held() {
+    fn memory_counts_the_allocation_at_the_first_record_and_the_dead_letters_held() {
         let mut index = TraceIndex::new(100_000);
+        assert!(
+            index.memory_bytes() < 100,
+            "nothing before the first record"
+        );
+        index.see("a", Sighting::Ingested(hop(1)));
         let empty = index.memory_bytes();
         assert!(empty >= 100_000 * (136 + 17), "{empty}");
         assert!(empty < 16_000_000, "{empty}");
-        index.see("a", Sighting::Ingested(hop(1)));
+        index.see("b", Sighting::Ingested(hop(2)));
         assert_eq!(
             index.memory_bytes(),
             empty,
@@ -430,15 +440,22 @@ mod tests {
     #[test]
     fn an_evicted_dead_letter_no_longer_counts() {
         let mut index = TraceIndex::new(1);
-        let empty = index.memory_bytes();
         let refusal = Refusal {
             stage_of_failure: "processing".into(),
             reason: "r".into(),
             error_type: "e".into(),
         };
         index.see("a", Sighting::DeadLettered(hop(1), refusal));
-        assert!(index.memory_bytes() > empty);
         index.see("b", Sighting::Ingested(hop(2)));
+        let empty = index.memory_bytes();
+        let refusal = Refusal {
+            stage_of_failure: "processing".into(),
+            reason: "r".into(),
+            error_type: "e".into(),
+        };
+        index.see("c", Sighting::DeadLettered(hop(3), refusal));
+        assert!(index.memory_bytes() > empty);
+        index.see("d", Sighting::Ingested(hop(4)));
         assert_eq!(index.memory_bytes(), empty);
     }
 

@@ -19,14 +19,15 @@
 //!
 //! # Memory bound
 //!
-//! Both parts are allocated at the capacity: an entry is 136 bytes in the ring (the id's
-//! fingerprint and four stages) and 16 bytes and a control byte in the map, whose buckets
-//! are the capacity × 8/7 rounded up to a power of two — **15.8 MB at the default 100,000
-//! records** (13.6 MB of ring, 2.2 MB of map). Once it evicts, the slots its removals
-//! leave (tombstones) fill the map, which then doubles once (`/status` shows what the
-//! index takes: `trace.memory_bytes`). A dead letter adds 72 bytes and its three
-//! texts (its reason, stage and error type, each cut at 256 bytes): about 200 bytes for the
-//! stack's own dead letters, 840 at most. The follower's prefetch queue (1 MiB of
+//! Both parts are allocated at the capacity with the first record indexed (an instance
+//! running the stages alone indexes none and holds neither): an entry is 136 bytes in
+//! the ring (the id's fingerprint and four stages) and 16 bytes and a control byte in the
+//! map, whose buckets are the capacity × 8/7 rounded up to a power of two — **15.8 MB at
+//! the default 100,000 records** (13.6 MB of ring, 2.2 MB of map). Once it evicts, the
+//! slots its removals leave (tombstones) fill the map, which then doubles once (`/status`
+//! shows what the index takes: `trace.memory_bytes`). A dead letter adds 72 bytes and its
+//! three texts (its reason, stage and error type, each cut at 256 bytes): about 200 bytes
+//! for the stack's own dead letters, 840 at most. The follower's prefetch queue (1 MiB of
 //! compressed records) comes on top.
 //!
 //! # Freshness

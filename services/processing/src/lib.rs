@@ -392,9 +392,10 @@ fn health(state: &AppState) -> HealthReport {
     let report = if role.runs_stages() {
         report
             .with_stage("stage_loop", "stage_partitions", &state.stage)
-            .with_check(
+            .with_stage(
                 "incident_stage_loop",
-                state.incident_stage.is(StageHandle::is_running),
+                "incident_stage_partitions",
+                &state.incident_stage,
             )
     } else {
         report

@@ -375,6 +375,7 @@ async fn a_stages_instance_and_a_views_instance_share_the_work_between_them() {
             .collect()
     };
     assert!(checks(&stages_health).contains(&"stage_partitions".into()));
+    assert!(checks(&stages_health).contains(&"incident_stage_partitions".into()));
     assert!(!checks(&stages_health).contains(&"analytics_view".into()));
     assert!(checks(&views_health).contains(&"analytics_view".into()));
     assert!(!checks(&views_health).contains(&"stage_partitions".into()));

@@ -8,7 +8,7 @@ use crate::incident::{incident_id, Incident, ResolveReason, ScopeKind};
 use crate::lifecycle::{check_command, Moment};
 use crate::signal::{scope_key, Action, Command, RunSummary, Signal};
 use crate::text::describe;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use obs_detector::processed::Alert;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,13 +67,15 @@ impl IncidentBook {
             return;
         }
         self.take(&incident.id);
+        let scope = incident.scope.key();
         let clock = self
             .stream_time
-            .entry(incident.scope.key())
+            .entry(scope.clone())
             .or_insert(incident.stream_time);
         *clock = (*clock).max(incident.stream_time);
         self.put(incident);
         // Read back from the topic already: nothing to hand out.
+        drop(self.forget_settled(&scope));
         drop(self.forget_beyond_bound());
     }
 
@@ -399,7 +401,7 @@ impl IncidentBook {
         if touched.is_empty() {
             return Applied::default();
         }
-        self.stream_time.insert(scope, now);
+        self.stream_time.insert(scope.clone(), now);
         let changes = touched
             .into_inner()
             .into_iter()
@@ -411,10 +413,37 @@ impl IncidentBook {
                 Some(Change { id, transition })
             })
             .collect();
-        Applied {
-            changes,
-            forgotten: self.forget_beyond_bound(),
-        }
+        let mut forgotten = self.forget_settled(&scope);
+        forgotten.extend(self.forget_beyond_bound());
+        Applied { changes, forgotten }
+    }
+
+    /// Forgets the resolved incidents of `scope` that no signal can bring back into play:
+    /// last resolved or alerted more than `reopen_within` plus the source-wide window
+    /// before the scope's stream time. A reopening looks back `reopen_within` from that
+    /// clock, which never goes back, and the count of alerting objects a window from the
+    /// run's end, so only a run later than `reopen_within` behind its scope's clock could
+    /// have counted one of them. Without this, a book holds `max_incidents` incidents
+    /// with their evidence once enough have been resolved, however long ago. The clock
+    /// is in every incident, so a restored book forgets the same ones.
+    fn forget_settled(&mut self, scope: &str) -> Vec<Incident> {
+        let Some(clock) = self.stream_time.get(scope) else {
+            return Vec::new();
+        };
+        let horizon = self
+            .config
+            .reopen_within()
+            .checked_add(&self.config.window())
+            .unwrap_or(TimeDelta::MAX);
+        let cutoff = (since(*clock, horizon), String::new());
+        let settled: Vec<String> = self
+            .resolved_by_scope
+            .get(scope)
+            .into_iter()
+            .flat_map(|ids| ids.range(..&cutoff))
+            .map(|(_, id)| id.clone())
+            .collect();
+        settled.iter().filter_map(|id| self.take(id)).collect()
     }
 
     /// Forgets resolved incidents, oldest resolution first, while the book holds more

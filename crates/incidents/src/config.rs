@@ -28,7 +28,8 @@ pub struct IncidentConfig {
     /// Command ids remembered per incident, to apply a repeated command once.
     pub max_command_ids: usize,
     /// Incidents the book holds; resolved ones are forgotten beyond it, oldest
-    /// resolution first. Open and acknowledged ones are never forgotten.
+    /// resolution first, and once settled whatever their number (`reopen_within` plus the
+    /// source-wide window after them). Open and acknowledged ones are never forgotten.
     pub max_incidents: usize,
 }
 

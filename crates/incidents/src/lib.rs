@@ -31,12 +31,16 @@
 //!   stream time) is in the incident, so restoring the latest version of every incident
 //!   the book held gives back a book that continues exactly as the uninterrupted one.
 //!   The topic also keeps the incidents the book forgot; restoring forgets them again
-//!   beyond the bound, and unless the bound is too small for the load they were resolved
-//!   longer ago than any window, so they change nothing but the answer to a command on
-//!   one (a conflict rather than an unknown incident).
-//! * **Bounded.** Alerts, runs, objects, timeline and command ids per incident; resolved
-//!   incidents beyond `max_incidents`, oldest resolution first (open and acknowledged
-//!   ones are never forgotten: the quiet period resolves them).
+//!   (settled, or beyond the bound), and unless the bound is too small for the load they
+//!   were resolved longer ago than any window, so they change nothing but the answer to
+//!   a command on one (a conflict rather than an unknown incident).
+//! * **Bounded.** Alerts, runs, objects, timeline and command ids per incident. A
+//!   resolved incident is forgotten once settled: its scope's stream time more than
+//!   `reopen_within` plus the source-wide window past its resolution and latest alert,
+//!   when nothing but a run that much behind its scope's clock could bring it back into
+//!   play. Beyond that, resolved incidents beyond `max_incidents`, oldest resolution
+//!   first (open and acknowledged ones are never forgotten: the quiet period resolves
+//!   them). The incident view keeps resolved incidents for the API by its own bound.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 

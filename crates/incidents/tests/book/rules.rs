@@ -564,6 +564,37 @@ fn the_book_forgets_the_oldest_resolved_incidents_beyond_its_bound() {
     );
 }
 
+/// A resolved incident stays while it could still reopen (or count among a source's
+/// alerting objects), and is forgotten once its scope's clock has moved past
+/// `reopen_within` plus the source-wide window (70 minutes by default) after it.
+#[test]
+fn the_book_forgets_a_resolved_incident_once_it_can_no_longer_reopen() {
+    let mut book = book();
+    let first = id_of(1, 0);
+    apply(&mut book, alerted(1, 0));
+    apply(&mut book, normal(1, 1));
+    let resolved = apply(&mut book, normal(1, 2)).remove(0).incident;
+    assert_eq!(resolved.status, IncidentStatus::Resolved);
+    // Object 2 alerts 71 minutes on: 69 minutes after the resolution, still held.
+    apply(&mut book, alerted(2, 71));
+    assert!(book.get(&first).is_some());
+    // 73 minutes on, 71 after it: forgotten.
+    let latest = apply(&mut book, alerted(2, 73)).remove(0).incident;
+    assert!(book.get(&first).is_none());
+    // A book restored from the topic, in either order, forgets it too.
+    for order in [[&resolved, &latest], [&latest, &resolved]] {
+        let mut restored = IncidentBook::new(IncidentConfig::default());
+        for incident in order {
+            restored.restore(incident.clone());
+        }
+        assert!(restored.get(&first).is_none());
+        assert_eq!(restored.len(), 1);
+    }
+    // Object 1 alerts again: a new incident, as the old one could not reopen anyway.
+    let opened = apply(&mut book, alerted(1, 74));
+    assert_eq!(summary(&opened), [(id_of(1, 74), Transition::Opened)]);
+}
+
 #[test]
 fn restore_keeps_the_latest_version_and_clear_empties_the_book() {
     let mut book = book();

@@ -8,7 +8,7 @@ use crate::incident::{incident_id, Incident, ResolveReason, ScopeKind};
 use crate::lifecycle::{check_command, Moment};
 use crate::signal::{scope_key, Action, Command, RunSummary, Signal};
 use crate::text::describe;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use obs_detector::processed::Alert;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -430,12 +430,7 @@ impl IncidentBook {
         let Some(clock) = self.stream_time.get(scope) else {
             return Vec::new();
         };
-        let horizon = self
-            .config
-            .reopen_within()
-            .checked_add(&self.config.window())
-            .unwrap_or(TimeDelta::MAX);
-        let cutoff = (since(*clock, horizon), String::new());
+        let cutoff = (since(*clock, self.config.settled_after()), String::new());
         let settled: Vec<String> = self
             .resolved_by_scope
             .get(scope)

@@ -127,6 +127,15 @@ impl IncidentConfig {
     pub(crate) fn reopen_within(&self) -> TimeDelta {
         seconds(self.reopen_within_seconds)
     }
+
+    /// How long after its last moment a resolved incident can still change: reopened
+    /// within `reopen_within`, or counted among a source's alerting objects within the
+    /// source-wide window of a run that much behind.
+    pub(crate) fn settled_after(&self) -> TimeDelta {
+        self.reopen_within()
+            .checked_add(&self.window())
+            .unwrap_or(TimeDelta::MAX)
+    }
 }
 
 /// A period as a duration, saturating (an unvalidated config still behaves).

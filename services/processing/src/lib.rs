@@ -16,13 +16,14 @@ pub mod config;
 pub mod console;
 pub mod incidents;
 pub mod logs;
+pub mod processed;
 mod recovery;
 mod retrain;
 mod role;
 mod status;
 pub mod trace;
 mod transform;
-mod views;
+pub mod views;
 pub mod writers;
 
 use analytics::{AnalyticsSink, AnalyticsView};

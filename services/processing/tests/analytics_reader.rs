@@ -1,4 +1,4 @@
-//! The analytics reader against a real broker: every partition of both topics, committed
+//! The analytics view through the views' follower against a real broker: every partition of both topics, committed
 //! records only, bad payloads skipped, duplicates of an alert kept once, records not
 //! written by the processing stage ignored and counted, and topics and partitions that
 //! appear after the reader started.
@@ -8,12 +8,15 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use obs_detector::{ProcessedRecord, RulesConfig};
 use obs_kafka::consumer::follower::phase;
-use obs_kafka::consumer::follower::{spawn_follower, FollowerHandle, FollowerSettings};
-use obs_kafka::headers::PRODUCED_BY;
+use obs_kafka::consumer::follower::FollowerHandle;
+use obs_kafka::headers::{PRODUCED_BY, RECORD_ID};
 use obs_kafka::{ensure_topics, ErrorCounter, KafkaConfig, TopicsConfig};
 use obs_records::{StandardizedRecord, Status};
+use obs_service::Metrics;
 use obs_testkit::TestTopics;
 use processing::analytics::{router, AnalyticsConfig, AnalyticsSink, AnalyticsView};
+use processing::trace::{TraceConfig, Traces};
+use processing::views::spawn_views_reader;
 use processing::writers::Writers;
 use prometheus::IntCounter;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -87,49 +90,57 @@ async fn send_as(
     payload: &[u8],
     writer: Option<&str>,
 ) {
-    let headers = writer.map(|w| {
-        OwnedHeaders::new().insert(Header {
+    let mut headers = OwnedHeaders::new().insert(Header {
+        key: RECORD_ID,
+        value: Some("analytics-test:1"),
+    });
+    if let Some(w) = writer {
+        headers = headers.insert(Header {
             key: PRODUCED_BY,
             value: Some(w),
-        })
-    });
-    let mut record = FutureRecord::<(), [u8]>::to(topic)
-        .partition(partition)
-        .payload(payload);
-    if let Some(headers) = headers {
-        record = record.headers(headers);
+        });
     }
+    let record = FutureRecord::<(), [u8]>::to(topic)
+        .partition(partition)
+        .payload(payload)
+        .headers(headers);
     producer
         .send(record, Duration::from_secs(10))
         .await
         .unwrap();
 }
 
-/// A follower of `topics` into `view` (the analytics sink alone), taking what
-/// processing's stages wrote, and the count of what it ignored.
+/// The views' follower of `topics` as the service runs it (the analytics view, and a
+/// trace index beside it), into `view`, taking what processing's stages wrote, and the
+/// count of what the analytics view ignored.
 fn reader(
     kafka: &KafkaConfig,
     topics: &TopicsConfig,
     view: &Arc<AnalyticsView>,
 ) -> (FollowerHandle, IntCounter) {
     let ignored = IntCounter::new("ignored", "test").unwrap();
+    let processed = || {
+        (
+            topics.processed_metrics.name.clone(),
+            &[processing::STAGE][..],
+        )
+    };
     let writers = Writers::new(
         vec![
-            (
-                topics.processed_metrics.name.clone(),
-                &[processing::STAGE][..],
-            ),
+            processed(),
             (topics.alerts.name.clone(), &[processing::STAGE][..]),
         ],
         ignored.clone(),
     );
-    let sink = AnalyticsSink::new(topics, view.clone(), writers);
-    let settings = FollowerSettings {
-        name: "analytics-test",
-        topics: sink.topics(),
-        partition_check: Duration::from_millis(view.config().partition_check_ms),
-    };
-    let handle = spawn_follower(kafka, &settings, &ErrorCounter::unregistered(), sink).unwrap();
+    let analytics = AnalyticsSink::new(topics, view.clone(), writers);
+    let traces = Traces::new(TraceConfig::default(), topics, &Metrics::new()).unwrap();
+    let trace = traces.sink(Writers::new(
+        vec![processed(), (topics.dead_letters.name.clone(), &[][..])],
+        IntCounter::new("trace_ignored", "test").unwrap(),
+    ));
+    let partition_check = Duration::from_millis(view.config().partition_check_ms);
+    let errors = ErrorCounter::unregistered();
+    let handle = spawn_views_reader(kafka, analytics, trace, partition_check, &errors).unwrap();
     (handle, ignored)
 }
 
@@ -310,8 +321,13 @@ async fn reader_builds_the_global_view_from_every_partition() {
         3,
         "the foreign records are counted, not applied"
     );
+    let dead_letters = &topics.dead_letters.name;
     assert_eq!(
-        status.partitions.len(),
+        status
+            .partitions
+            .iter()
+            .filter(|p| &p.topic != dead_letters)
+            .count(),
         5,
         "3 processed + 2 alerts partitions"
     );
@@ -469,6 +485,7 @@ async fn partitions_holding_only_aborted_transactions_count_as_caught_up() {
         status
             .partitions
             .iter()
+            .filter(|p| p.topic != topics.dead_letters.name)
             .all(|p| p.start_high_watermark == 2),
         "one aborted record and its abort marker per partition: {status:#?}"
     );
@@ -524,10 +541,17 @@ async fn reader_reads_partitions_added_after_it_started() {
             FutureRecord::<(), [u8]>::to(&topic)
                 .partition(1)
                 .payload(&payload)
-                .headers(OwnedHeaders::new().insert(Header {
-                    key: PRODUCED_BY,
-                    value: Some(processing::STAGE),
-                })),
+                .headers(
+                    OwnedHeaders::new()
+                        .insert(Header {
+                            key: RECORD_ID,
+                            value: Some("analytics-test:2"),
+                        })
+                        .insert(Header {
+                            key: PRODUCED_BY,
+                            value: Some(processing::STAGE),
+                        }),
+                ),
             Duration::from_secs(5),
         )
         .await

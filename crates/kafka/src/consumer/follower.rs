@@ -79,55 +79,6 @@ pub trait FollowSink: Send + 'static {
     fn caught_up(&mut self) {}
 }
 
-/// Several sinks behind one follower: each record goes to every sink that follows its
-/// topic, so views that read the same topic share one consumer (one fetch, one
-/// decompression, one prefetch queue) instead of each fetching it.
-#[derive(Default)]
-pub struct Fanout {
-    sinks: Vec<(Vec<String>, Box<dyn FollowSink>)>,
-}
-
-impl Fanout {
-    /// `self` with `sink`, which follows `topics`.
-    pub fn with(mut self, topics: Vec<String>, sink: impl FollowSink) -> Self {
-        self.sinks.push((topics, Box::new(sink)));
-        self
-    }
-
-    /// Every topic some sink follows, once each, in the order the sinks named them.
-    pub fn topics(&self) -> Vec<String> {
-        let mut topics: Vec<String> = Vec::new();
-        for topic in self.sinks.iter().flat_map(|(t, _)| t) {
-            if !topics.contains(topic) {
-                topics.push(topic.clone());
-            }
-        }
-        topics
-    }
-}
-
-impl FollowSink for Fanout {
-    /// Applies the record to every sink of its topic; the first refusal is the record's.
-    fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
-        let mut result = Ok(());
-        for (topics, sink) in &mut self.sinks {
-            if topics.iter().any(|t| t == topic) {
-                let applied = sink.apply(topic, message);
-                if result.is_ok() {
-                    result = applied;
-                }
-            }
-        }
-        result
-    }
-
-    fn caught_up(&mut self) {
-        for (_, sink) in &mut self.sinks {
-            sink.caught_up();
-        }
-    }
-}
-
 /// What a follower reads and how it names itself.
 #[derive(Debug, Clone)]
 pub struct FollowerSettings {

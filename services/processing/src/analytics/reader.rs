@@ -1,12 +1,12 @@
-//! Feeds the [`AnalyticsView`] from `processed-metrics` and `alerts`: a sink of the views'
+//! Feeds the [`AnalyticsView`] from `processed-metrics` and `alerts`: a part of the views'
 //! follower ([`crate::views`]), which reads every partition of both topics, so each
 //! replica's view covers the whole stack and a restart rebuilds it from the retained
 //! topics.
 
 use super::view::AnalyticsView;
+use crate::processed::ProcessedFields;
 use crate::writers::Writers;
 use obs_detector::Alert;
-use obs_kafka::consumer::follower::FollowSink;
 use obs_kafka::TopicsConfig;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
@@ -35,26 +35,39 @@ impl AnalyticsSink {
     pub fn topics(&self) -> Vec<String> {
         vec![self.processed_topic.clone(), self.alerts_topic.clone()]
     }
-}
 
-impl FollowSink for AnalyticsSink {
-    fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
-        if !self.writers.admits(topic, message) {
+    pub fn processed_topic(&self) -> &str {
+        &self.processed_topic
+    }
+
+    pub fn alerts_topic(&self) -> &str {
+        &self.alerts_topic
+    }
+
+    /// Whether `message` of `topic` was written by a stage the view takes it from; counts
+    /// it as ignored when not.
+    pub fn admits(&self, topic: &str, message: &BorrowedMessage<'_>) -> bool {
+        self.writers.admits(topic, message)
+    }
+
+    /// A processed record the view admits, its `fields` read from its `json`.
+    pub fn apply_processed(&self, fields: &ProcessedFields<'_>, json: &[u8]) {
+        self.view.apply_fields(fields, json);
+    }
+
+    /// An alert, when the view admits it; an `Err` says why it cannot be read.
+    pub fn apply_alert(&self, message: &BorrowedMessage<'_>) -> Result<(), String> {
+        if !self.writers.admits(&self.alerts_topic, message) {
             return Ok(());
         }
         let payload = message.payload().unwrap_or_default();
-        if topic == self.processed_topic {
-            self.view
-                .apply_processed(payload)
-                .map_err(|e| e.to_string())
-        } else {
-            let alert = serde_json::from_slice::<Alert>(payload).map_err(|e| e.to_string())?;
-            self.view.apply_alert(alert);
-            Ok(())
-        }
+        let alert = serde_json::from_slice::<Alert>(payload).map_err(|e| e.to_string())?;
+        self.view.apply_alert(alert);
+        Ok(())
     }
 
-    fn caught_up(&mut self) {
+    /// Every partition reached what was published before the follower started.
+    pub fn caught_up(&self) {
         self.view.mark_caught_up();
     }
 }

@@ -9,13 +9,13 @@ use super::newest::Newest;
 use super::objects::{ObjectRun, Objects};
 use super::responses::{Anomalies, RecentRecords, SourceSummary, SourcesReport, Summary};
 use super::sketch::QuantileSketch;
+use crate::processed::ProcessedFields;
 use chrono::{DateTime, Utc};
 use obs_detector::{Alert, Severity};
 use obs_kafka::sync::{read, write};
-use obs_records::{FailureKind, Status};
-use serde::{Deserialize, Serialize};
+use obs_records::Status;
+use serde::Serialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
@@ -28,34 +28,6 @@ pub struct AnalyticsView {
     /// Whether the reader has read everything published before it started: until then an
     /// answer is partial, and says so.
     caught_up: AtomicBool,
-}
-
-/// The fields of a processed record (`obs_detector::ProcessedRecord` on
-/// `processed-metrics`) that the aggregates read, borrowed from its JSON. The reader parses
-/// these alone, and the recent records keep the JSON itself: the whole record is never
-/// rebuilt, which is most of the cost of reading every record the stage writes.
-#[derive(Debug, Deserialize)]
-struct RunFacts<'a> {
-    #[serde(borrow)]
-    series_key: Cow<'a, str>,
-    #[serde(borrow)]
-    company: Cow<'a, str>,
-    #[serde(borrow)]
-    source: Cow<'a, str>,
-    object_id: i64,
-    #[serde(borrow)]
-    object_type: Cow<'a, str>,
-    error_kind: Option<FailureKind>,
-    status: Status,
-    #[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]
-    start_time: DateTime<Utc>,
-    duration_seconds: f64,
-    cpu_time_seconds: f64,
-    memory_used_bytes: i64,
-    efficiency_score: f64,
-    anomalous: bool,
-    #[serde(deserialize_with = "obs_records::time::deserialize_rfc3339")]
-    processed_at: DateTime<Utc>,
 }
 
 /// A record kept for `/analytics/recent`: what its filters read, and the record's JSON
@@ -81,7 +53,7 @@ struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, record: &RunFacts<'_>) {
+    fn add(&mut self, record: &ProcessedFields<'_>) {
         self.total += 1;
         match record.status {
             Status::Success => self.success += 1,
@@ -206,7 +178,12 @@ impl AnalyticsView {
     /// Adds one processed record, the JSON payload of `processed-metrics`, to the totals,
     /// its source's statistics and the recent records; an error when it does not parse.
     pub fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
-        let r: RunFacts<'_> = serde_json::from_slice(json)?;
+        self.apply_fields(&ProcessedFields::read(json)?, json);
+        Ok(())
+    }
+
+    /// [`apply_processed`](Self::apply_processed) of a record whose fields were read.
+    pub fn apply_fields(&self, r: &ProcessedFields<'_>, json: &[u8]) {
         let mut state = write(&self.records);
         // A record older than every kept one at capacity is simply not kept.
         state.recent.insert_with(r.processed_at, |recycled| {
@@ -228,7 +205,7 @@ impl AnalyticsView {
             kept.json.extend_from_slice(json);
             kept
         });
-        state.totals.add(&r);
+        state.totals.add(r);
         state.objects.add(&ObjectRun {
             series_key: &r.series_key,
             company: &r.company,
@@ -245,7 +222,7 @@ impl AnalyticsView {
         }
         let tracked = state.sources.len();
         match state.sources.get_mut(r.source.as_ref()) {
-            Some(stats) => stats.add(&r),
+            Some(stats) => stats.add(r),
             None if tracked < self.config.max_sources => {
                 let sketch = || {
                     QuantileSketch::new(
@@ -260,12 +237,11 @@ impl AnalyticsView {
                     memory: sketch(),
                     cpu: sketch(),
                 };
-                stats.add(&r);
-                state.sources.insert(r.source.into_owned(), stats);
+                stats.add(r);
+                state.sources.insert(r.source.to_string(), stats);
             }
             None => state.untracked_records += 1,
         }
-        Ok(())
     }
 
     /// Keeps one alert unless an alert with the same `alert_id` is kept already (a repeat
@@ -420,7 +396,7 @@ impl AnalyticsView {
 }
 
 impl SourceStats {
-    fn add(&mut self, r: &RunFacts<'_>) {
+    fn add(&mut self, r: &ProcessedFields<'_>) {
         self.counts.add(r);
         self.last_run_at = self.last_run_at.max(r.start_time);
         self.duration.add(r.duration_seconds);

@@ -1,13 +1,14 @@
 //! Feeds the [`TraceView`] from `processed-metrics` and `dead-letters`, where runs leave
-//! the pipeline (their `position` headers tell the hops before): a sink of the views'
+//! the pipeline (their `position` headers tell the hops before): a part of the views'
 //! follower ([`crate::views`]), which reads every partition of both, so each replica
 //! answers for every record and a restart rebuilds the index from the retained topics.
 
+use super::index::Sighting;
 use super::metrics::TraceMetrics;
 use super::sighting::TraceTopics;
 use super::view::TraceView;
+use crate::processed::ProcessedFields;
 use crate::writers::Writers;
-use obs_kafka::consumer::follower::FollowSink;
 use rdkafka::message::BorrowedMessage;
 use std::sync::Arc;
 
@@ -39,20 +40,45 @@ impl TraceSink {
     pub fn topics(&self) -> Vec<String> {
         self.topics.names()
     }
-}
 
-impl FollowSink for TraceSink {
-    fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
-        if !self.writers.admits(topic, message) {
+    /// Whether `message` of `topic` was written by a stage the index takes it from;
+    /// counts it as ignored when not.
+    pub fn admits(&self, topic: &str, message: &BorrowedMessage<'_>) -> bool {
+        self.writers.admits(topic, message)
+    }
+
+    /// A processed record the index admits, its `fields` read; an `Err` says why it
+    /// cannot be indexed.
+    pub fn apply_processed(
+        &self,
+        message: &BorrowedMessage<'_>,
+        fields: &ProcessedFields<'_>,
+    ) -> Result<(), String> {
+        let (record_id, sightings) = self
+            .topics
+            .processed(message, fields)
+            .map_err(|e| e.to_string())?;
+        self.see(record_id, sightings);
+        Ok(())
+    }
+
+    /// A dead letter, when the index admits and follows it; an `Err` says why it cannot
+    /// be indexed.
+    pub fn apply_dead_letter(&self, message: &BorrowedMessage<'_>) -> Result<(), String> {
+        if !self.writers.admits(&self.topics.dead_letters, message) {
             return Ok(());
         }
-        let Some((record_id, sightings)) = self
+        if let Some((record_id, sightings)) = self
             .topics
-            .sightings(topic, message)
+            .dead_lettered(message)
             .map_err(|e| e.to_string())?
-        else {
-            return Ok(());
-        };
+        {
+            self.see(record_id, sightings);
+        }
+        Ok(())
+    }
+
+    fn see(&self, record_id: &str, sightings: Vec<Sighting>) {
         for sighting in sightings {
             let (evicted, held) = self.view.see(record_id, sighting);
             if evicted {
@@ -60,10 +86,10 @@ impl FollowSink for TraceSink {
             }
             self.metrics.held.set(held as i64);
         }
-        Ok(())
     }
 
-    fn caught_up(&mut self) {
+    /// Every partition reached what was published before the follower started.
+    pub fn caught_up(&self) {
         self.view.mark_caught_up();
     }
 }

@@ -1,17 +1,16 @@
 //! What a Kafka record of the trace's topics says of its run, read at the least cost:
 //! the hops before it by its `position` headers (the stages carry them: `raw-logs` and
 //! `standardized-logs` are never read), dead letters by their `dead-letter-*` headers,
-//! processed records by the few fields the trace shows.
+//! processed records by the fields the views read of them ([`ProcessedFields`]).
 
 use super::index::{Hop, Refusal, RuleSet, Scores, Sighting};
+use crate::processed::ProcessedFields;
 use chrono::DateTime;
-use obs_detector::{RuleKind, Severity};
 use obs_kafka::dead_letter;
 use obs_kafka::headers::{Position, INGESTED_AT, RECORD_ID};
 use obs_kafka::TopicsConfig;
 use rdkafka::message::Headers;
 use rdkafka::Message;
-use serde::Deserialize;
 
 /// Longest text kept of a dead letter's reason, stage or error type (cut at a character
 /// boundary): part of the index's memory bound.
@@ -24,8 +23,6 @@ pub enum UnreadableRecord {
     NoRecordId,
     #[error("no timestamp")]
     NoTimestamp,
-    #[error("not a processed record: {0}")]
-    Processed(#[from] serde_json::Error),
 }
 
 /// The topics the trace follows, by name.
@@ -53,48 +50,43 @@ impl TraceTopics {
         vec![self.processed_metrics.clone(), self.dead_letters.clone()]
     }
 
-    /// The record id of `message` (of `topic`) and every stage it says that record went
-    /// through; `None` for a message the trace does not follow: a dead letter of a record
-    /// that is not a run (an application log event, an incident signal).
-    pub fn sightings<'m, M: Message>(
+    /// The record id of the processed record `message`, whose `fields` were read, and
+    /// every stage it says that record went through.
+    pub fn processed<'m, M: Message>(
         &self,
-        topic: &str,
+        message: &'m M,
+        fields: &ProcessedFields<'_>,
+    ) -> Result<(&'m str, Vec<Sighting>), UnreadableRecord> {
+        let (record_id, here) = here(message)?;
+        let mut sightings = self.earlier_hops(message);
+        sightings.push(Sighting::Processed(here, scores(fields)));
+        Ok((record_id, sightings))
+    }
+
+    /// The record id of the dead letter `message` and every stage it says that record
+    /// went through; `None` for a dead letter the trace does not follow: of a record that
+    /// is not a run (an application log event, an incident signal).
+    pub fn dead_lettered<'m, M: Message>(
+        &self,
         message: &'m M,
     ) -> Result<Option<(&'m str, Vec<Sighting>)>, UnreadableRecord> {
         let header = |name: &str| header(message, name);
-        let record_id = header(RECORD_ID)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .ok_or(UnreadableRecord::NoRecordId)?;
-        let here = Hop {
-            at_ms: message
-                .timestamp()
-                .to_millis()
-                .ok_or(UnreadableRecord::NoTimestamp)?,
-            offset: message.offset(),
-            partition: message.partition(),
-        };
-        let last = if topic == self.processed_metrics {
-            let fields: ProcessedFields =
-                serde_json::from_slice(message.payload().unwrap_or_default())?;
-            Sighting::Processed(here, fields.scores())
-        } else {
-            let source = header(dead_letter::SOURCE_TOPIC);
-            let of_a_run = [&self.raw_logs, &self.standardized_logs]
-                .iter()
-                .any(|name| source == Some(name.as_bytes()));
-            if !of_a_run {
-                return Ok(None);
-            }
-            let text = |name: &str| bounded(header(name).unwrap_or_default());
-            let refusal = Refusal {
-                stage_of_failure: text(dead_letter::STAGE),
-                reason: text(dead_letter::REASON),
-                error_type: text(dead_letter::ERROR_KIND),
-            };
-            Sighting::DeadLettered(here, refusal)
+        let source = header(dead_letter::SOURCE_TOPIC);
+        let of_a_run = [&self.raw_logs, &self.standardized_logs]
+            .iter()
+            .any(|name| source == Some(name.as_bytes()));
+        if !of_a_run {
+            return Ok(None);
+        }
+        let (record_id, here) = here(message)?;
+        let text = |name: &str| bounded(header(name).unwrap_or_default());
+        let refusal = Refusal {
+            stage_of_failure: text(dead_letter::STAGE),
+            reason: text(dead_letter::REASON),
+            error_type: text(dead_letter::ERROR_KIND),
         };
         let mut sightings = self.earlier_hops(message);
-        sightings.push(last);
+        sightings.push(Sighting::DeadLettered(here, refusal));
         Ok(Some((record_id, sightings)))
     }
 
@@ -127,6 +119,38 @@ impl TraceTopics {
     }
 }
 
+/// The record id of `message` and where it is: its partition, offset and timestamp.
+fn here<M: Message>(message: &M) -> Result<(&str, Hop), UnreadableRecord> {
+    let record_id = header(message, RECORD_ID)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .ok_or(UnreadableRecord::NoRecordId)?;
+    let hop = Hop {
+        at_ms: message
+            .timestamp()
+            .to_millis()
+            .ok_or(UnreadableRecord::NoTimestamp)?,
+        offset: message.offset(),
+        partition: message.partition(),
+    };
+    Ok((record_id, hop))
+}
+
+/// The scores the trace shows of a processed record.
+fn scores(fields: &ProcessedFields<'_>) -> Scores {
+    let mut rule_hits = RuleSet::default();
+    for hit in &fields.rule_hits {
+        rule_hits.insert(hit.rule);
+    }
+    Scores {
+        efficiency_score: fields.efficiency_score,
+        detector_score: fields.detector.as_ref().and_then(|d| d.score),
+        rule_hits,
+        severity: fields.severity,
+        anomalous: fields.anomalous,
+        alerts: fields.alerts(),
+    }
+}
+
 /// The value of the first header `name` of `message`.
 fn header<'m, M: Message>(message: &'m M, name: &str) -> Option<&'m [u8]> {
     message
@@ -146,63 +170,11 @@ fn bounded(text: &[u8]) -> Box<str> {
     text[..end].into()
 }
 
-/// The fields of a processed record (`obs_detector::ProcessedRecord`) the trace shows;
-/// serde skips the others without building them.
-#[derive(Deserialize)]
-struct ProcessedFields {
-    anomalous: bool,
-    severity: Option<Severity>,
-    efficiency_score: f64,
-    rule_hits: Vec<RuleHitName>,
-    detector: Option<VerdictFields>,
-}
-
-#[derive(Deserialize)]
-struct RuleHitName {
-    rule: RuleKind,
-}
-
-/// Of the detectors' verdict: absent fields when it is `insufficient_history`.
-#[derive(Deserialize)]
-struct VerdictFields {
-    score: Option<f64>,
-    severity: Option<Severity>,
-    #[serde(default)]
-    predictive_alert: bool,
-}
-
-impl ProcessedFields {
-    fn scores(&self) -> Scores {
-        let mut rule_hits = RuleSet::default();
-        for hit in &self.rule_hits {
-            rule_hits.insert(hit.rule);
-        }
-        Scores {
-            efficiency_score: self.efficiency_score,
-            detector_score: self.detector.as_ref().and_then(|d| d.score),
-            rule_hits,
-            severity: self.severity,
-            anomalous: self.anomalous,
-            alerts: self.alerts(),
-        }
-    }
-
-    /// As `ProcessedRecord::alerts` counts them: one of the rules when they set a
-    /// severity, one of the detectors at their warning level or with a predictive alert.
-    fn alerts(&self) -> u8 {
-        let detector = self
-            .detector
-            .as_ref()
-            .is_some_and(|d| d.severity.is_some() || d.predictive_alert);
-        u8::from(self.severity.is_some()) + u8::from(detector)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use obs_detector::anomaly::{Assessment, DetectorKind, DetectorScores, Explanation};
-    use obs_detector::{ProcessedRecord, RulesConfig, Verdict};
+    use obs_detector::{ProcessedRecord, RuleKind, RulesConfig, Severity, Verdict};
     use obs_kafka::headers::POSITION;
     use obs_records::standardize::{standardize_bytes, StandardizeOptions};
     use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
@@ -231,6 +203,16 @@ mod tests {
             41,
             Some(headers),
         )
+    }
+
+    /// The sightings of a processed record, its fields read as the views' follower does.
+    fn read_processed(
+        t: &TraceTopics,
+        m: &OwnedMessage,
+    ) -> Result<(String, Vec<Sighting>), UnreadableRecord> {
+        let fields = ProcessedFields::read(m.payload().unwrap()).unwrap();
+        t.processed(m, &fields)
+            .map(|(id, sightings)| (id.to_string(), sightings))
     }
 
     fn hop(at_ms: i64) -> Hop {
@@ -266,7 +248,7 @@ mod tests {
             (POSITION, standardized.as_str()),
         ];
         let m = message(&t.processed_metrics, &headers, &payload);
-        let (id, sightings) = t.sightings(&t.processed_metrics, &m).unwrap().unwrap();
+        let (id, sightings) = read_processed(&t, &m).unwrap();
         assert_eq!(id, "akonovia:2025-09-05-16-45:1995");
         let [Sighting::Ingested(ingested), Sighting::Standardized(standardized), Sighting::Processed(processed, _)] =
             &sightings[..]
@@ -288,7 +270,7 @@ mod tests {
             (POSITION, raw.as_str()),
         ];
         let m = message(&t.processed_metrics, &unreadable_time, &payload);
-        let (_, sightings) = t.sightings(&t.processed_metrics, &m).unwrap().unwrap();
+        let (_, sightings) = read_processed(&t, &m).unwrap();
         assert_eq!(
             sightings[0],
             Sighting::Ingested(at(1_757_090_727_200, 5, 900)),
@@ -296,7 +278,7 @@ mod tests {
         );
         let anonymous = message(&t.processed_metrics, &[(POSITION, raw.as_str())], &payload);
         assert!(matches!(
-            t.sightings(&t.processed_metrics, &anonymous),
+            read_processed(&t, &anonymous),
             Err(UnreadableRecord::NoRecordId)
         ));
     }
@@ -316,7 +298,7 @@ mod tests {
             ],
             b"{\"Entreprise\": \"akonovia\"}",
         );
-        let Some(("a:1", sightings)) = t.sightings(&t.dead_letters, &dead).unwrap() else {
+        let Some(("a:1", sightings)) = t.dead_lettered(&dead).unwrap() else {
             panic!("a dead letter of a run");
         };
         let [Sighting::DeadLettered(at, refusal)] = &sightings[..] else {
@@ -340,7 +322,7 @@ mod tests {
             ],
             b"",
         );
-        assert_eq!(t.sightings(&t.dead_letters, &of_an_event).unwrap(), None);
+        assert_eq!(t.dead_lettered(&of_an_event).unwrap(), None);
     }
 
     fn processed(status: &str, memory: i64, verdict: Option<Verdict>) -> ProcessedRecord {
@@ -401,9 +383,7 @@ mod tests {
         for record in cases {
             let payload = serde_json::to_vec(&record).unwrap();
             let m = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], &payload);
-            let Some((_, mut sightings)) = t.sightings(&t.processed_metrics, &m).unwrap() else {
-                panic!("a processed record");
-            };
+            let (_, mut sightings) = read_processed(&t, &m).unwrap();
             let Some(Sighting::Processed(at, scores)) = sightings.pop() else {
                 panic!("a processed record");
             };
@@ -424,10 +404,5 @@ mod tests {
             rules.sort();
             assert_eq!(scores.rule_hits.rules().collect::<Vec<_>>(), rules);
         }
-        let garbage = message(&t.processed_metrics, &[(RECORD_ID, "a:1")], b"{}");
-        assert!(matches!(
-            t.sightings(&t.processed_metrics, &garbage),
-            Err(UnreadableRecord::Processed(_))
-        ));
     }
 }

@@ -2,8 +2,10 @@
 
 use super::config::DetectorConfig;
 use super::error::DetectorError;
+use super::forest::TrainingScratch;
 use super::habits::{Judgement, RunFacts};
 use super::lru::LruMap;
+use super::online_forest::OnlineForest;
 use super::saved_state::{Reader, Unreadable, Writer};
 use super::series::{stable_hash, Rates, SeriesState};
 use super::verdict::Verdict;
@@ -20,6 +22,9 @@ pub struct DetectorBank {
     fingerprint: u64,
     rates: Rates,
     series: LruMap<SeriesState>,
+    /// The buffers a forest trains in, lent to each series in turn: they hold nothing
+    /// between trainings, so one set serves every series.
+    scratch: TrainingScratch,
     observations: u64,
     rejected: u64,
 }
@@ -73,6 +78,7 @@ impl DetectorBank {
             fingerprint: fingerprint(&config),
             rates: Rates::new(&config),
             series: LruMap::new(config.max_series),
+            scratch: TrainingScratch::default(),
             config,
             observations: 0,
             rejected: 0,
@@ -146,7 +152,15 @@ impl DetectorBank {
             .series
             .get_at_mut(at)
             .ok_or_else(|| DetectorError::UnknownSeries(series.to_owned()))?;
-        state.observe(&self.config, self.rates, series, timestamp, features, run)
+        state.observe(
+            &self.config,
+            self.rates,
+            series,
+            timestamp,
+            features,
+            run,
+            &mut self.scratch,
+        )
     }
 
     /// Appends what `series` has learned to `out`, in the form
@@ -196,7 +210,8 @@ impl DetectorBank {
                 series: series.to_owned(),
             });
         }
-        let state = SeriesState::from_saved(&self.config, series, &mut from).map_err(unreadable)?;
+        let state = SeriesState::from_saved(&self.config, series, &mut from, &mut self.scratch)
+            .map_err(unreadable)?;
         from.finish().map_err(unreadable)?;
         self.series.insert(series, state);
         Ok(())
@@ -288,9 +303,19 @@ impl DetectorBank {
     /// releasing the bank between them.
     pub fn retrain_at(&mut self, at: usize) -> bool {
         let config = &self.config.forest;
+        let scratch = &mut self.scratch;
         self.series
             .get_at_mut(at)
-            .is_some_and(|state| state.retrain(config))
+            .is_some_and(|state| state.retrain(config, scratch))
+    }
+
+    /// Upper bound of the training buffers' bytes, when series may have a forest.
+    fn scratch_bytes(&self) -> usize {
+        if self.config.forest.enabled {
+            OnlineForest::scratch_bytes_for(&self.config.forest)
+        } else {
+            0
+        }
     }
 
     pub fn snapshot(&self) -> BankSnapshot {
@@ -305,13 +330,15 @@ impl DetectorBank {
                 .count(),
             observations: self.observations,
             rejected: self.rejected,
-            state_bytes: self
-                .series
-                .values()
-                .map(|s| SeriesState::bytes_for(s.metric_count(), &self.config))
-                .sum(),
-            max_state_bytes: self.config.max_series
-                * SeriesState::bytes_for(self.config.max_metrics, &self.config),
+            state_bytes: self.scratch_bytes()
+                + self
+                    .series
+                    .values()
+                    .map(|s| SeriesState::bytes_for(s.metric_count(), &self.config))
+                    .sum::<usize>(),
+            max_state_bytes: self.scratch_bytes()
+                + self.config.max_series
+                    * SeriesState::bytes_for(self.config.max_metrics, &self.config),
         }
     }
 }

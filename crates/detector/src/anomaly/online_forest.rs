@@ -5,7 +5,8 @@
 //! forest is retrained each time its data has doubled, so that the first model, trained
 //! on the first few points, is not kept for a whole `retrain_every`. A retraining grows
 //! the new trees in the buffers of the old ones, with the training's own buffers kept from
-//! the last time, so that once the window is full it allocates nothing.
+//! the last time (one set per bank, lent to the series that trains: they hold nothing
+//! between trainings), so that once the window is full it allocates nothing.
 //!
 //! A checkpoint of the forest leaves the trees out (a few hundred kilobytes): it keeps the
 //! generator's position when the trees were grown and the rows the window has overwritten
@@ -25,7 +26,6 @@ pub(crate) struct OnlineForest {
     next: usize,
     /// Retrained in place, in the buffers of the trees it replaces.
     model: Option<IsolationForest>,
-    scratch: TrainingScratch,
     since_training: usize,
     /// Points the current model was trained on.
     trained_on: usize,
@@ -47,7 +47,6 @@ impl OnlineForest {
             rows: Vec::new(),
             next: 0,
             model: None,
-            scratch: TrainingScratch::default(),
             since_training: 0,
             trained_on: 0,
             first_training: first_training.max(2),
@@ -66,8 +65,13 @@ impl OnlineForest {
         self.model.is_some()
     }
 
-    /// Adds a point, then trains if it is time to.
-    pub(crate) fn push(&mut self, point: &[f64], config: &ForestConfig) {
+    /// Adds a point, then trains if it is time to, in `scratch`.
+    pub(crate) fn push(
+        &mut self,
+        point: &[f64],
+        config: &ForestConfig,
+        scratch: &mut TrainingScratch,
+    ) {
         let capacity = config.window * self.dims;
         let narrowed = point.iter().map(|&v| narrow(v));
         if self.rows.len() < capacity {
@@ -88,7 +92,7 @@ impl OnlineForest {
             Some(_) => self.since_training >= config.retrain_every.min(self.trained_on),
         };
         if due {
-            self.retrain(config);
+            self.retrain(config, scratch);
         }
     }
 
@@ -97,7 +101,7 @@ impl OnlineForest {
     /// any sensible `max_metrics`). The new trees are grown in the old model's buffers (a
     /// new forest's at the first training): a refit overwrites everything a forest holds,
     /// so nothing of the old trees reaches the new ones.
-    pub(crate) fn retrain(&mut self, config: &ForestConfig) -> bool {
+    pub(crate) fn retrain(&mut self, config: &ForestConfig, scratch: &mut TrainingScratch) -> bool {
         if self.rows.len() < 2 * self.dims || self.dims > IsolationForest::MAX_DIMS {
             return false;
         }
@@ -110,7 +114,7 @@ impl OnlineForest {
             config.trees,
             config.subsample,
             &mut self.rng,
-            &mut self.scratch,
+            scratch,
         );
         self.since_training = 0;
         self.trained_on = self.rows.len() / self.dims;
@@ -140,6 +144,7 @@ impl OnlineForest {
         &mut self,
         from: &mut Reader<'_>,
         config: &ForestConfig,
+        scratch: &mut TrainingScratch,
     ) -> Result<(), Unreadable> {
         let dims = self.dims;
         let capacity = config.window * dims;
@@ -176,7 +181,7 @@ impl OnlineForest {
                 config.trees,
                 config.subsample,
                 &mut self.rng,
-                &mut self.scratch,
+                scratch,
             );
             if self.rng.get_word_pos() != word {
                 return Err(Unreadable("the forest grown again is not the one saved"));
@@ -190,12 +195,16 @@ impl OnlineForest {
     }
 
     /// Upper bound of the heap bytes of a forest over `dims` values (the struct itself is
-    /// counted where it is held).
+    /// counted where it is held, the training's buffers where they are: the bank).
     pub(crate) fn heap_bytes_for(dims: usize, config: &ForestConfig) -> usize {
         // The window, and at most as many rows overwritten since the last training.
-        2 * config.window * dims * std::mem::size_of::<f32>()
-            + Self::model_bytes(config)
-            + TrainingScratch::bytes_for(config.window, config.subsample.min(config.window))
+        2 * config.window * dims * std::mem::size_of::<f32>() + Self::model_bytes(config)
+    }
+
+    /// Upper bound of the heap bytes of the training buffers that forests of `config`
+    /// share.
+    pub(crate) fn scratch_bytes_for(config: &ForestConfig) -> usize {
+        TrainingScratch::bytes_for(config.window, config.subsample.min(config.window))
     }
 
     /// Upper bound of the bytes of one trained model.
@@ -209,6 +218,16 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    impl OnlineForest {
+        fn push_alone(&mut self, point: &[f64], config: &ForestConfig) {
+            self.push(point, config, &mut TrainingScratch::default());
+        }
+
+        fn retrain_alone(&mut self, config: &ForestConfig) -> bool {
+            self.retrain(config, &mut TrainingScratch::default())
+        }
+    }
+
     #[test]
     fn trains_first_at_the_threshold_then_on_schedule() {
         let config = ForestConfig {
@@ -218,13 +237,13 @@ mod tests {
             ..ForestConfig::default()
         };
         let mut forest = OnlineForest::new(1, 3, ChaCha8Rng::seed_from_u64(1));
-        forest.push(&[1.0], &config);
-        forest.push(&[2.0], &config);
+        forest.push_alone(&[1.0], &config);
+        forest.push_alone(&[2.0], &config);
         assert!(forest.score(&[1.0]).is_none());
-        forest.push(&[3.0], &config);
+        forest.push_alone(&[3.0], &config);
         assert!(forest.is_trained());
         for i in 0..20 {
-            forest.push(&[f64::from(i)], &config);
+            forest.push_alone(&[f64::from(i)], &config);
         }
         assert_eq!(forest.rows.len(), 8, "the window is bounded");
         assert!(forest.since_training < 4);
@@ -245,12 +264,12 @@ mod tests {
         let point = |i: usize| [(i as f64 * 0.7).sin(), (i as f64 * 0.3).cos()];
         let mut forest = OnlineForest::new(2, 50, ChaCha8Rng::seed_from_u64(3));
         for i in 0..60 {
-            forest.push(&point(i), &config);
+            forest.push_alone(&point(i), &config);
         }
         // The same state with the buffers of a forest trained on other data, and with none.
         let mut other = OnlineForest::new(3, 40, ChaCha8Rng::seed_from_u64(4));
         for i in 0..40 {
-            other.push(&[i as f64, 0.5, -(i as f64)], &config);
+            other.push_alone(&[i as f64, 0.5, -(i as f64)], &config);
         }
         let mut refit_other = forest.clone();
         refit_other.model = other.model.take();
@@ -260,9 +279,9 @@ mod tests {
         let probe = [0.2, -0.9];
         let before = copy.score(&probe);
 
-        assert!(forest.retrain(&config));
-        assert!(refit_other.retrain(&config));
-        assert!(new.retrain(&config));
+        assert!(forest.retrain_alone(&config));
+        assert!(refit_other.retrain_alone(&config));
+        assert!(new.retrain_alone(&config));
         // The copy keeps the old trees; every retraining grows the same new ones.
         assert_eq!(copy.score(&probe), before);
         for i in 0..60 {

@@ -6,6 +6,7 @@ use super::config::{DetectorConfig, ForestConfig};
 use super::deviation::Deviation;
 use super::error::DetectorError;
 use super::ewma::Ewma;
+use super::forest::TrainingScratch;
 use super::habits::{Habits, Judgement, RunFacts};
 use super::novelty::{Novelty, NoveltyFinding};
 use super::online_forest::OnlineForest;
@@ -242,6 +243,7 @@ impl SeriesState {
         timestamp: DateTime<Utc>,
         features: &[(&str, f64)],
         run: Option<&RunFacts<'_>>,
+        scratch: &mut TrainingScratch,
     ) -> Result<(Verdict, Option<Judgement>), DetectorError> {
         self.check_metrics(series, features)?;
         if let Some(last) = self.last_timestamp {
@@ -264,7 +266,7 @@ impl SeriesState {
         } else {
             Verdict::Scored(self.assess(config, rates, features, forest.map(|f| f.1)))
         };
-        self.learn(config, rates, timestamp, forest.map(|f| f.0));
+        self.learn(config, rates, timestamp, forest.map(|f| f.0), scratch);
         let judgement = run.map(|run| {
             let judgement = self.habits.judge(&config.habits, run);
             self.habits.learn(&config.habits, run);
@@ -330,6 +332,7 @@ impl SeriesState {
         rates: Rates,
         at: DateTime<Utc>,
         forest_score: Option<f64>,
+        scratch: &mut TrainingScratch,
     ) {
         for (metric, (findings, &value)) in self
             .metrics
@@ -377,7 +380,7 @@ impl SeriesState {
             if let Some(score) = forest_score {
                 state.calibration.push(score);
             }
-            state.forest.push(&self.point, &config.forest);
+            state.forest.push(&self.point, &config.forest, scratch);
         }
         self.seen += 1;
     }
@@ -618,10 +621,10 @@ impl SeriesState {
     }
 
     /// Retrains the forest now; false without a forest or with fewer than two points.
-    pub(crate) fn retrain(&mut self, config: &ForestConfig) -> bool {
+    pub(crate) fn retrain(&mut self, config: &ForestConfig, scratch: &mut TrainingScratch) -> bool {
         self.forest
             .as_mut()
-            .is_some_and(|f| f.forest.retrain(config))
+            .is_some_and(|f| f.forest.retrain(config, scratch))
     }
 
     /// Writes what the series has learned: its metrics' names, each detector's state, the
@@ -658,6 +661,7 @@ impl SeriesState {
         config: &DetectorConfig,
         series: &str,
         from: &mut Reader<'_>,
+        scratch: &mut TrainingScratch,
     ) -> Result<Self, Unreadable> {
         let count = from.usize()?;
         if count == 0 || count > config.max_metrics {
@@ -682,7 +686,7 @@ impl SeriesState {
             metric.previous = from.option(Reader::f64)?;
         }
         from.part(state.forest.as_deref_mut(), |forest, from| {
-            forest.forest.load(from, &config.forest)?;
+            forest.forest.load(from, &config.forest, scratch)?;
             forest.calibration.load(from)
         })?;
         state.seen = from.usize()?;

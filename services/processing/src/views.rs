@@ -52,8 +52,8 @@ impl FollowSink for ViewsSink {
     fn apply(&mut self, topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
         let (analytics, trace) = (&self.analytics, &self.trace);
         if topic == analytics.processed_topic() {
-            let to_analytics = analytics.admits(topic, message);
-            let to_trace = trace.admits(topic, message);
+            let to_analytics = analytics.admits_processed(message);
+            let to_trace = trace.admits_processed(message);
             if !(to_analytics || to_trace) {
                 return Ok(());
             }

@@ -44,10 +44,10 @@ impl AnalyticsSink {
         &self.alerts_topic
     }
 
-    /// Whether `message` of `topic` was written by a stage the view takes it from; counts
-    /// it as ignored when not.
-    pub fn admits(&self, topic: &str, message: &BorrowedMessage<'_>) -> bool {
-        self.writers.admits(topic, message)
+    /// Whether the processed record `message` was written by a stage the view takes it
+    /// from; counts it as ignored when not.
+    pub fn admits_processed(&self, message: &BorrowedMessage<'_>) -> bool {
+        self.writers.admits(&self.processed_topic, message)
     }
 
     /// A processed record the view admits, its `fields` read from its `json`.

@@ -175,14 +175,15 @@ impl AnalyticsView {
         &self.config
     }
 
-    /// Adds one processed record, the JSON payload of `processed-metrics`, to the totals,
-    /// its source's statistics and the recent records; an error when it does not parse.
-    pub fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
+    /// [`apply_fields`](Self::apply_fields) of a record yet to be read, for the tests.
+    #[cfg(test)]
+    pub(crate) fn apply_processed(&self, json: &[u8]) -> Result<(), serde_json::Error> {
         self.apply_fields(&ProcessedFields::read(json)?, json);
         Ok(())
     }
 
-    /// [`apply_processed`](Self::apply_processed) of a record whose fields were read.
+    /// Adds one processed record, the JSON payload of `processed-metrics` whose fields
+    /// were read, to the totals, its source's statistics and the recent records.
     pub fn apply_fields(&self, r: &ProcessedFields<'_>, json: &[u8]) {
         let mut state = write(&self.records);
         // A record older than every kept one at capacity is simply not kept.

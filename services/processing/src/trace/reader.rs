@@ -41,10 +41,10 @@ impl TraceSink {
         self.topics.names()
     }
 
-    /// Whether `message` of `topic` was written by a stage the index takes it from;
-    /// counts it as ignored when not.
-    pub fn admits(&self, topic: &str, message: &BorrowedMessage<'_>) -> bool {
-        self.writers.admits(topic, message)
+    /// Whether the processed record `message` was written by a stage the index takes it
+    /// from; counts it as ignored when not.
+    pub fn admits_processed(&self, message: &BorrowedMessage<'_>) -> bool {
+        self.writers.admits(&self.topics.processed_metrics, message)
     }
 
     /// A processed record the index admits, its `fields` read; an `Err` says why it

@@ -89,7 +89,11 @@ pub struct TopicsConfig {
     /// Each service's error rate per window of event time, from processing; key = service.
     pub app_log_rates: TopicSpec,
     /// What incidents are made of: each alerting run (and the next normal runs of its
-    /// series) and the operators' commands; key = `{company}:{source}`.
+    /// series) and the operators' commands; key = `{company}:{source}`. One partition by
+    /// default: librdkafka sends each partition its own produce request, which the broker
+    /// verifies against the transaction and later marks, so each partition a batch's
+    /// signals spread over costs the broker in every run transaction, while the incident
+    /// stage reading them is light (more partitions let its replicas share it).
     pub incident_signals: TopicSpec,
     /// Every incident's latest state; key = incident id; compacted.
     pub incidents: TopicSpec,
@@ -126,7 +130,7 @@ impl Default for TopicsConfig {
             app_logs: TopicSpec::new("app-logs", 3, 7),
             standardized_app_logs: TopicSpec::new("standardized-app-logs", 3, 7),
             app_log_rates: TopicSpec::new("app-log-rates", 3, 7),
-            incident_signals: TopicSpec::new("incident-signals", 3, 7),
+            incident_signals: TopicSpec::new("incident-signals", 1, 7),
             incidents: TopicSpec::new("incidents", 3, 30).compacted(),
             detector_state: TopicSpec::new("detector-state", 3, 30)
                 .compacted()
@@ -416,7 +420,7 @@ mod tests {
                 ("dead-letters", 1, 30, "delete"),
                 ("app-logs", 3, 7, "delete"),
                 ("standardized-app-logs", 3, 7, "delete"),
-                ("incident-signals", 3, 7, "delete"),
+                ("incident-signals", 1, 7, "delete"),
                 ("incidents", 3, 30, "compact,delete"),
                 ("app-log-rates", 3, 7, "delete"),
                 ("detector-state", 3, 30, "compact,delete"),

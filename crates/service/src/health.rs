@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use obs_kafka::{BrokerStatus, StageHandle};
+use obs_kafka::{BrokerStatus, StageHandle, StageStatus};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -104,9 +104,36 @@ impl HealthReport {
         partitions_check: &'static str,
         stage: &Running<StageHandle>,
     ) -> Self {
-        let ready = stage
-            .map(StageHandle::status)
-            .map_or_else(|| Err("the loop has not started".into()), |s| s.readiness());
+        self.with_stage_ready_when(loop_check, partitions_check, stage, StageStatus::readiness)
+    }
+
+    /// A stage loop that one replica may run alone: as [`Self::with_stage`], but a replica
+    /// the group gave no partition stands by, ready ([`StageStatus::readiness_or_standby`]).
+    pub fn with_standby_stage(
+        self,
+        loop_check: &'static str,
+        partitions_check: &'static str,
+        stage: &Running<StageHandle>,
+    ) -> Self {
+        self.with_stage_ready_when(
+            loop_check,
+            partitions_check,
+            stage,
+            StageStatus::readiness_or_standby,
+        )
+    }
+
+    fn with_stage_ready_when(
+        self,
+        loop_check: &'static str,
+        partitions_check: &'static str,
+        stage: &Running<StageHandle>,
+        ready_when: fn(&StageStatus) -> Result<(), String>,
+    ) -> Self {
+        let ready = stage.map(StageHandle::status).map_or_else(
+            || Err("the loop has not started".into()),
+            |s| ready_when(&s),
+        );
         self.with_check(loop_check, stage.is(StageHandle::is_running))
             .with_readiness(partitions_check, ready)
     }

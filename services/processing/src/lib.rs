@@ -393,7 +393,7 @@ fn health(state: &AppState) -> HealthReport {
     let report = if role.runs_stages() {
         report
             .with_stage("stage_loop", "stage_partitions", &state.stage)
-            .with_stage(
+            .with_standby_stage(
                 "incident_stage_loop",
                 "incident_stage_partitions",
                 &state.incident_stage,

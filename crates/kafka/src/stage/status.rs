@@ -62,6 +62,19 @@ impl StageStatus {
         }
         Ok(())
     }
+
+    /// [`Self::readiness`] for a stage that one replica may run alone (the incident stage,
+    /// whose input has one partition by default): also ready once the group has answered
+    /// without giving this replica a partition, as the standby it then is.
+    pub fn readiness_or_standby(&self) -> Result<(), String> {
+        let standing_by = self.consumer.phase == "running"
+            && self.consumer.rebalances > 0
+            && self.assigned_partitions.is_empty();
+        if standing_by {
+            return Ok(());
+        }
+        self.readiness()
+    }
 }
 
 impl Progress for StageProgress {
@@ -92,5 +105,51 @@ impl Progress for StageProgress {
             last_commit_at: *lock(&self.last_commit_at),
             consumer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(phase: &'static str, rebalances: u64, assigned: &[i32]) -> StageStatus {
+        StageStatus {
+            consumer: ConsumerStatus {
+                consumer: "incidents".into(),
+                running: true,
+                phase,
+                assigned: Vec::new(),
+                rebalances,
+                errors: 0,
+                last_error: None,
+            },
+            input_topic: "incident-signals".into(),
+            group_id: "processing-incidents".into(),
+            transactional_id: "processing-incidents-a".into(),
+            assigned_partitions: assigned.to_vec(),
+            lag: BTreeMap::new(),
+            records_consumed: 0,
+            records_produced: 0,
+            transactions_committed: 0,
+            transactions_aborted: 0,
+            last_commit_at: None,
+        }
+    }
+
+    #[test]
+    fn a_replica_the_group_gave_nothing_is_ready_only_as_a_standby() {
+        let standby = status("running", 1, &[]);
+        assert!(standby.readiness().is_err(), "a stage needs its partitions");
+        assert_eq!(standby.readiness_or_standby(), Ok(()));
+        let waiting = status("running", 0, &[]);
+        assert!(
+            waiting.readiness_or_standby().is_err(),
+            "before the group answers, nothing is known"
+        );
+        let starting = status("initializing_transactions", 1, &[]);
+        assert!(starting.readiness_or_standby().is_err());
+        let assigned = status("running", 1, &[0]);
+        assert_eq!(assigned.readiness(), Ok(()));
+        assert_eq!(assigned.readiness_or_standby(), Ok(()));
     }
 }

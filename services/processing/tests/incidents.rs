@@ -521,6 +521,49 @@ async fn incidents_of(port: u16) -> Option<Vec<(String, String, String, u64, Val
 }
 
 /// Polls `ask` until it gives something `done` accepts (60 s at most).
+/// Whether the processing listening on `port` is ready, and the `incident-signals`
+/// partitions its incident stage holds.
+async fn readiness_over_http(port: u16) -> Option<(bool, Vec<Value>)> {
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/health/ready"))
+        .send()
+        .await
+        .ok()?
+        .status()
+        .is_success();
+    let status: Value = client
+        .get(format!("http://127.0.0.1:{port}/status"))
+        .header("authorization", obs_testkit::bearer())
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some((ready, incident_partitions(&status)))
+}
+
+/// The same of an instance in this process.
+async fn readiness_in_process(router: &Router) -> (bool, Vec<Value>) {
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header("authorization", obs_testkit::bearer())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (health, _) = call(router, get("/health/ready")).await;
+    let (_, status) = call(router, get("/status")).await;
+    (health == StatusCode::OK, incident_partitions(&status))
+}
+
+fn incident_partitions(status: &Value) -> Vec<Value> {
+    status["incidents"]["stage"]["assigned_partitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
 async fn poll<T: std::fmt::Debug, F: std::future::Future<Output = Option<T>>>(
     what: &str,
     ask: impl Fn() -> F,
@@ -593,6 +636,27 @@ async fn after_a_sigkill_and_with_two_replicas_the_incidents_are_the_same() {
     ids.sort();
     let expected: Vec<&str> = before.iter().map(|i| i.0.as_str()).collect();
     assert_eq!(ids, expected, "a second replica gives the same incidents");
+
+    // `incident-signals` has one partition: one instance's incident stage holds it, the
+    // other's stands by, and both instances are ready.
+    let replica_router = processing::router(replica.clone());
+    let replica_router = &replica_router;
+    let (spawned, in_process) = poll(
+        "one incident stage with the signals partition, the other standing by, both ready",
+        move || async move {
+            let spawned = readiness_over_http(port).await?;
+            Some((spawned, readiness_in_process(replica_router).await))
+        },
+        |(spawned, in_process)| {
+            spawned.0 && in_process.0 && spawned.1.len() + in_process.1.len() == 1
+        },
+    )
+    .await;
+    assert_eq!(
+        [spawned.1, in_process.1].concat(),
+        vec![json!(0)],
+        "the one signals partition, held once"
+    );
 
     // New alerts after the restart, with two replicas sharing the stages: both views agree.
     stack

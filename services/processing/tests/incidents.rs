@@ -134,17 +134,19 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
 }
 
 async fn get(state: &Arc<AppState>, uri: &str) -> Value {
-    let router = processing::router(state.clone());
-    let (status, body) = call(
-        &router,
-        Request::get(uri)
-            .header("authorization", obs_testkit::bearer())
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = answer_of(state, uri).await;
     assert_eq!(status, StatusCode::OK, "{uri}: {body}");
     body
+}
+
+/// `GET uri` of an instance in this process, whatever its status.
+async fn answer_of(state: &Arc<AppState>, uri: &str) -> (StatusCode, Value) {
+    let router = processing::router(state.clone());
+    let request = Request::get(uri)
+        .header("authorization", obs_testkit::bearer())
+        .body(Body::empty())
+        .unwrap();
+    call(&router, request).await
 }
 
 async fn post(state: &Arc<AppState>, uri: &str, body: Value) -> (StatusCode, Value) {
@@ -490,16 +492,7 @@ fn spawn_processing(stack: &Stack, port: u16, instance: &str) -> std::process::C
 /// `GET /incidents?limit=500` of the binary on `port` once its incident view caught up:
 /// each incident's id, status, severity, version and objects.
 async fn incidents_of(port: u16) -> Option<Vec<(String, String, String, u64, Value)>> {
-    let url = format!("http://127.0.0.1:{port}/incidents?limit=500");
-    let answer: Value = reqwest::Client::new()
-        .get(&url)
-        .header("authorization", obs_testkit::bearer())
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let (_, answer) = answer_over_http(port, "/incidents?limit=500").await?;
     if answer["view_caught_up"] != true {
         return None;
     }
@@ -520,40 +513,31 @@ async fn incidents_of(port: u16) -> Option<Vec<(String, String, String, u64, Val
     Some(incidents)
 }
 
-/// Polls `ask` until it gives something `done` accepts (60 s at most).
-/// Whether the processing listening on `port` is ready, and the `incident-signals`
-/// partitions its incident stage holds.
-async fn readiness_over_http(port: u16) -> Option<(bool, Vec<Value>)> {
-    let client = reqwest::Client::new();
-    let ready = client
-        .get(format!("http://127.0.0.1:{port}/health/ready"))
-        .send()
-        .await
-        .ok()?
-        .status()
-        .is_success();
-    let status: Value = client
-        .get(format!("http://127.0.0.1:{port}/status"))
+/// `GET uri` of the binary on `port`: whether it answered 2xx, and its JSON answer;
+/// `None` when it did not answer.
+async fn answer_over_http(port: u16, uri: &str) -> Option<(bool, Value)> {
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{uri}"))
         .header("authorization", obs_testkit::bearer())
         .send()
         .await
-        .ok()?
-        .json()
-        .await
         .ok()?;
+    let ok = response.status().is_success();
+    Some((ok, response.json().await.ok()?))
+}
+
+/// Whether the binary on `port` is ready, and the `incident-signals` partitions its
+/// incident stage holds.
+async fn readiness_over_http(port: u16) -> Option<(bool, Vec<Value>)> {
+    let (ready, _) = answer_over_http(port, "/health/ready").await?;
+    let (_, status) = answer_over_http(port, "/status").await?;
     Some((ready, incident_partitions(&status)))
 }
 
 /// The same of an instance in this process.
-async fn readiness_in_process(router: &Router) -> (bool, Vec<Value>) {
-    let get = |uri: &str| {
-        Request::get(uri)
-            .header("authorization", obs_testkit::bearer())
-            .body(Body::empty())
-            .unwrap()
-    };
-    let (health, _) = call(router, get("/health/ready")).await;
-    let (_, status) = call(router, get("/status")).await;
+async fn readiness_in_process(state: &Arc<AppState>) -> (bool, Vec<Value>) {
+    let (health, _) = answer_of(state, "/health/ready").await;
+    let (_, status) = answer_of(state, "/status").await;
     (health == StatusCode::OK, incident_partitions(&status))
 }
 
@@ -564,6 +548,7 @@ fn incident_partitions(status: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Polls `ask` until it gives something `done` accepts (60 s at most).
 async fn poll<T: std::fmt::Debug, F: std::future::Future<Output = Option<T>>>(
     what: &str,
     ask: impl Fn() -> F,
@@ -639,13 +624,12 @@ async fn after_a_sigkill_and_with_two_replicas_the_incidents_are_the_same() {
 
     // `incident-signals` has one partition: one instance's incident stage holds it, the
     // other's stands by, and both instances are ready.
-    let replica_router = processing::router(replica.clone());
-    let replica_router = &replica_router;
+    let replica_state = &replica;
     let (spawned, in_process) = poll(
         "one incident stage with the signals partition, the other standing by, both ready",
         move || async move {
             let spawned = readiness_over_http(port).await?;
-            Some((spawned, readiness_in_process(replica_router).await))
+            Some((spawned, readiness_in_process(replica_state).await))
         },
         |(spawned, in_process)| {
             spawned.0 && in_process.0 && spawned.1.len() + in_process.1.len() == 1

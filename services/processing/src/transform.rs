@@ -391,7 +391,7 @@ impl Transform for ProcessTransform {
     }
 
     /// The bank is rebuilt for the new assignment, partition by partition.
-    fn rebalanced(&mut self) {
+    fn rebalanced(&mut self, _assigned: &[i32]) {
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.rebalanced(&self.detectors);
         }

@@ -158,7 +158,7 @@ impl Transform for StandardizeTransform {
     }
 
     /// Each partition's ids are rebuilt from what its previous owners committed.
-    fn rebalanced(&mut self) {
-        self.dedup.rebalanced();
+    fn rebalanced(&mut self, assigned: &[i32]) {
+        self.dedup.rebalanced(assigned);
     }
 }

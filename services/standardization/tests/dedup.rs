@@ -5,6 +5,7 @@
 use obs_kafka::headers::RECORD_ID;
 use obs_records::RawRecord;
 use obs_testkit::{produce, raw_messages};
+use rdkafka::Message;
 use standardization::{AppState, StandardizationConfig};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -54,6 +55,19 @@ async fn totals(state: &AppState, expected: u64) -> (u64, u64, u64, u64) {
     state.stage_totals()
 }
 
+/// A first instance, once it standardized the seed's runs (sent once), and the runs.
+async fn standardize_the_seed(config: &StandardizationConfig) -> (Arc<AppState>, Vec<RawRecord>) {
+    let runs = seed();
+    let first = start(config).await;
+    produce(
+        &config.kafka,
+        &config.topics.raw_logs.name,
+        raw_messages(&runs),
+    );
+    assert_eq!(totals(&first, 72).await, (72, 72, 0, 0));
+    (first, runs)
+}
+
 /// Checks `standardized-ids` holds `expected` ids over all its records.
 fn assert_ids_written(config: &StandardizationConfig, expected: usize) {
     let records = obs_testkit::read_topic(
@@ -96,14 +110,7 @@ async fn a_run_sent_twice_in_one_stream_is_standardized_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_instance_remembers_what_the_last_one_standardized() {
     let (config, _topics) = config();
-    let runs = seed();
-    let first = start(&config).await;
-    produce(
-        &config.kafka,
-        &config.topics.raw_logs.name,
-        raw_messages(&runs),
-    );
-    assert_eq!(totals(&first, 72).await, (72, 72, 0, 0));
+    let (first, runs) = standardize_the_seed(&config).await;
     stop(first).await;
 
     // A new process's memory: only what `standardized-ids` holds.
@@ -121,6 +128,87 @@ async fn the_next_instance_remembers_what_the_last_one_standardized() {
     let out = read(&config, &config.topics.standardized_logs.name, 72);
     assert_eq!(out.len(), 72);
     stop(second).await;
+}
+
+/// Waits until `first` and `second` share the input's three partitions, each some.
+async fn shared(first: &AppState, second: &AppState) {
+    let held = |state: &AppState| {
+        state
+            .stage_status()
+            .map(|s| s.assigned_partitions)
+            .unwrap_or_default()
+    };
+    for _ in 0..600 {
+        let (a, b) = (held(first), held(second));
+        let mut all: Vec<i32> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        if !a.is_empty() && !b.is_empty() && all == [0, 1, 2] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "partitions not shared: {:?} and {:?}",
+        held(first),
+        held(second)
+    );
+}
+
+/// One instance writes each batch's ids to one partition of `standardized-ids`, keyed by
+/// input partition; after a second instance joins, each reads back the ids of the
+/// partitions it holds, wherever they were written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_the_partitions_drop_what_one_of_them_standardized() {
+    let (config, _topics) = config();
+    let (first, runs) = standardize_the_seed(&config).await;
+    for ids in read(&config, &config.topics.standardized_ids.name, 1) {
+        let input: i32 = std::str::from_utf8(ids.key().expect("keyed by input partition"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            ids.partition() <= input,
+            "the ids of input partition {input} written to the batch's lowest, not {}",
+            ids.partition()
+        );
+    }
+
+    let mut second_config = config.clone();
+    second_config.stage.transactional_id += "-second";
+    let second = start(&second_config).await;
+    shared(&first, &second).await;
+
+    produce(
+        &config.kafka,
+        &config.topics.raw_logs.name,
+        raw_messages(&runs),
+    );
+    let (first_in, second_in) = (first.stage_totals().0, second.stage_totals().0);
+    let mut totals_now = (0, 0, 0, 0);
+    for _ in 0..400 {
+        let (a, b) = (first.stage_totals(), second.stage_totals());
+        totals_now = (
+            a.0 + b.0 - first_in - second_in,
+            a.1 + b.1 - 72,
+            a.2 + b.2,
+            a.3 + b.3,
+        );
+        if totals_now.0 >= 72 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        totals_now,
+        (72, 0, 0, 72),
+        "every copy dropped by its partition's holder"
+    );
+    assert!(
+        second.stage_totals().3 > 0,
+        "the second instance dropped copies of what the first standardized"
+    );
+    stop(second).await;
+    stop(first).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

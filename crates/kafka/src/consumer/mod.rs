@@ -9,8 +9,8 @@
 //! * [`ConsumerThread`]: the consumer's own OS thread (librdkafka's calls block, and must
 //!   not stall the async runtime) behind one handle type: stop, join, running, status with
 //!   the last error and the rebalance counts, and a component's own progress;
-//! * [`PartitionReader`]: one partition read to its end, outside every group (a stage
-//!   rebuilding a newly assigned partition's state);
+//! * [`PartitionReader`]: one partition, or a whole topic, read to its end, outside every
+//!   group (a stage rebuilding a newly assigned partition's state);
 //! * [`follower`]: a view's reader, every partition of its topics from the beginning,
 //!   outside every group.
 
@@ -22,7 +22,7 @@ mod state;
 mod thread;
 
 pub use context::{ConsumerHooks, TrackedConsumer, TrackedContext};
-pub use partition_reader::{PartitionRead, PartitionReader, ReadStart};
+pub use partition_reader::{PartitionRead, PartitionReader, ReadStart, TopicRead};
 pub use settings::{instance_id, ConsumerSettings, Isolation};
 pub use state::{ConsumerState, ConsumerStatus, LastError, TopicPartition};
 pub use thread::{spawn_consumer, ConsumerThread, Control, Progress};

@@ -1,7 +1,7 @@
-//! Reads one partition of a topic, `read_committed`, outside every group, from a start
-//! (an offset, or the first record at or after a time) up to an offset or to its end, the
-//! last stable offset: how a stage rebuilds the state of a partition it was just assigned
-//! from what the partition's previous owners committed.
+//! Reads one partition of a topic, or all of them, `read_committed`, outside every group,
+//! from a start (an offset, or the first record at or after a time) up to an offset or to
+//! the end, the last stable offset: how a stage rebuilds the state of a partition it was
+//! just assigned from what the partition's previous owners committed.
 
 use super::context::TrackedConsumer;
 use super::settings::ConsumerSettings;
@@ -13,6 +13,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,15 @@ pub struct PartitionRead {
     pub records: u64,
 }
 
-/// Reads partitions one at a time, each with a consumer of its own.
+/// Where a read of a whole topic ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicRead {
+    /// Per partition, the offset after the last one read: where the next read resumes.
+    pub next: BTreeMap<i32, i64>,
+    pub records: u64,
+}
+
+/// Reads partitions, each read with a consumer of its own.
 pub struct PartitionReader {
     /// The consumer's `client.id`.
     pub client_id: String,
@@ -62,33 +71,78 @@ impl PartitionReader {
         until: Option<i64>,
         mut each: impl FnMut(&BorrowedMessage<'_>),
     ) -> Result<PartitionRead, KafkaError> {
-        let started = Instant::now();
-        let state = Arc::new(ConsumerState::new(self.errors.clone()));
-        let consumer = ConsumerSettings::assigned(&self.client_id)
-            .tuning(READER_TUNING)
-            .create(&self.kafka, state, ())?;
-        let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
-        let exists = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic && t.error().is_none())
-            .any(|t| t.partitions().iter().any(|p| p.id() == partition));
-        if !exists {
+        let consumer = self.consumer()?;
+        let partitions = partitions_of(&consumer, topic)?;
+        if !partitions.contains(&partition) {
             return Err(KafkaError::TopicMissing {
                 topic: topic.to_owned(),
                 partition,
             });
         }
         let start = first_offset(&consumer, topic, partition, start)?;
+        let read = self.read_assigned(&consumer, topic, &[(partition, start)], until, &mut each)?;
+        Ok(PartitionRead {
+            start,
+            records: read.records,
+        })
+    }
+
+    /// Reads every partition of `topic` with one consumer, each from `start(partition)` to
+    /// its end, and hands each record to `each`.
+    pub fn read_topic(
+        &self,
+        topic: &str,
+        mut start: impl FnMut(i32) -> ReadStart,
+        mut each: impl FnMut(&BorrowedMessage<'_>),
+    ) -> Result<TopicRead, KafkaError> {
+        let consumer = self.consumer()?;
+        let partitions = partitions_of(&consumer, topic)?;
+        if partitions.is_empty() {
+            return Err(KafkaError::TopicMissing {
+                topic: topic.to_owned(),
+                partition: 0,
+            });
+        }
+        let starts = partitions
+            .iter()
+            .map(|&p| Ok((p, first_offset(&consumer, topic, p, start(p))?)))
+            .collect::<Result<Vec<_>, KafkaError>>()?;
+        self.read_assigned(&consumer, topic, &starts, None, &mut each)
+    }
+
+    fn consumer(&self) -> Result<TrackedConsumer<()>, KafkaError> {
+        let state = Arc::new(ConsumerState::new(self.errors.clone()));
+        ConsumerSettings::assigned(&self.client_id)
+            .tuning(READER_TUNING)
+            .create(&self.kafka, state, ())
+    }
+
+    /// Reads `starts` (partition, offset) until each partition's end, or a record at
+    /// `until` or beyond (one partition only).
+    fn read_assigned(
+        &self,
+        consumer: &TrackedConsumer<()>,
+        topic: &str,
+        starts: &[(i32, i64)],
+        until: Option<i64>,
+        each: &mut impl FnMut(&BorrowedMessage<'_>),
+    ) -> Result<TopicRead, KafkaError> {
+        let started = Instant::now();
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(topic, partition, Offset::Offset(start))?;
+        for &(partition, offset) in starts {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+        }
         consumer.assign(&list)?;
-        let mut read = PartitionRead { start, records: 0 };
-        loop {
+        let mut read = TopicRead {
+            next: starts.iter().copied().collect(),
+            records: 0,
+        };
+        let mut reading: BTreeSet<i32> = read.next.keys().copied().collect();
+        while !reading.is_empty() {
             if started.elapsed() > self.timeout {
                 return Err(KafkaError::ReadTimedOut {
                     topic: topic.to_owned(),
-                    partition,
+                    partition: reading.first().copied().unwrap_or_default(),
                     timeout: self.timeout,
                 });
             }
@@ -98,14 +152,29 @@ impl PartitionReader {
                         return Ok(read);
                     }
                     read.records += 1;
+                    read.next.insert(message.partition(), message.offset() + 1);
                     each(&message);
                 }
-                Some(Err(RdKafkaError::PartitionEOF(_))) => return Ok(read),
+                Some(Err(RdKafkaError::PartitionEOF(partition))) => {
+                    reading.remove(&partition);
+                }
                 Some(Err(error)) => return Err(error.into()),
                 None => {}
             }
         }
+        Ok(read)
     }
+}
+
+/// The partitions of `topic` (none when it does not exist).
+fn partitions_of(consumer: &TrackedConsumer<()>, topic: &str) -> Result<Vec<i32>, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
 }
 
 /// The offset `start` names: never before the first retained record; for a time with no

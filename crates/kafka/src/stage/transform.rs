@@ -34,7 +34,7 @@ pub trait Transform: Send + 'static {
     fn seal(&mut self, _batch: &mut Self::Batch, _out: &mut Outputs) {}
 
     /// The group's assignment changed (after the batches it dropped were discarded, before
-    /// the next record): a transform whose state follows its partitions rebuilds it here
-    /// from what the previous owners committed.
-    fn rebalanced(&mut self) {}
+    /// the next record); `assigned` is the input partitions it holds now. A transform whose
+    /// state follows its partitions rebuilds it from what the previous owners committed.
+    fn rebalanced(&mut self, _assigned: &[i32]) {}
 }

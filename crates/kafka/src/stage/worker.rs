@@ -225,7 +225,8 @@ impl<T: Transform> Worker<T> {
                     let dropped = self.batches.discard();
                     self.transform.discarded(dropped);
                 }
-                self.transform.rebalanced();
+                self.transform
+                    .rebalanced(&state.assigned_partitions(&self.input_topic));
             }
             match polled {
                 Some(Ok(message)) => {

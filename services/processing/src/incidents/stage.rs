@@ -206,7 +206,7 @@ impl Transform for IncidentTransform {
         self.stale = true;
     }
 
-    fn rebalanced(&mut self) {
+    fn rebalanced(&mut self, _assigned: &[i32]) {
         self.stale = true;
     }
 }

@@ -269,7 +269,7 @@ impl Transform for ErrorRateTransform {
 
     /// A new assignment: with checkpoints, the windows and the bank are rebuilt,
     /// partition by partition; without, they are kept as they are.
-    fn rebalanced(&mut self) {
+    fn rebalanced(&mut self, _assigned: &[i32]) {
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.rebalanced(RateLive {
                 windows: &mut self.windows,

@@ -5,15 +5,22 @@
 //!   sequence), remembered as a 64-bit hash in a [`SeenWindow`]. Ingestion keys
 //!   `raw-logs` by series key, so every copy of one run lands in one partition, read by
 //!   one instance at a time.
-//! * Each batch writes the hashes it standardized, one record per input partition, to
-//!   the partition of `standardized-ids` numbered as that input partition, in the batch's
-//!   own transaction: the ids are remembered exactly when the standardized records and
-//!   the input offsets commit.
-//! * After every assignment the window is cleared, and each partition is rebuilt before
-//!   its first run, from its `standardized-ids` records within the horizon read to the
-//!   last stable offset: everything its previous owners committed, SIGKILLed or not. The
-//!   loop waits until the read succeeds: standardizing without the partition's ids could
-//!   let a duplicate through.
+//! * Each batch writes the hashes it standardized, one record per input partition (key:
+//!   the partition's number), to one partition of `standardized-ids` (numbered as the
+//!   batch's lowest input partition), in the batch's own transaction: the ids are
+//!   remembered exactly when the standardized records and the input offsets commit. One
+//!   partition, not one per input partition: each partition a transaction writes costs a
+//!   produce request, the broker's verification of it and a marker.
+//! * After every assignment the window is cleared, and before the first run of each
+//!   partition `standardized-ids` is read to the last stable offset (the first time from
+//!   the start of the horizon, then from where the last read stopped), remembering the
+//!   ids of every assigned partition: everything their previous owners committed,
+//!   SIGKILLed or not (a partition's first run comes after its committed offset is
+//!   stable, that is after its previous owner's last transaction ended). The loop waits
+//!   until the read succeeds: standardizing without the partition's ids could let a
+//!   duplicate through.
+//! * A record without a key is of the earlier layout, written to the partition numbered
+//!   as its input partition.
 //! * A dropped batch's ids are forgotten with it: its records come again.
 
 mod config;
@@ -29,6 +36,7 @@ use obs_dedup::{id_hash, SeenWindow, WindowConfig};
 use obs_kafka::consumer::{PartitionReader, ReadStart};
 use obs_kafka::{ErrorCounter, ErrorStage, InputRecord, KafkaConfig, Outputs, TopicsConfig};
 use obs_records::standardize::StandardizedRecord;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -53,8 +61,13 @@ pub struct DedupBatch {
 /// The runs' loop's de-duplication (see the module's documentation).
 pub struct Dedup {
     window: SeenWindow,
-    /// Partitions rebuilt since the last assignment.
+    /// The input partitions assigned now.
+    assigned: BTreeSet<i32>,
+    /// Assigned partitions whose ids were read since the assignment.
     restored: BTreeSet<i32>,
+    /// Per partition of `standardized-ids`, where the next read resumes; `None` until the
+    /// first read after the assignment.
+    resume: Option<BTreeMap<i32, i64>>,
     horizon_ms: i64,
     reader: PartitionReader,
     ids_topic: Arc<str>,
@@ -76,7 +89,9 @@ impl Dedup {
                 horizon_ms,
                 max_ids: config.max_ids,
             }),
+            assigned: BTreeSet::new(),
             restored: BTreeSet::new(),
+            resume: None,
             horizon_ms,
             reader: PartitionReader {
                 client_id: "standardization-dedup-restore".into(),
@@ -117,11 +132,14 @@ impl Dedup {
         true
     }
 
-    /// The batch's ids go into its transaction.
+    /// The batch's ids go into its transaction, all to one partition.
     pub fn seal(&self, batch: &DedupBatch, out: &mut Outputs) {
+        let Some(&lowest) = batch.ids.keys().next() else {
+            return;
+        };
         for (partition, ids) in &batch.ids {
-            out.record(&self.ids_topic, None)
-                .partition(*partition)
+            out.record(&self.ids_topic, Some(partition.to_string().as_bytes()))
+                .partition(lowest)
                 .payload(ids);
         }
     }
@@ -142,26 +160,33 @@ impl Dedup {
     }
 
     /// A new assignment: every partition is rebuilt before its first run.
-    pub fn rebalanced(&mut self) {
+    pub fn rebalanced(&mut self, assigned: &[i32]) {
         self.window.clear();
+        self.assigned = assigned.iter().copied().collect();
         self.restored.clear();
+        self.resume = None;
     }
 
-    /// Rebuilds `partition`'s ids, trying until it succeeds.
+    /// Reads the ids committed since the last read (all within the horizon, the first
+    /// time), for `partition`'s first run; tries until it succeeds.
     fn restore(&mut self, partition: i32) {
         loop {
             let started = Instant::now();
             let now_ms = Utc::now().timestamp_millis();
             self.window.expire(now_ms);
             let since = now_ms.saturating_sub(self.horizon_ms);
-            let window = &mut self.window;
+            let (window, assigned, resume) = (&mut self.window, &self.assigned, &self.resume);
             let mut ids = 0u64;
-            let read = self.reader.read(
+            let read = self.reader.read_topic(
                 &self.ids_topic,
-                partition,
-                ReadStart::Time(since),
-                None,
+                |p| match resume.as_ref().and_then(|next| next.get(&p)) {
+                    Some(&next) => ReadStart::Offset(next),
+                    None => ReadStart::Time(since),
+                },
                 |message| {
+                    if !input_partition(message).is_some_and(|p| assigned.contains(&p)) {
+                        return;
+                    }
                     let at_ms = message.timestamp().to_millis().unwrap_or(now_ms);
                     for id in payload_ids(message.payload().unwrap_or_default()) {
                         window.insert(id, at_ms);
@@ -171,6 +196,7 @@ impl Dedup {
             );
             match read {
                 Ok(read) => {
+                    self.resume = Some(read.next);
                     self.restored.insert(partition);
                     self.metrics.remembered.set(self.window.len() as i64);
                     tracing::info!(
@@ -190,6 +216,15 @@ impl Dedup {
                 }
             }
         }
+    }
+}
+
+/// The input partition whose ids a `standardized-ids` record holds: its key, or for a
+/// record of the earlier layout (no key), the partition it was written to.
+fn input_partition(message: &BorrowedMessage<'_>) -> Option<i32> {
+    match message.key() {
+        None => Some(message.partition()),
+        Some(key) => std::str::from_utf8(key).ok()?.parse().ok(),
     }
 }
 

@@ -7,6 +7,7 @@
 //!   standardized form.
 //! * [`framing`]: splitting NDJSON and JSON-array bodies into records, incrementally, so
 //!   uploads are streamed rather than loaded whole.
+//! * [`json`]: JSON read from bytes, checked for UTF-8 once.
 //!
 //! Nothing here does I/O; the services wire it to HTTP and Kafka.
 
@@ -14,6 +15,7 @@
 
 pub mod error;
 pub mod framing;
+pub mod json;
 pub mod keys;
 pub mod log_event;
 pub mod raw;
@@ -21,6 +23,7 @@ pub mod standardize;
 pub mod time;
 
 pub use error::{ErrorKind, FieldError, RecordError};
+pub use json::from_json_bytes;
 pub use keys::{record_id, series_key, source_slug};
 pub use log_event::{
     event_id, standardize_log_event, LogEvent, LogSeverity, SeverityClassifier, SeveritySource,

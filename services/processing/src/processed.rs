@@ -42,7 +42,7 @@ pub struct ProcessedFields<'a> {
 impl<'a> ProcessedFields<'a> {
     /// The fields of the processed record `json`.
     pub fn read(json: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(json)
+        obs_records::from_json_bytes(json)
     }
 
     /// As `ProcessedRecord::alerts` counts them: one of the rules when they set a

@@ -245,7 +245,9 @@ pub struct Pending {
 pub(crate) fn read_run(payload: Option<&[u8]>) -> Result<StandardizedRecord, String> {
     payload
         .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-        .and_then(|p| serde_json::from_slice::<StandardizedRecord>(p).map_err(|e| e.to_string()))
+        .and_then(|p| {
+            obs_records::from_json_bytes::<StandardizedRecord>(p).map_err(|e| e.to_string())
+        })
 }
 
 pub struct ProcessTransform {

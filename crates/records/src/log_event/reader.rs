@@ -27,7 +27,7 @@ impl LogEvent {
     /// Parses and validates one event from its bytes.
     pub fn parse(bytes: &[u8]) -> Result<LogEvent, RecordError> {
         let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
+            crate::from_json_bytes(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
         LogEvent::from_json(value)
     }
 

@@ -31,7 +31,7 @@ const SERDE_JSON_PRIVATE: &str = "$serde_json::private::";
 
 /// The record, or `None` for "ask the validating path".
 pub(super) fn parse(bytes: &[u8]) -> Option<RawRecord> {
-    serde_json::from_slice::<Wire<'_>>(bytes)
+    crate::from_json_bytes::<Wire<'_>>(bytes)
         .ok()?
         .into_record()
 }

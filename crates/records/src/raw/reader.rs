@@ -125,7 +125,7 @@ impl RawRecord {
 /// fast path is held to, and the only source of errors.
 pub(super) fn parse_via_value(bytes: &[u8]) -> Result<RawRecord, RecordError> {
     let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
+        crate::from_json_bytes(bytes).map_err(|e| RecordError::Malformed(e.to_string()))?;
     RawRecord::from_json(&value)
 }
 

@@ -42,7 +42,8 @@ impl FollowSink for IncidentSink {
         let Some(payload) = message.payload() else {
             return Ok(());
         };
-        let incident = serde_json::from_slice::<Incident>(payload).map_err(|e| e.to_string())?;
+        let incident =
+            obs_records::from_json_bytes::<Incident>(payload).map_err(|e| e.to_string())?;
         self.view.apply(incident);
         self.metrics.set_active(&self.view.counts());
         Ok(())

@@ -96,7 +96,7 @@ pub fn restore(
                     // A tombstone: nothing to keep.
                     continue;
                 };
-                match serde_json::from_slice::<Incident>(payload) {
+                match obs_records::from_json_bytes::<Incident>(payload) {
                     Ok(incident) => book.restore(incident),
                     Err(error) => {
                         restored.unreadable += 1;

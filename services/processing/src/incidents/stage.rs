@@ -110,7 +110,7 @@ impl Transform for IncidentTransform {
         let parsed = input
             .payload
             .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-            .and_then(|p| serde_json::from_slice::<Signal>(p).map_err(|e| e.to_string()));
+            .and_then(|p| obs_records::from_json_bytes::<Signal>(p).map_err(|e| e.to_string()));
         let signal = match parsed {
             Ok(signal) => signal,
             Err(reason) => {

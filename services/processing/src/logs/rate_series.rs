@@ -14,7 +14,9 @@ pub const ERROR_RATE: &str = "error_rate";
 pub(super) fn read_event(payload: Option<&[u8]>) -> Result<StandardizedLogEvent, String> {
     payload
         .ok_or_else(|| "empty payload: no bytes to read".to_owned())
-        .and_then(|p| serde_json::from_slice::<StandardizedLogEvent>(p).map_err(|e| e.to_string()))
+        .and_then(|p| {
+            obs_records::from_json_bytes::<StandardizedLogEvent>(p).map_err(|e| e.to_string())
+        })
 }
 
 /// The detector series of `service`'s error rate.

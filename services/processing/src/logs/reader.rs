@@ -54,8 +54,8 @@ struct IndexSink {
 impl FollowSink for IndexSink {
     fn apply(&mut self, _topic: &str, message: &BorrowedMessage<'_>) -> Result<(), String> {
         let payload = message.payload().unwrap_or_default();
-        let event =
-            serde_json::from_slice::<StandardizedLogEvent>(payload).map_err(|e| e.to_string())?;
+        let event = obs_records::from_json_bytes::<StandardizedLogEvent>(payload)
+            .map_err(|e| e.to_string())?;
         let (evicted, stats) = self.view.insert(event);
         let m = &self.metrics;
         m.indexed.inc();

@@ -5,12 +5,18 @@
 //! series is saved again once its partition has moved `interval` offsets past its last
 //! save (or its first run), at the first run of the partition at or beyond that point:
 //! no series' state is ever older than `interval` offsets, and a restore replays fewer.
-//! Each series waits between half and seven eighths of `interval`, by a hash of its key,
+//! Each series waits between half and three quarters of `interval`, by a hash of its key,
 //! so that series that started together drift apart and are not all saved in the same
-//! transaction; the eighth left over covers the offsets of transaction markers between
-//! the last run a stage processed and the first its successor reads. A state older than
-//! `max_age` is saved again too, so that a quiet partition's runs are still retained when
-//! a restore replays them.
+//! transaction.
+//!
+//! Yet the saves due are handed out only at gates, every `gate` offsets of the partition
+//! (at most an eighth of `interval`), so that most transactions write no state: each
+//! partition a transaction writes costs a produce request, the broker's verification and
+//! a marker. The gate narrows as a partition holds more series, so that a gate hands out
+//! about [`SAVES_PER_GATE`] saves, not a burst. The eighth left over by the wait and the
+//! gate covers the offsets of transaction markers between the last run a stage processed
+//! and the first its successor reads. A state older than `max_age` is saved again too, so
+//! that a quiet partition's runs are still retained when a restore replays them.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
@@ -18,8 +24,14 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 
 /// A series is saved again when its partition has moved this share of `interval` past it,
-/// at most.
-const LATEST: (i64, i64) = (7, 8);
+/// at most, before the gate.
+const LATEST: (i64, i64) = (3, 4);
+
+/// The widest gate: this share of `interval`.
+const WIDEST_GATE: i64 = 8;
+
+/// Saves a gate hands out, about, in a partition of many series.
+const SAVES_PER_GATE: i64 = 8;
 
 /// Ages are looked at this many times per `max_age`.
 const AGE_CHECKS: i64 = 16;
@@ -36,6 +48,8 @@ struct Partition {
     series: HashMap<String, Entry>,
     /// Deadlines, earliest first; one is stale when its series has another one now.
     deadlines: BinaryHeap<Reverse<(i64, String)>>,
+    /// The offset from which the saves due are handed out next.
+    gate: i64,
     aged_at_ms: i64,
 }
 
@@ -61,6 +75,32 @@ impl Partition {
         }
         self.deadlines.push(Reverse((deadline, series.to_owned())));
     }
+
+    /// Offsets between two gates: the widest for up to `5 × SAVES_PER_GATE` series (a
+    /// series is saved every five eighths of `interval` on average), narrower beyond.
+    fn gate_width(&self, interval: i64) -> i64 {
+        let series = (self.series.len() as i64).max(1);
+        (interval.saturating_mul(5 * SAVES_PER_GATE) / (8 * series))
+            .clamp(1, (interval / WIDEST_GATE).max(1))
+    }
+
+    /// Hands out the series whose deadline is at or before `offset`.
+    fn take_due(&mut self, offset: i64, due: &mut Vec<String>) {
+        while let Some(Reverse((deadline, _))) = self.deadlines.peek() {
+            if *deadline > offset {
+                break;
+            }
+            let Some(Reverse((deadline, series))) = self.deadlines.pop() else {
+                break;
+            };
+            if let Some(entry) = self.series.get_mut(&series) {
+                if entry.deadline == deadline {
+                    entry.deadline = i64::MAX;
+                    due.push(series);
+                }
+            }
+        }
+    }
 }
 
 impl Schedule {
@@ -73,11 +113,13 @@ impl Schedule {
         }
     }
 
-    /// Offsets after which `series` is saved again: between half and seven eighths of
-    /// the interval.
-    fn interval_of(&self, series: &str) -> i64 {
+    /// Offsets after which `series`, saved (or first seen) at `from`, is due again:
+    /// between half and three quarters of the interval, by a hash of both (of the series
+    /// alone, series whose waits round to the same gates would stay in step and gather).
+    fn interval_of(&self, series: &str, from: i64) -> i64 {
         let mut hasher = DefaultHasher::new();
         series.hash(&mut hasher);
+        from.hash(&mut hasher);
         let shortest = self.interval / 2;
         let spread = (self.interval * LATEST.0 / LATEST.1 - shortest).max(1);
         shortest + (hasher.finish() % spread as u64) as i64
@@ -107,7 +149,7 @@ impl Schedule {
             ..Partition::default()
         };
         for (key, since, saved_at_ms) in series {
-            let deadline = since.saturating_add(self.interval_of(&key));
+            let deadline = since.saturating_add(self.interval_of(&key, since));
             restored.schedule(&key, deadline, saved_at_ms);
         }
         self.partitions.insert(partition, restored);
@@ -115,7 +157,7 @@ impl Schedule {
 
     /// A run of `series` at `offset`: a series not seen before is scheduled from there.
     pub fn seen(&mut self, partition: i32, series: &str, offset: i64, now_ms: i64) {
-        let interval = self.interval_of(series);
+        let interval = self.interval_of(series, offset);
         if let Some(p) = self.partitions.get_mut(&partition) {
             if !p.series.contains_key(series) {
                 p.schedule(series, offset.saturating_add(interval), now_ms);
@@ -131,19 +173,10 @@ impl Schedule {
             return Vec::new();
         };
         let mut due = Vec::new();
-        while let Some(Reverse((deadline, _))) = p.deadlines.peek() {
-            if *deadline > offset {
-                break;
-            }
-            let Some(Reverse((deadline, series))) = p.deadlines.pop() else {
-                break;
-            };
-            if let Some(entry) = p.series.get_mut(&series) {
-                if entry.deadline == deadline {
-                    entry.deadline = i64::MAX;
-                    due.push(series);
-                }
-            }
+        if offset >= p.gate {
+            let width = p.gate_width(self.interval);
+            p.gate = (offset / width + 1).saturating_mul(width);
+            p.take_due(offset, &mut due);
         }
         if now_ms.saturating_sub(p.aged_at_ms) >= max_age_ms / AGE_CHECKS {
             p.aged_at_ms = now_ms;
@@ -161,7 +194,7 @@ impl Schedule {
 
     /// `series`' state was saved before the run at `offset`.
     pub fn saved(&mut self, partition: i32, series: &str, offset: i64, now_ms: i64) {
-        let deadline = offset.saturating_add(self.interval_of(series));
+        let deadline = offset.saturating_add(self.interval_of(series, offset));
         if let Some(p) = self.partitions.get_mut(&partition) {
             p.schedule(series, deadline, now_ms);
         }
@@ -205,13 +238,15 @@ mod tests {
         saves
     }
 
-    #[test]
-    fn no_state_grows_older_than_the_interval_and_saves_spread_out() {
+    /// Runs `runs` records of `series_count` series and checks every save gap and how the
+    /// saves gather: at `gates` distinct offsets at most, with few saves each (the first
+    /// gates after a start hand out more: every series was first seen then).
+    fn saves_gather_at_gates(series_count: usize, runs: i64, gates: usize) {
         let mut schedule = Schedule::new(1_000, DAY_MS);
         schedule.restored(0, [], 0);
-        let series = keys(50);
-        let saves = run(&mut schedule, &series, 20_000);
-        let mut offsets: Vec<i64> = Vec::new();
+        let series = keys(series_count);
+        let saves = run(&mut schedule, &series, runs);
+        let mut per_offset: HashMap<i64, i64> = HashMap::new();
         for key in &series {
             let at = &saves[key];
             let gaps: Vec<i64> = at.windows(2).map(|w| w[1] - w[0]).collect();
@@ -219,13 +254,38 @@ mod tests {
                 gaps.iter().all(|g| (500..875).contains(g)),
                 "{key}: {gaps:?}"
             );
-            offsets.extend(at);
+            for offset in at {
+                *per_offset.entry(*offset).or_default() += 1;
+            }
         }
-        offsets.sort_unstable();
-        offsets.dedup();
-        // 50 series saved every 500 to 875 offsets: spread, not all at the same runs.
-        assert!(offsets.len() > 1_000, "{} distinct offsets", offsets.len());
-        assert!(schedule.replay_from(20_000) == 19_000);
+        assert!(
+            per_offset.len() <= gates,
+            "saves at {} offsets, not gathered at {gates} gates",
+            per_offset.len()
+        );
+        let most = per_offset.values().copied().max().unwrap_or_default();
+        let mean = per_offset.values().sum::<i64>() as f64 / per_offset.len() as f64;
+        assert!(
+            mean <= SAVES_PER_GATE as f64,
+            "{mean} saves a gate on average"
+        );
+        assert!(most <= 4 * SAVES_PER_GATE, "{most} saves at one gate");
+        assert!(per_offset.len() > gates / 2, "saves spread over the gates");
+        assert!(schedule.replay_from(runs) == runs - 1_000);
+    }
+
+    #[test]
+    fn no_state_grows_older_than_the_interval_and_saves_gather_at_gates() {
+        // 50 series: a gate every 100 offsets.
+        saves_gather_at_gates(50, 20_000, 20_000 / 100 + 1);
+        // 20 series: the widest gate, an eighth of the interval.
+        saves_gather_at_gates(20, 20_000, 20_000 / 125 + 1);
+    }
+
+    #[test]
+    fn the_gate_narrows_as_a_partition_holds_more_series() {
+        // 1,000 series: a gate every 5 offsets, each handing out a few saves.
+        saves_gather_at_gates(1_000, 20_000, 20_000 / 5 + 1);
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //!   before that run's offset, which the record says. A series is saved again once its
 //!   partition has moved half to seven eighths of `checkpoint.interval_records` offsets
 //!   past its last save (or a day has passed), spread so that a transaction carries a
-//!   few states, not all, and gathered at gates so that most carry none ([`schedule`]). The forest's trees are not saved: they are grown
-//!   again, the same, from the rows and the generator's position the state keeps.
+//!   few states, not all, and gathered at gates so that most carry none ([`schedule`]).
+//!   The forest's trees are not saved: they are grown again, the same, from the rows and
+//!   the generator's position the state keeps.
 //! * After every assignment the bank is cleared, and a partition is restored before its
 //!   first run is scored: that run's offset is where the group's committed offsets put
 //!   it, so nothing needs asking. Its partition of `detector-state` is read to the last

@@ -5,9 +5,9 @@
 //! series is saved again once its partition has moved `interval` offsets past its last
 //! save (or its first run), at the first run of the partition at or beyond that point:
 //! no series' state is ever older than `interval` offsets, and a restore replays fewer.
-//! Each series waits between half and three quarters of `interval`, by a hash of its key,
-//! so that series that started together drift apart and are not all saved in the same
-//! transaction.
+//! Each series waits between half and three quarters of `interval`, by a hash of its key
+//! and of where it was last saved, so that series that started together drift apart and
+//! are not all saved in the same transaction.
 //!
 //! Yet the saves due are handed out only at gates, every `gate` offsets of the partition
 //! (at most an eighth of `interval`), so that most transactions write no state: each

@@ -102,6 +102,10 @@ bench-e2e: kafka-up ## End to end on the real broker, after a warm-up: latency a
 	$(CARGO) build --release --locked --bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench
 	scripts/bench-e2e.sh
 
+.PHONY: bench-compare
+bench-compare: kafka-up ## bench-e2e's throughput against BASELINE=<commit> in one sitting: BENCH_PAIRS (6) pairs of runs in alternating order, each pair's ratio, their median and mean
+	scripts/bench-compare.sh
+
 .PHONY: bench-console
 bench-console: kafka-up ## The console's API (p50/p99/max of fleet, incidents, trace) with 10,000 series and 1,000,000 runs processed, its pages' load time (headless Chromium), processing's RSS and index memory
 	scripts/install-browser.sh >/dev/null

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make bench-compare BASELINE=<rev>`: `make bench-e2e`'s throughput of this checkout against
+# another commit, in one sitting on one broker, as pairs of runs in alternating order.
+#
+# A lone run says little on a small machine: the same binaries ran 10,500 and 14,600
+# records/s ten minutes apart, and the run right after the other tree's was often the
+# slower one. So each pair runs both trees back to back, the baseline first in odd pairs
+# and this checkout first in even ones, and the script prints each pair's ratio and the
+# median and mean of the ratios; judge those, never one pair.
+#
+# BASELINE (required): a commit. Its release binaries are built once in a worktree under
+# .bench/ (`git worktree`, a target directory of its own: the first build takes minutes).
+# BENCH_PAIRS (6): pairs of runs. BENCH_RECORDS (300,000), BENCH_WARMUP (50,000),
+# BENCH_LOG_EVENTS_PER_RUN (0: runs alone), BENCH_COMPANIES and BENCH_PROCESSING_ENV go
+# to both trees' scripts/bench-e2e.sh, each run's output to .bench/compare-<n>-<tree>.log.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BASELINE="${BASELINE:-}"
+PAIRS="${BENCH_PAIRS:-6}"
+[[ -n "$BASELINE" ]] || { echo "bench-compare: set BASELINE to a commit, e.g. BASELINE=HEAD~1" >&2; exit 2; }
+[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || { echo "bench-compare: BENCH_PAIRS is a positive integer, not $PAIRS" >&2; exit 2; }
+rev=$(git rev-parse --verify --quiet "$BASELINE^{commit}") ||
+  { echo "bench-compare: BASELINE=$BASELINE is not a commit of this repository" >&2; exit 2; }
+export BENCH_RECORDS="${BENCH_RECORDS:-300000}" BENCH_WARMUP="${BENCH_WARMUP:-50000}"
+export BENCH_LOG_EVENTS_PER_RUN="${BENCH_LOG_EVENTS_PER_RUN:-0}"
+bins=(--bin ingestion --bin standardization --bin processing --bin ingest-bench --bin stage-bench)
+
+mkdir -p .bench
+baseline=".bench/${rev:0:12}"
+if [[ ! -d "$baseline" ]]; then
+  git worktree add --detach "$baseline" "$rev" >/dev/null
+fi
+echo "bench-compare: building this checkout and ${rev:0:12} (release)"
+cargo build --release --locked --quiet "${bins[@]}"
+(cd "$baseline" && cargo build --release --locked --quiet "${bins[@]}")
+
+# One run of tree $1 (a directory), its records/s on stdout.
+run() {
+  local tree="$1" log="$2"
+  (cd "$tree" && scripts/bench-e2e.sh) >"$log" 2>&1 ||
+    { echo "bench-compare: a run failed, see $log" >&2; exit 1; }
+  sed -n 's/^end to end: [0-9]* records processed in [0-9.]* s: \([0-9]*\) records\/s$/\1/p' "$log"
+}
+
+head_rev=$(git rev-parse --short=12 HEAD)
+echo "bench-compare: $PAIRS pairs, $BENCH_RECORDS records, $BENCH_LOG_EVENTS_PER_RUN log events per run; this checkout ($head_rev$(git diff --quiet HEAD || echo ', modified')) against ${rev:0:12}"
+printf '%-5s %-10s %12s %12s %8s\n' pair first "${rev:0:12}" this ratio
+ratios=()
+for pair in $(seq 1 "$PAIRS"); do
+  if ((pair % 2)); then
+    first=baseline
+    base=$(run "$baseline" ".bench/compare-$pair-baseline.log")
+    this=$(run . ".bench/compare-$pair-this.log")
+  else
+    first=this
+    this=$(run . ".bench/compare-$pair-this.log")
+    base=$(run "$baseline" ".bench/compare-$pair-baseline.log")
+  fi
+  ratio=$(awk -v a="$this" -v b="$base" 'BEGIN { printf "%.1f", 100 * a / b }')
+  ratios+=("$ratio")
+  printf '%-5s %-10s %12s %12s %7s%%\n' "$pair" "$first" "$base" "$this" "$ratio"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '
+  { r[NR] = $1; s += $1 }
+  END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+        printf "this checkout against the baseline: median %.1f %%, mean %.1f %%, from %.1f to %.1f %%\n", m, s / NR, r[1], r[NR] }'

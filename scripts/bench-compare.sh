@@ -35,31 +35,38 @@ echo "bench-compare: building this checkout and ${rev:0:12} (release)"
 cargo build --release --locked --quiet "${bins[@]}"
 (cd "$baseline" && cargo build --release --locked --quiet "${bins[@]}")
 
-# One run of tree $1 (a directory), its records/s on stdout.
+# One run of tree $1 (a directory): its records/s and the CPU seconds of the three services
+# and the broker together over the measured phases, on stdout.
 run() {
   local tree="$1" log="$2"
   (cd "$tree" && scripts/bench-e2e.sh) >"$log" 2>&1 ||
     { echo "bench-compare: a run failed, see $log" >&2; exit 1; }
-  sed -n 's/^end to end: [0-9]* records processed in [0-9.]* s: \([0-9]*\) records\/s$/\1/p' "$log"
+  awk '/^end to end: [0-9]+ records processed/ { r = $(NF - 1) }
+       /^(ingestion|standardization|processing|broker): .*CPU [0-9.]+ s$/ { c += $(NF - 1) }
+       END { printf "%s %.1f\n", r, c }' "$log"
 }
 
 head_rev=$(git rev-parse --short=12 HEAD)
 echo "bench-compare: $PAIRS pairs, $BENCH_RECORDS records, $BENCH_LOG_EVENTS_PER_RUN log events per run; this checkout ($head_rev$(git diff --quiet HEAD || echo ', modified')) against ${rev:0:12}"
-printf '%-5s %-10s %12s %12s %8s\n' pair first "${rev:0:12}" this ratio
+# Records/s of each tree, their ratio, and each tree's CPU seconds (services and broker,
+# over the latency and throughput phases): on two busy cores the CPU a run needs is what
+# sets its pace, and it shows where a slow run spent it.
+printf '%-5s %-9s %12s %12s %7s %9s %9s\n' pair first "${rev:0:12}" this ratio "CPU base" "CPU this"
 ratios=()
 for pair in $(seq 1 "$PAIRS"); do
   if ((pair % 2)); then
     first=baseline
-    base=$(run "$baseline" ".bench/compare-$pair-baseline.log")
-    this=$(run . ".bench/compare-$pair-this.log")
+    read -r base base_cpu < <(run "$baseline" ".bench/compare-$pair-baseline.log")
+    read -r this this_cpu < <(run . ".bench/compare-$pair-this.log")
   else
     first=this
-    this=$(run . ".bench/compare-$pair-this.log")
-    base=$(run "$baseline" ".bench/compare-$pair-baseline.log")
+    read -r this this_cpu < <(run . ".bench/compare-$pair-this.log")
+    read -r base base_cpu < <(run "$baseline" ".bench/compare-$pair-baseline.log")
   fi
+  [[ -n "$base" && -n "$this" ]] || { echo "bench-compare: pair $pair printed no records/s (.bench/compare-$pair-*.log)" >&2; exit 1; }
   ratio=$(awk -v a="$this" -v b="$base" 'BEGIN { printf "%.1f", 100 * a / b }')
   ratios+=("$ratio")
-  printf '%-5s %-10s %12s %12s %7s%%\n' "$pair" "$first" "$base" "$this" "$ratio"
+  printf '%-5s %-9s %12s %12s %6s%% %8ss %8ss\n' "$pair" "$first" "$base" "$this" "$ratio" "$base_cpu" "$this_cpu"
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '
   { r[NR] = $1; s += $1 }

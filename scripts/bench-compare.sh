@@ -36,11 +36,13 @@ cargo build --release --locked --quiet "${bins[@]}"
 (cd "$baseline" && cargo build --release --locked --quiet "${bins[@]}")
 
 # One run of tree $1 (a directory): its records/s and the CPU seconds of the three services
-# and the broker together over the measured phases, on stdout.
+# and the broker together over the measured phases, on stdout; nothing when the run failed
+# (it is read from a process substitution, where an exit would end only that subshell:
+# the loop below stops on the missing figure).
 run() {
   local tree="$1" log="$2"
   (cd "$tree" && scripts/bench-e2e.sh) >"$log" 2>&1 ||
-    { echo "bench-compare: a run failed, see $log" >&2; exit 1; }
+    { echo "bench-compare: a run failed, see $log" >&2; return 1; }
   awk '/^end to end: [0-9]+ records processed/ { r = $(NF - 1) }
        /^(ingestion|standardization|processing|broker): .*CPU [0-9.]+ s$/ { c += $(NF - 1) }
        END { printf "%s %.1f\n", r, c }' "$log"

@@ -32,7 +32,7 @@ impl Default for CheckpointConfig {
     fn default() -> Self {
         CheckpointConfig {
             enabled: true,
-            interval_records: 20_000,
+            interval_records: 40_000,
             error_rate_interval_records: 20_000,
             max_age_seconds: 86_400,
             restore_timeout_seconds: 120,

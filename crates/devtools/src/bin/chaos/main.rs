@@ -121,8 +121,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         ),
     ];
     // A restarted processing replays each partition since its last checkpoint. The default
-    // interval (20,000 offsets a partition) is a small share of a full run but a third of
-    // a 50,000-record one, whose kills would mostly replay from the start: the interval
+    // interval (40,000 offsets a partition) is a small share of a full run but most of a
+    // 50,000-record one, whose kills would mostly replay from the start: the interval
     // scales with the run, so that each size kills at the same point of the cycle.
     let mut processing_env = env.clone();
     processing_env.push((
@@ -448,10 +448,10 @@ fn feed(
     Ok(())
 }
 
-/// Processing's checkpoint interval for a run of `records`: the default 20,000 for the
+/// Processing's checkpoint interval for a run of `records`: the default 40,000 for the
 /// full 1,000,000, in proportion below it (1,000 at least).
 fn checkpoint_interval(records: u64) -> u64 {
-    (records / 50).clamp(1_000, 20_000)
+    (records / 25).clamp(1_000, 40_000)
 }
 
 /// Waits until `stage` says it is ready.

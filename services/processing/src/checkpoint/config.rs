@@ -12,9 +12,9 @@ pub struct CheckpointConfig {
     /// events of a window open then are not counted.
     pub enabled: bool,
     /// Offsets of its `standardized-logs` partition after which a series' state is saved
-    /// again (each series after between half and all of it, so that the series of a
-    /// partition are not all saved at once): what a restore replays at most, per
-    /// partition, and what sets the bytes written per record.
+    /// again (each series after half to seven eighths of it, so that the series of a
+    /// partition are not all saved at once; see `schedule`): what a restore replays at
+    /// most, per partition, and what sets the bytes written per record.
     pub interval_records: i64,
     /// The same for the error-rate stage: offsets of its `standardized-app-logs` partition
     /// after which a service's state (its open window and its detector series) is saved
